@@ -1,0 +1,353 @@
+//! Depot's domain rules, shared by the handler components, the host and the CLI:
+//! what a package name, a version, a digest and a version requirement look like,
+//! and which release a requirement resolves to. Nothing here does I/O.
+//!
+//! ```
+//! use depot_protocol::{PackageName, Candidate, resolve};
+//!
+//! let name: PackageName = "example:greet".parse().unwrap();
+//! assert_eq!(name.namespace(), "example");
+//!
+//! let versions = [
+//!     Candidate { version: "1.2.0".parse().unwrap(), yanked: false },
+//!     Candidate { version: "1.3.0".parse().unwrap(), yanked: true },
+//! ];
+//! let req = "^1.2".parse().unwrap();
+//! assert_eq!(resolve(&versions, &req).unwrap().to_string(), "1.2.0");
+//! ```
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use semver::{Version, VersionReq};
+
+/// The longest package name accepted, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Why a name, version, digest or requirement was refused. The message says what
+/// was wrong and what a valid one looks like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not `namespace:name` in lowercase kebab-case.
+    #[error(
+        "invalid package name `{0}`: expected `namespace:name`, each part lowercase kebab-case \
+         starting with a letter (for example `example:greet`), at most 128 bytes"
+    )]
+    Name(String),
+    /// Not a semver 2.0 version.
+    #[error("invalid version `{0}`: expected a semver 2.0 version such as `1.2.0` ({1})")]
+    Version(String, String),
+    /// Not a digest Depot understands.
+    #[error("invalid digest `{0}`: expected `sha256:` followed by 64 lowercase hex digits")]
+    Digest(String),
+    /// Not a semver requirement.
+    #[error(
+        "invalid version requirement `{0}`: expected a semver requirement such as `^1.2`, \
+         `~1.2.3`, `>=1, <2` or `=1.2.3` ({1})"
+    )]
+    Requirement(String, String),
+}
+
+/// A package name: `namespace:name`, each part a lowercase kebab-case word list
+/// (`[a-z][a-z0-9]*` words joined by `-`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackageName {
+    full: String,
+    colon: usize,
+}
+
+impl PackageName {
+    /// The part before the colon.
+    pub fn namespace(&self) -> &str {
+        &self.full[..self.colon]
+    }
+
+    /// The part after the colon.
+    pub fn name(&self) -> &str {
+        &self.full[self.colon + 1..]
+    }
+
+    /// The whole name, `namespace:name`.
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The OCI repository path of this package, `namespace/name`.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.namespace(), self.name())
+    }
+}
+
+fn is_kebab(part: &str) -> bool {
+    !part.is_empty()
+        && part.split('-').all(|word| {
+            let mut chars = word.chars();
+            matches!(chars.next(), Some('a'..='z'))
+                && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9'))
+        })
+}
+
+impl FromStr for PackageName {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let invalid = || ParseError::Name(s.to_string());
+        if s.len() > MAX_NAME_LEN {
+            return Err(invalid());
+        }
+        let colon = s.find(':').ok_or_else(invalid)?;
+        let (namespace, name) = (&s[..colon], &s[colon + 1..]);
+        if !is_kebab(namespace) || !is_kebab(name) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            full: s.to_string(),
+            colon,
+        })
+    }
+}
+
+impl fmt::Display for PackageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+/// Parses a semver 2.0 version, with a message that says what is expected.
+pub fn parse_version(s: &str) -> Result<Version, ParseError> {
+    Version::parse(s).map_err(|e| ParseError::Version(s.to_string(), e.to_string()))
+}
+
+/// Parses a semver requirement, with a message that says what is expected.
+pub fn parse_requirement(s: &str) -> Result<VersionReq, ParseError> {
+    VersionReq::parse(s).map_err(|e| ParseError::Requirement(s.to_string(), e.to_string()))
+}
+
+/// A content digest, `sha256:<64 lowercase hex digits>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Digest(String);
+
+impl Digest {
+    /// The digest of `hex`, 64 lowercase hex digits of a SHA-256 hash.
+    pub fn sha256(hex: &str) -> Result<Self, ParseError> {
+        format!("sha256:{hex}").parse()
+    }
+
+    /// The hex part, without the algorithm.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    /// The whole digest, `sha256:<hex>`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Digest {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let hex = s
+            .strip_prefix("sha256:")
+            .ok_or_else(|| ParseError::Digest(s.to_string()))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(ParseError::Digest(s.to_string()));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One released version, as resolution sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The released version.
+    pub version: Version,
+    /// Whether its publisher yanked it.
+    pub yanked: bool,
+}
+
+/// Why a requirement matched no release.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The package has no releases at all.
+    #[error("the package has no releases")]
+    NoReleases,
+    /// Nothing matches; `yanked` lists yanked versions that would have matched.
+    #[error("{}", no_match_message(.requirement, .available, .yanked))]
+    NoMatch {
+        /// The requirement as given.
+        requirement: String,
+        /// Up to a few of the highest versions that are not yanked.
+        available: Vec<Version>,
+        /// Yanked versions that match the requirement.
+        yanked: Vec<Version>,
+    },
+}
+
+fn no_match_message(requirement: &str, available: &[Version], yanked: &[Version]) -> String {
+    let mut msg = format!("no release matches `{requirement}`");
+    if let Some(v) = yanked.first() {
+        msg.push_str(&format!(
+            "; {} matches but is yanked (pin it with `={v}` to use it anyway)",
+            join(yanked)
+        ));
+    }
+    if available.is_empty() {
+        msg.push_str("; every release is yanked");
+    } else {
+        msg.push_str(&format!("; available: {}", join(available)));
+    }
+    msg
+}
+
+fn join(versions: &[Version]) -> String {
+    versions
+        .iter()
+        .map(Version::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `req` pins exactly one version (`=1.2.3`, with every part given).
+pub fn pins_exactly(req: &VersionReq) -> Option<Version> {
+    match req.comparators.as_slice() {
+        [c] if c.op == semver::Op::Exact => Some(Version {
+            major: c.major,
+            minor: c.minor?,
+            patch: c.patch?,
+            pre: c.pre.clone(),
+            build: semver::BuildMetadata::EMPTY,
+        }),
+        _ => None,
+    }
+}
+
+/// The highest candidate matching `req` that is not yanked; a yanked one only
+/// when `req` pins exactly it.
+pub fn resolve<'a>(
+    candidates: &'a [Candidate],
+    req: &VersionReq,
+) -> Result<&'a Version, ResolveError> {
+    if candidates.is_empty() {
+        return Err(ResolveError::NoReleases);
+    }
+    let pinned = pins_exactly(req);
+    let best = candidates
+        .iter()
+        .filter(|c| req.matches(&c.version))
+        .filter(|c| !c.yanked || pinned.as_ref().is_some_and(|p| p.cmp_precedence(&c.version).is_eq()))
+        .map(|c| &c.version)
+        .max_by(|a, b| a.cmp_precedence(b).then_with(|| a.cmp(b)));
+    best.ok_or_else(|| {
+        let mut available: Vec<Version> = candidates
+            .iter()
+            .filter(|c| !c.yanked)
+            .map(|c| c.version.clone())
+            .collect();
+        available.sort_by(|a, b| b.cmp(a));
+        available.truncate(5);
+        let mut yanked: Vec<Version> = candidates
+            .iter()
+            .filter(|c| c.yanked && req.matches(&c.version))
+            .map(|c| c.version.clone())
+            .collect();
+        yanked.sort_by(|a, b| b.cmp(a));
+        ResolveError::NoMatch {
+            requirement: req.to_string(),
+            available,
+            yanked,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidates(list: &[(&str, bool)]) -> Vec<Candidate> {
+        list.iter()
+            .map(|(v, yanked)| Candidate {
+                version: v.parse().unwrap(),
+                yanked: *yanked,
+            })
+            .collect()
+    }
+
+    fn resolved(list: &[(&str, bool)], req: &str) -> Result<String, ResolveError> {
+        let c = candidates(list);
+        resolve(&c, &req.parse().unwrap()).map(|v| v.to_string())
+    }
+
+    #[test]
+    fn names_are_namespace_colon_name_in_kebab_case() {
+        for ok in ["a:b", "example:greet", "wasi:http", "my-org:my-pkg2", "a1:b-c3"] {
+            let n: PackageName = ok.parse().unwrap();
+            assert_eq!(n.to_string(), ok);
+        }
+        let n: PackageName = "my-org:greet".parse().unwrap();
+        assert_eq!((n.namespace(), n.name()), ("my-org", "greet"));
+        assert_eq!(n.repository(), "my-org/greet");
+        for bad in [
+            "", "greet", ":greet", "example:", "Example:greet", "example:Greet", "ex ample:g",
+            "1ex:greet", "ex--a:greet", "ex-:greet", "a:b:c", "ex:gr/eet", "ex:-greet",
+        ] {
+            assert!(bad.parse::<PackageName>().is_err(), "{bad:?} was accepted");
+        }
+        let long = format!("a:{}", "b".repeat(MAX_NAME_LEN));
+        assert!(long.parse::<PackageName>().is_err());
+    }
+
+    #[test]
+    fn digests_are_sha256_with_lowercase_hex() {
+        let hex = "ab".repeat(32);
+        let d: Digest = format!("sha256:{hex}").parse().unwrap();
+        assert_eq!(d.hex(), hex);
+        for bad in [
+            format!("sha256:{}", "AB".repeat(32)),
+            format!("sha256:{}", "ab".repeat(31)),
+            format!("md5:{hex}"),
+            hex.clone(),
+        ] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn resolution_picks_the_highest_matching_release_that_is_not_yanked() {
+        let list = [("1.0.0", false), ("1.2.0", false), ("1.3.0", true), ("2.0.0", false)];
+        assert_eq!(resolved(&list, "^1.2").unwrap(), "1.2.0");
+        assert_eq!(resolved(&list, "*").unwrap(), "2.0.0");
+        assert_eq!(resolved(&list, "^1").unwrap(), "1.2.0");
+        assert_eq!(resolved(&list, "<1.2").unwrap(), "1.0.0");
+    }
+
+    #[test]
+    fn a_yanked_release_resolves_only_when_pinned_exactly() {
+        let list = [("1.2.0", false), ("1.3.0", true)];
+        assert_eq!(resolved(&list, "=1.3.0").unwrap(), "1.3.0");
+        assert_eq!(resolved(&list, "^1.3").unwrap_err().to_string().contains("yanked"), true);
+        assert_eq!(resolved(&list, "=1.2.0").unwrap(), "1.2.0");
+    }
+
+    #[test]
+    fn prereleases_match_only_when_asked_for() {
+        let list = [("1.0.0", false), ("1.1.0-rc.1", false)];
+        assert_eq!(resolved(&list, "^1").unwrap(), "1.0.0");
+        assert_eq!(resolved(&list, "^1.1.0-rc.1").unwrap(), "1.1.0-rc.1");
+    }
+
+    #[test]
+    fn no_match_says_what_exists() {
+        let err = resolved(&[("1.0.0", false)], "^2").unwrap_err();
+        assert_eq!(err.to_string(), "no release matches `^2`; available: 1.0.0");
+        assert_eq!(resolved(&[], "*").unwrap_err(), ResolveError::NoReleases);
+    }
+}
