@@ -25,6 +25,14 @@ pub use semver::{Version, VersionReq};
 /// The longest package name accepted, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
 
+/// The most content bytes a release may have unless the operator says otherwise
+/// (100 MiB).
+pub const DEFAULT_MAX_CONTENT_SIZE: u64 = 100 * 1024 * 1024;
+
+/// The environment variable through which the host tells the default publish
+/// policy the most content bytes a release may have (a decimal byte count).
+pub const MAX_CONTENT_SIZE_ENV: &str = "DEPOT_MAX_CONTENT_SIZE";
+
 /// Why a name, version, digest or requirement was refused. The message says what
 /// was wrong and what a valid one looks like.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +55,31 @@ pub enum ParseError {
          `~1.2.3`, `>=1, <2` or `=1.2.3` ({1})"
     )]
     Requirement(String, String),
+}
+
+/// Content over the registry's size limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the content is {}, over this registry's limit of {limit} bytes; publish smaller \
+     content, or ask the operator to raise the limit (`depot serve --max-content-size`)",
+    match .size { Some(size) => format!("{size} bytes"), None => "larger".to_string() }
+)]
+pub struct ContentTooLarge {
+    /// The content's size, when known (an upload is cut off once it passes the limit).
+    pub size: Option<u64>,
+    /// The most content bytes a release may have.
+    pub limit: u64,
+}
+
+/// Refuses `size` content bytes when they are over `limit`.
+pub fn check_content_size(size: u64, limit: u64) -> Result<(), ContentTooLarge> {
+    if size > limit {
+        return Err(ContentTooLarge {
+            size: Some(size),
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// A package name: `namespace:name`, each part a lowercase kebab-case word list
@@ -342,6 +375,22 @@ mod tests {
         let list = [("1.0.0", false), ("1.1.0-rc.1", false)];
         assert_eq!(resolved(&list, "^1").unwrap(), "1.0.0");
         assert_eq!(resolved(&list, "^1.1.0-rc.1").unwrap(), "1.1.0-rc.1");
+    }
+
+    #[test]
+    fn content_over_the_limit_is_refused_with_both_sizes() {
+        assert_eq!(check_content_size(10, 10), Ok(()));
+        let err = check_content_size(11, 10).unwrap_err().to_string();
+        let expected = "the content is 11 bytes, over this registry's limit of 10 bytes;";
+        assert!(err.starts_with(expected));
+        assert!(err.contains("depot serve --max-content-size"));
+        let cut_off = ContentTooLarge {
+            size: None,
+            limit: 10,
+        };
+        let err = cut_off.to_string();
+        let expected = "the content is larger, over this registry's limit of 10 bytes;";
+        assert!(err.starts_with(expected));
     }
 
     #[test]

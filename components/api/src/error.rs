@@ -1,0 +1,80 @@
+//! What a failed request answers: a status, a stable code and a message that
+//! says what to do, as `{"error": {"code", "message"}}`.
+
+use crate::bindings::depot::registry::types::Error;
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    /// The WIT error case in kebab-case, or one of the API's own codes.
+    pub code: &'static str,
+    pub message: String,
+    /// For 405: the methods the path accepts, as the `Allow` header lists them.
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad-request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "not-found", message)
+    }
+
+    pub fn method_not_allowed(method: &str, allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                405,
+                "method-not-allowed",
+                format!("this path does not accept {method}; it accepts {allow}"),
+            )
+        }
+    }
+
+    pub fn too_large(e: depot_protocol::ContentTooLarge) -> Self {
+        Self::new(413, "too-large", e.to_string())
+    }
+
+    /// A bug in the API itself, such as a response it cannot encode.
+    pub fn handler_failed(message: impl Into<String>) -> Self {
+        Self::new(500, "handler-failed", message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidName(m) => Self::new(400, "invalid-name", m),
+            Error::InvalidVersion(m) => Self::new(400, "invalid-version", m),
+            Error::InvalidRequirement(m) => Self::new(400, "invalid-requirement", m),
+            Error::InvalidDigest(m) => Self::new(400, "invalid-digest", m),
+            Error::BadRequest(m) => Self::new(400, "bad-request", m),
+            Error::NotFound(m) => Self::new(404, "not-found", m),
+            Error::VersionExists(m) => Self::new(409, "version-exists", m),
+            Error::TooLarge(m) => Self::new(413, "too-large", m),
+            Error::InvalidContent(m) => Self::new(422, "invalid-content", m),
+            Error::PolicyRejected(m) => Self::new(422, "policy-rejected", m),
+            Error::HeadMoved(head) => Self::new(
+                409,
+                "conflict",
+                format!(
+                    "another change to the package landed first (log entry {head}); nothing \
+                     was changed, retry"
+                ),
+            ),
+            Error::Storage(m) => Self::new(503, "storage", m),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! One function per route: asks the publish or query handler, shapes the
+//! answer.
+
+use depot_protocol::check_content_size;
+use wasip2::http::types::IncomingRequest;
+
+use crate::bindings::depot::registry::types::Release;
+use crate::bindings::depot::registry::{publish, query, store};
+use crate::body;
+use crate::error::ApiError;
+use crate::json;
+use crate::response::{Body, Response};
+use crate::routes::{self, Route};
+
+/// A version's content never changes, so caches may keep it for good.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiError> {
+    let response = match route {
+        Route::ListPackages { after, limit } => {
+            let page = query::list_packages(after.as_deref(), limit)?;
+            Response::json(200, &json::page(&page))
+        }
+        Route::Package { name } => {
+            let releases = query::list_releases(&name)?;
+            Response::json(200, &json::package(&name, &releases))
+        }
+        Route::Release { name, version } => release(&query::get_release(&name, &version)?),
+        Route::Publish { name, version } => publish(request, &name, &version)?,
+        Route::ReleaseContent { name, version } => {
+            content(request, &query::get_release(&name, &version)?)?
+        }
+        Route::Content { digest } => content(request, &query::release_by_digest(&digest)?)?,
+        Route::Resolve { name, requirement } => release(&query::resolve(&name, &requirement)?),
+        Route::Yank { name, version } => release(&publish::yank(&name, &version)?),
+        Route::Unyank { name, version } => release(&publish::unyank(&name, &version)?),
+    };
+    Ok(response)
+}
+
+fn release(release: &Release) -> Response {
+    Response::json(200, &json::release(release))
+}
+
+/// `PUT`: the name and version are checked before any of the body is read, and
+/// a declared length over the limit is refused without reading it.
+fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Response, ApiError> {
+    let limit = publish::prepare(name, version)?;
+    let declared = header(request, "content-length").and_then(|length| length.parse().ok());
+    if let Some(length) = declared {
+        check_content_size(length, limit).map_err(ApiError::too_large)?;
+    }
+    let digest = body::receive_blob(request, limit)?;
+    let release = publish::publish(name, version, &digest)?;
+    let location = routes::release_path(&release.name, &release.version);
+    Ok(Response::json(201, &json::release(&release)).with_header("location", location))
+}
+
+/// A release's content, or 304 when the client already has it.
+fn content(request: &IncomingRequest, release: &Release) -> Result<Response, ApiError> {
+    let etag = format!("\"{}\"", release.digest);
+    let response =
+        if header(request, "if-none-match").is_some_and(|tags| matches_etag(&tags, &etag)) {
+            Response::new(304, "application/wasm", Body::Empty)
+        } else {
+            let reader = store::open_blob(&release.digest, 0)?;
+            Response::new(200, "application/wasm", Body::Blob(reader))
+        };
+    Ok(response
+        .with_header("etag", etag)
+        .with_header("cache-control", IMMUTABLE.to_string()))
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak or strong) or is `*`.
+fn matches_etag(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// A request header's values joined as one list; none when absent or not UTF-8.
+fn header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let values = request.headers().get(name);
+    let values: Vec<&str> = values
+        .iter()
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_matches_the_digest_weak_strong_or_any() {
+        let etag = "\"sha256:ab\"";
+        assert!(matches_etag("\"sha256:ab\"", etag));
+        assert!(matches_etag("\"x\", W/\"sha256:ab\"", etag));
+        assert!(matches_etag("*", etag));
+        assert!(!matches_etag("\"sha256:cd\"", etag));
+        assert!(!matches_etag("sha256:ab", etag));
+    }
+}

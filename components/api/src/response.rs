@@ -1,0 +1,130 @@
+//! A response before it is sent, and sending it: status, headers (each response
+//! has a `content-type`, and a `content-length` when it has a body), then the
+//! body unless the request was `HEAD`.
+
+use std::io::Write;
+
+use serde::Serialize;
+use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+
+use crate::bindings::depot::registry::store::BlobReader;
+use crate::body;
+use crate::error::ApiError;
+use crate::json;
+
+/// What follows the headers.
+#[derive(Debug)]
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    /// A stored blob, streamed chunk by chunk.
+    Blob(BlobReader),
+}
+
+#[derive(Debug)]
+pub struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: Body) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body,
+        }
+    }
+
+    /// `value` as a JSON body.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => Self::new(status, "application/json", Body::Bytes(bytes)),
+            Err(e) => Self::error(&ApiError::handler_failed(format!(
+                "the response could not be encoded as JSON: {e}"
+            ))),
+        }
+    }
+
+    /// The error as `{"error": {"code", "message"}}`, with `Allow` on a 405.
+    pub fn error(e: &ApiError) -> Self {
+        // Only strings: encoding cannot fail.
+        let bytes = serde_json::to_vec(&json::error(e)).unwrap_or_default();
+        let response = Self::new(e.status, "application/json", Body::Bytes(bytes));
+        match e.allow {
+            Some(allow) => response.with_header("allow", allow.to_string()),
+            None => response,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Sends the response; with `head_only`, everything but the body.
+    pub fn send(self, out: ResponseOutparam, head_only: bool) {
+        let length = match &self.body {
+            Body::Empty => None,
+            Body::Bytes(bytes) => Some(bytes.len() as u64),
+            Body::Blob(reader) => Some(reader.size()),
+        };
+        let mut entries: Vec<(String, Vec<u8>)> = self
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value.into_bytes()))
+            .collect();
+        if let Some(length) = length {
+            entries.push((
+                "content-length".to_string(),
+                length.to_string().into_bytes(),
+            ));
+        }
+        let Ok(fields) = Fields::from_list(&entries) else {
+            // Header values come from checked names, versions and digests, so
+            // this is a bug; the error response's own headers are constants.
+            let e = ApiError::handler_failed("the response headers could not be encoded");
+            return Self::error(&e).send(out, head_only);
+        };
+        let response = OutgoingResponse::new(fields);
+        // Every status used here is a valid one.
+        let _ = response.set_status_code(self.status);
+        // Without a body the host sends none, and keeps the `content-length`
+        // header, which is what `HEAD` needs.
+        let outgoing = match self.body {
+            Body::Empty => None,
+            _ if head_only => None,
+            _ => response.body().ok(),
+        };
+        ResponseOutparam::set(out, Ok(response));
+        if let Some(outgoing) = outgoing {
+            let written = write_body(&outgoing, self.body);
+            match written
+                .and_then(|()| OutgoingBody::finish(outgoing, None).map_err(|e| format!("{e:?}")))
+            {
+                Ok(()) => {}
+                // The status is sent; the client sees the body cut short.
+                Err(e) => eprintln!("depot-api: response body not sent in full: {e}"),
+            }
+        }
+    }
+}
+
+/// Writes the whole body; dropping the stream before `finish` is required, as
+/// the stream is the body's child.
+fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), String> {
+    let mut stream = outgoing
+        .write()
+        .map_err(|()| "the response body stream was already taken".to_string())?;
+    match content {
+        Body::Empty => {}
+        Body::Bytes(bytes) => stream
+            .write_all(&bytes)
+            .map_err(|e| format!("writing the response failed: {e}"))?,
+        Body::Blob(reader) => body::send_blob(&reader, &mut stream)?,
+    }
+    stream
+        .flush()
+        .map_err(|e| format!("flushing the response failed: {e}"))
+}

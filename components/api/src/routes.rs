@@ -1,0 +1,276 @@
+//! Which route a request is for: pure string work on the method, the
+//! percent-encoded path and the query string.
+
+use crate::error::ApiError;
+
+/// The routes, for the 404 message.
+const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/{name}, \
+                      PUT and GET /v1/packages/{name}/versions/{version}, \
+                      GET /v1/packages/{name}/versions/{version}/content, \
+                      POST /v1/packages/{name}/versions/{version}/yank, \
+                      POST /v1/packages/{name}/versions/{version}/unyank, \
+                      GET /v1/packages/{name}/resolve?req={requirement}, \
+                      GET /v1/content/{digest}";
+
+/// Packages per page when the request does not say.
+const DEFAULT_LIMIT: u32 = 100;
+
+/// What a request asks for, its path segments decoded. Names, versions and
+/// digests are checked by the handlers that use them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    ListPackages { after: Option<String>, limit: u32 },
+    Package { name: String },
+    Release { name: String, version: String },
+    Publish { name: String, version: String },
+    ReleaseContent { name: String, version: String },
+    Content { digest: String },
+    Resolve { name: String, requirement: String },
+    Yank { name: String, version: String },
+    Unyank { name: String, version: String },
+}
+
+/// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
+pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let segments = path
+        .strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
+        .map(|segment| percent_decode(segment, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let read = matches!(method, "GET" | "HEAD");
+    let only = |allowed: bool, allow: &'static str| match allowed {
+        true => Ok(()),
+        false => Err(ApiError::method_not_allowed(method, allow)),
+    };
+    let owned = str::to_string;
+    match segments.as_slice() {
+        ["v1", "packages"] => {
+            only(read, "GET, HEAD")?;
+            Ok(Route::ListPackages {
+                after: query_param(query, "after")?.filter(|after| !after.is_empty()),
+                limit: limit(query_param(query, "limit")?)?,
+            })
+        }
+        ["v1", "packages", name] => {
+            only(read, "GET, HEAD")?;
+            Ok(Route::Package { name: owned(name) })
+        }
+        ["v1", "packages", name, "resolve"] => {
+            only(read, "GET, HEAD")?;
+            let requirement = query_param(query, "req")?.unwrap_or_else(|| "*".to_string());
+            Ok(Route::Resolve {
+                name: owned(name),
+                requirement,
+            })
+        }
+        ["v1", "packages", name, "versions", version] => {
+            let (name, version) = (owned(name), owned(version));
+            match method {
+                "PUT" => Ok(Route::Publish { name, version }),
+                _ => only(read, "GET, HEAD, PUT").map(|()| Route::Release { name, version }),
+            }
+        }
+        ["v1", "packages", name, "versions", version, action] => {
+            let (name, version) = (owned(name), owned(version));
+            match *action {
+                "content" => {
+                    only(read, "GET, HEAD").map(|()| Route::ReleaseContent { name, version })
+                }
+                "yank" => only(method == "POST", "POST").map(|()| Route::Yank { name, version }),
+                "unyank" => {
+                    only(method == "POST", "POST").map(|()| Route::Unyank { name, version })
+                }
+                _ => Err(unknown_route(method, path)),
+            }
+        }
+        ["v1", "content", digest] => {
+            only(read, "GET, HEAD")?;
+            Ok(Route::Content {
+                digest: owned(digest),
+            })
+        }
+        _ => Err(unknown_route(method, path)),
+    }
+}
+
+/// Where a release is: the `Location` of a publish.
+pub fn release_path(name: &str, version: &str) -> String {
+    format!("/v1/packages/{name}/versions/{version}")
+}
+
+/// Where a release's content is.
+pub fn content_path(name: &str, version: &str) -> String {
+    format!("{}/content", release_path(name, version))
+}
+
+fn unknown_route(method: &str, path: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "there is no route for {method} {path}; the routes are: {ROUTES}"
+    ))
+}
+
+/// `limit`, clamped to what a page may hold by the query handler.
+fn limit(value: Option<String>) -> Result<u32, ApiError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    let limit: u64 = value.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "limit `{value}` is not a whole number; give a page size from 1 to 1000"
+        ))
+    })?;
+    Ok(u32::try_from(limit).unwrap_or(u32::MAX))
+}
+
+/// The first value of `key` in a form-encoded query string, decoded.
+fn query_param(query: &str, key: &str) -> Result<Option<String>, ApiError> {
+    for pair in query.split('&') {
+        let (k, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(k, true)? == key {
+            return percent_decode(value, true).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Decodes `%XX` escapes (and, in a query string, `+` as a space); the result
+/// must be UTF-8.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "`{text}` is not valid percent-encoded UTF-8; encode each byte that is not \
+             allowed in a URL as %XX"
+        ))
+    };
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let high = bytes.get(i + 1).and_then(|b| hex_value(*b));
+                let low = bytes.get(i + 2).and_then(|b| hex_value(*b));
+                let (Some(high), Some(low)) = (high, low) else {
+                    return Err(invalid());
+                };
+                decoded.push(high << 4 | low);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            b => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| invalid())
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(method: &str, path: &str) -> Route {
+        route(method, path).unwrap()
+    }
+
+    fn status(method: &str, path: &str) -> u16 {
+        route(method, path).unwrap_err().status
+    }
+
+    #[test]
+    fn names_may_arrive_with_the_colon_percent_encoded() {
+        let expected = Route::Release {
+            name: "example:greet".into(),
+            version: "1.2.0".into(),
+        };
+        assert_eq!(
+            ok("GET", "/v1/packages/example%3Agreet/versions/1.2.0"),
+            expected
+        );
+        assert_eq!(
+            ok("HEAD", "/v1/packages/example:greet/versions/1.2.0"),
+            expected
+        );
+    }
+
+    #[test]
+    fn each_path_accepts_its_methods_only() {
+        let publish = ok("PUT", "/v1/packages/a:b/versions/1.0.0");
+        assert!(matches!(publish, Route::Publish { .. }));
+        assert!(matches!(
+            ok("POST", "/v1/packages/a:b/versions/1.0.0/yank"),
+            Route::Yank { .. }
+        ));
+        let err = route("DELETE", "/v1/packages/a:b/versions/1.0.0").unwrap_err();
+        assert_eq!((err.status, err.allow), (405, Some("GET, HEAD, PUT")));
+        assert_eq!(status("GET", "/v1/packages/a:b/versions/1.0.0/unyank"), 405);
+        assert_eq!(status("PUT", "/v1/content/sha256:00"), 405);
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in [
+            "/",
+            "/v1",
+            "/v2/packages",
+            "/v1/packages/a:b/versions",
+            "/v1/packages/a:b/x",
+        ] {
+            assert_eq!(status("GET", path), 404, "{path}");
+        }
+        assert_eq!(status("GET", "/v1/packages/a:b/versions/1.0.0/other"), 404);
+    }
+
+    #[test]
+    fn query_strings_give_paging_and_requirements() {
+        let list = ok("GET", "/v1/packages?after=a%3Ab&limit=5");
+        let expected = Route::ListPackages {
+            after: Some("a:b".into()),
+            limit: 5,
+        };
+        assert_eq!(list, expected);
+        let default = ok("GET", "/v1/packages");
+        let expected = Route::ListPackages {
+            after: None,
+            limit: DEFAULT_LIMIT,
+        };
+        assert_eq!(default, expected);
+        assert_eq!(status("GET", "/v1/packages?limit=many"), 400);
+        let resolve = ok("GET", "/v1/packages/a:b/resolve?req=%3E%3D1%2C+%3C2");
+        let expected = Route::Resolve {
+            name: "a:b".into(),
+            requirement: ">=1, <2".into(),
+        };
+        assert_eq!(resolve, expected);
+        let any = ok("GET", "/v1/packages/a:b/resolve");
+        assert!(matches!(any, Route::Resolve { requirement, .. } if requirement == "*"));
+    }
+
+    #[test]
+    fn malformed_percent_encoding_is_a_bad_request() {
+        assert_eq!(percent_decode("a%3ab", false).unwrap(), "a:b");
+        assert_eq!(percent_decode("1.0.0+build", false).unwrap(), "1.0.0+build");
+        for bad in ["%", "%4", "%zz", "%+1", "%ff"] {
+            assert!(percent_decode(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(status("GET", "/v1/packages/a%3"), 400);
+    }
+}

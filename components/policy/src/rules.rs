@@ -1,0 +1,27 @@
+//! The default policy's rules for content. The policy fixtures compile this file
+//! too (`#[path]`), so that everything but their `check-name` behaves exactly like
+//! the default policy.
+
+use crate::bindings::depot::registry::types::{ContentKind, Error, Metadata};
+use depot_protocol::{DEFAULT_MAX_CONTENT_SIZE, MAX_CONTENT_SIZE_ENV};
+
+/// The limit the host passes in `DEPOT_MAX_CONTENT_SIZE`, or 100 MiB.
+///
+/// The host sets the variable from its own configuration, so a value that is not
+/// a byte count is a host bug; the default limit is then the safe answer.
+pub fn max_content_size() -> u64 {
+    std::env::var(MAX_CONTENT_SIZE_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_CONTENT_SIZE)
+}
+
+/// Refuses content over the limit. Any of the three kinds is accepted; the match
+/// is exhaustive so that a kind added to the WIT enum needs a decision here.
+pub fn check_release(metadata: &Metadata) -> Result<(), Error> {
+    depot_protocol::check_content_size(metadata.size, max_content_size())
+        .map_err(|e| Error::TooLarge(e.to_string()))?;
+    match metadata.kind {
+        ContentKind::Component | ContentKind::WitPackage | ContentKind::CoreModule => Ok(()),
+    }
+}

@@ -1,0 +1,148 @@
+//! Depot's publish handler (`depot:registry/publish`): checks a release against
+//! the policy and the registry log, and appends releases, yanks and unyanks to
+//! the log. Every change is one log entry appended with an expected-head check,
+//! so two racing publishes of one version cannot both win.
+
+/// The WIT bindings and the export glue: generated, and `unsafe` by nature.
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "depot:registry/publish-handler",
+    });
+
+    use super::PublishHandler;
+    export!(PublishHandler);
+}
+
+#[path = "../../shared/validate.rs"]
+mod validate;
+
+use bindings::depot::registry::store::{self, Action, Entry, ReleaseContent};
+use bindings::depot::registry::types::{Error, Release};
+use bindings::depot::registry::{metadata, policy};
+use bindings::exports::depot::registry::publish::Guest;
+use depot_protocol::{Digest, Version};
+
+/// How many times a change is retried when other entries about the package keep
+/// landing first.
+const MAX_ATTEMPTS: usize = 64;
+
+/// The publish handler.
+#[derive(Debug)]
+struct PublishHandler;
+
+impl Guest for PublishHandler {
+    fn prepare(name: String, version: String) -> Result<u64, Error> {
+        check_new_release(&name, &version)?;
+        Ok(policy::max_content_size())
+    }
+
+    fn publish(name: String, version: String, digest: String) -> Result<Release, Error> {
+        // Checked before the content is read: a duplicate is refused cheaply. The
+        // append below checks again, against the head it appends to.
+        let parsed = check_new_release(&name, &version)?;
+        let digest: Digest = digest.parse()?;
+        let metadata = metadata::describe(digest.as_str())?;
+        policy::check_release(&name, &version, &metadata)?;
+        let entry = Entry {
+            name: name.clone(),
+            version: version.clone(),
+            action: Action::Release(ReleaseContent {
+                digest: digest.to_string(),
+                size: metadata.size,
+                metadata,
+            }),
+        };
+        append_when_needed(&name, || match release_of_same_version(&name, &parsed)? {
+            Some(existing) => Err(version_exists(&existing)),
+            None => Ok(Some(entry.clone())),
+        })?;
+        current_release(&name, &version)
+    }
+
+    fn yank(name: String, version: String) -> Result<Release, Error> {
+        set_yanked(name, version, true)
+    }
+
+    fn unyank(name: String, version: String) -> Result<Release, Error> {
+        set_yanked(name, version, false)
+    }
+}
+
+/// Checks that `version` of `name` may be released: well-formed, allowed by the
+/// policy, and not released yet.
+fn check_new_release(name: &str, version: &str) -> Result<Version, Error> {
+    let (_, parsed) = validate::name_and_version(name, version)?;
+    policy::check_name(name, version)?;
+    match release_of_same_version(name, &parsed)? {
+        Some(existing) => Err(version_exists(&existing)),
+        None => Ok(parsed),
+    }
+}
+
+/// Yanks or unyanks a release; nothing changes when it is already so.
+fn set_yanked(name: String, version: String, yanked: bool) -> Result<Release, Error> {
+    validate::name_and_version(&name, &version)?;
+    append_when_needed(&name, || {
+        let release = current_release(&name, &version)?;
+        Ok((release.yanked != yanked).then(|| Entry {
+            name: name.clone(),
+            version: version.clone(),
+            action: if yanked { Action::Yank } else { Action::Unyank },
+        }))
+    })?;
+    current_release(&name, &version)
+}
+
+/// Reads the package's head, asks `decide` (which reads the state it depends on
+/// after the head) whether an entry is needed, and appends it against that head.
+/// When another entry lands first, the state is read again and `decide` asked
+/// again.
+fn append_when_needed(
+    name: &str,
+    decide: impl Fn() -> Result<Option<Entry>, Error>,
+) -> Result<(), Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let head = store::package_head(name)?;
+        let Some(entry) = decide()? else {
+            return Ok(());
+        };
+        match store::append(&entry, head) {
+            Ok(_) => return Ok(()),
+            Err(Error::HeadMoved(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Storage(format!(
+        "{MAX_ATTEMPTS} other changes to `{name}` landed while this one was being applied; \
+         nothing was changed, retry"
+    )))
+}
+
+/// The release of `name` at exactly `version`.
+fn current_release(name: &str, version: &str) -> Result<Release, Error> {
+    store::get_release(name, version)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "`{name}` has no release {version}; publish it first, or check the name and version"
+        ))
+    })
+}
+
+/// A release of `version` up to build metadata: semver gives `1.0.0+a` and
+/// `1.0.0+b` the same precedence, so they are one version and only one of them
+/// may be released.
+fn release_of_same_version(name: &str, version: &Version) -> Result<Option<Release>, Error> {
+    Ok(store::list_releases(name)?.into_iter().find(|release| {
+        depot_protocol::parse_version(&release.version)
+            .is_ok_and(|released| released.cmp_precedence(version).is_eq())
+    }))
+}
+
+fn version_exists(existing: &Release) -> Error {
+    Error::VersionExists(format!(
+        "`{}` {} is already released with content {}; releases are immutable: publish a new \
+         version",
+        existing.name, existing.version, existing.digest
+    ))
+}

@@ -1,0 +1,131 @@
+//! Depot's query handler (`depot:registry/query`): packages, releases, version
+//! resolution and lookup by digest, over the indexes the store keeps.
+
+/// The WIT bindings and the export glue: generated, and `unsafe` by nature.
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "depot:registry/query-handler",
+    });
+
+    use super::QueryHandler;
+    export!(QueryHandler);
+}
+
+#[path = "../../shared/validate.rs"]
+mod validate;
+
+use std::cmp::Ordering;
+
+use bindings::depot::registry::store;
+use bindings::depot::registry::types::{Error, Release};
+use bindings::exports::depot::registry::query::{Guest, PackagePage};
+use depot_protocol::{Candidate, Digest, PackageName, Version};
+
+/// The most packages one page holds.
+const MAX_PAGE: u32 = 1000;
+
+/// The query handler.
+#[derive(Debug)]
+struct QueryHandler;
+
+impl Guest for QueryHandler {
+    fn list_packages(after: Option<String>, limit: u32) -> Result<PackagePage, Error> {
+        if let Some(after) = &after {
+            after.parse::<PackageName>()?;
+        }
+        let limit = limit.clamp(1, MAX_PAGE);
+        let packages = store::list_packages(after.as_deref(), limit)?;
+        // A full page may have a successor; a short one is the last.
+        let next = if packages.len() == limit as usize {
+            packages.last().map(|summary| summary.name.clone())
+        } else {
+            None
+        };
+        Ok(PackagePage { packages, next })
+    }
+
+    fn list_releases(name: String) -> Result<Vec<Release>, Error> {
+        let mut releases: Vec<(Option<Version>, Release)> = releases_of(&name.parse()?)?
+            .into_iter()
+            .map(|release| {
+                (
+                    depot_protocol::parse_version(&release.version).ok(),
+                    release,
+                )
+            })
+            .collect();
+        releases.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
+        Ok(releases.into_iter().map(|(_, release)| release).collect())
+    }
+
+    fn get_release(name: String, version: String) -> Result<Release, Error> {
+        validate::name_and_version(&name, &version)?;
+        match store::get_release(&name, &version)? {
+            Some(release) => Ok(release),
+            None if store::package_head(&name)? == 0 => Err(no_such_package(&name)),
+            None => Err(Error::NotFound(format!(
+                "`{name}` has no release {version}; list its releases to see which exist"
+            ))),
+        }
+    }
+
+    fn resolve(name: String, requirement: String) -> Result<Release, Error> {
+        let name: PackageName = name.parse()?;
+        let requirement = depot_protocol::parse_requirement(&requirement)?;
+        // Releases whose version does not parse cannot match any requirement.
+        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = releases_of(&name)?
+            .into_iter()
+            .filter_map(|release| {
+                let version = depot_protocol::parse_version(&release.version).ok()?;
+                let yanked = release.yanked;
+                Some((Candidate { version, yanked }, release))
+            })
+            .unzip();
+        let chosen = depot_protocol::resolve(&candidates, &requirement)
+            .map_err(|e| Error::NotFound(format!("`{name}`: {e}")))?;
+        candidates
+            .iter()
+            .zip(releases)
+            .find(|(candidate, _)| &candidate.version == chosen)
+            .map(|(_, release)| release)
+            .ok_or_else(|| Error::NotFound(format!("`{name}`: no release matches")))
+    }
+
+    fn release_by_digest(digest: String) -> Result<Release, Error> {
+        let digest: Digest = digest.parse()?;
+        store::release_by_digest(digest.as_str())?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "no release has content {digest}; check the digest, or fetch by package name \
+                 and version"
+            ))
+        })
+    }
+}
+
+/// Every release of `name`; `not-found` when the package has none.
+fn releases_of(name: &PackageName) -> Result<Vec<Release>, Error> {
+    let releases = store::list_releases(name.as_str())?;
+    if releases.is_empty() {
+        return Err(no_such_package(name));
+    }
+    Ok(releases)
+}
+
+fn no_such_package(name: impl std::fmt::Display) -> Error {
+    Error::NotFound(format!(
+        "no package named `{name}`; check the name, or list the registry's packages"
+    ))
+}
+
+/// Semver order, highest first: precedence, then build metadata so the order is
+/// total. A version that does not parse (none should) sorts last.
+fn highest_first(a: Option<&Version>, b: Option<&Version>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => b.cmp_precedence(a).then_with(|| b.cmp(a)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
