@@ -276,7 +276,12 @@ pub fn resolve<'a>(
     let best = candidates
         .iter()
         .filter(|c| req.matches(&c.version))
-        .filter(|c| !c.yanked || pinned.as_ref().is_some_and(|p| p.cmp_precedence(&c.version).is_eq()))
+        .filter(|c| {
+            !c.yanked
+                || pinned
+                    .as_ref()
+                    .is_some_and(|p| p.cmp_precedence(&c.version).is_eq())
+        })
         .map(|c| &c.version)
         .max_by(|a, b| a.cmp_precedence(b).then_with(|| a.cmp(b)));
     best.ok_or_else(|| {
@@ -321,7 +326,13 @@ mod tests {
 
     #[test]
     fn names_are_namespace_colon_name_in_kebab_case() {
-        for ok in ["a:b", "example:greet", "wasi:http", "my-org:my-pkg2", "a1:b-c3"] {
+        for ok in [
+            "a:b",
+            "example:greet",
+            "wasi:http",
+            "my-org:my-pkg2",
+            "a1:b-c3",
+        ] {
             let n: PackageName = ok.parse().unwrap();
             assert_eq!(n.to_string(), ok);
         }
@@ -329,8 +340,19 @@ mod tests {
         assert_eq!((n.namespace(), n.name()), ("my-org", "greet"));
         assert_eq!(n.repository(), "my-org/greet");
         for bad in [
-            "", "greet", ":greet", "example:", "Example:greet", "example:Greet", "ex ample:g",
-            "1ex:greet", "ex--a:greet", "ex-:greet", "a:b:c", "ex:gr/eet", "ex:-greet",
+            "",
+            "greet",
+            ":greet",
+            "example:",
+            "Example:greet",
+            "example:Greet",
+            "ex ample:g",
+            "1ex:greet",
+            "ex--a:greet",
+            "ex-:greet",
+            "a:b:c",
+            "ex:gr/eet",
+            "ex:-greet",
         ] {
             assert!(bad.parse::<PackageName>().is_err(), "{bad:?} was accepted");
         }
@@ -355,7 +377,12 @@ mod tests {
 
     #[test]
     fn resolution_picks_the_highest_matching_release_that_is_not_yanked() {
-        let list = [("1.0.0", false), ("1.2.0", false), ("1.3.0", true), ("2.0.0", false)];
+        let list = [
+            ("1.0.0", false),
+            ("1.2.0", false),
+            ("1.3.0", true),
+            ("2.0.0", false),
+        ];
         assert_eq!(resolved(&list, "^1.2").unwrap(), "1.2.0");
         assert_eq!(resolved(&list, "*").unwrap(), "2.0.0");
         assert_eq!(resolved(&list, "^1").unwrap(), "1.2.0");
@@ -366,7 +393,13 @@ mod tests {
     fn a_yanked_release_resolves_only_when_pinned_exactly() {
         let list = [("1.2.0", false), ("1.3.0", true)];
         assert_eq!(resolved(&list, "=1.3.0").unwrap(), "1.3.0");
-        assert_eq!(resolved(&list, "^1.3").unwrap_err().to_string().contains("yanked"), true);
+        assert_eq!(
+            resolved(&list, "^1.3")
+                .unwrap_err()
+                .to_string()
+                .contains("yanked"),
+            true
+        );
         assert_eq!(resolved(&list, "=1.2.0").unwrap(), "1.2.0");
     }
 

@@ -12,6 +12,9 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       GET /v1/packages/{name}/resolve?req={requirement}, \
                       GET /v1/content/{digest}";
 
+/// The methods of a path that only reads; `HEAD` is `GET` without the body.
+const READ: &str = "GET, HEAD";
+
 /// Packages per page when the request does not say.
 const DEFAULT_LIMIT: u32 = 100;
 
@@ -42,26 +45,21 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         .map(|segment| percent_decode(segment, false))
         .collect::<Result<Vec<_>, _>>()?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let read = matches!(method, "GET" | "HEAD");
-    let only = |allowed: bool, allow: &'static str| match allowed {
-        true => Ok(()),
-        false => Err(ApiError::method_not_allowed(method, allow)),
-    };
     let owned = str::to_string;
     match segments.as_slice() {
         ["v1", "packages"] => {
-            only(read, "GET, HEAD")?;
+            allow(method, READ)?;
             Ok(Route::ListPackages {
                 after: query_param(query, "after")?.filter(|after| !after.is_empty()),
                 limit: limit(query_param(query, "limit")?)?,
             })
         }
         ["v1", "packages", name] => {
-            only(read, "GET, HEAD")?;
+            allow(method, READ)?;
             Ok(Route::Package { name: owned(name) })
         }
         ["v1", "packages", name, "resolve"] => {
-            only(read, "GET, HEAD")?;
+            allow(method, READ)?;
             let requirement = query_param(query, "req")?.unwrap_or_else(|| "*".to_string());
             Ok(Route::Resolve {
                 name: owned(name),
@@ -69,32 +67,46 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             })
         }
         ["v1", "packages", name, "versions", version] => {
+            allow(method, "GET, HEAD, PUT")?;
             let (name, version) = (owned(name), owned(version));
-            match method {
-                "PUT" => Ok(Route::Publish { name, version }),
-                _ => only(read, "GET, HEAD, PUT").map(|()| Route::Release { name, version }),
-            }
+            Ok(match method {
+                "PUT" => Route::Publish { name, version },
+                _ => Route::Release { name, version },
+            })
         }
-        ["v1", "packages", name, "versions", version, action] => {
+        ["v1", "packages", name, "versions", version, "content"] => {
+            allow(method, READ)?;
             let (name, version) = (owned(name), owned(version));
-            match *action {
-                "content" => {
-                    only(read, "GET, HEAD").map(|()| Route::ReleaseContent { name, version })
-                }
-                "yank" => only(method == "POST", "POST").map(|()| Route::Yank { name, version }),
-                "unyank" => {
-                    only(method == "POST", "POST").map(|()| Route::Unyank { name, version })
-                }
-                _ => Err(unknown_route(method, path)),
-            }
+            Ok(Route::ReleaseContent { name, version })
+        }
+        ["v1", "packages", name, "versions", version, "yank"] => {
+            allow(method, "POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::Yank { name, version })
+        }
+        ["v1", "packages", name, "versions", version, "unyank"] => {
+            allow(method, "POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::Unyank { name, version })
         }
         ["v1", "content", digest] => {
-            only(read, "GET, HEAD")?;
+            allow(method, READ)?;
             Ok(Route::Content {
                 digest: owned(digest),
             })
         }
-        _ => Err(unknown_route(method, path)),
+        _ => Err(ApiError::not_found(format!(
+            "there is no route for {method} {path}; the routes are: {ROUTES}"
+        ))),
+    }
+}
+
+/// `405` unless `method` is one of `allowed` (as the `Allow` header lists them).
+fn allow(method: &str, allowed: &'static str) -> Result<(), ApiError> {
+    if allowed.split(", ").any(|m| m == method) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(method, allowed))
     }
 }
 
@@ -106,12 +118,6 @@ pub fn release_path(name: &str, version: &str) -> String {
 /// Where a release's content is.
 pub fn content_path(name: &str, version: &str) -> String {
     format!("{}/content", release_path(name, version))
-}
-
-fn unknown_route(method: &str, path: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "there is no route for {method} {path}; the routes are: {ROUTES}"
-    ))
 }
 
 /// `limit`, clamped to what a page may hold by the query handler.
