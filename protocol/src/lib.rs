@@ -60,9 +60,9 @@ pub enum ParseError {
 /// Content over the registry's size limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the content is {}, over this registry's limit of {limit} bytes; publish smaller \
+    "the content is {}over this registry's limit of {limit} bytes; publish smaller \
      content, or ask the operator to raise the limit (`depot serve --max-content-size`)",
-    match .size { Some(size) => format!("{size} bytes"), None => "larger".to_string() }
+    match .size { Some(size) => format!("{size} bytes, "), None => String::new() }
 )]
 pub struct ContentTooLarge {
     /// The content's size, when known (an upload is cut off once it passes the limit).
@@ -422,7 +422,7 @@ mod tests {
             limit: 10,
         };
         let err = cut_off.to_string();
-        let expected = "the content is larger, over this registry's limit of 10 bytes;";
+        let expected = "the content is over this registry's limit of 10 bytes;";
         assert!(err.starts_with(expected));
     }
 

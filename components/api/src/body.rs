@@ -21,7 +21,8 @@ pub fn receive_blob(request: &IncomingRequest, limit: u64) -> Result<String, Api
     // Declared after `body`, so dropped before it: a stream is its body's child.
     let stream = body.stream().map_err(|()| no_body())?;
     let writer = store::create_blob()?;
-    let chunk = u64::from(store::max_chunk());
+    // At least one byte per read, so a store reporting 0 cannot make this spin.
+    let chunk = u64::from(store::max_chunk().max(1));
     let mut received: u64 = 0;
     loop {
         let bytes = match stream.blocking_read(chunk) {

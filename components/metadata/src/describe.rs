@@ -17,6 +17,13 @@ pub fn describe(content: &[u8], digest: &str) -> Result<Metadata, String> {
     if content.is_empty() {
         return Err(format!("the content is empty; {ACCEPTED}"));
     }
+    // wasmparser's own message for this one spells out the bytes over lines.
+    if !content.starts_with(b"\0asm") {
+        return Err(format!(
+            "the content is not WebAssembly: it does not start with the `\\0asm` magic \
+             bytes; {ACCEPTED}"
+        ));
+    }
     // Everything below reads the binary assuming it is well-formed, so validate
     // it whole first.
     Validator::new_with_features(features())
@@ -179,8 +186,8 @@ mod tests {
     fn empty_garbage_and_truncated_content_is_refused_saying_what_is_accepted() {
         assert!(refusal(b"").starts_with("the content is empty;"));
         let garbage = refusal(b"hello, world");
-        assert!(garbage.contains("not valid WebAssembly"), "{garbage}");
-        assert!(garbage.contains("magic header"), "{garbage}");
+        assert!(garbage.contains("not WebAssembly"), "{garbage}");
+        assert!(garbage.contains("magic bytes"), "{garbage}");
         let module = wasm(r#"(module (func (export "f") (result i32) i32.const 7))"#);
         let truncated = refusal(&module[..module.len() - 3]);
         assert!(truncated.contains("not valid WebAssembly"), "{truncated}");
