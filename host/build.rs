@@ -1,1 +1,164 @@
-fn main() {}
+//! Builds the handler components (the `components/` workspace, for
+//! wasm32-wasip2) and generates `$OUT_DIR/handlers.rs`: the built-in handlers
+//! embedded in the `depot` binary, and the paths of every built component
+//! (the end-to-end tests use them, the fixtures included).
+//!
+//! Follows wasmtime's `crates/test-programs/artifacts/build.rs`: a nested
+//! `cargo build` with its own target directory and none of the outer build's
+//! flags.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The built-in handlers: (constant prefix, file stem).
+const HANDLERS: [(&str, &str); 5] = [
+    ("API", "depot_api"),
+    ("PUBLISH", "depot_publish"),
+    ("QUERY", "depot_query"),
+    ("METADATA", "depot_metadata"),
+    ("POLICY", "depot_policy"),
+];
+
+/// Components built only for the tests.
+const FIXTURES: [(&str, &str); 2] = [
+    ("POLICY_ENDLESS", "policy_endless"),
+    ("POLICY_GREEDY", "policy_greedy"),
+];
+
+/// Environment of the outer build that must not reach the nested one: its
+/// flags are for the host, and a clippy wrapper would change the components'
+/// fingerprints (and rebuild them) on every switch between build and clippy.
+const REMOVED_ENV: [&str; 4] = [
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CLIPPY_ARGS",
+];
+
+/// Prefixes of outer-build settings: profile, target (`CARGO_TARGET_DIR`,
+/// linkers) and build (`CARGO_BUILD_TARGET`) settings are the host's.
+const REMOVED_ENV_PREFIXES: [&str; 3] = ["CARGO_PROFILE_", "CARGO_BUILD_", "CARGO_TARGET_"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let repo = manifest_dir
+        .parent()
+        .expect("host/ is inside the repository");
+    let components = repo.join("components");
+    // One target directory for every host profile, so the components are
+    // built once whether the host is built for dev, test or release.
+    let target_dir = repo.join("target").join("components");
+
+    for dir in ["components", "wit", "protocol"] {
+        watch(&repo.join(dir));
+    }
+
+    if !components.join("Cargo.toml").is_file() {
+        panic!(
+            "\n\nThe handler components are missing: expected a cargo workspace at {}.\n\
+             The `depot` binary embeds them, so they must exist before the host builds.\n\n",
+            components.join("Cargo.toml").display()
+        );
+    }
+
+    build_components(&components, &target_dir);
+
+    let release = target_dir.join("wasm32-wasip2").join("release");
+    let missing: Vec<String> = HANDLERS
+        .iter()
+        .chain(&FIXTURES)
+        .map(|(_, stem)| release.join(format!("{stem}.wasm")))
+        .filter(|path| !path.is_file())
+        .map(|path| path.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        panic!(
+            "\n\nThe components workspace built, but these components are missing:\n  {}\n\
+             Each must be a `cdylib` crate of the workspace in {}.\n\n",
+            missing.join("\n  "),
+            components.display()
+        );
+    }
+
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    fs::write(out_dir.join("handlers.rs"), generate(&release))
+        .expect("cannot write $OUT_DIR/handlers.rs");
+}
+
+/// Runs `cargo build --release --workspace` in `components`, failing the
+/// build with the nested cargo's output if it fails.
+fn build_components(components: &Path, target_dir: &Path) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--workspace"])
+        .current_dir(components);
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if REMOVED_ENV.contains(&key) || REMOVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", target_dir);
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the components: {e}"));
+    if !output.status.success() {
+        panic!(
+            "\n\nBuilding the handler components failed ({}), in {}:\n\n{}\n{}\n",
+            output.status,
+            components.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+    }
+}
+
+/// Emits `rerun-if-changed` for every file under `dir`, skipping target
+/// directories (a component build must not retrigger itself) and `.git`.
+fn watch(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        // Not there yet: rerun when it appears.
+        println!("cargo:rerun-if-changed={}", dir.display());
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && name != ".git" {
+                watch(&path);
+            }
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+}
+
+fn generate(release: &Path) -> String {
+    let mut code = String::from(
+        "// Generated by host/build.rs: the handler components built from components/.\n\n",
+    );
+    let path_of = |stem: &str| release.join(format!("{stem}.wasm"));
+    for (name, stem) in HANDLERS.iter().chain(&FIXTURES) {
+        let path = path_of(stem);
+        writeln!(
+            code,
+            "/// Path of the built `{stem}.wasm`.\npub const {name}_WASM: &str = {path:?};"
+        )
+        .expect("writing to a String");
+    }
+    code.push_str("\n/// The built-in handlers, embedded so the binary is self-contained.\npub mod builtin {\n");
+    for (name, stem) in HANDLERS {
+        let path = path_of(stem);
+        writeln!(
+            code,
+            "    /// The built-in `{stem}.wasm`.\n    pub static {name}: &[u8] = include_bytes!({path:?});"
+        )
+        .expect("writing to a String");
+    }
+    code.push_str("}\n");
+    code
+}

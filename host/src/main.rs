@@ -1,1 +1,38 @@
-fn main() {}
+//! `depot`: the Depot registry server (`depot serve`) and its command-line client.
+
+mod serve;
+mod store;
+// ---- CLI client modules (host/src/client/) go here ----
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Depot: a registry for WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "depot", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve(serve::ServeArgs),
+    // ---- CLI client subcommands go here ----
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Logs go to stderr, filtered by RUST_LOG (default: info).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        // ---- and their dispatch here ----
+    }
+}

@@ -1,0 +1,168 @@
+//! The flags of `depot serve`, and parsers for sizes and durations.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Run the registry: the handler components on wasmtime, with native storage.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port; the address actually
+    /// bound is printed as `Depot listening on http://ADDR`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Data directory: the registry database, the blobs and the compile cache.
+    #[arg(long, value_name = "DIR", default_value = "./depot-data")]
+    pub data: PathBuf,
+
+    /// Handler manifest (`handlers.toml`): one line per role (`api`, `publish`,
+    /// `query`, `metadata`, `policy`) set to "builtin" or to the path of a
+    /// .wasm component, relative to the manifest. Roles not named, or no
+    /// manifest at all, use the built-in handlers.
+    #[arg(long, value_name = "FILE")]
+    pub handlers: Option<PathBuf>,
+
+    /// Most linear memory one request's handlers may use, summed over all
+    /// their memories (e.g. 512MiB, 1GiB). Beyond it the request fails with
+    /// 503 `memory-limit-exceeded`.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub memory_limit: u64,
+
+    /// How long one request's handlers may run (e.g. 60s, 500ms, 2m). Beyond
+    /// it the request fails with 504 `deadline-exceeded`.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub request_deadline: Duration,
+
+    /// Requests handled at once; further requests wait for a slot. The
+    /// instance pool is sized for this many.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub max_concurrent_requests: u32,
+
+    /// Largest content a release may have (bytes, or e.g. 100MiB). Passed to
+    /// the handlers as the environment variable `DEPOT_MAX_CONTENT_SIZE`.
+    #[arg(long, value_name = "SIZE", default_value = "104857600", value_parser = parse_size)]
+    pub max_content_size: u64,
+}
+
+/// Splits `text` into a whole number and the unit that follows it.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
+/// Parses a byte size: a number with an optional unit, `KiB`/`MiB`/`GiB`
+/// (or `K`/`M`/`G`) for powers of 1024, `KB`/`MB`/`GB` for powers of 1000.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let invalid = || {
+        format!(
+            "invalid size `{text}`: expected a number of bytes with an optional unit, \
+             such as 104857600, 512MiB or 1GiB"
+        )
+    };
+    let (number, unit) = number_and_unit(text).ok_or_else(invalid)?;
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(invalid()),
+    };
+    match number.checked_mul(scale) {
+        None => Err(invalid()),
+        Some(0) => Err(format!("invalid size `{text}`: it must be more than 0")),
+        Some(size) => Ok(size),
+    }
+}
+
+/// Parses a duration: a number with a unit `ms`, `s` or `m`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let invalid = || {
+        format!(
+            "invalid duration `{text}`: expected a number with a unit, such as 60s, 500ms or 2m"
+        )
+    };
+    let (number, unit) = number_and_unit(text).ok_or_else(invalid)?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
+        _ => return Err(invalid()),
+    };
+    if duration.is_zero() {
+        return Err(format!("invalid duration `{text}`: it must be more than 0"));
+    }
+    Ok(duration)
+}
+
+/// A byte count for messages: `512 MiB`, `1.5 GiB`, `300 bytes`.
+pub fn show_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, scale) in UNITS {
+        if bytes >= scale {
+            let value = bytes as f64 / scale as f64;
+            return if bytes.is_multiple_of(scale) {
+                format!("{} {unit}", bytes / scale)
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("104857600"), Ok(104_857_600));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("100 KB"), Ok(100_000));
+        for bad in [
+            "",
+            "MiB",
+            "12XB",
+            "-1",
+            "0",
+            "1.5GiB",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn durations_take_ms_s_and_m() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "s", "0s", "1h", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn sizes_show_in_the_largest_whole_unit() {
+        assert_eq!(show_size(512 << 20), "512 MiB");
+        assert_eq!(show_size(1536 << 20), "1.5 GiB");
+        assert_eq!(show_size(300), "300 bytes");
+    }
+}

@@ -1,0 +1,158 @@
+//! Composes the handler components into one component with wac-graph.
+//!
+//! Each handler is instantiated after the handlers it may import (metadata,
+//! policy, publish, query, api); each of its imports that another handler
+//! exports is wired to that handler's instance. What is left (the store and
+//! WASI) stays an import of the composition, for the host to provide. The
+//! composition exports the api handler's `wasi:http/incoming-handler`.
+
+use anyhow::{Context as _, bail};
+use wac_graph::types::{Package, are_semver_compatible};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
+
+use super::manifest::{Handler, Role};
+
+/// The interface a handler in `role` must export: an exact name, or (for the
+/// HTTP front, whose WASI patch version is the guest's choice) a prefix.
+fn required_export(role: Role) -> &'static str {
+    match role {
+        Role::Metadata => "depot:registry/metadata@0.1.0",
+        Role::Policy => "depot:registry/policy@0.1.0",
+        Role::Publish => "depot:registry/publish@0.1.0",
+        Role::Query => "depot:registry/query@0.1.0",
+        Role::Api => "wasi:http/incoming-handler@0.2",
+    }
+}
+
+/// Finds the export `role` needs among `exports`.
+fn find_export<'a>(role: Role, exports: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+    let wanted = required_export(role);
+    exports
+        .into_iter()
+        .map(String::as_str)
+        .find(|name| match role {
+            Role::Api => name.starts_with(&format!("{wanted}.")),
+            _ => *name == wanted,
+        })
+}
+
+/// Imports the host provides; anything else from `depot:registry` must come
+/// from another handler.
+fn provided_by_host(import: &str) -> bool {
+    import.starts_with("depot:registry/store@") || import.starts_with("depot:registry/types@")
+}
+
+/// An instantiated handler and the interface it offers the others.
+struct Provider<'a> {
+    handler: &'a Handler,
+    instance: NodeId,
+    export: String,
+}
+
+/// Composes `handlers` (one per role) into one component's bytes.
+pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
+    let mut graph = CompositionGraph::new();
+    let mut providers: Vec<Provider> = Vec::new();
+
+    for handler in handlers {
+        let package = Package::from_bytes(
+            &format!("depot:{}-handler", handler.role),
+            None,
+            handler.bytes.to_vec(),
+            graph.types_mut(),
+        )
+        .with_context(|| format!("{handler} is not a valid WebAssembly component"))?;
+        let package = graph
+            .register_package(package)
+            .with_context(|| format!("cannot register {handler}"))?;
+        let world = &graph.types()[graph[package].ty()];
+
+        let Some(export) = find_export(handler.role, world.exports.keys()).map(str::to_string)
+        else {
+            let exports: Vec<&str> = world.exports.keys().map(String::as_str).collect();
+            bail!(
+                "{handler} does not export `{}`, which a {} handler must export (see world \
+                 `depot:registry/{}-handler` in wit/worlds.wit); it exports: {}",
+                required_export(handler.role),
+                handler.role,
+                handler.role,
+                if exports.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            );
+        };
+        let imports: Vec<String> = world.imports.keys().cloned().collect();
+
+        let instance = graph.instantiate(package);
+        for import in &imports {
+            let provider = providers.iter().find(|p| p.export == *import).or_else(|| {
+                providers
+                    .iter()
+                    .find(|p| are_semver_compatible(&p.export, import))
+            });
+            match provider {
+                Some(provider) => {
+                    let alias = graph
+                        .alias_instance_export(provider.instance, &provider.export)
+                        .with_context(|| {
+                            format!("cannot use the export of {}", provider.handler)
+                        })?;
+                    graph
+                        .set_instantiation_argument(instance, import, alias)
+                        .with_context(|| {
+                            format!(
+                                "{handler} imports `{import}`, but what {} exports as `{}` does \
+                                 not fit it; rebuild them against the same WIT",
+                                provider.handler, provider.export
+                            )
+                        })?;
+                }
+                None if import.starts_with("depot:registry/") && !provided_by_host(import) => {
+                    bail!(
+                        "{handler} imports `{import}`, which no handler it may use exports \
+                         (a {} handler can use {})",
+                        handler.role,
+                        usable_roles(handler.role)
+                    );
+                }
+                // WASI and the store stay imports of the composition.
+                None => {}
+            }
+        }
+        providers.push(Provider {
+            handler,
+            instance,
+            export,
+        });
+    }
+
+    let api = providers
+        .iter()
+        .find(|p| p.handler.role == Role::Api)
+        .context("no api handler to serve HTTP")?;
+    let http = graph
+        .alias_instance_export(api.instance, &api.export)
+        .with_context(|| format!("cannot use the export of {}", api.handler))?;
+    graph
+        .export(http, &api.export)
+        .context("cannot export the HTTP handler from the composition")?;
+    graph
+        .encode(EncodeOptions::default())
+        .context("composing the handler components failed")
+}
+
+/// The roles a handler in `role` may import, for messages.
+fn usable_roles(role: Role) -> String {
+    let earlier: Vec<&str> = Role::ALL
+        .iter()
+        .take_while(|r| **r != role)
+        .map(|r| r.name())
+        .collect();
+    if earlier.is_empty() {
+        "none".to_string()
+    } else {
+        earlier.join(", ")
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTP server: each request gets a fresh instance of the composition,
+//! as in wasmtime-wasi-http's `ProxyPre` example; failures of the handlers
+//! themselves (memory limit, deadline, trap) become the errors of
+//! docs/http-api.md.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi_http::WasiHttpView as _;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+use super::args::show_size;
+use super::request::{self, Limits, RequestState};
+use crate::store::StoreCtx;
+
+/// Serves requests with instances of one pre-instantiated composition.
+pub struct Server {
+    pre: ProxyPre<RequestState>,
+    store: StoreCtx,
+    limits: Limits,
+    /// One permit per request being handled (`--max-concurrent-requests`).
+    permits: Arc<Semaphore>,
+    next_request: AtomicU64,
+}
+
+/// Why a request's handlers did not produce a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The memory limit refused a growth and the handlers then trapped.
+    MemoryLimit,
+    /// The handlers ran past the deadline.
+    Deadline,
+    /// A handler trapped or misbehaved: a bug, logged with the details.
+    HandlerFailed,
+}
+
+impl Server {
+    /// A server for `pre`, whose requests use `store` under `limits`.
+    pub fn new(
+        pre: ProxyPre<RequestState>,
+        store: StoreCtx,
+        limits: Limits,
+        max_concurrent_requests: u32,
+    ) -> Self {
+        Self {
+            pre,
+            store,
+            limits,
+            permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
+            next_request: AtomicU64::new(1),
+        }
+    }
+
+    /// Accepts HTTP/1.1 connections on `listener` until Ctrl-C.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        let shutdown = tokio::signal::ctrl_c();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => {
+                    tracing::info!("shutting down");
+                    return Ok(());
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(server.handle(req).await) }
+                });
+                if let Err(e) = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    }
+
+    /// Handles one request with a fresh instance of the handlers.
+    async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(request = id, method = %req.method(), uri = %req.uri(), "request");
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            // The semaphore is never closed.
+            return self.failure_response(Failure::HandlerFailed, id);
+        };
+        let deadline = Instant::now() + self.limits.deadline;
+        let mut store = request::new_store(self.pre.engine(), &self.store, &self.limits, deadline);
+        let (sender, receiver) = oneshot::channel();
+        let req = match store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+        {
+            Ok(req) => req,
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    &format!("{e}; send a valid HTTP/1.1 request with a Host header"),
+                );
+            }
+        };
+        let out = match store.data_mut().http().new_response_outparam(sender) {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(request = id, error = ?e, "cannot pass the response to the handlers");
+                return self.failure_response(Failure::HandlerFailed, id);
+            }
+        };
+
+        // The handlers run in their own task, so they can keep writing the
+        // body after the response head has gone out.
+        let pre = self.pre.clone();
+        let limits = self.limits;
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let call = async {
+                let start = Instant::now();
+                let proxy = pre.instantiate_async(&mut store).await?;
+                tracing::debug!(
+                    request = id,
+                    micros = start.elapsed().as_micros(),
+                    "instantiated the handlers"
+                );
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
+            };
+            let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+            classify(outcome, &store, id, &limits)
+        });
+
+        match receiver.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(code)) => {
+                tracing::error!(request = id, ?code, "a handler answered with an error code");
+                self.failure_response(Failure::HandlerFailed, id)
+            }
+            // The handlers dropped the response without setting it: they
+            // failed, or returned without answering.
+            Err(_) => match task.await {
+                Ok(Err(failure)) => self.failure_response(failure, id),
+                Ok(Ok(())) => {
+                    tracing::error!(request = id, "the handlers returned without a response");
+                    self.failure_response(Failure::HandlerFailed, id)
+                }
+                Err(e) => {
+                    tracing::error!(request = id, error = %e, "the handler task panicked");
+                    self.failure_response(Failure::HandlerFailed, id)
+                }
+            },
+        }
+    }
+
+    fn failure_response(&self, failure: Failure, id: u64) -> Response<HyperOutgoingBody> {
+        match failure {
+            Failure::MemoryLimit => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "memory-limit-exceeded",
+                &format!(
+                    "the handlers needed more memory than the per-request limit of {}; if the \
+                     request is legitimate, the operator can raise `depot serve --memory-limit`",
+                    show_size(self.limits.memory)
+                ),
+            ),
+            Failure::Deadline => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "deadline-exceeded",
+                &format!(
+                    "the handlers ran longer than the per-request deadline of {:?}; if the \
+                     request is legitimate, the operator can raise `depot serve \
+                     --request-deadline`",
+                    self.limits.deadline
+                ),
+            ),
+            Failure::HandlerFailed => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "handler-failed",
+                &format!(
+                    "a handler failed while serving this request; this is a bug, and the server \
+                     log has the details (request {id})"
+                ),
+            ),
+        }
+    }
+}
+
+/// Says why the handlers' call ended, logging a failure once: here, whether
+/// or not the response head had already gone out.
+fn classify(
+    outcome: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
+    store: &Store<RequestState>,
+    id: u64,
+    limits: &Limits,
+) -> Result<(), Failure> {
+    let error = match outcome {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(error)) => error,
+        Err(_) => {
+            tracing::warn!(request = id, deadline = ?limits.deadline, "request deadline exceeded while waiting");
+            return Err(Failure::Deadline);
+        }
+    };
+    if store.data().hit_memory_limit() {
+        tracing::warn!(request = id, limit = %show_size(limits.memory), "request memory limit exceeded");
+        Err(Failure::MemoryLimit)
+    } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        tracing::warn!(request = id, deadline = ?limits.deadline, "request deadline exceeded");
+        Err(Failure::Deadline)
+    } else {
+        tracing::error!(request = id, error = ?error, "a handler failed");
+        Err(Failure::HandlerFailed)
+    }
+}
+
+/// A JSON error response as docs/http-api.md describes.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response<HyperOutgoingBody> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,182 @@
+//! The state of one request's instance of the composition: its WASI, HTTP and
+//! store contexts, and the limits it runs under.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::store::{self, StoreCtx, StoreView};
+
+/// The limits every request runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most bytes of linear memory, summed over the instance's memories.
+    pub memory: u64,
+    /// How long the handlers may run.
+    pub deadline: Duration,
+    /// Largest release content, for the handlers (`DEPOT_MAX_CONTENT_SIZE`).
+    pub max_content_size: u64,
+}
+
+/// The `T` of each request's `Store`.
+pub struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    store: StoreCtx,
+    memory: MemoryLimiter,
+}
+
+impl RequestState {
+    /// Whether the memory limit refused a growth during this request.
+    pub fn hit_memory_limit(&self) -> bool {
+        self.memory.refused
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+/// A linker with everything the composition imports: WASI 0.2, WASI HTTP and
+/// the store.
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    store::add_to_linker(&mut linker, |state: &mut RequestState| {
+        StoreView::new(&state.store, &mut state.table)
+    })?;
+    Ok(linker)
+}
+
+/// A fresh `Store` for one request, whose handlers must finish by `deadline`.
+pub fn new_store(
+    engine: &Engine,
+    store: &StoreCtx,
+    limits: &Limits,
+    deadline: Instant,
+) -> Store<RequestState> {
+    let mut wasi = WasiCtx::builder();
+    wasi.env(
+        "DEPOT_MAX_CONTENT_SIZE",
+        limits.max_content_size.to_string(),
+    )
+    // A handler's panic message is the first clue to what went wrong.
+    .inherit_stderr();
+    let state = RequestState {
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        store: store.clone(),
+        memory: MemoryLimiter::new(limits.memory),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    // Every epoch tick, a running handler yields so other requests on this
+    // thread run too, and traps with `Trap::Interrupt` once past its deadline.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    store
+}
+
+/// Limits the sum of an instance's linear memories, remembering whether it
+/// refused a growth (so a trap that follows is reported as the limit's doing).
+#[derive(Debug)]
+struct MemoryLimiter {
+    limit: usize,
+    used: usize,
+    refused: bool,
+}
+
+impl MemoryLimiter {
+    fn new(limit: u64) -> Self {
+        Self {
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            used: 0,
+            refused: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            // Fails anyway, on the memory's own maximum: not ours to count.
+            return Ok(false);
+        }
+        let used = self.used.saturating_sub(current).saturating_add(desired);
+        if used > self.limit {
+            self.refused = true;
+            return Ok(false);
+        }
+        self.used = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables are bounded by the instance pool.
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_and_records_a_refusal() {
+        let mut limiter = MemoryLimiter::new(10 * MIB as u64);
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(4 * MIB, 6 * MIB, None).unwrap());
+        assert!(!limiter.refused);
+        assert!(!limiter.memory_growing(4 * MIB, 5 * MIB, None).unwrap());
+        assert!(limiter.refused);
+        assert_eq!(limiter.used, 10 * MIB);
+    }
+
+    #[test]
+    fn growth_past_a_memorys_own_maximum_is_not_the_limits_doing() {
+        let mut limiter = MemoryLimiter::new(10 * MIB as u64);
+        assert!(!limiter.memory_growing(0, 2 * MIB, Some(MIB)).unwrap());
+        assert!(!limiter.refused);
+        assert_eq!(limiter.used, 0);
+    }
+}

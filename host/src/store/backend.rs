@@ -1,0 +1,128 @@
+//! The one trait handlers' storage goes through, and its error type.
+//!
+//! The embedded backend (SQLite and a blob directory, [`super::embedded`]) is
+//! the default; other backends (PostgreSQL with object storage) sit beside it
+//! and implement the same trait, so nothing above this module knows which one
+//! is in use.
+
+use depot_protocol::Digest;
+
+use super::{Entry, LogEntry, PackageSummary, Release};
+
+/// The most bytes one blob write accepts or one blob read returns (1 MiB).
+pub const MAX_CHUNK: u32 = 1024 * 1024;
+
+/// Storage for one registry: content-addressed blobs, the registry log and the
+/// indexes derived from it.
+///
+/// Every method may block on I/O; failures a handler can act on are
+/// [`StoreError`] values, never panics.
+pub trait Backend: Send + Sync + 'static {
+    /// Starts writing a new blob.
+    fn create_blob(&self) -> Result<Box<dyn BlobWrite>, StoreError>;
+
+    /// Opens the blob `digest` for reading from byte `offset`.
+    fn open_blob(&self, digest: &Digest, offset: u64) -> Result<Box<dyn BlobRead>, StoreError>;
+
+    /// Sequence number of the latest log entry about package `name`; 0 when none.
+    fn package_head(&self, name: &str) -> Result<u64, StoreError>;
+
+    /// Appends `entry` if the package's head is still `expected_head`, updates
+    /// the indexes in the same transaction, and returns once it is durable.
+    fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError>;
+
+    /// Up to `limit` log entries after `since`, in order.
+    fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// The release of `name` at `version`, if any.
+    fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
+
+    /// Every release of `name`, in publish order.
+    fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError>;
+
+    /// Up to `limit` packages in name order, after `after`.
+    fn list_packages(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, StoreError>;
+
+    /// The first release whose content is `digest`, if any.
+    fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError>;
+}
+
+/// A blob being written. Dropping it unfinished discards what was written.
+pub trait BlobWrite: Send {
+    /// Appends `chunk` (at most [`MAX_CHUNK`] bytes).
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+
+    /// Makes the blob durable and returns its digest. Later calls fail.
+    fn finish(&mut self) -> Result<Digest, StoreError>;
+}
+
+/// A blob being read.
+pub trait BlobRead: Send {
+    /// The blob's total size in bytes.
+    fn size(&self) -> u64;
+
+    /// Reads up to `len` bytes (at most [`MAX_CHUNK`]); empty at the end.
+    fn read(&mut self, len: u32) -> Result<Vec<u8>, StoreError>;
+}
+
+/// A storage failure a handler can act on. Each maps to one case of the WIT
+/// `error` variant; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another entry about the package landed first.
+    #[error(
+        "another change to the package landed first (its head is now {current}); \
+         read the head again and retry"
+    )]
+    HeadMoved {
+        /// The package's head now.
+        current: u64,
+    },
+    /// A second release of one version.
+    #[error(
+        "{name} {version} is already released and releases are immutable; \
+         publish a new version instead"
+    )]
+    VersionExists {
+        /// The package.
+        name: String,
+        /// The version released before.
+        version: String,
+    },
+    /// No such version, blob or package.
+    #[error("{0}")]
+    NotFound(String),
+    /// A malformed digest.
+    #[error(transparent)]
+    InvalidDigest(#[from] depot_protocol::ParseError),
+    /// A request the store cannot carry out as asked.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Storage itself failed. The message sent to handlers names what was being
+    /// done; `source`, which may name files, is only logged.
+    #[error("storage failed while {action}; nothing was changed, retry later")]
+    Storage {
+        /// What the store was doing, e.g. "appending to the registry log".
+        action: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// A storage failure while doing `action`.
+    pub fn storage(
+        action: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Storage {
+            action,
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Content-addressed blobs in a directory: `<data>/blobs/sha256/<2 hex>/<hex>`.
+//!
+//! A writer streams into `<data>/tmp/<uuid>` while hashing; `finish` fsyncs the
+//! file, renames it into place and fsyncs the directory, so a blob is either
+//! whole under its digest or absent.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use depot_protocol::Digest;
+use sha2::{Digest as _, Sha256};
+
+use crate::store::backend::{BlobRead, BlobWrite, MAX_CHUNK, StoreError};
+
+/// Temporary files older than this are left over from a crash and removed at start-up.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// The blob directory of one data directory.
+#[derive(Debug)]
+pub struct BlobDir {
+    /// `<data>/blobs/sha256`.
+    root: PathBuf,
+    /// `<data>/tmp`, on the same file system so a rename is atomic.
+    tmp: PathBuf,
+}
+
+impl BlobDir {
+    /// Opens (creating if needed) the blob directory under `data`, removing
+    /// temporary files a crash left behind.
+    pub fn open(data: &Path) -> Result<Self, StoreError> {
+        let root = data.join("blobs").join("sha256");
+        let tmp = data.join("tmp");
+        for dir in [&root, &tmp] {
+            fs::create_dir_all(dir)
+                .map_err(|e| StoreError::storage("creating the blob directories", e))?;
+        }
+        remove_stale_temp_files(&tmp);
+        Ok(Self { root, tmp })
+    }
+
+    fn path_of(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root.join(&hex[..2]).join(hex)
+    }
+
+    /// Starts a new blob in a temporary file.
+    pub fn create(&self) -> Result<FileBlobWriter, StoreError> {
+        let temp = self.tmp.join(uuid::Uuid::new_v4().to_string());
+        let file = File::create_new(&temp)
+            .map_err(|e| StoreError::storage("creating a temporary blob file", e))?;
+        Ok(FileBlobWriter {
+            file: Some(file),
+            temp: Some(temp),
+            hasher: Sha256::new(),
+            root: self.root.clone(),
+        })
+    }
+
+    /// Opens the blob `digest` at byte `offset`.
+    pub fn open_blob(&self, digest: &Digest, offset: u64) -> Result<FileBlobReader, StoreError> {
+        let mut file = match File::open(self.path_of(digest)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(format!(
+                    "no content with digest {digest} is stored; check the digest"
+                )));
+            }
+            Err(e) => return Err(StoreError::storage("opening a blob", e)),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| StoreError::storage("reading a blob's size", e))?
+            .len();
+        if offset > size {
+            return Err(StoreError::BadRequest(format!(
+                "offset {offset} is past the end of blob {digest} ({size} bytes); \
+                 read from an offset of at most {size}"
+            )));
+        }
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| StoreError::storage("seeking in a blob", e))?;
+        Ok(FileBlobReader { file, size })
+    }
+}
+
+/// Removes temporary files not touched for [`STALE_TEMP_AGE`]; a failure only
+/// leaves a file behind, so it is logged and otherwise ignored.
+fn remove_stale_temp_files(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP_AGE);
+        if stale && let Err(e) = fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale temporary blob");
+        }
+    }
+}
+
+/// Fsyncs a directory so a rename or a new entry in it survives a crash.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A blob being written to a temporary file.
+#[derive(Debug)]
+pub struct FileBlobWriter {
+    /// `None` once `finish` was called.
+    file: Option<File>,
+    /// The temporary file; `None` once it was moved into place or removed.
+    temp: Option<PathBuf>,
+    hasher: Sha256,
+    root: PathBuf,
+}
+
+impl BlobWrite for FileBlobWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if chunk.len() > MAX_CHUNK as usize {
+            return Err(StoreError::BadRequest(format!(
+                "a blob chunk may be at most {MAX_CHUNK} bytes (`max-chunk`), this one has {}; \
+                 split it",
+                chunk.len()
+            )));
+        }
+        let file = self.file.as_mut().ok_or_else(finished)?;
+        file.write_all(chunk)
+            .map_err(|e| StoreError::storage("writing a blob", e))?;
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Digest, StoreError> {
+        let file = self.file.take().ok_or_else(finished)?;
+        file.sync_all()
+            .map_err(|e| StoreError::storage("making a blob durable", e))?;
+        drop(file);
+        let hex = hex::encode(self.hasher.finalize_reset());
+        let digest = Digest::sha256(&hex)?;
+        let dir = self.root.join(&hex[..2]);
+        let dest = dir.join(&hex);
+        let temp = self.temp.take().ok_or_else(finished)?;
+        let result = place(&temp, &dir, &dest);
+        if result.is_err() {
+            // Put the path back so `Drop` removes the temporary file.
+            self.temp = Some(temp);
+        }
+        result.map_err(|e| StoreError::storage("moving a blob into place", e))?;
+        Ok(digest)
+    }
+}
+
+/// Moves `temp` to `dest` in `dir`, durably; if `dest` exists (the same
+/// content was stored before) the temporary file is just removed.
+fn place(temp: &Path, dir: &Path, dest: &Path) -> io::Result<()> {
+    if dest.exists() {
+        return fs::remove_file(temp);
+    }
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+    }
+    fs::rename(temp, dest)?;
+    sync_dir(dir)
+}
+
+fn finished() -> StoreError {
+    StoreError::BadRequest(
+        "this blob writer is already finished; create a new blob to write more".into(),
+    )
+}
+
+impl Drop for FileBlobWriter {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            self.file = None;
+            if let Err(e) = fs::remove_file(&temp) {
+                tracing::warn!(path = %temp.display(), error = %e, "cannot remove an unfinished blob");
+            }
+        }
+    }
+}
+
+/// A stored blob being read.
+#[derive(Debug)]
+pub struct FileBlobReader {
+    file: File,
+    size: u64,
+}
+
+impl BlobRead for FileBlobReader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read(&mut self, len: u32) -> Result<Vec<u8>, StoreError> {
+        let len = len.min(MAX_CHUNK);
+        let mut chunk = Vec::with_capacity(len as usize);
+        (&mut self.file)
+            .take(u64::from(len))
+            .read_to_end(&mut chunk)
+            .map_err(|e| StoreError::storage("reading a blob", e))?;
+        Ok(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(reader: &mut FileBlobReader, len: u32) -> Vec<u8> {
+        let mut all = Vec::new();
+        loop {
+            let chunk = reader.read(len).unwrap();
+            if chunk.is_empty() {
+                return all;
+            }
+            assert!(chunk.len() <= len.min(MAX_CHUNK) as usize);
+            all.extend(chunk);
+        }
+    }
+
+    fn files_in(dir: &Path) -> usize {
+        fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn a_blob_round_trips_in_chunks() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let content: Vec<u8> = (0..(MAX_CHUNK as usize * 2 + 12345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut writer = blobs.create().unwrap();
+        for chunk in content.chunks(MAX_CHUNK as usize) {
+            writer.write(chunk).unwrap();
+        }
+        let digest = writer.finish().unwrap();
+        assert_eq!(digest.hex(), hex::encode(Sha256::digest(&content)));
+        assert!(
+            data.path()
+                .join("blobs/sha256")
+                .join(&digest.hex()[..2])
+                .join(digest.hex())
+                .is_file()
+        );
+
+        let mut reader = blobs.open_blob(&digest, 0).unwrap();
+        assert_eq!(reader.size(), content.len() as u64);
+        assert_eq!(read_all(&mut reader, 100_000), content);
+        let mut reader = blobs.open_blob(&digest, 0).unwrap();
+        assert_eq!(read_all(&mut reader, u32::MAX), content);
+        let mut reader = blobs.open_blob(&digest, 1000).unwrap();
+        assert_eq!(read_all(&mut reader, 4096), content[1000..]);
+        let end = content.len() as u64;
+        assert!(
+            blobs
+                .open_blob(&digest, end)
+                .unwrap()
+                .read(10)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            blobs.open_blob(&digest, end + 1),
+            Err(StoreError::BadRequest(_))
+        ));
+        assert_eq!(files_in(&data.path().join("tmp")), 0);
+    }
+
+    #[test]
+    fn storing_the_same_content_twice_keeps_one_blob() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let mut digests = Vec::new();
+        for _ in 0..2 {
+            let mut writer = blobs.create().unwrap();
+            writer.write(b"same").unwrap();
+            digests.push(writer.finish().unwrap());
+        }
+        assert_eq!(digests[0], digests[1]);
+        assert_eq!(files_in(&data.path().join("tmp")), 0);
+    }
+
+    #[test]
+    fn an_unfinished_writer_leaves_nothing() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let mut writer = blobs.create().unwrap();
+        writer.write(b"half a component").unwrap();
+        assert_eq!(files_in(&data.path().join("tmp")), 1);
+        drop(writer);
+        assert_eq!(files_in(&data.path().join("tmp")), 0);
+        assert_eq!(files_in(&data.path().join("blobs/sha256")), 0);
+    }
+
+    #[test]
+    fn a_finished_writer_refuses_more() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let mut writer = blobs.create().unwrap();
+        writer.finish().unwrap();
+        assert!(matches!(writer.write(b"x"), Err(StoreError::BadRequest(_))));
+        assert!(matches!(writer.finish(), Err(StoreError::BadRequest(_))));
+    }
+
+    #[test]
+    fn an_oversized_chunk_is_refused() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let mut writer = blobs.create().unwrap();
+        let chunk = vec![0; MAX_CHUNK as usize + 1];
+        assert!(matches!(
+            writer.write(&chunk),
+            Err(StoreError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn an_unknown_blob_is_not_found() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let digest = Digest::sha256(&"0".repeat(64)).unwrap();
+        assert!(matches!(
+            blobs.open_blob(&digest, 0),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

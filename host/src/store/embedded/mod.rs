@@ -1,0 +1,76 @@
+//! The embedded backend, for one machine: the registry log and indexes in
+//! SQLite (`<data>/registry.db`) and content-addressed blobs in
+//! `<data>/blobs/`.
+
+mod blobs;
+mod sqlite;
+
+use std::path::Path;
+
+use depot_protocol::Digest;
+
+use self::blobs::BlobDir;
+use self::sqlite::SqliteLog;
+use super::backend::{Backend, BlobRead, BlobWrite, StoreError};
+use super::{Entry, LogEntry, PackageSummary, Release};
+
+/// The embedded backend of one data directory.
+#[derive(Debug)]
+pub struct Embedded {
+    log: SqliteLog,
+    blobs: BlobDir,
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the registry in the data directory `data`.
+    pub fn open(data: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data)
+            .map_err(|e| StoreError::storage("creating the data directory", e))?;
+        Ok(Self {
+            log: SqliteLog::open(&data.join("registry.db"))?,
+            blobs: BlobDir::open(data)?,
+        })
+    }
+}
+
+impl Backend for Embedded {
+    fn create_blob(&self) -> Result<Box<dyn BlobWrite>, StoreError> {
+        Ok(Box::new(self.blobs.create()?))
+    }
+
+    fn open_blob(&self, digest: &Digest, offset: u64) -> Result<Box<dyn BlobRead>, StoreError> {
+        Ok(Box::new(self.blobs.open_blob(digest, offset)?))
+    }
+
+    fn package_head(&self, name: &str) -> Result<u64, StoreError> {
+        self.log.package_head(name)
+    }
+
+    fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
+        self.log.append(entry, expected_head)
+    }
+
+    fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+        self.log.read_log(since, limit)
+    }
+
+    fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
+        self.log.get_release(name, version)
+    }
+
+    fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError> {
+        self.log.list_releases(name)
+    }
+
+    fn list_packages(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, StoreError> {
+        self.log.list_packages(after, limit)
+    }
+
+    fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
+        self.log.release_by_digest(digest)
+    }
+}

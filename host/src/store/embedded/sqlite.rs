@@ -1,0 +1,697 @@
+//! The registry log and its indexes in SQLite.
+//!
+//! The `log` table is the truth; `releases` and `packages` are derived from it
+//! by [`apply`], one entry at a time, in the same transaction as the append, and
+//! can be rebuilt from the log at any time ([`rebuild_indexes`]). One writer
+//! connection sits behind a mutex; a few reader connections let reads run in
+//! parallel with each other and with the writer (WAL).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use depot_protocol::{Digest, Version};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::store::backend::StoreError;
+use crate::store::{Action, Entry, LogEntry, PackageSummary, Release};
+
+/// Reader connections: enough for the reads of concurrent requests to overlap.
+const READERS: usize = 4;
+
+/// How long a connection waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
+/// when [`apply`] or the index tables change: the indexes are then rebuilt
+/// from the log at start-up.
+const INDEX_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS log (
+        seq     INTEGER PRIMARY KEY,
+        time    INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        action  TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS releases (
+        name         TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        digest       TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        published_at INTEGER NOT NULL,
+        yanked       INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        metadata     TEXT NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq);
+    CREATE TABLE IF NOT EXISTS packages (
+        name       TEXT PRIMARY KEY,
+        versions   INTEGER NOT NULL,
+        latest     TEXT,
+        updated_at INTEGER NOT NULL,
+        head       INTEGER NOT NULL
+    );
+";
+
+const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata";
+
+/// The registry log and indexes of one SQLite database.
+#[derive(Debug)]
+pub struct SqliteLog {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+/// Turns a SQLite or JSON failure into [`StoreError::Storage`].
+trait During<T> {
+    fn during(self, action: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> During<T> for Result<T, E> {
+    fn during(self, action: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::storage(action, e))
+    }
+}
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding a connection leaves no transaction open (a
+    // `Transaction` rolls back on drop), so the connection is still usable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    const OPENING: &str = "opening the registry database";
+    let conn = Connection::open(path).during(OPENING)?;
+    conn.busy_timeout(BUSY_TIMEOUT).during(OPENING)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .during(OPENING)?;
+    // FULL: a commit is on disk before `append` returns.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .during(OPENING)?;
+    Ok(conn)
+}
+
+impl SqliteLog {
+    /// Opens (creating if needed) the database at `path`, rebuilding the
+    /// indexes if they were derived by another version of [`apply`].
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = connect(path)?;
+        writer
+            .execute_batch(SCHEMA)
+            .during("creating the registry tables")?;
+        let version: i64 = writer
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .during("reading the index version")?;
+        if version != INDEX_VERSION {
+            rebuild_indexes(&mut writer)?;
+        }
+        let readers = (0..READERS)
+            .map(|_| {
+                let conn = connect(path)?;
+                conn.pragma_update(None, "query_only", true)
+                    .during("opening the registry database")?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// A free reader connection, or the next one in turn if all are busy.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            match self.readers[(start + i) % self.readers.len()].try_lock() {
+                Ok(conn) => return conn,
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        lock(&self.readers[start % self.readers.len()])
+    }
+
+    /// See [`crate::store::Backend::package_head`].
+    pub fn package_head(&self, name: &str) -> Result<u64, StoreError> {
+        package_head(&self.reader(), name)
+    }
+
+    /// See [`crate::store::Backend::append`].
+    pub fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
+        const APPENDING: &str = "appending to the registry log";
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(APPENDING)?;
+        let current = package_head(&tx, &entry.name)?;
+        if current != expected_head {
+            return Err(StoreError::HeadMoved { current });
+        }
+        let last: u64 = tx
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |row| {
+                row.get(0)
+            })
+            .during(APPENDING)?;
+        let logged = LogEntry {
+            seq: last + 1,
+            time: now_millis(),
+            entry,
+        };
+        apply(&tx, &logged)?;
+        let action = serde_json::to_string(&logged.entry.action).during(APPENDING)?;
+        tx.execute(
+            "INSERT INTO log (seq, time, name, version, action) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                logged.seq,
+                logged.time,
+                logged.entry.name,
+                logged.entry.version,
+                action
+            ],
+        )
+        .during(APPENDING)?;
+        tx.commit().during(APPENDING)?;
+        Ok(logged)
+    }
+
+    /// See [`crate::store::Backend::read_log`].
+    pub fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+        read_log(&self.reader(), since, limit)
+    }
+
+    /// See [`crate::store::Backend::get_release`].
+    pub fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases WHERE name = ?1 AND version = ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![name, version], release_from_row)
+                    .optional()
+            })
+            .during("reading a release")
+    }
+
+    /// See [`crate::store::Backend::list_releases`].
+    pub fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError> {
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases WHERE name = ?1 ORDER BY seq"
+            ))
+            .and_then(|mut stmt| stmt.query_map([name], release_from_row)?.collect())
+            .during("listing releases")
+    }
+
+    /// See [`crate::store::Backend::list_packages`].
+    pub fn list_packages(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, StoreError> {
+        list_packages(&self.reader(), after, limit)
+    }
+
+    /// See [`crate::store::Backend::release_by_digest`].
+    pub fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases WHERE digest = ?1 ORDER BY seq LIMIT 1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row([digest.as_str()], release_from_row)
+                    .optional()
+            })
+            .during("finding a release by digest")
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn package_head(conn: &Connection, name: &str) -> Result<u64, StoreError> {
+    conn.prepare_cached("SELECT head FROM packages WHERE name = ?1")
+        .and_then(|mut stmt| stmt.query_row([name], |row| row.get(0)).optional())
+        .map(Option::unwrap_or_default)
+        .during("reading a package's head")
+}
+
+fn read_log(conn: &Connection, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+    conn.prepare_cached(
+        "SELECT seq, time, name, version, action FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(params![since, limit], log_entry_from_row)?
+            .collect()
+    })
+    .during("reading the registry log")
+}
+
+fn list_packages(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<PackageSummary>, StoreError> {
+    conn.prepare_cached(
+        "SELECT name, versions, latest, updated_at FROM packages
+         WHERE name > ?1 ORDER BY name LIMIT ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(params![after.unwrap_or(""), limit], |row| {
+            Ok(PackageSummary {
+                name: row.get(0)?,
+                versions: row.get(1)?,
+                latest: row.get(2)?,
+                updated_at: row.get(3)?,
+            })
+        })?
+        .collect()
+    })
+    .during("listing packages")
+}
+
+/// Parses a JSON column, reporting a malformed one as a conversion failure.
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
+    Ok(Release {
+        name: row.get(0)?,
+        version: row.get(1)?,
+        digest: row.get(2)?,
+        size: row.get(3)?,
+        published_at: row.get(4)?,
+        yanked: row.get(5)?,
+        seq: row.get(6)?,
+        metadata: json_column(row, 7)?,
+    })
+}
+
+fn log_entry_from_row(row: &Row) -> rusqlite::Result<LogEntry> {
+    Ok(LogEntry {
+        seq: row.get(0)?,
+        time: row.get(1)?,
+        entry: Entry {
+            name: row.get(2)?,
+            version: row.get(3)?,
+            action: json_column(row, 4)?,
+        },
+    })
+}
+
+/// Derives the indexes from one log entry: the single definition of what an
+/// entry means, used both when appending and when rebuilding. Refuses an
+/// entry that does not fit the indexes as they are (`version-exists`,
+/// `not-found`), which leaves the enclosing transaction to roll back.
+fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
+    const INDEXING: &str = "updating the registry indexes";
+    let Entry {
+        name,
+        version,
+        action,
+    } = &logged.entry;
+    match action {
+        Action::Release(content) => {
+            let exists: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM releases WHERE name = ?1 AND version = ?2)",
+                )
+                .and_then(|mut stmt| stmt.query_row([name, version], |row| row.get(0)))
+                .during(INDEXING)?;
+            if exists {
+                return Err(StoreError::VersionExists {
+                    name: name.clone(),
+                    version: version.clone(),
+                });
+            }
+            let metadata = serde_json::to_string(&content.metadata).during(INDEXING)?;
+            conn.prepare_cached(&format!(
+                "INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    name,
+                    version,
+                    content.digest,
+                    content.size,
+                    logged.time,
+                    logged.seq,
+                    metadata
+                ])
+            })
+            .during(INDEXING)?;
+        }
+        Action::Yank | Action::Unyank => {
+            let yanked = matches!(action, Action::Yank);
+            let changed = conn
+                .prepare_cached("UPDATE releases SET yanked = ?3 WHERE name = ?1 AND version = ?2")
+                .and_then(|mut stmt| stmt.execute(params![name, version, yanked]))
+                .during(INDEXING)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "{name} {version} was never released, so it cannot be yanked or unyanked; \
+                     check the name and version"
+                )));
+            }
+        }
+    }
+    refresh_package(conn, name, logged)
+}
+
+/// Recomputes the summary of package `name` after `logged` changed it.
+fn refresh_package(conn: &Connection, name: &str, logged: &LogEntry) -> Result<(), StoreError> {
+    const INDEXING: &str = "updating the package index";
+    let releases: Vec<(String, bool)> = conn
+        .prepare_cached("SELECT version, yanked FROM releases WHERE name = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_map([name], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .during(INDEXING)?;
+    let latest = releases
+        .iter()
+        .filter(|(_, yanked)| !yanked)
+        .filter_map(|(text, _)| Some((Version::parse(text).ok()?, text)))
+        .max_by(|(a, _), (b, _)| a.cmp_precedence(b).then_with(|| a.cmp(b)))
+        .map(|(_, text)| text.clone());
+    conn.prepare_cached(
+        "INSERT INTO packages (name, versions, latest, updated_at, head)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET versions = excluded.versions,
+             latest = excluded.latest, updated_at = excluded.updated_at, head = excluded.head",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            name,
+            releases.len(),
+            latest,
+            logged.time,
+            logged.seq
+        ])
+    })
+    .during(INDEXING)?;
+    Ok(())
+}
+
+/// Rebuilds `releases` and `packages` from the log, in one transaction.
+fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
+    const REBUILDING: &str = "rebuilding the registry indexes from the log";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .during(REBUILDING)?;
+    tx.execute_batch("DELETE FROM releases; DELETE FROM packages;")
+        .during(REBUILDING)?;
+    let mut since = 0;
+    loop {
+        let page = read_log(&tx, since, 1000)?;
+        let Some(last) = page.last() else { break };
+        since = last.seq;
+        for logged in &page {
+            apply(&tx, logged).map_err(|e| {
+                StoreError::storage(
+                    REBUILDING,
+                    format!("log entry {} does not apply: {e}", logged.seq),
+                )
+            })?;
+        }
+    }
+    tx.pragma_update(None, "user_version", INDEX_VERSION)
+        .during(REBUILDING)?;
+    tx.commit().during(REBUILDING)?;
+    if since > 0 {
+        tracing::info!(entries = since, "registry indexes rebuilt from the log");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::generated::depot::registry::store::ReleaseContent;
+    use crate::store::generated::depot::registry::types::{ContentKind, Metadata};
+    use std::sync::{Arc, Barrier};
+
+    fn open(dir: &Path) -> SqliteLog {
+        SqliteLog::open(&dir.join("registry.db")).unwrap()
+    }
+
+    fn digest(n: u8) -> String {
+        format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    fn release(name: &str, version: &str, n: u8) -> Entry {
+        let metadata = Metadata {
+            kind: ContentKind::Component,
+            size: 100 + u64::from(n),
+            digest: digest(n),
+            name: Some("greet".into()),
+            description: None,
+            authors: None,
+            licenses: Some("Apache-2.0".into()),
+            source: None,
+            homepage: None,
+            revision: None,
+            version: None,
+            imports: vec!["wasi:cli/environment@0.2.0".into()],
+            exports: vec!["example:greet/greeter@0.1.0".into()],
+        };
+        Entry {
+            name: name.into(),
+            version: version.into(),
+            action: Action::Release(ReleaseContent {
+                digest: digest(n),
+                size: metadata.size,
+                metadata,
+            }),
+        }
+    }
+
+    fn change(name: &str, version: &str, action: Action) -> Entry {
+        Entry {
+            name: name.into(),
+            version: version.into(),
+            action,
+        }
+    }
+
+    /// Appends at the package's current head.
+    fn append(log: &SqliteLog, entry: Entry) -> Result<LogEntry, StoreError> {
+        let head = log.package_head(&entry.name)?;
+        log.append(entry, head)
+    }
+
+    fn indexes(log: &SqliteLog) -> (Vec<PackageSummary>, Vec<Release>) {
+        let packages = log.list_packages(None, 1000).unwrap();
+        let releases = packages
+            .iter()
+            .flat_map(|p| log.list_releases(&p.name).unwrap())
+            .collect();
+        (packages, releases)
+    }
+
+    #[test]
+    fn racing_appends_for_one_version_let_exactly_one_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(open(dir.path()));
+        let racers = 16;
+        let barrier = Arc::new(Barrier::new(racers));
+        let outcomes: Vec<_> = (0..racers)
+            .map(|i| {
+                let (log, barrier) = (log.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let head = log.package_head("example:greet").unwrap();
+                    barrier.wait();
+                    log.append(release("example:greet", "1.0.0", i as u8), head)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert_eq!(winners, 1, "{outcomes:?}");
+        for outcome in outcomes.iter().filter(|o| o.is_err()) {
+            assert!(
+                matches!(
+                    outcome,
+                    Err(StoreError::HeadMoved { current: 1 } | StoreError::VersionExists { .. })
+                ),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(log.read_log(0, 100).unwrap().len(), 1);
+        assert_eq!(log.list_releases("example:greet").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_append_at_a_stale_head_is_refused_with_the_current_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        let err = log
+            .append(release("example:greet", "1.1.0", 2), 0)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::HeadMoved { current: 1 }),
+            "{err:?}"
+        );
+        // Another package's head is independent.
+        log.append(release("example:other", "1.0.0", 3), 0).unwrap();
+    }
+
+    #[test]
+    fn releasing_a_version_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        let err = append(&log, release("example:greet", "1.0.0", 2)).unwrap_err();
+        assert!(matches!(err, StoreError::VersionExists { .. }), "{err:?}");
+        assert_eq!(log.read_log(0, 100).unwrap().len(), 1);
+        let kept = log.get_release("example:greet", "1.0.0").unwrap().unwrap();
+        assert_eq!(kept.digest, digest(1));
+    }
+
+    #[test]
+    fn yanking_an_unknown_version_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let err = append(&log, change("example:greet", "1.0.0", Action::Yank)).unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        let err = append(&log, change("example:greet", "2.0.0", Action::Unyank)).unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        assert_eq!(log.read_log(0, 100).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_log_numbers_entries_from_one_without_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        let _ = append(&log, release("example:greet", "1.0.0", 2));
+        append(&log, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+        let seqs: Vec<u64> = log
+            .read_log(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [1, 2]);
+        assert_eq!(log.read_log(1, 100).unwrap()[0].seq, 2);
+        assert_eq!(log.read_log(0, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_package_summary_follows_releases_and_yanks() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        for (version, n) in [("1.0.0", 1), ("1.10.0", 2), ("1.9.0", 3), ("2.0.0-rc.1", 4)] {
+            append(&log, release("example:greet", version, n)).unwrap();
+        }
+        let summary = |log: &SqliteLog| log.list_packages(None, 10).unwrap().remove(0);
+        assert_eq!(summary(&log).latest.as_deref(), Some("2.0.0-rc.1"));
+        assert_eq!(summary(&log).versions, 4);
+        let yank = append(&log, change("example:greet", "2.0.0-rc.1", Action::Yank)).unwrap();
+        assert_eq!(summary(&log).latest.as_deref(), Some("1.10.0"));
+        assert_eq!(summary(&log).updated_at, yank.time);
+        assert_eq!(log.package_head("example:greet").unwrap(), yank.seq);
+        assert!(
+            log.get_release("example:greet", "2.0.0-rc.1")
+                .unwrap()
+                .unwrap()
+                .yanked
+        );
+        append(&log, change("example:greet", "2.0.0-rc.1", Action::Unyank)).unwrap();
+        assert_eq!(summary(&log).latest.as_deref(), Some("2.0.0-rc.1"));
+    }
+
+    #[test]
+    fn packages_are_listed_in_name_order_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        for (name, n) in [("b:x", 1), ("a:x", 2), ("c:x", 3)] {
+            append(&log, release(name, "1.0.0", n)).unwrap();
+        }
+        let names =
+            |page: Vec<PackageSummary>| page.into_iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(names(log.list_packages(None, 2).unwrap()), ["a:x", "b:x"]);
+        assert_eq!(names(log.list_packages(Some("b:x"), 2).unwrap()), ["c:x"]);
+    }
+
+    #[test]
+    fn a_release_is_found_by_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 7)).unwrap();
+        append(&log, release("example:copy", "1.0.0", 7)).unwrap();
+        let found = log
+            .release_by_digest(&digest(7).parse().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.name, "example:greet");
+        assert!(
+            log.release_by_digest(&digest(8).parse().unwrap())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn everything_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        append(&log, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+        let before = (log.read_log(0, 100).unwrap(), indexes(&log));
+        drop(log);
+        let log = open(dir.path());
+        assert_eq!((log.read_log(0, 100).unwrap(), indexes(&log)), before);
+        assert_eq!(log.package_head("example:greet").unwrap(), 2);
+    }
+
+    #[test]
+    fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        for (name, version, n) in [
+            ("example:greet", "1.0.0", 1),
+            ("example:greet", "1.1.0", 2),
+            ("example:other", "0.1.0", 3),
+            ("example:greet", "2.0.0", 4),
+        ] {
+            append(&log, release(name, version, n)).unwrap();
+        }
+        append(&log, change("example:greet", "2.0.0", Action::Yank)).unwrap();
+        append(&log, change("example:greet", "1.1.0", Action::Yank)).unwrap();
+        append(&log, change("example:greet", "1.1.0", Action::Unyank)).unwrap();
+        let incremental = indexes(&log);
+        let heads = ["example:greet", "example:other"].map(|n| log.package_head(n).unwrap());
+
+        rebuild_indexes(&mut lock(&log.writer)).unwrap();
+        assert_eq!(indexes(&log), incremental);
+        assert_eq!(
+            ["example:greet", "example:other"].map(|n| log.package_head(n).unwrap()),
+            heads
+        );
+
+        // An index version change at start-up rebuilds too.
+        lock(&log.writer)
+            .execute_batch("DELETE FROM packages; PRAGMA user_version = 0;")
+            .unwrap();
+        drop(log);
+        assert_eq!(indexes(&open(dir.path())), incremental);
+    }
+}

@@ -1,0 +1,236 @@
+//! The `depot:registry/store` capability: what the runtime provides to the
+//! handler components, implemented natively on a [`Backend`].
+//!
+//! Shaped like wasmtime's `wasi-keyvalue`: the `bindgen!` output stays private,
+//! a [`StoreCtx`] lives in each request's `Store`, a borrowed [`StoreView`]
+//! implements the generated host traits, and [`add_to_linker`] wires it up:
+//!
+//! ```ignore
+//! struct Host { store: StoreCtx, table: ResourceTable, /* wasi, http */ }
+//!
+//! store::add_to_linker(&mut linker, |h: &mut Host| StoreView::new(&h.store, &mut h.table))?;
+//! ```
+//!
+//! Failures a handler can act on reach it as WIT `error` values; only bugs in
+//! the host (a stale resource handle, say) trap.
+
+mod backend;
+mod embedded;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
+
+pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError};
+pub use self::embedded::Embedded;
+pub use self::generated::depot::registry::store::{Action, Entry, LogEntry};
+pub use self::generated::depot::registry::types::{PackageSummary, Release};
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "depot:registry/runtime",
+        imports: { default: trappable },
+        with: {
+            "depot:registry/store.blob-writer": super::BlobWriter,
+            "depot:registry/store.blob-reader": super::BlobReader,
+        },
+        trappable_error_type: {
+            "depot:registry/types.error" => super::CallError,
+        },
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
+    });
+}
+
+use self::generated::depot::registry::{store as wit_store, types as wit_types};
+
+/// The most entries or packages one listing call returns, whatever the
+/// handler asks for, so one call cannot make the host allocate without bound.
+const MAX_PAGE: u32 = 1000;
+
+/// Per-request state of the store capability: which backend to use.
+#[derive(Clone)]
+pub struct StoreCtx {
+    backend: Arc<dyn Backend>,
+}
+
+impl StoreCtx {
+    /// A context whose calls go to `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+}
+
+impl std::fmt::Debug for StoreCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreCtx").finish_non_exhaustive()
+    }
+}
+
+/// A borrowed view of a request's store state; implements the generated host traits.
+pub struct StoreView<'a> {
+    ctx: &'a StoreCtx,
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> StoreView<'a> {
+    /// A view of `ctx`, with resources kept in `table`.
+    pub fn new(ctx: &'a StoreCtx, table: &'a mut ResourceTable) -> Self {
+        Self { ctx, table }
+    }
+}
+
+/// Adds `depot:registry/store` (and the `types` it uses) to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    f: fn(&mut T) -> StoreView<'_>,
+) -> wasmtime::Result<()> {
+    wit_types::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_store::add_to_linker::<_, HasStore>(linker, f)?;
+    Ok(())
+}
+
+struct HasStore;
+
+impl HasData for HasStore {
+    type Data<'a> = StoreView<'a>;
+}
+
+/// The host side of a `blob-writer` resource.
+pub struct BlobWriter(Box<dyn BlobWrite>);
+
+/// The host side of a `blob-reader` resource.
+pub struct BlobReader(Box<dyn BlobRead>);
+
+/// Why a store call failed: an expected failure, returned to the handler as a
+/// WIT `error`, or a host bug, which traps.
+#[doc(hidden)]
+pub enum CallError {
+    Store(StoreError),
+    Trap(wasmtime::Error),
+}
+
+impl From<StoreError> for CallError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<ResourceTableError> for CallError {
+    fn from(e: ResourceTableError) -> Self {
+        Self::Trap(e.into())
+    }
+}
+
+impl From<depot_protocol::ParseError> for CallError {
+    fn from(e: depot_protocol::ParseError) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl wit_types::Host for StoreView<'_> {
+    fn convert_error(&mut self, err: CallError) -> wasmtime::Result<wit_types::Error> {
+        let err = match err {
+            CallError::Store(err) => err,
+            CallError::Trap(trap) => return Err(trap),
+        };
+        let message = err.to_string();
+        Ok(match err {
+            StoreError::HeadMoved { current } => wit_types::Error::HeadMoved(current),
+            StoreError::VersionExists { .. } => wit_types::Error::VersionExists(message),
+            StoreError::NotFound(_) => wit_types::Error::NotFound(message),
+            StoreError::InvalidDigest(_) => wit_types::Error::InvalidDigest(message),
+            StoreError::BadRequest(_) => wit_types::Error::BadRequest(message),
+            StoreError::Storage { action, source } => {
+                // Logged here, once; the handler gets a message without paths.
+                tracing::error!(error = %source, "storage failed while {action}");
+                wit_types::Error::Storage(message)
+            }
+        })
+    }
+}
+
+impl wit_store::Host for StoreView<'_> {
+    fn max_chunk(&mut self) -> wasmtime::Result<u32> {
+        Ok(MAX_CHUNK)
+    }
+
+    fn create_blob(&mut self) -> Result<Resource<BlobWriter>, CallError> {
+        let writer = self.ctx.backend.create_blob()?;
+        Ok(self.table.push(BlobWriter(writer))?)
+    }
+
+    fn open_blob(
+        &mut self,
+        digest: String,
+        offset: u64,
+    ) -> Result<Resource<BlobReader>, CallError> {
+        let reader = self.ctx.backend.open_blob(&digest.parse()?, offset)?;
+        Ok(self.table.push(BlobReader(reader))?)
+    }
+
+    fn package_head(&mut self, name: String) -> Result<u64, CallError> {
+        Ok(self.ctx.backend.package_head(&name)?)
+    }
+
+    fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
+        Ok(self.ctx.backend.append(entry, expected_head)?)
+    }
+
+    fn read_log(&mut self, since: u64, limit: u32) -> Result<Vec<LogEntry>, CallError> {
+        Ok(self.ctx.backend.read_log(since, limit.min(MAX_PAGE))?)
+    }
+
+    fn get_release(&mut self, name: String, version: String) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.get_release(&name, &version)?)
+    }
+
+    fn list_releases(&mut self, name: String) -> Result<Vec<Release>, CallError> {
+        Ok(self.ctx.backend.list_releases(&name)?)
+    }
+
+    fn list_packages(
+        &mut self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, CallError> {
+        Ok(self
+            .ctx
+            .backend
+            .list_packages(after.as_deref(), limit.min(MAX_PAGE))?)
+    }
+
+    fn release_by_digest(&mut self, digest: String) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.release_by_digest(&digest.parse()?)?)
+    }
+}
+
+impl wit_store::HostBlobWriter for StoreView<'_> {
+    fn write(&mut self, writer: Resource<BlobWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
+        Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
+    }
+
+    fn finish(&mut self, writer: Resource<BlobWriter>) -> Result<String, CallError> {
+        Ok(self.table.get_mut(&writer)?.0.finish()?.to_string())
+    }
+
+    fn drop(&mut self, writer: Resource<BlobWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}
+
+impl wit_store::HostBlobReader for StoreView<'_> {
+    fn size(&mut self, reader: Resource<BlobReader>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&reader)?.0.size())
+    }
+
+    fn read(&mut self, reader: Resource<BlobReader>, len: u32) -> Result<Vec<u8>, CallError> {
+        Ok(self.table.get_mut(&reader)?.0.read(len)?)
+    }
+
+    fn drop(&mut self, reader: Resource<BlobReader>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
