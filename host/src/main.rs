@@ -1,8 +1,8 @@
 //! `depot`: the Depot registry server (`depot serve`) and its command-line client.
 
+mod client;
 mod serve;
 mod store;
-// ---- CLI client modules (host/src/client/) go here ----
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -13,13 +13,16 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    registry: client::RegistryArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the registry server.
     Serve(serve::ServeArgs),
-    // ---- CLI client subcommands go here ----
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +36,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        // ---- and their dispatch here ----
+        Command::Client(command) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(client::run(command, &cli.registry)),
     }
 }

@@ -207,6 +207,21 @@ pub struct Candidate {
     pub yanked: bool,
 }
 
+/// The version a package's listing calls its latest: the highest release that
+/// is not yanked, preferring releases over pre-releases (a `2.0.0-rc.1` is
+/// latest only while no stable release is available).
+pub fn latest(candidates: &[Candidate]) -> Option<&Version> {
+    candidates
+        .iter()
+        .filter(|c| !c.yanked)
+        .map(|c| &c.version)
+        .max_by(|a, b| {
+            (a.pre.is_empty(), a)
+                .partial_cmp(&(b.pre.is_empty(), b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+}
+
 /// Why a requirement matched no release.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -424,6 +439,24 @@ mod tests {
         let err = cut_off.to_string();
         let expected = "the content is over this registry's limit of 10 bytes;";
         assert!(err.starts_with(expected));
+    }
+
+    #[test]
+    fn latest_prefers_releases_over_prereleases_and_skips_yanked() {
+        let latest_of = |list: &[(&str, bool)]| latest(&candidates(list)).map(|v| v.to_string());
+        let list = [
+            ("1.0.0", false),
+            ("1.10.0", false),
+            ("1.9.0", false),
+            ("2.0.0-rc.1", false),
+        ];
+        assert_eq!(latest_of(&list).as_deref(), Some("1.10.0"));
+        assert_eq!(
+            latest_of(&[("1.0.0", true), ("1.1.0-rc.1", false)]).as_deref(),
+            Some("1.1.0-rc.1")
+        );
+        assert_eq!(latest_of(&[("1.0.0", true)]), None);
+        assert_eq!(latest_of(&[]), None);
     }
 
     #[test]

@@ -5,45 +5,83 @@
 use std::io::Write;
 
 use depot_protocol::ContentTooLarge;
-use wasip2::http::types::IncomingRequest;
-use wasip2::io::streams::{OutputStream, StreamError};
+use wasip2::http::types::{IncomingBody, IncomingRequest};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::bindings::depot::registry::store::{self, BlobReader};
 use crate::error::ApiError;
 
-/// Streams the request body into a new blob and returns its digest. An upload
-/// is refused as soon as it passes `limit`; dropping the unfinished writer
-/// discards what was written.
-pub fn receive_blob(request: &IncomingRequest, limit: u64) -> Result<String, ApiError> {
-    let no_body =
-        || ApiError::bad_request("the request body cannot be read; send the content as the body");
-    let body = request.consume().map_err(|()| no_body())?;
-    // Declared after `body`, so dropped before it: a stream is its body's child.
-    let stream = body.stream().map_err(|()| no_body())?;
-    let writer = store::create_blob()?;
-    // At least one byte per read, so a store reporting 0 cannot make this spin.
-    let chunk = u64::from(store::max_chunk().max(1));
-    let mut received: u64 = 0;
-    loop {
-        let bytes = match stream.blocking_read(chunk) {
-            Ok(bytes) => bytes,
-            Err(StreamError::Closed) => break,
-            Err(StreamError::LastOperationFailed(e)) => {
-                return Err(ApiError::bad_request(format!(
-                    "the request body could not be read ({}); send it again",
-                    e.to_debug_string()
-                )));
-            }
+/// How much of a refused upload is read and thrown away before answering, so a
+/// client still sending a small body sees the answer rather than a reset
+/// connection. Larger bodies are cut off.
+const DISCARD_BUDGET: u64 = 1024 * 1024;
+
+/// A request body about to be uploaded into a blob.
+pub struct Upload {
+    // Declared before `body`, so dropped before it: a stream is its body's child.
+    stream: InputStream,
+    _body: IncomingBody,
+}
+
+impl Upload {
+    /// Takes the request's body without reading any of it.
+    pub fn open(request: &IncomingRequest) -> Result<Self, ApiError> {
+        let no_body = || {
+            ApiError::bad_request("the request body cannot be read; send the content as the body")
         };
-        received = received.saturating_add(bytes.len() as u64);
-        if received > limit {
-            return Err(ApiError::too_large(ContentTooLarge { size: None, limit }));
-        }
-        if !bytes.is_empty() {
+        let body = request.consume().map_err(|()| no_body())?;
+        let stream = body.stream().map_err(|()| no_body())?;
+        Ok(Self {
+            stream,
+            _body: body,
+        })
+    }
+
+    /// Streams the body into a new blob and returns its digest. An upload is
+    /// refused as soon as it passes `limit`; dropping the unfinished writer
+    /// discards what was written.
+    pub fn write_to_blob(&self, limit: u64) -> Result<String, ApiError> {
+        let writer = store::create_blob()?;
+        let mut received: u64 = 0;
+        while let Some(bytes) = self.next_chunk()? {
+            received = received.saturating_add(bytes.len() as u64);
+            if received > limit {
+                return Err(ApiError::too_large(ContentTooLarge { size: None, limit }));
+            }
             writer.write(&bytes)?;
         }
+        Ok(writer.finish()?)
     }
-    Ok(writer.finish()?)
+
+    /// Reads and drops what is left of a refused body, up to a small budget.
+    pub fn discard(&self) {
+        let mut discarded: u64 = 0;
+        while discarded <= DISCARD_BUDGET {
+            match self.next_chunk() {
+                Ok(Some(bytes)) => discarded += bytes.len() as u64,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
+    /// The next non-empty chunk of the body, or `None` at its end.
+    fn next_chunk(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        // At least one byte per read, so a store reporting 0 cannot make this spin.
+        let chunk = u64::from(store::max_chunk().max(1));
+        loop {
+            match self.stream.blocking_read(chunk) {
+                Ok(bytes) if bytes.is_empty() => continue,
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(StreamError::Closed) => return Ok(None),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(ApiError::bad_request(format!(
+                        "the request body could not be read ({}); send it again",
+                        e.to_debug_string()
+                    )));
+                }
+            }
+        }
+    }
 }
 
 /// Copies the blob into `out`. `Write` on an output stream waits for the

@@ -43,15 +43,21 @@ fn release(release: &Release) -> Response {
 }
 
 /// `PUT`: the name and version are checked before any of the body is read, and
-/// a declared length over the limit is refused without reading it.
+/// a declared length over the limit is refused without reading it. Whatever
+/// refuses the upload, a small remainder of the body is drained first so the
+/// client can read the answer.
 fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Response, ApiError> {
-    let limit = publish::prepare(name, version)?;
+    let upload = body::Upload::open(request)?;
     let declared = header(request, "content-length").and_then(|length| length.parse().ok());
-    if let Some(length) = declared {
-        check_content_size(length, limit).map_err(ApiError::too_large)?;
-    }
-    let digest = body::receive_blob(request, limit)?;
-    let release = publish::publish(name, version, &digest)?;
+    let published = (|| -> Result<Release, ApiError> {
+        let limit = publish::prepare(name, version)?;
+        if let Some(length) = declared {
+            check_content_size(length, limit).map_err(ApiError::too_large)?;
+        }
+        let digest = upload.write_to_blob(limit)?;
+        Ok(publish::publish(name, version, &digest)?)
+    })();
+    let release = published.inspect_err(|_| upload.discard())?;
     let location = routes::release_path(&release.name, &release.version);
     Ok(Response::json(201, &json::release(&release)).with_header("location", location))
 }

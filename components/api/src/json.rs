@@ -1,6 +1,7 @@
 //! The JSON bodies of docs/http-api.md: field names in camelCase, timestamps as
 //! RFC 3339 UTC with milliseconds, absent metadata fields as `null`.
 
+use depot_protocol::Candidate;
 use serde::Serialize;
 
 use crate::bindings::depot::registry::query::PackagePage;
@@ -109,14 +110,24 @@ fn metadata(m: &Metadata) -> MetadataJson<'_> {
 }
 
 /// A package with its releases, highest version first (as the query handler
-/// lists them); `latest` is the first that is not yanked.
+/// lists them); `latest` as `depot_protocol::latest` chooses it.
 pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
+    let candidates: Vec<Candidate> = releases
+        .iter()
+        .filter_map(|r| {
+            Some(Candidate {
+                version: r.version.parse().ok()?,
+                yanked: r.yanked,
+            })
+        })
+        .collect();
+    let latest = depot_protocol::latest(&candidates).map(|v| v.to_string());
     PackageJson {
         name,
         latest: releases
             .iter()
-            .find(|r| !r.yanked)
-            .map(|r| r.version.as_str()),
+            .map(|r| r.version.as_str())
+            .find(|v| Some(*v) == latest.as_deref()),
         versions: releases.iter().map(release).collect(),
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use depot_protocol::{Digest, Version};
+use depot_protocol::{Candidate, Digest, Version};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::store::backend::StoreError;
@@ -381,12 +381,16 @@ fn refresh_package(conn: &Connection, name: &str, logged: &LogEntry) -> Result<(
                 .collect()
         })
         .during(INDEXING)?;
-    let latest = releases
+    let candidates: Vec<Candidate> = releases
         .iter()
-        .filter(|(_, yanked)| !yanked)
-        .filter_map(|(text, _)| Some((Version::parse(text).ok()?, text)))
-        .max_by(|(a, _), (b, _)| a.cmp_precedence(b).then_with(|| a.cmp(b)))
-        .map(|(_, text)| text.clone());
+        .filter_map(|(text, yanked)| {
+            Some(Candidate {
+                version: Version::parse(text).ok()?,
+                yanked: *yanked,
+            })
+        })
+        .collect();
+    let latest = depot_protocol::latest(&candidates).map(Version::to_string);
     conn.prepare_cached(
         "INSERT INTO packages (name, versions, latest, updated_at, head)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -602,10 +606,14 @@ mod tests {
             append(&log, release("example:greet", version, n)).unwrap();
         }
         let summary = |log: &SqliteLog| log.list_packages(None, 10).unwrap().remove(0);
-        assert_eq!(summary(&log).latest.as_deref(), Some("2.0.0-rc.1"));
-        assert_eq!(summary(&log).versions, 4);
-        let yank = append(&log, change("example:greet", "2.0.0-rc.1", Action::Yank)).unwrap();
         assert_eq!(summary(&log).latest.as_deref(), Some("1.10.0"));
+        assert_eq!(summary(&log).versions, 4);
+        append(&log, change("example:greet", "1.10.0", Action::Yank)).unwrap();
+        append(&log, change("example:greet", "1.9.0", Action::Yank)).unwrap();
+        append(&log, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+        assert_eq!(summary(&log).latest.as_deref(), Some("2.0.0-rc.1"));
+        let yank = append(&log, change("example:greet", "2.0.0-rc.1", Action::Yank)).unwrap();
+        assert_eq!(summary(&log).latest.as_deref(), None);
         assert_eq!(summary(&log).updated_at, yank.time);
         assert_eq!(log.package_head("example:greet").unwrap(), yank.seq);
         assert!(
@@ -614,8 +622,8 @@ mod tests {
                 .unwrap()
                 .yanked
         );
-        append(&log, change("example:greet", "2.0.0-rc.1", Action::Unyank)).unwrap();
-        assert_eq!(summary(&log).latest.as_deref(), Some("2.0.0-rc.1"));
+        append(&log, change("example:greet", "1.9.0", Action::Unyank)).unwrap();
+        assert_eq!(summary(&log).latest.as_deref(), Some("1.9.0"));
     }
 
     #[test]

@@ -1,0 +1,188 @@
+//! Figures for the foundation: publish latency, release-JSON GET throughput,
+//! download speed and memory while serving a large blob, against a real
+//! `depot serve` on loopback. Run with `cargo bench -p depot --bench registry`.
+//! GET throughput uses `wrk` (Debian package `wrk`) when it is installed.
+
+#[allow(dead_code)]
+#[path = "../../tests/e2e/support.rs"]
+mod support;
+
+use std::io::Read;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const MIB: usize = 1024 * 1024;
+
+fn main() {
+    let server = Server::start_with(ServerOptions {
+        args: vec!["--max-content-size".into(), (200 * MIB).to_string()],
+        ..ServerOptions::default()
+    });
+    let pid = server_pid(&server);
+    println!("depot bench on {} (pid {pid})", server.url);
+
+    publish_latency(&server);
+    get_throughput(&server);
+    download_speed(&server);
+    memory_while_serving(&server, pid);
+}
+
+/// Sequential publishes of distinct ~50 KB components.
+fn publish_latency(server: &Server) {
+    let n = 200;
+    let mut samples = Vec::with_capacity(n);
+    let mut size = 0;
+    for i in 0..n {
+        let bytes = greeter(&Meta {
+            description: Some(&format!("bench component {i}")),
+            padding: 50_000,
+            ..Meta::default()
+        });
+        size = bytes.len();
+        let start = Instant::now();
+        let (status, body) = server.publish("bench:publish", &format!("1.0.{i}"), &bytes);
+        samples.push(start.elapsed());
+        assert_eq!(status, 201, "{body}");
+    }
+    let (p50, p99) = percentiles(&mut samples);
+    println!(
+        "publish, sequential, {size} B component: p50 {:.2} ms, p99 {:.2} ms (target p50 <= 10 ms)",
+        ms(p50),
+        ms(p99)
+    );
+}
+
+/// Release-JSON GETs at 16 connections.
+fn get_throughput(server: &Server) {
+    let url = server.at("/v1/packages/bench:publish/versions/1.0.7");
+    let wrk = Command::new("wrk")
+        .args(["-t2", "-c16", "-d10s", "--latency", &url])
+        .output();
+    match wrk {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rps = text
+                .lines()
+                .find(|l| l.starts_with("Requests/sec:"))
+                .unwrap_or("Requests/sec: ?");
+            let p50 = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("50%"))
+                .unwrap_or("50% ?");
+            println!(
+                "release JSON GET, wrk 16 connections 10 s: {} (latency {}) (target >= 10000 req/s)",
+                rps.trim(),
+                p50.trim()
+            );
+        }
+        _ => println!("release JSON GET: wrk not installed (apt-get install wrk); skipped"),
+    }
+}
+
+/// Downloads of a 32 MiB release.
+fn download_speed(server: &Server) {
+    let bytes = greeter(&Meta {
+        padding: 32 * MIB,
+        ..Meta::default()
+    });
+    let (status, body) = server.publish("bench:large", "1.0.0", &bytes);
+    assert_eq!(status, 201, "{body}");
+    let url = server.at("/v1/packages/bench:large/versions/1.0.0/content");
+    let http = client();
+    let mut best = f64::MAX;
+    let mut total = Duration::ZERO;
+    let rounds = 5;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let n = drain(http.get(&url).send().expect("GET"));
+        let took = start.elapsed();
+        assert_eq!(n, bytes.len());
+        total += took;
+        best = best.min(took.as_secs_f64());
+    }
+    let mb = bytes.len() as f64 / 1e6;
+    println!(
+        "download, 32 MiB: mean {:.0} MB/s, best {:.0} MB/s (target >= 500 MB/s)",
+        mb * rounds as f64 / total.as_secs_f64(),
+        mb / best
+    );
+}
+
+/// Resident memory of the server while it serves a 100 MiB blob, against idle.
+fn memory_while_serving(server: &Server, pid: u32) {
+    let bytes = greeter(&Meta {
+        padding: 100 * MIB,
+        ..Meta::default()
+    });
+    let (status, body) = server.publish("bench:huge", "1.0.0", &bytes);
+    assert_eq!(status, 201, "{body}");
+    drop(bytes);
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = rss_kib(pid);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        })
+    };
+    let response = client()
+        .get(server.at("/v1/packages/bench:huge/versions/1.0.0/content"))
+        .send()
+        .expect("GET");
+    let n = drain(response);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
+    println!(
+        "memory serving a {} MiB blob: idle {} MiB, peak {} MiB, +{} MiB (target <= +64 MiB)",
+        n / MIB,
+        idle / 1024,
+        peak / 1024,
+        peak.saturating_sub(idle) / 1024
+    );
+}
+
+fn drain(mut response: reqwest::blocking::Response) -> usize {
+    assert_eq!(response.status(), 200);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0;
+    loop {
+        match response.read(&mut buf) {
+            Ok(0) => return n,
+            Ok(k) => n += k,
+            Err(e) => panic!("download failed: {e}"),
+        }
+    }
+}
+
+fn server_pid(server: &Server) -> u32 {
+    server.pid()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    (at(0.5), at(0.99))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

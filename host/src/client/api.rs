@@ -1,0 +1,221 @@
+//! A typed client for Depot's `/v1` JSON API (docs/http-api.md).
+
+use anyhow::{Context, Result};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+/// A release as `/v1` describes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub size: u64,
+    pub published_at: String,
+    pub yanked: bool,
+    pub seq: u64,
+    pub content_url: String,
+    pub metadata: Metadata,
+}
+
+/// What the binary says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    pub kind: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub authors: Option<String>,
+    pub licenses: Option<String>,
+    pub source: Option<String>,
+    pub homepage: Option<String>,
+    pub revision: Option<String>,
+    pub version: Option<String>,
+    #[serde(default)]
+    pub imports: Vec<String>,
+    #[serde(default)]
+    pub exports: Vec<String>,
+}
+
+/// A package and all its releases, highest version first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub latest: Option<String>,
+    pub versions: Vec<Release>,
+}
+
+/// One package in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageSummary {
+    pub name: String,
+    pub latest: Option<String>,
+    pub versions: u32,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PackagePage {
+    packages: Vec<PackageSummary>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// An error the registry answered with: its status, code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} ({code}, HTTP {status})")]
+pub struct RegistryError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// A connection to one registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Registry {
+    /// A client for the registry at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("depot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the registry at {} (is `depot serve` running? set --registry or DEPOT_REGISTRY)",
+                self.base
+            )
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        Err(match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => RegistryError {
+                status,
+                code: b.error.code,
+                message: b.error.message,
+            },
+            Err(_) => RegistryError {
+                status,
+                code: "unexpected-response".into(),
+                message: format!(
+                    "the registry answered HTTP {status} without a Depot error body: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                ),
+            },
+        }
+        .into())
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let response = self.send(request).await?;
+        let url = response.url().clone();
+        response
+            .json()
+            .await
+            .with_context(|| format!("unexpected response from {url}"))
+    }
+
+    /// Publishes `version` of `name` with `size` bytes of content from `body`.
+    pub async fn publish<S>(&self, name: &str, version: &str, size: u64, body: S) -> Result<Release>
+    where
+        S: Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        let request = self
+            .http
+            .put(self.url(&format!("/v1/packages/{name}/versions/{version}")))
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(reqwest::Body::wrap_stream(body));
+        self.json(request).await
+    }
+
+    /// The release that `requirement` resolves to.
+    pub async fn resolve(&self, name: &str, requirement: &str) -> Result<Release> {
+        let request = self
+            .http
+            .get(self.url(&format!("/v1/packages/{name}/resolve")))
+            .query(&[("req", requirement)]);
+        self.json(request).await
+    }
+
+    /// The release of `name` at exactly `version`.
+    pub async fn release(&self, name: &str, version: &str) -> Result<Release> {
+        let url = self.url(&format!("/v1/packages/{name}/versions/{version}"));
+        self.json(self.http.get(url)).await
+    }
+
+    /// The package `name` with all its releases.
+    pub async fn package(&self, name: &str) -> Result<Package> {
+        let url = self.url(&format!("/v1/packages/{name}"));
+        self.json(self.http.get(url)).await
+    }
+
+    /// Every package, following the pages to the end.
+    pub async fn packages(&self) -> Result<Vec<PackageSummary>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = self.http.get(self.url("/v1/packages"));
+            if let Some(after) = &after {
+                request = request.query(&[("after", after)]);
+            }
+            let page: PackagePage = self.json(request).await?;
+            all.extend(page.packages);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Yanks (`yank = true`) or unyanks a release.
+    pub async fn set_yanked(&self, name: &str, version: &str, yank: bool) -> Result<Release> {
+        let action = if yank { "yank" } else { "unyank" };
+        let url = self.url(&format!("/v1/packages/{name}/versions/{version}/{action}"));
+        self.json(self.http.post(url)).await
+    }
+
+    /// The content at `content_url` (a path from a release), as a stream of chunks.
+    pub async fn content(
+        &self,
+        content_url: &str,
+    ) -> Result<impl Stream<Item = Result<bytes::Bytes>> + use<>> {
+        let response = self.send(self.http.get(self.url(content_url))).await?;
+        Ok(response
+            .bytes_stream()
+            .map(|chunk| chunk.context("the download was interrupted")))
+    }
+}

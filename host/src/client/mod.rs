@@ -1,0 +1,350 @@
+//! The `depot` command-line client: publish, get, yank, unyank, info, list.
+
+mod api;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use depot_protocol::{PackageName, parse_requirement, parse_version};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+
+pub use api::{Registry, Release};
+
+/// Transfers larger than this show a progress bar on a terminal.
+const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
+/// Bytes read from disk per upload chunk.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// Where the client finds the registry.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// The registry's URL.
+    #[arg(
+        long,
+        env = "DEPOT_REGISTRY",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub registry: String,
+}
+
+/// The client's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Publish a release: `depot publish example:greet@1.0.0 greet.wasm`.
+    Publish {
+        /// `namespace:name@version`.
+        release: String,
+        /// The component, WIT package or core module to publish.
+        file: PathBuf,
+    },
+    /// Fetch the release a requirement resolves to, checking its digest.
+    Get {
+        /// `namespace:name` or `namespace:name@requirement` (e.g. `example:greet@^1.2`).
+        package: String,
+        /// Where to write it (`-` for stdout); default `<name>-<version>.wasm`.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Mark a release unfit for use; it stays fetchable by exact version.
+    Yank {
+        /// `namespace:name@version`.
+        release: String,
+    },
+    /// Undo a yank.
+    Unyank {
+        /// `namespace:name@version`.
+        release: String,
+    },
+    /// Show a package's versions, or one release's metadata.
+    Info {
+        /// `namespace:name` or `namespace:name@version`.
+        package: String,
+        /// Print the registry's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every package.
+    List {
+        /// Print the registry's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one client command against the registry at `registry`.
+pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> {
+    let registry = Registry::new(&registry.registry)?;
+    match command {
+        ClientCommand::Publish { release, file } => publish(&registry, &release, &file).await,
+        ClientCommand::Get { package, output } => get(&registry, &package, output).await,
+        ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
+        ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
+        ClientCommand::Info { package, json } => info(&registry, &package, json).await,
+        ClientCommand::List { json } => list(&registry, json).await,
+    }
+}
+
+/// Splits `namespace:name@rest` and checks the name.
+fn split_spec(spec: &str) -> Result<(PackageName, Option<&str>)> {
+    let (name, rest) = match spec.split_once('@') {
+        Some((name, rest)) => (name, Some(rest)),
+        None => (spec, None),
+    };
+    Ok((name.parse()?, rest))
+}
+
+/// Parses `namespace:name@version`.
+fn release_spec(spec: &str) -> Result<(PackageName, String)> {
+    match split_spec(spec)? {
+        (name, Some(version)) => {
+            parse_version(version)?;
+            Ok((name, version.to_string()))
+        }
+        (name, None) => {
+            bail!("`{spec}` names no version: write `{name}@<version>`, e.g. `{name}@1.0.0`")
+        }
+    }
+}
+
+fn progress_bar(len: u64, verb: &str) -> ProgressBar {
+    if len < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template = format!("{verb} {{bar:40}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn publish(registry: &Registry, spec: &str, file: &Path) -> Result<()> {
+    let (name, version) = release_spec(spec)?;
+    let reader = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let size = reader.metadata().await?.len();
+    // The registry refuses a second release of a version before reading the
+    // body, but a large body still in flight can turn that answer into a reset
+    // connection; asking first gives the clear message.
+    if let Ok(existing) = registry.release(name.as_str(), &version).await {
+        bail!(
+            "{name}@{version} is already released (digest {}); releases are immutable: \
+             publish a new version (version-exists)",
+            existing.digest
+        );
+    }
+    let bar = progress_bar(size, "publishing");
+    let progress = bar.clone();
+    let body = futures::stream::unfold((reader, Vec::new()), move |(mut reader, mut buf)| {
+        let progress = progress.clone();
+        async move {
+            use tokio::io::AsyncReadExt;
+            buf.resize(UPLOAD_CHUNK, 0);
+            match reader.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    progress.inc(n as u64);
+                    let chunk = bytes::Bytes::copy_from_slice(&buf[..n]);
+                    Some((Ok(chunk), (reader, buf)))
+                }
+                Err(e) => Some((Err(e), (reader, buf))),
+            }
+        }
+    });
+    let release = registry.publish(name.as_str(), &version, size, body).await;
+    bar.finish_and_clear();
+    let release = release?;
+    println!(
+        "published {}@{} ({}, {} bytes, {})",
+        release.name, release.version, release.metadata.kind, release.size, release.digest
+    );
+    Ok(())
+}
+
+async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result<()> {
+    let (name, requirement) = split_spec(spec)?;
+    let requirement = requirement.unwrap_or("*");
+    parse_requirement(requirement)?;
+    let release = registry.resolve(name.as_str(), requirement).await?;
+    let to_stdout = output.as_deref() == Some(Path::new("-"));
+    let path = output.unwrap_or_else(|| format!("{}-{}.wasm", name.name(), release.version).into());
+
+    let mut stream = registry.content(&release.content_url).await?;
+    let bar = progress_bar(release.size, "fetching");
+    let mut hasher = Sha256::new();
+    let mut received = Vec::new();
+    let mut written = 0u64;
+    // Write next to the destination and rename only once the digest checks out,
+    // so a corrupt download never replaces a good file.
+    let temp = if to_stdout {
+        None
+    } else {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Some(
+            tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("cannot create a file in {}", dir.display()))?,
+        )
+    };
+    let mut file = match &temp {
+        Some(t) => Some(tokio::fs::File::from_std(t.reopen()?)),
+        None => None,
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        hasher.update(&chunk);
+        written += chunk.len() as u64;
+        bar.inc(chunk.len() as u64);
+        match &mut file {
+            Some(f) => f.write_all(&chunk).await?,
+            None => received.extend_from_slice(&chunk),
+        }
+    }
+    bar.finish_and_clear();
+    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+    if digest != release.digest || written != release.size {
+        bail!(
+            "the content of {}@{} does not match its release: expected {} ({} bytes), got {digest} \
+             ({written} bytes); nothing was written — retry, and report it if it persists",
+            release.name,
+            release.version,
+            release.digest,
+            release.size
+        );
+    }
+    match (file, temp) {
+        (Some(mut f), Some(t)) => {
+            f.flush().await?;
+            f.sync_all().await?;
+            t.persist(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "fetched {}@{} ({} bytes, {}) to {}",
+                release.name,
+                release.version,
+                release.size,
+                release.digest,
+                path.display()
+            );
+        }
+        _ => std::io::stdout().write_all(&received)?,
+    }
+    Ok(())
+}
+
+async fn set_yanked(registry: &Registry, spec: &str, yank: bool) -> Result<()> {
+    let (name, version) = release_spec(spec)?;
+    let release = registry.set_yanked(name.as_str(), &version, yank).await?;
+    let state = if release.yanked {
+        "yanked"
+    } else {
+        "not yanked"
+    };
+    println!("{}@{} is {state}", release.name, release.version);
+    Ok(())
+}
+
+async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
+    let (name, version) = split_spec(spec)?;
+    match version {
+        Some(version) => {
+            parse_version(version)?;
+            let release = registry.release(name.as_str(), version).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&release)?);
+            } else {
+                print_release(&release);
+            }
+        }
+        None => {
+            let package = registry.package(name.as_str()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&package)?);
+                return Ok(());
+            }
+            println!("{}", package.name);
+            println!("latest: {}", package.latest.as_deref().unwrap_or("(none)"));
+            if let Some(description) = package
+                .versions
+                .iter()
+                .find_map(|r| r.metadata.description.as_deref())
+            {
+                println!("description: {description}");
+            }
+            println!("versions:");
+            for r in &package.versions {
+                let yanked = if r.yanked { "  (yanked)" } else { "" };
+                println!(
+                    "  {:<16} {:>10} bytes  {}  {}{yanked}",
+                    r.version, r.size, r.published_at, r.digest
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_release(r: &Release) {
+    println!(
+        "{}@{}{}",
+        r.name,
+        r.version,
+        if r.yanked { " (yanked)" } else { "" }
+    );
+    println!("kind:        {}", r.metadata.kind);
+    println!("digest:      {}", r.digest);
+    println!("size:        {} bytes", r.size);
+    println!("published:   {}", r.published_at);
+    let m = &r.metadata;
+    for (label, value) in [
+        ("description", &m.description),
+        ("authors", &m.authors),
+        ("licenses", &m.licenses),
+        ("source", &m.source),
+        ("homepage", &m.homepage),
+        ("revision", &m.revision),
+    ] {
+        if let Some(value) = value {
+            println!("{:<12} {value}", format!("{label}:"));
+        }
+    }
+    for (label, items) in [("imports", &m.imports), ("exports", &m.exports)] {
+        if !items.is_empty() {
+            println!("{label}:");
+            for item in items {
+                println!("  {item}");
+            }
+        }
+    }
+}
+
+async fn list(registry: &Registry, json: bool) -> Result<()> {
+    let packages = registry.packages().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&packages)?);
+        return Ok(());
+    }
+    if packages.is_empty() {
+        println!(
+            "no packages yet: publish one with `depot publish <namespace:name@version> <file>`"
+        );
+    }
+    for p in &packages {
+        println!(
+            "{:<40} {:<16} {:>4} versions",
+            p.name,
+            p.latest.as_deref().unwrap_or("(all yanked)"),
+            p.versions
+        );
+    }
+    Ok(())
+}

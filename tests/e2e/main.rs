@@ -1,0 +1,8 @@
+//! End-to-end tests of Depot: the `depot` binary serving the composed handler
+//! components over HTTP, driven with the `depot` CLI and a real HTTP client.
+
+mod support;
+
+mod limits;
+mod publish;
+mod resolve;

@@ -1,0 +1,337 @@
+//! Publishing, fetching, metadata and the errors bad input gets.
+
+use std::sync::{Arc, Barrier};
+
+use crate::support::*;
+
+#[test]
+fn published_and_fetched_bytes_are_identical() {
+    let server = Server::start();
+    let bytes = greeter(&Meta {
+        description: Some("Says hello"),
+        licenses: Some("Apache-2.0"),
+        authors: Some("Depot Tests"),
+        source: Some("https://example.com/greet"),
+        ..Meta::default()
+    });
+    let (_dir, file) = temp_file("greet.wasm", &bytes);
+    let out = ok(server.cli(&["publish", "example:greet@1.0.0", file.to_str().unwrap()]));
+    assert!(out.contains("published example:greet@1.0.0"), "{out}");
+
+    // The CLI fetches, checks the digest and writes the file.
+    let work = tempfile::tempdir().unwrap();
+    ok(server.cli_in(work.path(), &["get", "example:greet"]));
+    assert_eq!(
+        std::fs::read(work.path().join("greet-1.0.0.wasm")).unwrap(),
+        bytes
+    );
+    ok(server.cli_in(
+        work.path(),
+        &["get", "example:greet@=1.0.0", "-o", "copy.wasm"],
+    ));
+    assert_eq!(std::fs::read(work.path().join("copy.wasm")).unwrap(), bytes);
+
+    // The release says what the binary says about itself.
+    let (status, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
+    assert_eq!(status, 200);
+    let digest = release["digest"].as_str().unwrap().to_string();
+    assert_eq!(digest, format!("sha256:{}", sha256_hex(&bytes)));
+    assert_eq!(release["size"], bytes.len() as u64);
+    assert_eq!(release["yanked"], false);
+    assert!(release["publishedAt"].as_str().unwrap().ends_with('Z'));
+    let meta = &release["metadata"];
+    assert_eq!(meta["kind"], "component");
+    assert_eq!(meta["description"], "Says hello");
+    assert_eq!(meta["licenses"], "Apache-2.0");
+    assert_eq!(meta["authors"], "Depot Tests");
+    assert_eq!(meta["source"], "https://example.com/greet");
+    assert_eq!(
+        meta["exports"],
+        serde_json::json!(["example:greet/greeter@0.1.0"])
+    );
+    assert_eq!(
+        meta["imports"],
+        serde_json::json!(["example:greet/logger@0.1.0"])
+    );
+
+    // Both content URLs serve the same bytes, with an ETag that revalidates.
+    for path in [
+        "/v1/packages/example:greet/versions/1.0.0/content".to_string(),
+        "/v1/packages/example%3Agreet/versions/1.0.0/content".to_string(),
+        format!("/v1/content/{digest}"),
+    ] {
+        let response = client().get(server.at(&path)).send().unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/wasm");
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(etag, format!("\"{digest}\""));
+        assert_eq!(
+            response.bytes().unwrap().as_ref(),
+            bytes.as_slice(),
+            "{path}"
+        );
+        let again = client()
+            .get(server.at(&path))
+            .header("if-none-match", &etag)
+            .send()
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+}
+
+#[test]
+fn cli_info_and_list_show_what_was_published() {
+    let server = Server::start();
+    let (_dir, file) = temp_file(
+        "g.wasm",
+        &greeter(&Meta {
+            description: Some("A friendly greeter"),
+            ..Meta::default()
+        }),
+    );
+    let path = file.to_str().unwrap();
+    ok(server.cli(&["publish", "example:greet@1.0.0", path]));
+    let (_dir2, module) = temp_file("m.wasm", &core_module(&Meta::default()));
+    ok(server.cli(&["publish", "other:answer@0.1.0", module.to_str().unwrap()]));
+
+    let info = ok(server.cli(&["info", "example:greet@1.0.0"]));
+    assert!(info.contains("A friendly greeter"), "{info}");
+    assert!(info.contains("example:greet/greeter@0.1.0"), "{info}");
+    let info = ok(server.cli(&["info", "other:answer@0.1.0", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(json["metadata"]["kind"], "core-module");
+
+    let list = ok(server.cli(&["list"]));
+    assert!(
+        list.contains("example:greet") && list.contains("other:answer"),
+        "{list}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(server.cli(&["list", "--json"]))).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["example:greet", "other:answer"]);
+}
+
+#[test]
+fn a_wit_package_is_recognised_as_one() {
+    let server = Server::start();
+    // A WIT package encoded as a component, as `wasm-tools component wit --wasm` makes it.
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve
+        .push_source(
+            "types.wit",
+            "package example:types@0.2.0;\ninterface shapes { record point { x: s32, y: s32 } }\n",
+        )
+        .unwrap();
+    let bytes = wit_component::encode(&resolve, package).unwrap();
+    let (status, release) = server.publish("example:types", "0.2.0", &bytes);
+    assert_eq!(status, 201, "{release}");
+    assert_eq!(release["metadata"]["kind"], "wit-package");
+    assert_eq!(
+        release["metadata"]["exports"],
+        serde_json::json!(["example:types/shapes@0.2.0"])
+    );
+}
+
+#[test]
+fn publishing_same_version_twice_is_a_conflict_and_keeps_the_first_content() {
+    let server = Server::start();
+    let first = greeter_n(1);
+    let second = greeter_n(2);
+    assert_eq!(server.publish("example:greet", "1.0.0", &first).0, 201);
+    let message = assert_error(
+        &server.publish("example:greet", "1.0.0", &second),
+        409,
+        "version-exists",
+    );
+    assert!(message.contains("1.0.0"), "{message}");
+    // The same bytes again are refused too: a version is released once.
+    assert_error(
+        &server.publish("example:greet", "1.0.0", &first),
+        409,
+        "version-exists",
+    );
+    let (status, content) = server.get_bytes("/v1/packages/example:greet/versions/1.0.0/content");
+    assert_eq!((status, content), (200, first));
+
+    // The CLI exits non-zero with the server's message.
+    let (_dir, file) = temp_file("g.wasm", &second);
+    let err = fails(server.cli(&["publish", "example:greet@1.0.0", file.to_str().unwrap()]));
+    assert!(
+        err.contains("version-exists") && err.contains("1.0.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_writes_nothing() {
+    let server = Server::start();
+    let good = greeter_n(1);
+    assert_error(
+        &server.publish("example:greet", "1.0.0", b"definitely not wasm"),
+        422,
+        "invalid-content",
+    );
+    assert_error(
+        &server.publish("example:greet", "1.0.0", &good[..good.len() / 2]),
+        422,
+        "invalid-content",
+    );
+    assert_error(
+        &server.publish("example:greet", "1.0.0", b""),
+        422,
+        "invalid-content",
+    );
+    assert_error(
+        &server.publish("Example:Greet", "1.0.0", &good),
+        400,
+        "invalid-name",
+    );
+    assert_error(
+        &server.publish("greet", "1.0.0", &good),
+        400,
+        "invalid-name",
+    );
+    assert_error(
+        &server.publish("example:greet", "1.0", &good),
+        400,
+        "invalid-version",
+    );
+    assert_error(
+        &server.publish("example:greet", "one", &good),
+        400,
+        "invalid-version",
+    );
+
+    // Nothing above left a release behind.
+    assert_error(
+        &server.get_json("/v1/packages/example:greet"),
+        404,
+        "not-found",
+    );
+    let (status, list) = server.get_json("/v1/packages");
+    assert_eq!(status, 200);
+    assert_eq!(list["packages"], serde_json::json!([]));
+
+    // Reads of unknown things, bad digests and unknown routes.
+    assert_error(
+        &server.get_json("/v1/packages/example:nothing/versions/1.0.0"),
+        404,
+        "not-found",
+    );
+    assert_error(
+        &server.get_json("/v1/content/sha256:nothex"),
+        400,
+        "invalid-digest",
+    );
+    let absent = format!("/v1/content/sha256:{}", "0".repeat(64));
+    assert_error(&server.get_json(&absent), 404, "not-found");
+    assert_error(&server.get_json("/v1/nowhere"), 404, "not-found");
+    assert_error(
+        &server.post_json("/v1/packages/example:greet/versions/9.9.9/yank"),
+        404,
+        "not-found",
+    );
+    let response = client()
+        .delete(server.at("/v1/packages/example:greet"))
+        .send()
+        .unwrap();
+    assert_error(&status_json(response), 405, "method-not-allowed");
+
+    // The server is still healthy and the first good publish works.
+    assert_eq!(server.publish("example:greet", "1.0.0", &good).0, 201);
+}
+
+#[test]
+fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
+    let server = Arc::new(Server::start());
+    let contenders = 20;
+    let barrier = Arc::new(Barrier::new(contenders));
+    let handles: Vec<_> = (0..contenders)
+        .map(|i| {
+            let server = server.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let bytes = greeter_n(i);
+                barrier.wait();
+                let (status, body) = server.publish("example:race", "1.0.0", &bytes);
+                (status, body, bytes)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let winners: Vec<_> = results.iter().filter(|(s, _, _)| *s == 201).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "statuses: {:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    for (status, body, _) in &results {
+        if *status != 201 {
+            assert_error(&(*status, body.clone()), 409, "version-exists");
+        }
+    }
+    let (_, content) = server.get_bytes("/v1/packages/example:race/versions/1.0.0/content");
+    assert_eq!(content, winners[0].2);
+    let (_, package) = server.get_json("/v1/packages/example:race");
+    assert_eq!(package["versions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_restarted_registry_still_has_everything() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().join("data");
+    let server = Server::start_with(ServerOptions {
+        data: Some(data.clone()),
+        ..ServerOptions::default()
+    });
+    let one = greeter_n(1);
+    let two = greeter_n(2);
+    assert_eq!(server.publish("example:greet", "1.0.0", &one).0, 201);
+    assert_eq!(server.publish("example:greet", "1.1.0", &two).0, 201);
+    assert_eq!(
+        server
+            .post_json("/v1/packages/example:greet/versions/1.1.0/yank")
+            .0,
+        200
+    );
+    let (_, before) = server.get_json("/v1/packages/example:greet");
+    server.stop();
+
+    let server = Server::start_with(ServerOptions {
+        data: Some(data),
+        ..ServerOptions::default()
+    });
+    let (status, after) = server.get_json("/v1/packages/example:greet");
+    assert_eq!(status, 200);
+    assert_eq!(before, after);
+    assert_eq!(
+        server
+            .get_bytes("/v1/packages/example:greet/versions/1.0.0/content")
+            .1,
+        one
+    );
+    assert_eq!(
+        server
+            .get_bytes("/v1/packages/example:greet/versions/1.1.0/content")
+            .1,
+        two
+    );
+    assert_error(
+        &server.publish("example:greet", "1.0.0", &two),
+        409,
+        "version-exists",
+    );
+    assert_eq!(server.publish("example:greet", "1.2.0", &two).0, 201);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

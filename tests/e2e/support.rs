@@ -1,0 +1,366 @@
+//! Shared helpers: a `depot serve` process on a free port, the `depot` CLI, an
+//! HTTP client, and real components built from WIT.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The `depot` binary under test.
+pub const DEPOT: &str = env!("CARGO_BIN_EXE_depot");
+
+/// A running `depot serve`, stopped (by its pid) when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The data directory (kept when `data` was passed in).
+    pub data: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// How to start a server.
+#[derive(Default)]
+pub struct ServerOptions {
+    /// Reuse this data directory (to test restarts).
+    pub data: Option<PathBuf>,
+    /// Extra `depot serve` arguments.
+    pub args: Vec<String>,
+}
+
+impl Server {
+    /// A server with embedded storage in a fresh temporary directory.
+    pub fn start() -> Self {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// A server started with `options`.
+    pub fn start_with(options: ServerOptions) -> Self {
+        let (temp, data) = match options.data {
+            Some(d) => (None, d),
+            None => {
+                let t = tempfile::tempdir().expect("temp dir");
+                let d = t.path().join("data");
+                (Some(t), d)
+            }
+        };
+        let mut child = Command::new(DEPOT)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(&options.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start depot serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("Depot listening on ").nth(1) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(rest.trim().to_string());
+                    }
+                }
+                if std::env::var_os("DEPOT_TEST_LOG").is_some() {
+                    eprintln!("[depot] {line}");
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("depot serve did not report its address; run with DEPOT_TEST_LOG=1");
+            }
+        };
+        Server {
+            child,
+            url,
+            data,
+            _temp: temp,
+        }
+    }
+
+    /// The server's process id (for the bench's memory figures).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The absolute URL of `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub fn stop(mut self) -> PathBuf {
+        self.kill();
+        self.data.clone()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Runs the `depot` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_in(Path::new("."), args)
+    }
+
+    /// Runs the `depot` CLI against this server in `dir`.
+    pub fn cli_in(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(DEPOT)
+            .args(args)
+            .current_dir(dir)
+            .env("DEPOT_REGISTRY", &self.url)
+            .output()
+            .expect("run depot")
+    }
+
+    /// Publishes `bytes` as `name@version` over HTTP; returns status and JSON body.
+    pub fn publish(&self, name: &str, version: &str, bytes: &[u8]) -> (u16, Value) {
+        let response = client()
+            .put(self.at(&format!("/v1/packages/{name}/versions/{version}")))
+            .body(bytes.to_vec())
+            .send()
+            .expect("PUT");
+        status_json(response)
+    }
+
+    /// GETs `path`; returns status and JSON body.
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        status_json(client().get(self.at(path)).send().expect("GET"))
+    }
+
+    /// POSTs to `path`; returns status and JSON body.
+    pub fn post_json(&self, path: &str) -> (u16, Value) {
+        status_json(client().post(self.at(path)).send().expect("POST"))
+    }
+
+    /// GETs `path`; returns status and the raw bytes.
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let response = client().get(self.at(path)).send().expect("GET");
+        let status = response.status().as_u16();
+        (status, response.bytes().expect("body").to_vec())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A blocking HTTP client with a generous timeout.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client")
+}
+
+/// The status and JSON body of `response`; panics when the body is not JSON.
+pub fn status_json(response: reqwest::blocking::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response.text().expect("body");
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("HTTP {status} body is not JSON ({e}): {body}"));
+    assert!(
+        content_type.starts_with("application/json"),
+        "HTTP {status} JSON body has content-type {content_type:?}"
+    );
+    (status, json)
+}
+
+/// Asserts `(status, body)` is the error `code` with `status`, and returns its message.
+pub fn assert_error(got: &(u16, Value), status: u16, code: &str) -> String {
+    assert_eq!(got.0, status, "unexpected status; body: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "unexpected error: {}", got.1);
+    let message = got.1["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert!(
+        message.len() > 20,
+        "message too thin to act on: {message:?}"
+    );
+    message
+}
+
+/// The stdout of a CLI run that must succeed.
+pub fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "depot failed: {}\nstdout: {}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// The stderr of a CLI run that must fail.
+pub fn fails(output: Output) -> String {
+    assert!(
+        !output.status.success(),
+        "depot unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stderr).expect("utf-8")
+}
+
+/// `wasm-metadata` fields to stamp on a fixture.
+#[derive(Default, Clone)]
+pub struct Meta<'a> {
+    pub description: Option<&'a str>,
+    pub licenses: Option<&'a str>,
+    pub authors: Option<&'a str>,
+    pub source: Option<&'a str>,
+    /// Bytes of padding in a custom section, to reach a given size.
+    pub padding: usize,
+}
+
+/// A real component whose world is `world` in the WIT package `wit`.
+pub fn component(wit: &str, world: &str, meta: &Meta) -> Vec<u8> {
+    use wit_component::{ComponentEncoder, StringEncoding, dummy_module, embed_component_metadata};
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve
+        .push_source("fixture.wit", wit)
+        .expect("fixture WIT");
+    let world = resolve
+        .select_world(&[package], Some(world))
+        .expect("fixture world");
+    let mut module = dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
+        .expect("embed WIT");
+    let component = ComponentEncoder::default()
+        .module(&module)
+        .expect("module")
+        .validate(true)
+        .encode()
+        .expect("encode component");
+    stamp(&component, meta)
+}
+
+/// The greeter fixture: exports `example:greet/greeter@0.1.0`, imports
+/// `example:greet/logger@0.1.0`.
+pub fn greeter(meta: &Meta) -> Vec<u8> {
+    component(
+        r#"
+        package example:greet@0.1.0;
+        interface greeter { greet: func(name: string) -> string; }
+        interface logger { log: func(message: string); }
+        world greeter-world {
+            import logger;
+            export greeter;
+        }
+        "#,
+        "greeter-world",
+        meta,
+    )
+}
+
+/// A greeter whose bytes differ by `n` (for distinct releases).
+pub fn greeter_n(n: usize) -> Vec<u8> {
+    greeter(&Meta {
+        description: Some(&format!("greeter number {n}")),
+        ..Meta::default()
+    })
+}
+
+/// A core module with one exported function.
+pub fn core_module(meta: &Meta) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, Module,
+        TypeSection, ValType,
+    };
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], [ValType::I32]);
+    module.section(&types);
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    module.section(&funcs);
+    let mut exports = ExportSection::new();
+    exports.export("answer", ExportKind::Func, 0);
+    module.section(&exports);
+    let mut code = CodeSection::new();
+    let mut f = Function::new([]);
+    f.instruction(&Instruction::I32Const(42));
+    f.instruction(&Instruction::End);
+    code.function(&f);
+    module.section(&code);
+    stamp(&module.finish(), meta)
+}
+
+fn stamp(wasm: &[u8], meta: &Meta) -> Vec<u8> {
+    use wasm_metadata::{AddMetadata, AddMetadataField, Authors, Description, Licenses, Source};
+    fn field<T: std::fmt::Debug + Clone>(v: Option<T>) -> AddMetadataField<T> {
+        v.map_or(AddMetadataField::Keep, AddMetadataField::Set)
+    }
+    let mut add = AddMetadata::default();
+    add.description = field(meta.description.map(|d| Description::new(d.to_string())));
+    add.licenses = field(
+        meta.licenses
+            .map(|l| Licenses::new(l).expect("SPDX expression")),
+    );
+    add.authors = field(meta.authors.map(|a| Authors::new(a.to_string())));
+    add.source = field(meta.source.map(|s| Source::new(s).expect("source URL")));
+    let mut out = add.to_wasm(wasm).expect("add metadata");
+    if meta.padding > 0 {
+        // A custom section is valid in both modules and components (id 0).
+        let name = b"padding";
+        let mut payload = vec![name.len() as u8];
+        payload.extend_from_slice(name);
+        payload.resize(payload.len() + meta.padding, 0xAB);
+        out.push(0);
+        leb128(&mut out, payload.len() as u64);
+        out.extend_from_slice(&payload);
+    }
+    out
+}
+
+fn leb128(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Writes `bytes` to a file in a fresh temp dir; returns both (keep the dir alive).
+pub fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write fixture");
+    (dir, path)
+}
+
+/// The path of a test fixture handler built by host/build.rs.
+pub fn fixture_handler(file: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components/wasm32-wasip2/release");
+    let path = dir.join(file);
+    assert!(
+        path.exists(),
+        "fixture handler {} was not built",
+        path.display()
+    );
+    path
+}
