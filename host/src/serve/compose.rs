@@ -156,3 +156,65 @@ fn usable_roles(role: Role) -> String {
         earlier.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::manifest::{self, Source};
+    use wac_graph::types::Types;
+
+    #[test]
+    fn the_built_in_handlers_compose_into_an_http_handler_that_imports_the_store() {
+        let composed = compose(&manifest::load(None).unwrap()).unwrap();
+        let mut types = Types::new();
+        let package = Package::from_bytes("composed", None, composed, &mut types).unwrap();
+        let world = &types[package.ty()];
+        let exports: Vec<&String> = world.exports.keys().collect();
+        assert_eq!(exports.len(), 1, "{exports:?}");
+        assert!(exports[0].starts_with("wasi:http/incoming-handler@0.2."));
+        let imports: Vec<&String> = world.imports.keys().collect();
+        assert!(
+            imports
+                .iter()
+                .any(|i| i.starts_with("depot:registry/store@")),
+            "{imports:?}"
+        );
+        assert!(
+            imports
+                .iter()
+                .all(|i| provided_by_host(i) || i.starts_with("wasi:")),
+            "{imports:?}"
+        );
+    }
+
+    #[test]
+    fn a_handler_without_its_roles_export_is_refused_by_name() {
+        let mut handlers = manifest::load(None).unwrap();
+        let query = handlers[3].bytes.clone();
+        handlers[1] = Handler {
+            role: Role::Policy,
+            source: Source::File("query.wasm".into()),
+            bytes: query,
+        };
+        let err = format!("{:#}", compose(&handlers).unwrap_err());
+        assert!(
+            err.contains(
+                "the policy handler query.wasm does not export `depot:registry/policy@0.1.0`"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("depot:registry/query@0.1.0"), "{err}");
+    }
+
+    #[test]
+    fn a_handler_that_is_not_a_component_is_refused_by_name() {
+        let mut handlers = manifest::load(None).unwrap();
+        handlers[0].source = Source::File("notes.txt".into());
+        handlers[0].bytes = b"not wasm".to_vec().into();
+        let err = format!("{:#}", compose(&handlers).unwrap_err());
+        assert!(
+            err.contains("the metadata handler notes.txt is not a valid WebAssembly component"),
+            "{err}"
+        );
+    }
+}

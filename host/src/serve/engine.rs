@@ -19,16 +19,18 @@ use super::args::show_size;
 /// how often a running handler yields to let other requests run.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Linear memories one request may use: one per handler component and one
-/// per adapter, with room for a swapped-in handler that has more.
+// What one request's instance may hold. The built-in handlers need 5 linear
+// memories, 10 tables and 18 core instances; the rest is room for swapped-in
+// handlers that need more. Handlers over these fail at start-up, saying so.
+
+/// Linear memories one request may use.
 const MEMORIES_PER_REQUEST: u32 = 8;
 
 /// Tables one request may use.
 const TABLES_PER_REQUEST: u32 = 16;
 
-/// Core instances one request may use: a handler component holds its module,
-/// the WASI adapter and a few shims; five handlers need about 20.
-const CORE_INSTANCES_PER_REQUEST: u32 = 48;
+/// Core instances one request may use.
+const CORE_INSTANCES_PER_REQUEST: u32 = 32;
 
 /// The largest a single 32-bit linear memory can be.
 const MAX_MEMORY_SIZE: u64 = 4 << 30;

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use wasmtime::{Store, Trap};
@@ -91,8 +91,11 @@ impl Server {
                     let server = server.clone();
                     async move { Ok::<_, Infallible>(server.handle(req).await) }
                 });
+                // The timer makes hyper drop a client that sends its
+                // headers too slowly (30 s).
                 if let Err(e) = http1::Builder::new()
                     .keep_alive(true)
+                    .timer(TokioTimer::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await
                 {
