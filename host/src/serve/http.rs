@@ -143,7 +143,6 @@ impl Server {
         let pre = self.pre.clone();
         let limits = self.limits;
         let task = tokio::spawn(async move {
-            let _permit = permit;
             let call = async {
                 let start = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -158,7 +157,11 @@ impl Server {
                     .await
             };
             let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-            classify(outcome, &store, id, &limits)
+            let result = classify(outcome, &store, id, &limits);
+            // Return the instance to the pool before letting another request in.
+            drop(store);
+            drop(permit);
+            result
         });
 
         match receiver.await {
