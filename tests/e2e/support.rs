@@ -62,10 +62,10 @@ impl Server {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Depot listening on ").nth(1) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(rest.trim().to_string());
-                    }
+                if let (Some(rest), Some(tx)) =
+                    (line.split("Depot listening on ").nth(1), tx.take())
+                {
+                    let _ = tx.send(rest.trim().to_string());
                 }
                 if std::env::var_os("DEPOT_TEST_LOG").is_some() {
                     eprintln!("[depot] {line}");
