@@ -62,8 +62,9 @@ impl Server {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let (Some(rest), Some(tx)) =
-                    (line.split("Depot listening on ").nth(1), tx.take())
+                // `tx.take()` only once the line is found: it is sent once.
+                if let Some(rest) = line.split("Depot listening on ").nth(1)
+                    && let Some(tx) = tx.take()
                 {
                     let _ = tx.send(rest.trim().to_string());
                 }
@@ -363,4 +364,10 @@ pub fn fixture_handler(file: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The SHA-256 of `bytes` in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
