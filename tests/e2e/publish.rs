@@ -330,8 +330,3 @@ fn a_restarted_registry_still_has_everything() {
     );
     assert_eq!(server.publish("example:greet", "1.2.0", &two).0, 201);
 }
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
