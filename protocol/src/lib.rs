@@ -321,6 +321,43 @@ pub fn resolve<'a>(
     })
 }
 
+/// `millis` since the Unix epoch as RFC 3339 UTC with milliseconds, for example
+/// `2026-11-28T04:10:00.123Z`.
+pub fn rfc3339(millis: u64) -> String {
+    let (days, millis_of_day) = (millis / 86_400_000, millis % 86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let seconds_of_day = millis_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds_of_day / 3600,
+        seconds_of_day / 60 % 60,
+        seconds_of_day % 60,
+        millis_of_day % 1000
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01: Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch. Eras are 400-year cycles
+/// of 146 097 days, counted from 0000-03-01 so that the leap day ends a year.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // 719 468 days from 0000-03-01 to 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,5 +496,14 @@ mod tests {
         let err = resolved(&[("1.0.0", false)], "^2").unwrap_err();
         assert_eq!(err.to_string(), "no release matches `^2`; available: 1.0.0");
         assert_eq!(resolved(&[], "*").unwrap_err(), ResolveError::NoReleases);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(951_868_799_999), "2000-02-29T23:59:59.999Z");
+        assert_eq!(rfc3339(1_795_839_000_123), "2026-11-28T04:10:00.123Z");
+        assert_eq!(rfc3339(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
     }
 }

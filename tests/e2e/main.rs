@@ -4,5 +4,6 @@
 mod support;
 
 mod limits;
+mod oci;
 mod publish;
 mod resolve;

@@ -84,18 +84,24 @@ impl Upload {
     }
 }
 
-/// Copies the blob into `out`. `Write` on an output stream waits for the
-/// stream's `check-write` budget, so a slow client holds back the reads.
-pub fn send_blob(reader: &BlobReader, out: &mut OutputStream) -> Result<(), String> {
-    let chunk = store::max_chunk();
-    loop {
+/// Copies `len` bytes of the blob into `out`. `Write` on an output stream
+/// waits for the stream's `check-write` budget, so a slow client holds back
+/// the reads.
+pub fn send_blob(reader: &BlobReader, len: u64, out: &mut OutputStream) -> Result<(), String> {
+    let chunk = u64::from(store::max_chunk());
+    let mut left = len;
+    while left > 0 {
+        // At most `max-chunk`, so it fits a u32.
+        let want = u32::try_from(left.min(chunk)).unwrap_or(u32::MAX);
         let bytes = reader
-            .read(chunk)
+            .read(want)
             .map_err(|e| format!("reading the blob failed: {e:?}"))?;
         if bytes.is_empty() {
-            return Ok(());
+            return Err(format!("the blob ended {left} bytes early"));
         }
+        left = left.saturating_sub(bytes.len() as u64);
         out.write_all(&bytes)
             .map_err(|e| format!("writing the response failed: {e}"))?;
     }
+    Ok(())
 }

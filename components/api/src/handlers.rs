@@ -70,7 +70,7 @@ fn content(request: &IncomingRequest, release: &Release) -> Result<Response, Api
             Response::new(304, "application/wasm", Body::Empty)
         } else {
             let reader = store::open_blob(&release.digest, 0)?;
-            Response::new(200, "application/wasm", Body::Blob(reader))
+            Response::new(200, "application/wasm", Body::blob(reader))
         };
     Ok(response
         .with_header("etag", etag)
@@ -86,7 +86,7 @@ fn matches_etag(if_none_match: &str, etag: &str) -> bool {
 }
 
 /// A request header's values joined as one list; none when absent or not UTF-8.
-fn header(request: &IncomingRequest, name: &str) -> Option<String> {
+pub fn header(request: &IncomingRequest, name: &str) -> Option<String> {
     let values = request.headers().get(name);
     let values: Vec<&str> = values
         .iter()

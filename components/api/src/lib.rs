@@ -1,4 +1,5 @@
-//! Depot's HTTP front: the `/v1` JSON API of docs/http-api.md, exported as
+//! Depot's HTTP front: the `/v1` JSON API of docs/http-api.md and the OCI
+//! distribution API under `/v2` ([`oci`]), exported as
 //! `wasi:http/incoming-handler`, over the publish and query handlers and the
 //! store. A request goes: [`routes`] (which route) → [`handlers`] (what it
 //! does) → [`response`] (status, headers, body); [`json`] shapes the bodies and
@@ -20,6 +21,7 @@ mod body;
 mod error;
 mod handlers;
 mod json;
+mod oci;
 mod response;
 mod routes;
 
@@ -38,9 +40,13 @@ impl Guest for Api {
         let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
         // The request stays alive until the response is sent: its body, read
         // while handling, is its child.
-        let response = routes::route(&method, &path)
-            .and_then(|route| handlers::respond(route, &request))
-            .unwrap_or_else(|e| Response::error(&e));
+        let response = if oci::handles(&path) {
+            oci::respond(&method, &path, &request)
+        } else {
+            routes::route(&method, &path)
+                .and_then(|route| handlers::respond(route, &request))
+                .unwrap_or_else(|e| Response::error(&e))
+        };
         response.send(out, method == "HEAD");
     }
 }

@@ -17,8 +17,17 @@ use crate::json;
 pub enum Body {
     Empty,
     Bytes(Vec<u8>),
-    /// A stored blob, streamed chunk by chunk.
-    Blob(BlobReader),
+    /// This many bytes of a stored blob from where its reader starts,
+    /// streamed chunk by chunk.
+    Blob(BlobReader, u64),
+}
+
+impl Body {
+    /// The whole blob `reader` reads.
+    pub fn blob(reader: BlobReader) -> Self {
+        let size = reader.size();
+        Self::Blob(reader, size)
+    }
 }
 
 #[derive(Debug)]
@@ -68,7 +77,7 @@ impl Response {
         let length = match &self.body {
             Body::Empty => None,
             Body::Bytes(bytes) => Some(bytes.len() as u64),
-            Body::Blob(reader) => Some(reader.size()),
+            Body::Blob(_, len) => Some(*len),
         };
         let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
@@ -122,7 +131,7 @@ fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), String> {
         Body::Bytes(bytes) => stream
             .write_all(&bytes)
             .map_err(|e| format!("writing the response failed: {e}"))?,
-        Body::Blob(reader) => body::send_blob(&reader, &mut stream)?,
+        Body::Blob(reader, len) => body::send_blob(&reader, len, &mut stream)?,
     }
     stream
         .flush()

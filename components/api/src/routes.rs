@@ -134,7 +134,7 @@ fn limit(value: Option<String>) -> Result<u32, ApiError> {
 }
 
 /// The first value of `key` in a form-encoded query string, decoded.
-fn query_param(query: &str, key: &str) -> Result<Option<String>, ApiError> {
+pub fn query_param(query: &str, key: &str) -> Result<Option<String>, ApiError> {
     for pair in query.split('&') {
         let (k, value) = pair.split_once('=').unwrap_or((pair, ""));
         if percent_decode(k, true)? == key {

@@ -15,6 +15,7 @@ mod bindings {
     export!(PublishHandler);
 }
 
+mod oci;
 #[path = "../../shared/validate.rs"]
 mod validate;
 
@@ -45,6 +46,8 @@ impl Guest for PublishHandler {
         let digest: Digest = digest.parse()?;
         let metadata = metadata::describe(digest.as_str())?;
         policy::check_release(&name, &version, &metadata)?;
+        let created = depot_protocol::rfc3339(now_millis());
+        let oci = oci::write_artifact(&version, &metadata, &created)?;
         let entry = Entry {
             name: name.clone(),
             version: version.clone(),
@@ -52,6 +55,7 @@ impl Guest for PublishHandler {
                 digest: digest.to_string(),
                 size: metadata.size,
                 metadata,
+                oci: Some(oci),
             }),
         };
         append_when_needed(&name, || match release_of_same_version(&name, &parsed)? {
@@ -137,6 +141,13 @@ fn release_of_same_version(name: &str, version: &Version) -> Result<Option<Relea
         depot_protocol::parse_version(&release.version)
             .is_ok_and(|released| released.cmp_precedence(version).is_eq())
     }))
+}
+
+/// Milliseconds since the Unix epoch, from the runtime's wall clock.
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn version_exists(existing: &Release) -> Error {

@@ -24,11 +24,12 @@ const READERS: usize = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
-/// when [`apply`] or the index tables change: the indexes are then rebuilt
-/// from the log at start-up.
-const INDEX_VERSION: i64 = 1;
+/// when [`apply`] or the index tables change: the index tables are then
+/// dropped, created afresh and rebuilt from the log at start-up.
+const INDEX_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
+/// The log: the truth, never rebuilt.
+const LOG_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS log (
         seq     INTEGER PRIMARY KEY,
         time    INTEGER NOT NULL,
@@ -36,6 +37,11 @@ const SCHEMA: &str = "
         version TEXT NOT NULL,
         action  TEXT NOT NULL
     );
+";
+
+/// The indexes derived from the log. `metadata` and `oci` are JSON (`oci` is
+/// `null` for a release without an OCI artifact).
+const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS releases (
         name         TEXT NOT NULL,
         version      TEXT NOT NULL,
@@ -45,6 +51,7 @@ const SCHEMA: &str = "
         yanked       INTEGER NOT NULL,
         seq          INTEGER NOT NULL,
         metadata     TEXT NOT NULL,
+        oci          TEXT NOT NULL,
         UNIQUE (name, version)
     );
     CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq);
@@ -57,7 +64,8 @@ const SCHEMA: &str = "
     );
 ";
 
-const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata";
+const RELEASE_COLUMNS: &str =
+    "name, version, digest, size, published_at, yanked, seq, metadata, oci";
 
 /// The registry log and indexes of one SQLite database.
 #[derive(Debug)]
@@ -102,7 +110,8 @@ impl SqliteLog {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = connect(path)?;
         writer
-            .execute_batch(SCHEMA)
+            .execute_batch(LOG_SCHEMA)
+            .and_then(|()| writer.execute_batch(INDEX_SCHEMA))
             .during("creating the registry tables")?;
         let version: i64 = writer
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -297,6 +306,7 @@ fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
         yanked: row.get(5)?,
         seq: row.get(6)?,
         metadata: json_column(row, 7)?,
+        oci: json_column(row, 8)?,
     })
 }
 
@@ -338,8 +348,10 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                 });
             }
             let metadata = serde_json::to_string(&content.metadata).during(INDEXING)?;
+            let oci = serde_json::to_string(&content.oci).during(INDEXING)?;
             conn.prepare_cached(&format!(
-                "INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)"
+                "INSERT INTO releases ({RELEASE_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)"
             ))
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -349,7 +361,8 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                     content.size,
                     logged.time,
                     logged.seq,
-                    metadata
+                    metadata,
+                    oci
                 ])
             })
             .during(INDEXING)?;
@@ -410,13 +423,15 @@ fn refresh_package(conn: &Connection, name: &str, logged: &LogEntry) -> Result<(
     Ok(())
 }
 
-/// Rebuilds `releases` and `packages` from the log, in one transaction.
+/// Rebuilds `releases` and `packages` from the log, in one transaction; the
+/// tables are created afresh, so a change of their columns takes effect.
 fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
     const REBUILDING: &str = "rebuilding the registry indexes from the log";
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during(REBUILDING)?;
-    tx.execute_batch("DELETE FROM releases; DELETE FROM packages;")
+    tx.execute_batch("DROP TABLE IF EXISTS releases; DROP TABLE IF EXISTS packages;")
+        .and_then(|()| tx.execute_batch(INDEX_SCHEMA))
         .during(REBUILDING)?;
     let mut since = 0;
     loop {
@@ -445,7 +460,7 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::store::generated::depot::registry::store::ReleaseContent;
-    use crate::store::generated::depot::registry::types::{ContentKind, Metadata};
+    use crate::store::generated::depot::registry::types::{ContentKind, Metadata, OciArtifact};
     use std::sync::{Arc, Barrier};
 
     fn open(dir: &Path) -> SqliteLog {
@@ -479,6 +494,10 @@ mod tests {
                 digest: digest(n),
                 size: metadata.size,
                 metadata,
+                oci: Some(OciArtifact {
+                    manifest: digest(n.wrapping_add(100)),
+                    config: digest(n.wrapping_add(200)),
+                }),
             }),
         }
     }

@@ -1,0 +1,222 @@
+//! The OCI face of the registry: the distribution spec's pull routes under
+//! `/v2`, and `/.well-known/wasm-pkg/registry.json`, which tells `wkg` and
+//! `wasm-pkg-client` to fetch this registry's packages over OCI from it.
+//!
+//! One registry, two faces: the repository `namespace/name` is the package
+//! `namespace:name`, a tag is a version, and a version's manifest is the one
+//! the publish handler wrote for the release. A repository serves the blobs of
+//! its own releases only (content, config and manifest).
+
+mod error;
+mod range;
+mod routes;
+
+use serde_json::json;
+use wasip2::http::types::IncomingRequest;
+
+use crate::bindings::depot::registry::types::{OciArtifact, Release};
+use crate::bindings::depot::registry::{query, store};
+use crate::handlers::header;
+use crate::response::{Body, Response};
+
+use self::error::OciError;
+use self::routes::{Repository, Route};
+
+/// Every `/v2` response says which protocol it speaks.
+const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
+
+/// The media type of the manifests Depot writes for releases.
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Whether `path` is for this face.
+pub fn handles(path: &str) -> bool {
+    path == "/v2" || path.starts_with("/v2/") || path.starts_with("/v2?") || is_discovery(path)
+}
+
+fn is_discovery(path: &str) -> bool {
+    path.split('?').next() == Some("/.well-known/wasm-pkg/registry.json")
+}
+
+/// Answers an OCI request; every failure is the spec's JSON error body.
+pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response {
+    if is_discovery(path) {
+        return discovery(method, request);
+    }
+    let response = routes::route(method, path)
+        .and_then(|route| match route {
+            Route::Base => Ok(Response::json(200, &json!({}))),
+            Route::Manifest {
+                repository,
+                reference,
+            } => manifest(&repository, &reference),
+            Route::Blob { repository, digest } => blob(request, &repository, &digest),
+            Route::Tags {
+                repository,
+                n,
+                last,
+            } => tags(&repository, n, last.as_deref()),
+        })
+        .unwrap_or_else(|e| error(&e));
+    response.with_header(API_VERSION.0, API_VERSION.1.to_string())
+}
+
+fn error(e: &OciError) -> Response {
+    let mut response = Response::json(e.status, &e.body());
+    if let Some(allow) = e.allow {
+        response = response.with_header("allow", allow.to_string());
+    }
+    if let Some(size) = e.size {
+        response = response.with_header("content-range", format!("bytes */{size}"));
+    }
+    response
+}
+
+/// `/.well-known/wasm-pkg/registry.json`: the registry is reached at the host
+/// the client used, and serves every namespace over OCI without a prefix.
+fn discovery(method: &str, request: &IncomingRequest) -> Response {
+    if method != "GET" && method != "HEAD" {
+        return crate::response::Response::error(&crate::error::ApiError::method_not_allowed(
+            method,
+            "GET, HEAD",
+        ));
+    }
+    let Some(host) = header(request, "host").or_else(|| request.authority()) else {
+        return crate::response::Response::error(&crate::error::ApiError::bad_request(
+            "the request names no host; send a `Host` header",
+        ));
+    };
+    Response::json(
+        200,
+        &json!({
+            "preferredProtocol": "oci",
+            "oci": { "registry": host, "namespacePrefix": "" },
+        }),
+    )
+}
+
+/// The releases of the repository's package; `NAME_UNKNOWN` when it has none.
+fn releases(repository: &Repository) -> Result<Vec<Release>, OciError> {
+    query::list_releases(&repository.package).map_err(|e| match OciError::from(e) {
+        e if e.code == "NAME_UNKNOWN" => OciError::name_unknown(&repository.path),
+        e => e,
+    })
+}
+
+/// The OCI artifact a release has, with the release.
+fn artifacts(releases: &[Release]) -> impl Iterator<Item = (&Release, &OciArtifact)> {
+    releases
+        .iter()
+        .filter_map(|release| Some((release, release.oci.as_ref()?)))
+}
+
+/// `manifests/<reference>`: by tag (a version) or by digest.
+fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciError> {
+    let by_digest = reference.contains(':');
+    if by_digest {
+        check_digest(reference)?;
+    }
+    let releases = releases(repository)?;
+    let found = artifacts(&releases).find(|(release, oci)| {
+        if by_digest {
+            oci.manifest == reference
+        } else {
+            release.version == reference
+        }
+    });
+    let Some((_, oci)) = found else {
+        let why = if by_digest {
+            "no release of it has that manifest digest"
+        } else if releases.iter().any(|r| r.version == reference) {
+            "that version was published before this registry wrote OCI manifests; fetch it \
+             through /v1"
+        } else {
+            "tags are the released versions: list them at tags/list"
+        };
+        return Err(OciError::manifest_unknown(&repository.path, reference, why));
+    };
+    let reader = store::open_blob(&oci.manifest, 0)?;
+    Ok(Response::new(200, MANIFEST_MEDIA_TYPE, Body::blob(reader))
+        .with_header("docker-content-digest", oci.manifest.clone())
+        .with_header("etag", format!("\"{}\"", oci.manifest)))
+}
+
+/// `blobs/<digest>`: the content, config or manifest of one of the
+/// repository's releases, whole or the byte range asked for.
+fn blob(
+    request: &IncomingRequest,
+    repository: &Repository,
+    digest: &str,
+) -> Result<Response, OciError> {
+    check_digest(digest)?;
+    let releases = releases(repository)?;
+    let belongs = artifacts(&releases).any(|(release, oci)| {
+        release.digest == digest || oci.config == digest || oci.manifest == digest
+    });
+    if !belongs {
+        return Err(OciError::blob_unknown(&repository.path, digest));
+    }
+    let whole = store::open_blob(digest, 0)?;
+    let size = whole.size();
+    let response = match header(request, "range") {
+        None => Response::new(200, "application/octet-stream", Body::blob(whole)),
+        Some(range) => {
+            let (start, end) = range::parse(&range, size)
+                .ok_or_else(|| OciError::range_not_satisfiable(&range, size))?;
+            drop(whole);
+            let reader = store::open_blob(digest, start)?;
+            Response::new(
+                206,
+                "application/octet-stream",
+                Body::Blob(reader, end - start + 1),
+            )
+            .with_header("content-range", format!("bytes {start}-{end}/{size}"))
+        }
+    };
+    Ok(response
+        .with_header("docker-content-digest", digest.to_string())
+        .with_header("accept-ranges", "bytes".to_string())
+        .with_header("etag", format!("\"{digest}\"")))
+}
+
+/// `tags/list`: the released versions that have a manifest, in lexical order,
+/// `n` at a time after `last`, with a `Link` to the next page.
+fn tags(
+    repository: &Repository,
+    n: Option<usize>,
+    last: Option<&str>,
+) -> Result<Response, OciError> {
+    let releases = releases(repository)?;
+    let mut tags: Vec<&str> = artifacts(&releases)
+        .map(|(release, _)| release.version.as_str())
+        .filter(|tag| last.is_none_or(|last| *tag > last))
+        .collect();
+    tags.sort_unstable();
+    let mut response_tags = tags.as_slice();
+    let mut link = None;
+    if let Some(n) = n
+        && n < tags.len()
+    {
+        response_tags = &tags[..n];
+        if let Some(last) = response_tags.last() {
+            link = Some(format!(
+                "</v2/{}/tags/list?n={n}&last={last}>; rel=\"next\"",
+                repository.path
+            ));
+        }
+    }
+    let response = Response::json(
+        200,
+        &json!({ "name": repository.path, "tags": response_tags }),
+    );
+    Ok(match link {
+        Some(link) => response.with_header("link", link),
+        None => response,
+    })
+}
+
+fn check_digest(digest: &str) -> Result<(), OciError> {
+    digest
+        .parse::<depot_protocol::Digest>()
+        .map(drop)
+        .map_err(|_| OciError::digest_invalid(digest))
+}
