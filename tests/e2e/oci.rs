@@ -24,6 +24,40 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("tokio runtime")
 }
 
+/// A wasm-pkg client configured as a user would in
+/// `~/.config/wasm-pkg/config.toml` (see the README): `mapping` points
+/// packages at the server, which is plain HTTP.
+fn wasm_pkg_client(server: &Server, mapping: &str) -> wasm_pkg_client::Client {
+    let config = wasm_pkg_client::Config::from_toml(&format!(
+        r#"
+        {mapping}
+        [registry."{host}".oci]
+        protocol = "http"
+        "#,
+        host = host(server)
+    ))
+    .unwrap();
+    wasm_pkg_client::Client::new(config)
+}
+
+/// Fetches `package@version` with the wasm-pkg client, digest checked.
+async fn wasm_pkg_fetch(client: &wasm_pkg_client::Client, package: &str, version: &str) -> Vec<u8> {
+    use futures::TryStreamExt;
+    let package: wasm_pkg_client::PackageRef = package.parse().unwrap();
+    let release = client
+        .get_release(&package, &version.parse().unwrap())
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = client
+        .stream_content(&package, &release)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    chunks.concat()
+}
+
 /// Publishes a described greeter with the CLI; returns its bytes.
 fn publish_greeter(server: &Server, version: &str) -> Vec<u8> {
     let bytes = greeter(&Meta {
@@ -167,23 +201,13 @@ fn a_cli_published_release_pulls_with_oci_client() {
 
 #[test]
 fn wasm_pkg_client_gets_a_cli_published_release_through_discovery() {
-    use futures::TryStreamExt;
-    use wasm_pkg_client::{Client, Config, PackageRef};
+    use wasm_pkg_client::PackageRef;
 
     let server = Server::start();
     let bytes = publish_greeter(&server, "1.0.0");
     publish_greeter(&server, "1.2.0");
-    // What a user puts in ~/.config/wasm-pkg/config.toml (see the README).
-    let config = Config::from_toml(&format!(
-        r#"
-        default_registry = "{host}"
-        [registry."{host}".oci]
-        protocol = "http"
-        "#,
-        host = host(&server)
-    ))
-    .unwrap();
-    let client = Client::new(config);
+    let mapping = format!("default_registry = \"{}\"", host(&server));
+    let client = wasm_pkg_client(&server, &mapping);
     let package: PackageRef = "example:greet".parse().unwrap();
     runtime().block_on(async {
         let mut versions: Vec<String> = client
@@ -195,18 +219,10 @@ fn wasm_pkg_client_gets_a_cli_published_release_through_discovery() {
             .collect();
         versions.sort();
         assert_eq!(versions, ["1.0.0", "1.2.0"]);
-        let release = client
-            .get_release(&package, &"1.0.0".parse().unwrap())
-            .await
-            .unwrap();
-        let chunks: Vec<bytes::Bytes> = client
-            .stream_content(&package, &release)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!(chunks.concat(), bytes);
+        assert_eq!(
+            wasm_pkg_fetch(&client, "example:greet", "1.0.0").await,
+            bytes
+        );
         let missing = client
             .get_release(
                 &"example:absent".parse().unwrap(),
@@ -337,4 +353,352 @@ fn oci_errors_use_the_specs_codes() {
         let (_, got, body) = oci_error(response);
         assert_eq!(got, code, "{method} {path}: {body}");
     }
+}
+
+/// A wasm config blob for `bytes`, as `wkg` writes it.
+fn wasm_config(bytes: &[u8], created: &str) -> oci_client::client::Config {
+    let config = json!({
+        "created": created,
+        "architecture": "wasm",
+        "os": "wasip2",
+        "layerDigests": [format!("sha256:{}", sha256_hex(bytes))],
+        "component": {"imports": ["example:greet/logger@0.1.0"], "exports": ["example:greet/greeter@0.1.0"]},
+    });
+    oci_client::client::Config {
+        data: serde_json::to_vec(&config).unwrap().into(),
+        media_type: "application/vnd.wasm.config.v0+json".into(),
+        annotations: None,
+    }
+}
+
+fn wasm_layer(bytes: &[u8]) -> oci_client::client::ImageLayer {
+    oci_client::client::ImageLayer {
+        data: bytes.to_vec().into(),
+        media_type: "application/wasm".into(),
+        annotations: None,
+    }
+}
+
+#[test]
+fn oci_client_pushes_a_release_monolithic_and_chunked_visible_everywhere() {
+    let server = Server::start();
+    let auth = RegistryAuth::Anonymous;
+    // 9 MiB goes up in three PATCHes of oci-client's 4 MiB chunks.
+    for (monolithic, package, padding) in [
+        (true, "example:mono", 0),
+        (false, "example:chunked", 9 * 1024 * 1024),
+    ] {
+        let bytes = greeter(&Meta {
+            description: Some(package),
+            padding,
+            ..Meta::default()
+        });
+        let client = OciClient::new(ClientConfig {
+            protocol: ClientProtocol::Http,
+            use_monolithic_push: monolithic,
+            ..ClientConfig::default()
+        });
+        let repository = package.replace(':', "/");
+        let reference: Reference = format!("{}/{repository}:1.0.0", host(&server))
+            .parse()
+            .unwrap();
+        runtime().block_on(async {
+            let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
+            client
+                .push(&reference, &[wasm_layer(&bytes)], config, &auth, None)
+                .await
+                .unwrap();
+            let (manifest, _) = client.pull_image_manifest(&reference, &auth).await.unwrap();
+            let mut pulled = Vec::new();
+            client
+                .pull_blob(&reference, &manifest.layers[0], &mut pulled)
+                .await
+                .unwrap();
+            assert_eq!(pulled, bytes, "{package}");
+            // The same push again is a no-op.
+            let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
+            client
+                .push(&reference, &[wasm_layer(&bytes)], config, &auth, None)
+                .await
+                .unwrap();
+            // Another manifest under the released version is refused.
+            let config = wasm_config(&bytes, "2026-11-29T00:00:00Z");
+            let Err(refused) = client
+                .push(&reference, &[wasm_layer(&bytes)], config, &auth, None)
+                .await
+            else {
+                panic!("{package}: another manifest under 1.0.0 was accepted");
+            };
+            assert!(refused.to_string().contains("immutable"), "{refused}");
+        });
+
+        // A release like any other: /v1, the CLI, metadata read from the binary.
+        let (status, release) = server.get_json(&format!("/v1/packages/{package}/versions/1.0.0"));
+        assert_eq!(status, 200, "{release}");
+        assert_eq!(release["digest"], format!("sha256:{}", sha256_hex(&bytes)));
+        assert_eq!(release["metadata"]["description"], package);
+        assert_eq!(
+            release["metadata"]["exports"],
+            json!(["example:greet/greeter@0.1.0"])
+        );
+        let info = ok(server.cli(&["info", &format!("{package}@1.0.0")]));
+        assert!(info.contains("example:greet/greeter@0.1.0"), "{info}");
+        let (_, log) = server.get_json(&format!("/v1/packages/{package}"));
+        assert_eq!(log["versions"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn a_different_manifest_under_a_released_version_is_refused_and_the_same_one_accepted() {
+    let server = Server::start();
+    publish_greeter(&server, "1.0.0");
+    let path = "/v2/example/greet/manifests/1.0.0";
+    let manifest = client()
+        .get(server.at(path))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let put = |body: Vec<u8>| {
+        client()
+            .put(server.at(path))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let same = put(manifest.to_vec());
+    assert_eq!(same.status(), 201);
+    let mut changed: Value = serde_json::from_slice(&manifest).unwrap();
+    changed["annotations"]["org.opencontainers.image.description"] = json!("rewritten");
+    let got = oci_error(put(serde_json::to_vec(&changed).unwrap()));
+    assert_eq!((got.0, got.1.as_str()), (409, "DENIED"), "{}", got.2);
+    let (_, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
+    assert_eq!(
+        release["metadata"]["description"],
+        "Says hello, version 1.0.0"
+    );
+}
+
+#[test]
+fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
+    let server = Server::start();
+    let http = client();
+    let start = http
+        .post(server.at("/v2/example/raw/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    assert_eq!(start.headers()["range"], "0-0");
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    let patch = |range: &str, body: &'static [u8]| {
+        http.patch(&location)
+            .header("content-range", range)
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let first = patch("0-4", b"hello");
+    assert_eq!(first.status(), 202);
+    assert_eq!(first.headers()["range"], "0-4");
+    let out_of_order = patch("10-14", b"later");
+    assert_eq!(out_of_order.headers()["range"], "0-4");
+    let got = oci_error(out_of_order);
+    assert_eq!((got.0, got.1.as_str()), (416, "BLOB_UPLOAD_INVALID"));
+    let status = http.get(&location).send().unwrap();
+    assert_eq!(status.status(), 204);
+    assert_eq!(status.headers()["range"], "0-4");
+
+    let wrong = format!("sha256:{}", sha256_hex(b"hello"));
+    let got = oci_error(
+        http.put(format!("{location}?digest={wrong}"))
+            .body(" world")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (400, "DIGEST_INVALID"));
+    // The refused PUT appended " world"; the upload is kept.
+    let right = format!("sha256:{}", sha256_hex(b"hello world"));
+    let done = http
+        .put(format!("{location}?digest={right}"))
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), 201);
+    assert_eq!(done.headers()["docker-content-digest"], right.as_str());
+    let got = oci_error(http.get(&location).send().unwrap());
+    assert_eq!((got.0, got.1.as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+
+    // Cancelled uploads are gone.
+    let start = http
+        .post(server.at("/v2/example/raw/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    assert_eq!(http.delete(&location).send().unwrap().status(), 204);
+    let got = oci_error(patch_at(&http, &location));
+    assert_eq!((got.0, got.1.as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+
+    // Monolithic: the digest must match what arrives.
+    let got = oci_error(
+        http.post(server.at(&format!("/v2/example/raw/blobs/uploads/?digest={wrong}")))
+            .body("not hello")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (400, "DIGEST_INVALID"));
+    let got = oci_error(
+        http.post(server.at("/v2/Bad/Name/blobs/uploads/"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (400, "NAME_INVALID"));
+}
+
+fn patch_at(http: &reqwest::blocking::Client, location: &str) -> reqwest::blocking::Response {
+    http.patch(location).body("x").send().unwrap()
+}
+
+#[test]
+fn manifests_are_checked_before_they_become_releases() {
+    let server = Server::start();
+    let bytes = publish_greeter(&server, "1.0.0");
+    let http = client();
+    let put = |path: &str, manifest: &Value| {
+        http.put(server.at(path))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(serde_json::to_vec(manifest).unwrap())
+            .send()
+            .unwrap()
+    };
+    let (_, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
+    let manifest: Value = client()
+        .get(server.at("/v2/example/greet/manifests/1.0.0"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let zeros = format!("sha256:{}", "0".repeat(64));
+
+    // Mount the release's blobs into a new repository, then release it there
+    // with a large (over 1 MB, under 4 MB) annotation.
+    for digest in [
+        release["digest"].as_str().unwrap(),
+        manifest["config"]["digest"].as_str().unwrap(),
+    ] {
+        let mount = http
+            .post(server.at(&format!(
+                "/v2/example/copy/blobs/uploads/?mount={digest}&from=example/greet"
+            )))
+            .send()
+            .unwrap();
+        assert_eq!(mount.status(), 201, "{digest}");
+    }
+    let mut large = manifest.clone();
+    large["annotations"]["org.example.padding"] = json!("x".repeat(3 * 1024 * 1024));
+    assert_eq!(
+        put("/v2/example/copy/manifests/2.0.0", &large).status(),
+        201
+    );
+    let (status, copy) = server.get_json("/v1/packages/example:copy/versions/2.0.0");
+    assert_eq!(
+        (status, copy["size"].as_u64()),
+        (200, Some(bytes.len() as u64))
+    );
+
+    let mut unknown_layer = manifest.clone();
+    unknown_layer["layers"][0]["digest"] = json!(zeros);
+    let mut two_layers = manifest.clone();
+    two_layers["layers"] = json!([manifest["layers"][0], manifest["layers"][0]]);
+    let mut not_wasm = manifest.clone();
+    not_wasm["layers"][0]["mediaType"] = json!("application/octet-stream");
+    for (path, body, status, code) in [
+        (
+            "/v2/example/greet/manifests/3.0.0",
+            &unknown_layer,
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            "/v2/example/greet/manifests/3.0.0",
+            &two_layers,
+            400,
+            "UNSUPPORTED",
+        ),
+        (
+            "/v2/example/greet/manifests/3.0.0",
+            &not_wasm,
+            400,
+            "UNSUPPORTED",
+        ),
+        (
+            "/v2/example/greet/manifests/latest",
+            &manifest,
+            400,
+            "UNSUPPORTED",
+        ),
+        (
+            "/v2/example/greet/manifests/3.0.0",
+            &json!({"schemaVersion": 1}),
+            400,
+            "MANIFEST_INVALID",
+        ),
+    ] {
+        let got = oci_error(put(path, body));
+        assert_eq!((got.0, got.1.as_str()), (status, code), "{path}: {}", got.2);
+    }
+    let mut huge = manifest.clone();
+    huge["annotations"]["org.example.padding"] = json!("x".repeat(4 * 1024 * 1024));
+    let got = oci_error(put("/v2/example/greet/manifests/3.0.0", &huge));
+    assert_eq!((got.0, got.1.as_str()), (413, "SIZE_INVALID"));
+    assert_error(
+        &server.get_json("/v1/packages/example:greet/versions/3.0.0"),
+        404,
+        "not-found",
+    );
+
+    // Referrers: releases have no subject, so the index is empty.
+    let referrers = http
+        .get(server.at(&format!(
+            "/v2/example/greet/referrers/{}?artifactType=application/example",
+            release["digest"].as_str().unwrap()
+        )))
+        .send()
+        .unwrap();
+    assert_eq!(referrers.status(), 200);
+    assert_eq!(referrers.headers()["oci-filters-applied"], "artifactType");
+    let index: Value = referrers.json().unwrap();
+    assert_eq!(index["manifests"], json!([]));
+}
+
+#[test]
+fn wasm_pkg_client_publishes_through_discovery_and_gets_it_back() {
+    use wasm_pkg_client::PublishOpts;
+
+    let server = Server::start();
+    // wasm-pkg-client 0.16 takes the name and version from the binary's WIT
+    // package (a component's synthesized world package has no version), so
+    // what `wkg publish` sends here is a WIT package.
+    let mut resolve = wit_parser::Resolve::default();
+    let wit = "package example:wkg@1.0.0;\ninterface shapes { record point { x: s32, y: s32 } }\n";
+    let id = resolve.push_source("wkg.wit", wit).unwrap();
+    let bytes = wit_component::encode(&resolve, id).unwrap();
+    let mapping = format!("[namespace_registries]\nexample = \"{}\"", host(&server));
+    let client = wasm_pkg_client(&server, &mapping);
+    runtime().block_on(async {
+        let source = Box::pin(std::io::Cursor::new(bytes.clone()));
+        let (package, version) = client
+            .publish_release_data(source, PublishOpts::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (package.to_string(), version.to_string()),
+            ("example:wkg".to_string(), "1.0.0".to_string())
+        );
+        assert_eq!(wasm_pkg_fetch(&client, "example:wkg", "1.0.0").await, bytes);
+    });
+    let (status, release) = server.get_json("/v1/packages/example:wkg/versions/1.0.0");
+    assert_eq!(status, 200, "{release}");
+    assert_eq!(release["metadata"]["kind"], "wit-package");
+    let info = ok(server.cli(&["info", "example:wkg@1.0.0"]));
+    assert!(info.contains("example:wkg/shapes@1.0.0"), "{info}");
 }

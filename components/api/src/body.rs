@@ -8,7 +8,7 @@ use depot_protocol::ContentTooLarge;
 use wasip2::http::types::{IncomingBody, IncomingRequest};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
-use crate::bindings::depot::registry::store::{self, BlobReader};
+use crate::bindings::depot::registry::store::{self, BlobReader, UploadWriter};
 use crate::error::ApiError;
 
 /// How much of a refused upload is read and thrown away before answering, so a
@@ -51,6 +51,27 @@ impl Upload {
             writer.write(&bytes)?;
         }
         Ok(writer.finish()?)
+    }
+
+    /// Streams the body onto the end of an upload.
+    pub fn append_to(&self, writer: &UploadWriter) -> Result<(), ApiError> {
+        while let Some(bytes) = self.next_chunk()? {
+            writer.write(&bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the body into memory, stopping once it is over `limit` bytes: the
+    /// caller refuses a result longer than `limit`.
+    pub fn read_at_most(&self, limit: usize) -> Result<Vec<u8>, ApiError> {
+        let mut bytes = Vec::new();
+        while bytes.len() <= limit {
+            match self.next_chunk()? {
+                Some(chunk) => bytes.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        Ok(bytes)
     }
 
     /// Reads and drops what is left of a refused body, up to a small budget.

@@ -55,7 +55,7 @@ fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Respo
             check_content_size(length, limit).map_err(ApiError::too_large)?;
         }
         let digest = upload.write_to_blob(limit)?;
-        Ok(publish::publish(name, version, &digest)?)
+        Ok(publish::publish(name, version, &digest, None)?)
     })();
     let release = published.inspect_err(|_| upload.discard())?;
     let location = routes::release_path(&release.name, &release.version);

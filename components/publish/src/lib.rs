@@ -20,7 +20,7 @@ mod oci;
 mod validate;
 
 use bindings::depot::registry::store::{self, Action, Entry, ReleaseContent};
-use bindings::depot::registry::types::{Error, Release};
+use bindings::depot::registry::types::{Error, OciArtifact, Release};
 use bindings::depot::registry::{metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
 use depot_protocol::{Digest, Version};
@@ -39,15 +39,25 @@ impl Guest for PublishHandler {
         Ok(policy::max_content_size())
     }
 
-    fn publish(name: String, version: String, digest: String) -> Result<Release, Error> {
+    fn publish(
+        name: String,
+        version: String,
+        digest: String,
+        oci: Option<OciArtifact>,
+    ) -> Result<Release, Error> {
         // Checked before the content is read: a duplicate is refused cheaply. The
         // append below checks again, against the head it appends to.
         let parsed = check_new_release(&name, &version)?;
         let digest: Digest = digest.parse()?;
         let metadata = metadata::describe(digest.as_str())?;
         policy::check_release(&name, &version, &metadata)?;
-        let created = depot_protocol::rfc3339(now_millis());
-        let oci = oci::write_artifact(&version, &metadata, &created)?;
+        let oci = match oci {
+            Some(pushed) => pushed,
+            None => {
+                let created = depot_protocol::rfc3339(now_millis());
+                oci::write_artifact(&version, &metadata, &created)?
+            }
+        };
         let entry = Entry {
             name: name.clone(),
             version: version.clone(),

@@ -49,6 +49,31 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The first release whose content is `digest`, if any.
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError>;
+
+    /// Starts an empty upload, kept between requests; returns its id.
+    fn start_upload(&self) -> Result<String, StoreError>;
+
+    /// Opens upload `id` to append to it.
+    fn open_upload(&self, id: &str) -> Result<Box<dyn UploadWrite>, StoreError>;
+
+    /// Bytes received so far by upload `id`.
+    fn upload_size(&self, id: &str) -> Result<u64, StoreError>;
+
+    /// Makes upload `id` the blob `expected`, durably, if its bytes hash to
+    /// it; otherwise stores nothing and keeps the upload.
+    fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError>;
+
+    /// Throws away upload `id`.
+    fn cancel_upload(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// An upload being appended to.
+pub trait UploadWrite: Send {
+    /// Appends `chunk` (at most [`MAX_CHUNK`] bytes).
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+
+    /// Bytes in the upload so far.
+    fn size(&self) -> u64;
 }
 
 /// A blob being written. Dropping it unfinished discards what was written.
@@ -99,6 +124,17 @@ pub enum StoreError {
     /// A malformed digest.
     #[error(transparent)]
     InvalidDigest(#[from] depot_protocol::ParseError),
+    /// Uploaded bytes that hash to another digest than the one expected.
+    #[error(
+        "the uploaded bytes have digest {actual}, not {expected}; send the digest of what \
+         was uploaded, or upload again"
+    )]
+    DigestMismatch {
+        /// The digest the client gave.
+        expected: String,
+        /// The digest of the bytes.
+        actual: String,
+    },
     /// A request the store cannot carry out as asked.
     #[error("{0}")]
     BadRequest(String),

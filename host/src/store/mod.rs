@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
-pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError};
+pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
 pub use self::generated::depot::registry::store::{Action, Entry, LogEntry};
 pub use self::generated::depot::registry::types::{PackageSummary, Release};
@@ -34,6 +34,7 @@ mod generated {
         with: {
             "depot:registry/store.blob-writer": super::BlobWriter,
             "depot:registry/store.blob-reader": super::BlobReader,
+            "depot:registry/store.upload-writer": super::UploadWriter,
         },
         trappable_error_type: {
             "depot:registry/types.error" => super::CallError,
@@ -102,6 +103,9 @@ pub struct BlobWriter(Box<dyn BlobWrite>);
 /// The host side of a `blob-reader` resource.
 pub struct BlobReader(Box<dyn BlobRead>);
 
+/// The host side of an `upload-writer` resource.
+pub struct UploadWriter(Box<dyn UploadWrite>);
+
 /// Why a store call failed: an expected failure, returned to the handler as a
 /// WIT `error`, or a host bug, which traps.
 #[doc(hidden)]
@@ -139,7 +143,9 @@ impl wit_types::Host for StoreView<'_> {
             StoreError::HeadMoved { current } => wit_types::Error::HeadMoved(current),
             StoreError::VersionExists { .. } => wit_types::Error::VersionExists(message),
             StoreError::NotFound(_) => wit_types::Error::NotFound(message),
-            StoreError::InvalidDigest(_) => wit_types::Error::InvalidDigest(message),
+            StoreError::InvalidDigest(_) | StoreError::DigestMismatch { .. } => {
+                wit_types::Error::InvalidDigest(message)
+            }
             StoreError::BadRequest(_) => wit_types::Error::BadRequest(message),
             StoreError::Storage { action, source } => {
                 // Logged here, once; the handler gets a message without paths.
@@ -202,6 +208,43 @@ impl wit_store::Host for StoreView<'_> {
 
     fn release_by_digest(&mut self, digest: String) -> Result<Option<Release>, CallError> {
         Ok(self.ctx.backend.release_by_digest(&digest.parse()?)?)
+    }
+
+    fn start_upload(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.start_upload()?)
+    }
+
+    fn open_upload(&mut self, id: String) -> Result<Resource<UploadWriter>, CallError> {
+        let writer = self.ctx.backend.open_upload(&id)?;
+        Ok(self.table.push(UploadWriter(writer))?)
+    }
+
+    fn upload_size(&mut self, id: String) -> Result<u64, CallError> {
+        Ok(self.ctx.backend.upload_size(&id)?)
+    }
+
+    fn complete_upload(&mut self, id: String, expected: String) -> Result<String, CallError> {
+        let digest = self.ctx.backend.complete_upload(&id, &expected.parse()?)?;
+        Ok(digest.to_string())
+    }
+
+    fn cancel_upload(&mut self, id: String) -> Result<(), CallError> {
+        Ok(self.ctx.backend.cancel_upload(&id)?)
+    }
+}
+
+impl wit_store::HostUploadWriter for StoreView<'_> {
+    fn write(&mut self, writer: Resource<UploadWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
+        Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
+    }
+
+    fn size(&mut self, writer: Resource<UploadWriter>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&writer)?.0.size())
+    }
+
+    fn drop(&mut self, writer: Resource<UploadWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
     }
 }
 

@@ -18,8 +18,11 @@ pub struct OciError {
     pub detail: Value,
     /// For 405: the methods the path accepts.
     pub allow: Option<&'static str>,
-    /// For 416: the blob's size, for `Content-Range: bytes */size`.
+    /// For 416 on a blob: its size, for `Content-Range: bytes */size`.
     pub size: Option<u64>,
+    /// For 416 on an upload: its `Location` and how many bytes it has, for
+    /// `Range: 0-<last>`.
+    pub range: Option<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +46,7 @@ impl OciError {
             detail: Value::Null,
             allow: None,
             size: None,
+            range: None,
         }
     }
 

@@ -1,6 +1,7 @@
-//! The OCI face of the registry: the distribution spec's pull routes under
-//! `/v2`, and `/.well-known/wasm-pkg/registry.json`, which tells `wkg` and
-//! `wasm-pkg-client` to fetch this registry's packages over OCI from it.
+//! The OCI face of the registry: the distribution spec's routes under `/v2`
+//! (pull here, push in [`push`]), and `/.well-known/wasm-pkg/registry.json`,
+//! which tells `wkg` and `wasm-pkg-client` to reach this registry's packages
+//! over OCI.
 //!
 //! One registry, two faces: the repository `namespace/name` is the package
 //! `namespace:name`, a tag is a version, and a version's manifest is the one
@@ -8,6 +9,7 @@
 //! its own releases only (content, config and manifest).
 
 mod error;
+mod push;
 mod range;
 mod routes;
 
@@ -55,6 +57,32 @@ pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response 
                 n,
                 last,
             } => tags(&repository, n, last.as_deref()),
+            Route::PutManifest {
+                repository,
+                reference,
+            } => push::put_manifest(request, &repository, &reference),
+            Route::StartUpload {
+                repository,
+                digest,
+                mount,
+                from,
+            } => push::start_upload(
+                request,
+                &repository,
+                digest.as_deref(),
+                mount.as_deref(),
+                from.as_deref(),
+            ),
+            Route::Upload {
+                repository,
+                id,
+                step,
+            } => push::upload(request, &repository, &id, step),
+            Route::Referrers {
+                repository,
+                digest,
+                artifact_type,
+            } => referrers(&repository, &digest, artifact_type.as_deref()),
         })
         .unwrap_or_else(|e| error(&e));
     response.with_header(API_VERSION.0, API_VERSION.1.to_string())
@@ -67,6 +95,11 @@ fn error(e: &OciError) -> Response {
     }
     if let Some(size) = e.size {
         response = response.with_header("content-range", format!("bytes */{size}"));
+    }
+    if let Some((location, size)) = &e.range {
+        response = response
+            .with_header("location", location.clone())
+            .with_header("range", format!("0-{}", size.saturating_sub(1)));
     }
     response
 }
@@ -210,6 +243,25 @@ fn tags(
     );
     Ok(match link {
         Some(link) => response.with_header("link", link),
+        None => response,
+    })
+}
+
+/// `referrers/<digest>`: the manifests whose `subject` is `digest`. Depot's
+/// manifests are releases, which have no subject, so the index is empty; the
+/// `artifactType` filter is applied (to nothing) and says so.
+fn referrers(
+    repository: &Repository,
+    digest: &str,
+    artifact_type: Option<&str>,
+) -> Result<Response, OciError> {
+    check_digest(digest)?;
+    releases(repository)?;
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": [] });
+    let response = Response::new(200, INDEX, Body::Bytes(index.to_string().into_bytes()));
+    Ok(match artifact_type {
+        Some(_) => response.with_header("oci-filters-applied", "artifactType".to_string()),
         None => response,
     })
 }

@@ -1,15 +1,19 @@
 //! Which `/v2` route a request is for: the OCI distribution spec's paths,
-//! `/v2/<name>/manifests/<reference>`, `/v2/<name>/blobs/<digest>` and
-//! `/v2/<name>/tags/list`, where `<name>` is a package's repository
+//! `/v2/<name>/manifests/<reference>`, `/v2/<name>/blobs/<digest>`,
+//! `/v2/<name>/blobs/uploads/[<id>]`, `/v2/<name>/tags/list` and
+//! `/v2/<name>/referrers/<digest>`, where `<name>` is a package's repository
 //! `namespace/name`.
 
 use super::error::OciError;
 use crate::routes::{percent_decode, query_param};
 
 /// The routes, for the 404 message.
-const ROUTES: &str = "GET /v2/, GET and HEAD /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
+const ROUTES: &str = "GET /v2/, GET, HEAD and PUT /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
                       GET and HEAD /v2/{namespace}/{name}/blobs/{digest}, \
-                      GET /v2/{namespace}/{name}/tags/list?n={n}&last={tag}";
+                      POST /v2/{namespace}/{name}/blobs/uploads/, \
+                      GET, PATCH, PUT and DELETE /v2/{namespace}/{name}/blobs/uploads/{id}, \
+                      GET /v2/{namespace}/{name}/tags/list?n={n}&last={tag}, \
+                      GET /v2/{namespace}/{name}/referrers/{digest}";
 
 const READ: &str = "GET, HEAD";
 
@@ -39,6 +43,41 @@ pub enum Route {
         n: Option<usize>,
         last: Option<String>,
     },
+    PutManifest {
+        repository: Repository,
+        reference: String,
+    },
+    /// `POST blobs/uploads/`: a monolithic upload (`digest`), a mount from
+    /// another repository (`mount`, `from`), or the start of a chunked one.
+    StartUpload {
+        repository: Repository,
+        digest: Option<String>,
+        mount: Option<String>,
+        from: Option<String>,
+    },
+    Upload {
+        repository: Repository,
+        id: String,
+        step: UploadStep,
+    },
+    Referrers {
+        repository: Repository,
+        digest: String,
+        artifact_type: Option<String>,
+    },
+}
+
+/// What a request does to an upload in progress.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UploadStep {
+    /// `GET`: how much has arrived.
+    Status,
+    /// `PATCH`: append the body.
+    Append,
+    /// `PUT ?digest=`: append the body, if any, and finish as that digest.
+    Complete { digest: Option<String> },
+    /// `DELETE`.
+    Cancel,
 }
 
 /// The route for `method` on `path_and_query`, which starts with `/v2`.
@@ -57,12 +96,57 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, OciError> {
         .map(|segment| percent_decode(segment, false))
         .collect::<Result<Vec<_>, _>>()?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let param = |key: &str| -> Result<Option<String>, OciError> {
+        Ok(query_param(query, key)?.filter(|value| !value.is_empty()))
+    };
     match segments.as_slice() {
-        [repository @ .., "manifests", reference] if !repository.is_empty() => {
-            allow(method, READ)?;
-            Ok(Route::Manifest {
+        [repository @ .., "blobs", "uploads"] | [repository @ .., "blobs", "uploads", ""]
+            if !repository.is_empty() =>
+        {
+            allow(method, "POST")?;
+            Ok(Route::StartUpload {
                 repository: self::repository(repository)?,
-                reference: reference.to_string(),
+                digest: param("digest")?,
+                mount: param("mount")?,
+                from: param("from")?,
+            })
+        }
+        [repository @ .., "blobs", "uploads", id] if !repository.is_empty() => {
+            allow(method, "GET, PATCH, PUT, DELETE")?;
+            let step = match method {
+                "GET" => UploadStep::Status,
+                "PATCH" => UploadStep::Append,
+                "PUT" => UploadStep::Complete {
+                    digest: param("digest")?,
+                },
+                _ => UploadStep::Cancel,
+            };
+            Ok(Route::Upload {
+                repository: self::repository(repository)?,
+                id: id.to_string(),
+                step,
+            })
+        }
+        [repository @ .., "manifests", reference] if !repository.is_empty() => {
+            allow(method, "GET, HEAD, PUT")?;
+            let (repository, reference) = (self::repository(repository)?, reference.to_string());
+            Ok(match method {
+                "PUT" => Route::PutManifest {
+                    repository,
+                    reference,
+                },
+                _ => Route::Manifest {
+                    repository,
+                    reference,
+                },
+            })
+        }
+        [repository @ .., "referrers", digest] if !repository.is_empty() => {
+            allow(method, READ)?;
+            Ok(Route::Referrers {
+                repository: self::repository(repository)?,
+                digest: digest.to_string(),
+                artifact_type: param("artifactType")?,
             })
         }
         [repository @ .., "blobs", digest] if !repository.is_empty() => {
@@ -97,6 +181,13 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, OciError> {
             format!("there is no route for {method} {path}; the routes are: {ROUTES}"),
         )),
     }
+}
+
+/// The repository `namespace/name` a query parameter names (a mount's
+/// `from`); none when it is not one.
+pub fn repository_from_path(path: &str) -> Option<Repository> {
+    let segments: Vec<&str> = path.split('/').collect();
+    repository(&segments).ok()
 }
 
 /// A repository path must be `namespace/name`: Depot's repositories are its
@@ -176,6 +267,56 @@ mod tests {
     }
 
     #[test]
+    fn uploads_go_by_method() {
+        assert_eq!(
+            route("POST", "/v2/a/b/blobs/uploads/?digest=sha256%3Aab").unwrap(),
+            Route::StartUpload {
+                repository: repo("a/b"),
+                digest: Some("sha256:ab".into()),
+                mount: None,
+                from: None
+            }
+        );
+        assert!(matches!(
+            route("POST", "/v2/a/b/blobs/uploads?mount=sha256:ab&from=c/d").unwrap(),
+            Route::StartUpload {
+                mount: Some(_),
+                from: Some(_),
+                ..
+            }
+        ));
+        let step = |method: &str, path: &str| match route(method, path).unwrap() {
+            Route::Upload { step, id, .. } => (id, step),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            step("PATCH", "/v2/a/b/blobs/uploads/u1").1,
+            UploadStep::Append
+        );
+        assert_eq!(
+            step("GET", "/v2/a/b/blobs/uploads/u1").1,
+            UploadStep::Status
+        );
+        assert_eq!(
+            step("DELETE", "/v2/a/b/blobs/uploads/u1").1,
+            UploadStep::Cancel
+        );
+        assert_eq!(
+            step("PUT", "/v2/a/b/blobs/uploads/u1?digest=sha256:ab"),
+            (
+                "u1".into(),
+                UploadStep::Complete {
+                    digest: Some("sha256:ab".into())
+                }
+            )
+        );
+        assert!(matches!(
+            route("PUT", "/v2/a/b/manifests/1.0.0").unwrap(),
+            Route::PutManifest { .. }
+        ));
+    }
+
+    #[test]
     fn bad_paths_get_the_spec_codes() {
         let code = |method: &str, path: &str| {
             let e = route(method, path).unwrap_err();
@@ -193,6 +334,10 @@ mod tests {
         );
         assert_eq!(
             code("POST", "/v2/a/b/manifests/1.0.0"),
+            (405, "UNSUPPORTED")
+        );
+        assert_eq!(
+            code("DELETE", "/v2/a/b/manifests/1.0.0"),
             (405, "UNSUPPORTED")
         );
     }

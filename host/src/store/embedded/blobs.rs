@@ -2,7 +2,8 @@
 //!
 //! A writer streams into `<data>/tmp/<uuid>` while hashing; `finish` fsyncs the
 //! file, renames it into place and fsyncs the directory, so a blob is either
-//! whole under its digest or absent.
+//! whole under its digest or absent. Uploads that span requests append to
+//! `<data>/uploads/<uuid>` and are hashed when completed.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -12,10 +13,14 @@ use std::time::{Duration, SystemTime};
 use depot_protocol::Digest;
 use sha2::{Digest as _, Sha256};
 
-use crate::store::backend::{BlobRead, BlobWrite, MAX_CHUNK, StoreError};
+use crate::store::backend::{BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 
 /// Temporary files older than this are left over from a crash and removed at start-up.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// Uploads not touched for this long were abandoned by their clients and are
+/// removed at start-up.
+const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The blob directory of one data directory.
 #[derive(Debug)]
@@ -24,6 +29,8 @@ pub struct BlobDir {
     root: PathBuf,
     /// `<data>/tmp`, on the same file system so a rename is atomic.
     tmp: PathBuf,
+    /// `<data>/uploads`, on the same file system too.
+    uploads: PathBuf,
 }
 
 impl BlobDir {
@@ -32,12 +39,14 @@ impl BlobDir {
     pub fn open(data: &Path) -> Result<Self, StoreError> {
         let root = data.join("blobs").join("sha256");
         let tmp = data.join("tmp");
-        for dir in [&root, &tmp] {
+        let uploads = data.join("uploads");
+        for dir in [&root, &tmp, &uploads] {
             fs::create_dir_all(dir)
                 .map_err(|e| StoreError::storage("creating the blob directories", e))?;
         }
-        remove_stale_temp_files(&tmp);
-        Ok(Self { root, tmp })
+        remove_stale_files(&tmp, STALE_TEMP_AGE);
+        remove_stale_files(&uploads, STALE_UPLOAD_AGE);
+        Ok(Self { root, tmp, uploads })
     }
 
     fn path_of(&self, digest: &Digest) -> PathBuf {
@@ -85,10 +94,122 @@ impl BlobDir {
     }
 }
 
-/// Removes temporary files not touched for [`STALE_TEMP_AGE`]; a failure only
-/// leaves a file behind, so it is logged and otherwise ignored.
-fn remove_stale_temp_files(tmp: &Path) {
-    let Ok(entries) = fs::read_dir(tmp) else {
+impl BlobDir {
+    /// The file of upload `id`; `not-found` for an id this store never gave out.
+    fn upload_path(&self, id: &str) -> Result<PathBuf, StoreError> {
+        // Only ids of the form we hand out name a file, so no id escapes the directory.
+        let id = uuid::Uuid::parse_str(id).map_err(|_| upload_not_found(id))?;
+        Ok(self.uploads.join(id.hyphenated().to_string()))
+    }
+
+    /// See [`crate::store::Backend::start_upload`].
+    pub fn start_upload(&self) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        File::create_new(self.uploads.join(&id))
+            .map_err(|e| StoreError::storage("starting an upload", e))?;
+        Ok(id)
+    }
+
+    /// See [`crate::store::Backend::open_upload`].
+    pub fn open_upload(&self, id: &str) -> Result<FileUploadWriter, StoreError> {
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(self.upload_path(id)?)
+            .map_err(|e| upload_error(id, "opening an upload", e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| StoreError::storage("reading an upload's size", e))?
+            .len();
+        Ok(FileUploadWriter { file, size })
+    }
+
+    /// See [`crate::store::Backend::upload_size`].
+    pub fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
+        fs::metadata(self.upload_path(id)?)
+            .map(|m| m.len())
+            .map_err(|e| upload_error(id, "reading an upload's size", e))
+    }
+
+    /// See [`crate::store::Backend::complete_upload`].
+    pub fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
+        let path = self.upload_path(id)?;
+        let mut file = File::open(&path).map_err(|e| upload_error(id, "opening an upload", e))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; MAX_CHUNK as usize];
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .map_err(|e| StoreError::storage("reading an upload", e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        let actual = Digest::sha256(&hex::encode(hasher.finalize()))?;
+        if &actual != expected {
+            return Err(StoreError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        file.sync_all()
+            .map_err(|e| StoreError::storage("making a blob durable", e))?;
+        drop(file);
+        let hex = actual.hex();
+        let dir = self.root.join(&hex[..2]);
+        place(&path, &dir, &dir.join(hex))
+            .map_err(|e| StoreError::storage("moving a blob into place", e))?;
+        Ok(actual)
+    }
+
+    /// See [`crate::store::Backend::cancel_upload`].
+    pub fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
+        fs::remove_file(self.upload_path(id)?)
+            .map_err(|e| upload_error(id, "cancelling an upload", e))
+    }
+}
+
+fn upload_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "there is no upload `{id}` (it was completed, cancelled or never started); start a new \
+         upload"
+    ))
+}
+
+fn upload_error(id: &str, action: &'static str, e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound {
+        upload_not_found(id)
+    } else {
+        StoreError::storage(action, e)
+    }
+}
+
+/// An upload being appended to.
+#[derive(Debug)]
+pub struct FileUploadWriter {
+    file: File,
+    size: u64,
+}
+
+impl UploadWrite for FileUploadWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        check_chunk(chunk)?;
+        self.file
+            .write_all(chunk)
+            .map_err(|e| StoreError::storage("appending to an upload", e))?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// Removes files in `dir` not touched for `age`; a failure only leaves a file
+/// behind, so it is logged and otherwise ignored.
+fn remove_stale_files(dir: &Path, age: Duration) {
+    let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     let now = SystemTime::now();
@@ -96,7 +217,7 @@ fn remove_stale_temp_files(tmp: &Path) {
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
-            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP_AGE);
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > age);
         if stale && let Err(e) = fs::remove_file(entry.path()) {
             tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a stale temporary blob");
         }
@@ -121,13 +242,7 @@ pub struct FileBlobWriter {
 
 impl BlobWrite for FileBlobWriter {
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
-        if chunk.len() > MAX_CHUNK as usize {
-            return Err(StoreError::BadRequest(format!(
-                "a blob chunk may be at most {MAX_CHUNK} bytes (`max-chunk`), this one has {}; \
-                 split it",
-                chunk.len()
-            )));
-        }
+        check_chunk(chunk)?;
         let file = self.file.as_mut().ok_or_else(finished)?;
         file.write_all(chunk)
             .map_err(|e| StoreError::storage("writing a blob", e))?;
@@ -169,6 +284,17 @@ fn place(temp: &Path, dir: &Path, dest: &Path) -> io::Result<()> {
     }
     fs::rename(temp, dest)?;
     sync_dir(dir)
+}
+
+fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
+    if chunk.len() > MAX_CHUNK as usize {
+        return Err(StoreError::BadRequest(format!(
+            "a blob chunk may be at most {MAX_CHUNK} bytes (`max-chunk`), this one has {}; \
+             split it",
+            chunk.len()
+        )));
+    }
+    Ok(())
 }
 
 fn finished() -> StoreError {
@@ -321,6 +447,40 @@ mod tests {
             writer.write(&chunk),
             Err(StoreError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to() {
+        let data = tempfile::tempdir().unwrap();
+        let blobs = BlobDir::open(data.path()).unwrap();
+        let id = blobs.start_upload().unwrap();
+        for part in [&b"half a "[..], b"component"] {
+            let mut writer = blobs.open_upload(&id).unwrap();
+            writer.write(part).unwrap();
+        }
+        assert_eq!(blobs.upload_size(&id).unwrap(), 16);
+        let expected = Digest::sha256(&hex::encode(Sha256::digest(b"half a component"))).unwrap();
+        let wrong = Digest::sha256(&"0".repeat(64)).unwrap();
+        assert!(matches!(
+            blobs.complete_upload(&id, &wrong),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        assert_eq!(blobs.complete_upload(&id, &expected).unwrap(), expected);
+        assert_eq!(blobs.open_blob(&expected, 0).unwrap().size(), 16);
+        assert!(matches!(
+            blobs.upload_size(&id),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(files_in(&data.path().join("uploads")), 0);
+
+        let cancelled = blobs.start_upload().unwrap();
+        blobs.cancel_upload(&cancelled).unwrap();
+        for id in [cancelled.as_str(), "../registry.db", "nonsense"] {
+            assert!(
+                matches!(blobs.open_upload(id), Err(StoreError::NotFound(_))),
+                "{id}"
+            );
+        }
     }
 
     #[test]

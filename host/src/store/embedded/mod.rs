@@ -11,7 +11,7 @@ use depot_protocol::Digest;
 
 use self::blobs::BlobDir;
 use self::sqlite::SqliteLog;
-use super::backend::{Backend, BlobRead, BlobWrite, StoreError};
+use super::backend::{Backend, BlobRead, BlobWrite, StoreError, UploadWrite};
 use super::{Entry, LogEntry, PackageSummary, Release};
 
 /// The embedded backend of one data directory.
@@ -72,5 +72,25 @@ impl Backend for Embedded {
 
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
         self.log.release_by_digest(digest)
+    }
+
+    fn start_upload(&self) -> Result<String, StoreError> {
+        self.blobs.start_upload()
+    }
+
+    fn open_upload(&self, id: &str) -> Result<Box<dyn UploadWrite>, StoreError> {
+        Ok(Box::new(self.blobs.open_upload(id)?))
+    }
+
+    fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
+        self.blobs.upload_size(id)
+    }
+
+    fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
+        self.blobs.complete_upload(id, expected)
+    }
+
+    fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
+        self.blobs.cancel_upload(id)
     }
 }

@@ -1,0 +1,388 @@
+//! The push side: blob uploads (monolithic, chunked in order, mounted from
+//! another repository) and manifest PUT. A manifest whose tag is a semver
+//! version and whose one layer is `application/wasm` becomes a release through
+//! the publish handler — the same checks, metadata, policy and log entry as a
+//! `/v1` publish — with the pushed manifest as the release's OCI artifact.
+
+use serde::Deserialize;
+use wasip2::http::types::IncomingRequest;
+
+use crate::bindings::depot::registry::types::{Error, OciArtifact};
+use crate::bindings::depot::registry::{publish, query, store};
+use crate::body;
+use crate::handlers::header;
+use crate::response::{Body, Response};
+
+use super::error::OciError;
+use super::routes::{Repository, UploadStep};
+use super::{artifacts, check_digest, releases};
+
+/// The largest manifest accepted (the spec asks for at least 4 MB).
+const MAX_MANIFEST: usize = 4 * 1024 * 1024;
+
+const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const WASM_LAYER: &str = "application/wasm";
+
+/// The parts of an image manifest Depot reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    schema_version: Option<u32>,
+    media_type: Option<String>,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    media_type: String,
+    digest: String,
+    size: u64,
+}
+
+/// Checks that a repository can be pushed to: its package name is valid.
+fn check_name(repository: &Repository) -> Result<(), OciError> {
+    repository
+        .package
+        .parse::<depot_protocol::PackageName>()
+        .map(drop)
+        .map_err(|e| {
+            OciError::new(400, "NAME_INVALID", e.to_string())
+                .with_detail(serde_json::json!({ "name": repository.path }))
+        })
+}
+
+fn upload_location(repository: &Repository, id: &str) -> String {
+    format!("/v2/{}/blobs/uploads/{id}", repository.path)
+}
+
+fn blob_created(repository: &Repository, digest: &str) -> Response {
+    Response::new(201, "application/json", Body::Empty)
+        .with_header(
+            "location",
+            format!("/v2/{}/blobs/{digest}", repository.path),
+        )
+        .with_header("docker-content-digest", digest.to_string())
+}
+
+/// `202` with where to send more and how much has arrived.
+fn upload_accepted(status: u16, repository: &Repository, id: &str, size: u64) -> Response {
+    Response::new(status, "application/json", Body::Empty)
+        .with_header("location", upload_location(repository, id))
+        .with_header("range", format!("0-{}", size.saturating_sub(1)))
+        .with_header("docker-upload-uuid", id.to_string())
+}
+
+fn upload_unknown(id: &str) -> OciError {
+    OciError::new(
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+        format!(
+            "there is no upload `{id}` (completed, cancelled or never started); start one with \
+             POST /v2/<name>/blobs/uploads/"
+        ),
+    )
+}
+
+/// A store error about an upload: `not-found` is the upload's.
+fn upload_error(id: &str) -> impl Fn(Error) -> OciError + '_ {
+    move |e| match e {
+        Error::NotFound(_) => upload_unknown(id),
+        e => OciError::from(e),
+    }
+}
+
+/// `POST blobs/uploads/`.
+pub fn start_upload(
+    request: &IncomingRequest,
+    repository: &Repository,
+    digest: Option<&str>,
+    mount: Option<&str>,
+    from: Option<&str>,
+) -> Result<Response, OciError> {
+    check_name(repository)?;
+    if let (Some(mount), Some(from)) = (mount, from) {
+        check_digest(mount)?;
+        // A blob of one of `from`'s releases is mounted; anything else falls
+        // back to a new upload, as the spec has it.
+        if let Some(from) = super::routes::repository_from_path(from)
+            && let Ok(from_releases) = releases(&from)
+            && artifacts(&from_releases).any(|(release, oci)| {
+                release.digest == mount || oci.config == mount || oci.manifest == mount
+            })
+        {
+            return Ok(blob_created(repository, mount));
+        }
+    }
+    match digest {
+        Some(digest) => {
+            check_digest(digest)?;
+            let upload = body::Upload::open(request)?;
+            let written = upload.write_to_blob(u64::MAX)?;
+            if written != digest {
+                return Err(OciError::new(
+                    400,
+                    "DIGEST_INVALID",
+                    format!(
+                        "the uploaded bytes have digest {written}, not {digest}; send the digest \
+                         of what is uploaded"
+                    ),
+                ));
+            }
+            Ok(blob_created(repository, digest))
+        }
+        None => {
+            let id = store::start_upload()?;
+            Ok(upload_accepted(202, repository, &id, 0))
+        }
+    }
+}
+
+/// `GET`, `PATCH`, `PUT` and `DELETE` of `blobs/uploads/<id>`.
+pub fn upload(
+    request: &IncomingRequest,
+    repository: &Repository,
+    id: &str,
+    step: UploadStep,
+) -> Result<Response, OciError> {
+    check_name(repository)?;
+    match step {
+        UploadStep::Status => {
+            let size = store::upload_size(id).map_err(upload_error(id))?;
+            Ok(upload_accepted(204, repository, id, size))
+        }
+        UploadStep::Append => {
+            let size = store::upload_size(id).map_err(upload_error(id))?;
+            if let Some(range) = header(request, "content-range") {
+                let start = content_range_start(&range).ok_or_else(|| {
+                    OciError::new(
+                        400,
+                        "BLOB_UPLOAD_INVALID",
+                        format!("Content-Range `{range}` is not `<start>-<end>`"),
+                    )
+                })?;
+                if start != size {
+                    let e = OciError::new(
+                        416,
+                        "BLOB_UPLOAD_INVALID",
+                        format!(
+                            "this chunk starts at byte {start}, but the upload has {size} bytes; \
+                             chunks must arrive in order: send the one starting at {size}"
+                        ),
+                    );
+                    return Err(OciError {
+                        range: Some((upload_location(repository, id), size)),
+                        ..e
+                    });
+                }
+            }
+            let writer = store::open_upload(id).map_err(upload_error(id))?;
+            body::Upload::open(request)?.append_to(&writer)?;
+            Ok(upload_accepted(202, repository, id, writer.size()))
+        }
+        UploadStep::Complete { digest } => {
+            let digest = digest.ok_or_else(|| {
+                OciError::new(
+                    400,
+                    "DIGEST_INVALID",
+                    "finishing an upload needs the blob's digest: PUT ...?digest=sha256:<hex>",
+                )
+            })?;
+            check_digest(&digest)?;
+            let writer = store::open_upload(id).map_err(upload_error(id))?;
+            body::Upload::open(request)?.append_to(&writer)?;
+            drop(writer);
+            store::complete_upload(id, &digest).map_err(upload_error(id))?;
+            Ok(blob_created(repository, &digest))
+        }
+        UploadStep::Cancel => {
+            store::cancel_upload(id).map_err(upload_error(id))?;
+            Ok(Response::new(204, "application/json", Body::Empty))
+        }
+    }
+}
+
+/// The first byte of `Content-Range: <start>-<end>` (also with a `bytes `
+/// prefix, which some clients send).
+fn content_range_start(range: &str) -> Option<u64> {
+    let range = range.trim();
+    let range = range.strip_prefix("bytes ").unwrap_or(range);
+    let (start, end) = range.split_once('-')?;
+    let end = end.split('/').next()?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    (start <= end).then_some(start)
+}
+
+/// `PUT manifests/<reference>`.
+pub fn put_manifest(
+    request: &IncomingRequest,
+    repository: &Repository,
+    reference: &str,
+) -> Result<Response, OciError> {
+    check_name(repository)?;
+    let upload = body::Upload::open(request)?;
+    let too_large = || {
+        OciError::new(
+            413,
+            "SIZE_INVALID",
+            format!("a manifest may be at most {MAX_MANIFEST} bytes; push a smaller one"),
+        )
+    };
+    let declared: Option<u64> =
+        header(request, "content-length").and_then(|length| length.parse().ok());
+    if declared.is_some_and(|length| length > MAX_MANIFEST as u64) {
+        upload.discard();
+        return Err(too_large());
+    }
+    let bytes = upload.read_at_most(MAX_MANIFEST)?;
+    if bytes.len() > MAX_MANIFEST {
+        upload.discard();
+        return Err(too_large());
+    }
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        manifest_invalid(format!("the manifest is not an OCI image manifest ({e})"))
+    })?;
+    let media_type = manifest
+        .media_type
+        .clone()
+        .or_else(|| header(request, "content-type"))
+        .unwrap_or_default();
+    if manifest.schema_version != Some(2) {
+        return Err(manifest_invalid(
+            "the manifest's schemaVersion must be 2".into(),
+        ));
+    }
+    if media_type == IMAGE_INDEX || !manifest.manifests.is_empty() {
+        return Err(unsupported(
+            "image indexes are not stored yet; push each wasm release's image manifest under \
+             its version tag",
+        ));
+    }
+    if media_type != IMAGE_MANIFEST {
+        return Err(manifest_invalid(format!(
+            "media type `{media_type}` is not `{IMAGE_MANIFEST}`"
+        )));
+    }
+    let by_digest = reference.contains(':');
+    if by_digest {
+        check_digest(reference)?;
+    }
+    let version = (!by_digest)
+        .then(|| depot_protocol::parse_version(reference).ok())
+        .flatten();
+    let (Some(version), [layer]) = (version, manifest.layers.as_slice()) else {
+        return Err(unsupported(
+            "this registry stores wasm releases: push an image manifest whose one layer is \
+             `application/wasm` under a semver version tag (for example `1.2.0`)",
+        ));
+    };
+    if layer.media_type != WASM_LAYER {
+        return Err(unsupported(&format!(
+            "the layer's media type is `{}`; a release's one layer is `{WASM_LAYER}`",
+            layer.media_type
+        )));
+    }
+    let config = manifest
+        .config
+        .as_ref()
+        .ok_or_else(|| manifest_invalid("the manifest has no config descriptor".into()))?;
+    for descriptor in [config, layer] {
+        check_digest(&descriptor.digest)?;
+        let stored = store::open_blob(&descriptor.digest, 0).map_err(|e| match e {
+            Error::NotFound(_) => OciError::new(
+                400,
+                "MANIFEST_BLOB_UNKNOWN",
+                format!(
+                    "blob {} named by the manifest is not uploaded; push it before the manifest",
+                    descriptor.digest
+                ),
+            ),
+            e => OciError::from(e),
+        })?;
+        if stored.size() != descriptor.size {
+            return Err(manifest_invalid(format!(
+                "blob {} has {} bytes, but the manifest says {}",
+                descriptor.digest,
+                stored.size(),
+                descriptor.size
+            )));
+        }
+    }
+
+    let writer = store::create_blob()?;
+    for part in bytes.chunks(store::max_chunk().max(1) as usize) {
+        writer.write(part)?;
+    }
+    let digest = writer.finish()?;
+    let name = &repository.package;
+    let version = version.to_string();
+    let existing = match query::get_release(name, &version) {
+        Ok(release) => Some(release),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(existing) = existing {
+        return match existing.oci {
+            Some(oci) if oci.manifest == digest => Ok(manifest_created(repository, &digest)),
+            _ => Err(version_tag_taken(repository, &version, &existing.digest)),
+        };
+    }
+    let oci = OciArtifact {
+        manifest: digest.clone(),
+        config: config.digest.clone(),
+    };
+    match publish::publish(name, &version, &layer.digest, Some(&oci)) {
+        Ok(_) => Ok(manifest_created(repository, &digest)),
+        Err(Error::VersionExists(m)) => Err(OciError::new(409, "DENIED", m)),
+        Err(Error::InvalidContent(m)) => Err(manifest_invalid(m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn manifest_created(repository: &Repository, digest: &str) -> Response {
+    Response::new(201, "application/json", Body::Empty)
+        .with_header(
+            "location",
+            format!("/v2/{}/manifests/{digest}", repository.path),
+        )
+        .with_header("docker-content-digest", digest.to_string())
+}
+
+fn version_tag_taken(repository: &Repository, version: &str, content: &str) -> OciError {
+    OciError::new(
+        409,
+        "DENIED",
+        format!(
+            "`{}` {version} is already released (content {content}) with another manifest; \
+             version tags are immutable: push a new version",
+            repository.package
+        ),
+    )
+    .with_detail(serde_json::json!({ "name": repository.path, "tag": version }))
+}
+
+fn manifest_invalid(message: String) -> OciError {
+    OciError::new(400, "MANIFEST_INVALID", message)
+}
+
+fn unsupported(message: &str) -> OciError {
+    OciError::new(400, "UNSUPPORTED", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_gives_where_a_chunk_starts() {
+        assert_eq!(content_range_start("0-99"), Some(0));
+        assert_eq!(content_range_start("bytes 100-199/*"), Some(100));
+        assert_eq!(content_range_start("5-1"), None);
+        assert_eq!(content_range_start("x-1"), None);
+    }
+}
