@@ -27,6 +27,49 @@ fn main() {
     get_throughput(&server);
     download_speed(&server);
     memory_while_serving(&server, pid);
+    drop(server);
+    instantiation_cost();
+}
+
+/// What creating one request's instance of the composed handlers costs, as the
+/// server itself times it (debug log), over sequential small GETs.
+fn instantiation_cost() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = Server::start_with(ServerOptions {
+        env: vec![("RUST_LOG".into(), "info,depot::serve::http=debug".into())],
+        log: Some(tx),
+        ..ServerOptions::default()
+    });
+    let http = client();
+    for _ in 0..1000 {
+        let response = http.get(server.at("/v1/packages")).send().expect("GET");
+        assert_eq!(response.status(), 200);
+    }
+    drop(server);
+    let mut samples: Vec<Duration> = rx
+        .try_iter()
+        .filter(|line| line.contains("instantiated the handlers"))
+        .filter_map(|line| {
+            let micros = line.split("micros").nth(1)?;
+            let digits: String = micros
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .collect();
+            Some(Duration::from_micros(digits.parse().ok()?))
+        })
+        .collect();
+    assert!(
+        !samples.is_empty(),
+        "the server logged no instantiation times"
+    );
+    let n = samples.len();
+    let (p50, p99) = percentiles(&mut samples);
+    println!(
+        "instantiation of the composed handlers per request (n={n}): p50 {} us, p99 {} us",
+        p50.as_micros(),
+        p99.as_micros()
+    );
 }
 
 /// Sequential publishes of distinct ~50 KB components.

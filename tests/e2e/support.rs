@@ -29,6 +29,10 @@ pub struct ServerOptions {
     pub data: Option<PathBuf>,
     /// Extra `depot serve` arguments.
     pub args: Vec<String>,
+    /// Extra environment variables (e.g. `RUST_LOG`).
+    pub env: Vec<(String, String)>,
+    /// Every line the server logs is also sent here.
+    pub log: Option<mpsc::Sender<String>>,
 }
 
 impl Server {
@@ -52,32 +56,49 @@ impl Server {
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
             .args(&options.args)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start depot serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
-        // Keep draining stderr so the server never blocks on a full pipe.
+        let log = options.log;
+        // Keep draining stderr so the server never blocks on a full pipe. Until
+        // the address shows, keep what it says, to report why it did not start.
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut early = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // `tx.take()` only once the line is found: it is sent once.
-                if let Some(rest) = line.split("Depot listening on ").nth(1)
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(rest.trim().to_string());
+                if let Some(log) = &log {
+                    let _ = log.send(line.clone());
                 }
                 if std::env::var_os("DEPOT_TEST_LOG").is_some() {
                     eprintln!("[depot] {line}");
                 }
+                match line.split("Depot listening on ").nth(1) {
+                    Some(rest) => {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(Ok(rest.trim().to_string()));
+                        }
+                    }
+                    None if tx.is_some() => early.push(line),
+                    None => {}
+                }
+            }
+            if let Some(tx) = tx {
+                let _ = tx.send(Err(early.join("\n")));
             }
         });
-        let url = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(url) => url,
+        let url = match rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(Ok(url)) => url,
+            Ok(Err(said)) => {
+                let status = child.wait();
+                panic!("depot serve exited ({status:?}) before listening:\n{said}");
+            }
             Err(_) => {
                 let _ = child.kill();
-                panic!("depot serve did not report its address; run with DEPOT_TEST_LOG=1");
+                panic!("depot serve did not report its address in 180 s");
             }
         };
         Server {
