@@ -1,0 +1,265 @@
+//! Depot against CNCF distribution (the Debian package `docker-registry`,
+//! started here on 127.0.0.1 with filesystem storage), in one run, with the same
+//! artifacts: push then pull of 10 components of 64 KB with `oci-client`, and
+//! GET of a 32 MiB blob. Prints each figure and the ratio Depot/distribution
+//! (lower is better; the target is <= 1.0). The two registries take turns,
+//! so load from elsewhere on the machine falls on both alike; each figure is
+//! a median. Run with `cargo bench -p depot --bench oci`.
+//!
+//! A push to Depot is a publish: the content is checked and described, the
+//! policy applied and the log entry made durable before the manifest PUT is
+//! answered; distribution only stores the bytes.
+
+#[allow(dead_code)]
+#[path = "../../tests/e2e/support.rs"]
+mod support;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use support::*;
+
+const MIB: usize = 1024 * 1024;
+
+/// `docker-registry serve` on a free loopback port, stopped (by its pid) when dropped.
+struct Distribution {
+    child: Child,
+    host: String,
+    _storage: tempfile::TempDir,
+}
+
+impl Distribution {
+    fn start() -> Option<Self> {
+        let storage = tempfile::tempdir().expect("temp dir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    \
+                 rootdirectory: {}\nhttp:\n  addr: {host}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .expect("write config");
+        let child = match Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                println!("docker-registry not started ({e}); apt-get install docker-registry");
+                return None;
+            }
+        };
+        let registry = Self {
+            child,
+            host,
+            _storage: storage,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let up = client()
+                .get(format!("http://{}/v2/", registry.host))
+                .send()
+                .is_ok_and(|r| r.status() == 200);
+            if up {
+                return Some(registry);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("docker-registry did not answer on {}", registry.host);
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    let depot = Server::start_with(ServerOptions {
+        args: vec!["--max-content-size".into(), (64 * MIB).to_string()],
+        ..ServerOptions::default()
+    });
+    let depot_host = depot.url.trim_start_matches("http://").to_string();
+    let Some(distribution) = Distribution::start() else {
+        return;
+    };
+    println!(
+        "depot on {depot_host}, distribution ({}) on {}",
+        version(),
+        distribution.host
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    let small: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            greeter(&Meta {
+                description: Some(&format!("bench component {i}")),
+                // The greeter itself is about 2.4 KB.
+                padding: 64 * 1024 - 2400,
+                ..Meta::default()
+            })
+        })
+        .collect();
+    let (mut d, mut r) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        d.push(runtime.block_on(push_pull(&depot_host, round, &small)));
+        r.push(runtime.block_on(push_pull(&distribution.host, round, &small)));
+    }
+    report(
+        &format!(
+            "push+pull of 10 x {} B components (oci-client, median of {ROUNDS})",
+            small[0].len()
+        ),
+        median(d),
+        median(r),
+    );
+
+    let large = greeter(&Meta {
+        padding: 32 * MIB,
+        ..Meta::default()
+    });
+    let digest = runtime.block_on(async {
+        push(&depot_host, "bench/large", "1.0.0", &large).await;
+        push(&distribution.host, "bench/large", "1.0.0", &large).await
+    });
+    let (mut d, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..GETS {
+        d.push(get_blob(&depot_host, &digest, large.len()));
+        r.push(get_blob(&distribution.host, &digest, large.len()));
+    }
+    report(
+        &format!("GET of a {} MiB blob (median of {GETS})", large.len() / MIB),
+        median(d),
+        median(r),
+    );
+}
+
+/// Rounds of push+pull per registry.
+const ROUNDS: usize = 5;
+
+/// GETs of the large blob per registry.
+const GETS: usize = 21;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn version() -> String {
+    Command::new("docker-registry")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn report(what: &str, depot: Duration, distribution: Duration) {
+    println!(
+        "{what}: depot {:.1} ms, distribution {:.1} ms, ratio depot/distribution {:.2} \
+         (target <= 1.0)",
+        ms(depot),
+        ms(distribution),
+        depot.as_secs_f64() / distribution.as_secs_f64()
+    );
+}
+
+fn oci_client() -> Client {
+    Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..ClientConfig::default()
+    })
+}
+
+/// Pushes `bytes` as a wasm artifact; returns the layer's digest.
+async fn push(host: &str, repository: &str, tag: &str, bytes: &[u8]) -> String {
+    let digest = format!("sha256:{}", sha256_hex(bytes));
+    let config = serde_json::json!({
+        "created": "2026-11-28T00:00:00Z",
+        "architecture": "wasm",
+        "os": "wasip2",
+        "layerDigests": [digest],
+        "component": {"imports": ["example:greet/logger@0.1.0"], "exports": ["example:greet/greeter@0.1.0"]},
+    });
+    let config = Config {
+        data: serde_json::to_vec(&config).expect("config").into(),
+        media_type: "application/vnd.wasm.config.v0+json".into(),
+        annotations: None,
+    };
+    let layer = ImageLayer {
+        data: bytes.to_vec().into(),
+        media_type: "application/wasm".into(),
+        annotations: None,
+    };
+    let reference: Reference = format!("{host}/{repository}:{tag}").parse().expect("ref");
+    oci_client()
+        .push(&reference, &[layer], config, &RegistryAuth::Anonymous, None)
+        .await
+        .unwrap_or_else(|e| panic!("push to {host}: {e}"));
+    digest
+}
+
+/// Pushes each component as its own version (of a package per round), then
+/// pulls each back (manifest and layer, checked); the wall-clock time of it all.
+async fn push_pull(host: &str, round: usize, components: &[Vec<u8>]) -> Duration {
+    // Package names are kebab-case words that start with a letter.
+    let repository = format!("bench/small-{}", char::from(b'a' + round as u8));
+    let start = Instant::now();
+    for (i, bytes) in components.iter().enumerate() {
+        push(host, &repository, &format!("1.0.{i}"), bytes).await;
+    }
+    let client = oci_client();
+    for (i, bytes) in components.iter().enumerate() {
+        let reference: Reference = format!("{host}/{repository}:1.0.{i}").parse().expect("ref");
+        let (manifest, _) = client
+            .pull_image_manifest(&reference, &RegistryAuth::Anonymous)
+            .await
+            .expect("pull manifest");
+        let mut pulled = Vec::with_capacity(bytes.len());
+        client
+            .pull_blob(&reference, &manifest.layers[0], &mut pulled)
+            .await
+            .expect("pull blob");
+        assert_eq!(&pulled, bytes);
+    }
+    start.elapsed()
+}
+
+/// The time of one GET of the blob, read to the end.
+fn get_blob(host: &str, digest: &str, size: usize) -> Duration {
+    let url = format!("http://{host}/v2/bench/large/blobs/{digest}");
+    let start = Instant::now();
+    let mut response = client().get(&url).send().expect("GET");
+    assert_eq!(response.status(), 200, "{url}");
+    let mut buffer = vec![0; MIB];
+    let mut read = 0;
+    loop {
+        let n = response.read(&mut buffer).expect("read");
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    assert_eq!(read, size);
+    start.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
