@@ -47,7 +47,10 @@ pub enum ParseError {
     #[error("invalid version `{0}`: expected a semver 2.0 version such as `1.2.0` ({1})")]
     Version(String, String),
     /// Not a digest Depot understands.
-    #[error("invalid digest `{0}`: expected `sha256:` followed by 64 lowercase hex digits")]
+    #[error(
+        "invalid digest `{0}`: expected `sha256:` followed by 64 lowercase hex digits \
+         (or `sha512:` followed by 128)"
+    )]
     Digest(String),
     /// Not a semver requirement.
     #[error(
@@ -157,9 +160,37 @@ pub fn parse_requirement(s: &str) -> Result<VersionReq, ParseError> {
     VersionReq::parse(s).map_err(|e| ParseError::Requirement(s.to_string(), e.to_string()))
 }
 
-/// A content digest, `sha256:<64 lowercase hex digits>`.
+/// A content digest, `sha256:<64 lowercase hex digits>` (what Depot names
+/// content by) or `sha512:<128 lowercase hex digits>` (which OCI clients may
+/// upload blobs as).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest(String);
+
+/// The hash a [`Digest`] is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// SHA-256, 64 hex digits.
+    Sha256,
+    /// SHA-512, 128 hex digits.
+    Sha512,
+}
+
+impl Algorithm {
+    /// The name before the colon, `sha256` or `sha512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    fn hex_len(self) -> usize {
+        match self {
+            Self::Sha256 => 64,
+            Self::Sha512 => 128,
+        }
+    }
+}
 
 impl Digest {
     /// The digest of `hex`, 64 lowercase hex digits of a SHA-256 hash.
@@ -167,12 +198,21 @@ impl Digest {
         format!("sha256:{hex}").parse()
     }
 
-    /// The hex part, without the algorithm.
-    pub fn hex(&self) -> &str {
-        &self.0["sha256:".len()..]
+    /// The hash the digest is made with.
+    pub fn algorithm(&self) -> Algorithm {
+        if self.0.starts_with("sha512:") {
+            Algorithm::Sha512
+        } else {
+            Algorithm::Sha256
+        }
     }
 
-    /// The whole digest, `sha256:<hex>`.
+    /// The hex part, without the algorithm.
+    pub fn hex(&self) -> &str {
+        &self.0[self.algorithm().name().len() + 1..]
+    }
+
+    /// The whole digest, `<algorithm>:<hex>`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -182,11 +222,16 @@ impl FromStr for Digest {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        let hex = s
-            .strip_prefix("sha256:")
-            .ok_or_else(|| ParseError::Digest(s.to_string()))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(ParseError::Digest(s.to_string()));
+        let invalid = || ParseError::Digest(s.to_string());
+        let (name, hex) = s.split_once(':').ok_or_else(invalid)?;
+        let algorithm = [Algorithm::Sha256, Algorithm::Sha512]
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(invalid)?;
+        if hex.len() != algorithm.hex_len()
+            || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(invalid());
         }
         Ok(Self(s.to_string()))
     }
@@ -413,13 +458,18 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_sha256_with_lowercase_hex() {
+    fn digests_are_sha256_or_sha512_with_lowercase_hex() {
         let hex = "ab".repeat(32);
         let d: Digest = format!("sha256:{hex}").parse().unwrap();
-        assert_eq!(d.hex(), hex);
+        assert_eq!((d.hex(), d.algorithm()), (hex.as_str(), Algorithm::Sha256));
+        let long = "cd".repeat(64);
+        let d: Digest = format!("sha512:{long}").parse().unwrap();
+        assert_eq!((d.hex(), d.algorithm()), (long.as_str(), Algorithm::Sha512));
         for bad in [
             format!("sha256:{}", "AB".repeat(32)),
             format!("sha256:{}", "ab".repeat(31)),
+            format!("sha256:{long}"),
+            format!("sha512:{hex}"),
             format!("md5:{hex}"),
             hex.clone(),
         ] {

@@ -546,6 +546,43 @@ fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
             .unwrap(),
     );
     assert_eq!((got.0, got.1.as_str()), (400, "DIGEST_INVALID"));
+    // sha512 works too, monolithic and chunked.
+    let sha512 = {
+        use sha2::Digest;
+        format!(
+            "sha512:{}",
+            hex::encode(sha2::Sha512::digest(b"hello world"))
+        )
+    };
+    let monolithic = http
+        .post(server.at(&format!("/v2/example/raw/blobs/uploads/?digest={sha512}")))
+        .body("hello world")
+        .send()
+        .unwrap();
+    assert_eq!(monolithic.status(), 201);
+    assert_eq!(
+        monolithic.headers()["docker-content-digest"],
+        sha512.as_str()
+    );
+    let start = http
+        .post(server.at("/v2/example/raw/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    let first = http
+        .patch(&location)
+        .header("content-range", "0-5")
+        .body("hello ")
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    let done = http
+        .put(format!("{location}?digest={sha512}"))
+        .body("world")
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), 201);
+
     let got = oci_error(
         http.post(server.at("/v2/Bad/Name/blobs/uploads/"))
             .send()

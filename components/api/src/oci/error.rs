@@ -94,7 +94,7 @@ impl OciError {
             "DIGEST_INVALID",
             format!(
                 "`{digest}` is not a digest this registry understands; give \
-                 `sha256:<64 lowercase hex digits>`"
+                 `sha256:<64 lowercase hex digits>` or `sha512:<128 lowercase hex digits>`"
             ),
         )
         .with_detail(serde_json::json!({ "digest": digest }))

@@ -121,18 +121,20 @@ pub fn start_upload(
     }
     match digest {
         Some(digest) => {
+            // Through an upload, which the store hashes in the digest's own
+            // algorithm (sha256 or sha512).
             check_digest(digest)?;
-            let upload = body::Upload::open(request)?;
-            let written = upload.write_to_blob(u64::MAX)?;
-            if written != digest {
-                return Err(OciError::new(
-                    400,
-                    "DIGEST_INVALID",
-                    format!(
-                        "the uploaded bytes have digest {written}, not {digest}; send the digest \
-                         of what is uploaded"
-                    ),
-                ));
+            let id = store::start_upload()?;
+            let writer = store::open_upload(&id).map_err(upload_error(&id))?;
+            let appended = body::Upload::open(request).and_then(|body| body.append_to(&writer));
+            drop(writer);
+            let completed = appended
+                .map_err(OciError::from)
+                .and_then(|()| store::complete_upload(&id, digest).map_err(upload_error(&id)));
+            if let Err(e) = completed {
+                // Best effort: the store also removes abandoned uploads.
+                let _ = store::cancel_upload(&id);
+                return Err(e);
             }
             Ok(blob_created(repository, digest))
         }
@@ -190,7 +192,7 @@ pub fn upload(
                 OciError::new(
                     400,
                     "DIGEST_INVALID",
-                    "finishing an upload needs the blob's digest: PUT ...?digest=sha256:<hex>",
+                    "finishing an upload needs the blob's digest: PUT ...?digest=sha256:<hex> (or sha512)",
                 )
             })?;
             check_digest(&digest)?;
@@ -281,6 +283,12 @@ pub fn put_manifest(
              `application/wasm` under a semver version tag (for example `1.2.0`)",
         ));
     };
+    if !layer.digest.starts_with("sha256:") {
+        return Err(unsupported(
+            "a release's content is named by its sha256 digest; upload the layer by its \
+             sha256 digest",
+        ));
+    }
     if layer.media_type != WASM_LAYER {
         return Err(unsupported(&format!(
             "the layer's media type is `{}`; a release's one layer is `{WASM_LAYER}`",

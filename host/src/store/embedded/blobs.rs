@@ -1,4 +1,5 @@
-//! Content-addressed blobs in a directory: `<data>/blobs/sha256/<2 hex>/<hex>`.
+//! Content-addressed blobs in a directory: `<data>/blobs/<algorithm>/<2 hex>/<hex>`
+//! (`sha256`, and `sha512` for blobs an OCI client uploads by that digest).
 //!
 //! A writer streams into `<data>/tmp/<uuid>` while hashing; `finish` fsyncs the
 //! file, renames it into place and fsyncs the directory, so a blob is either
@@ -10,8 +11,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use depot_protocol::Digest;
-use sha2::{Digest as _, Sha256};
+use depot_protocol::{Algorithm, Digest};
+use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::store::backend::{BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 
@@ -25,7 +26,7 @@ const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
 /// The blob directory of one data directory.
 #[derive(Debug)]
 pub struct BlobDir {
-    /// `<data>/blobs/sha256`.
+    /// `<data>/blobs`.
     root: PathBuf,
     /// `<data>/tmp`, on the same file system so a rename is atomic.
     tmp: PathBuf,
@@ -37,10 +38,10 @@ impl BlobDir {
     /// Opens (creating if needed) the blob directory under `data`, removing
     /// temporary files a crash left behind.
     pub fn open(data: &Path) -> Result<Self, StoreError> {
-        let root = data.join("blobs").join("sha256");
+        let root = data.join("blobs");
         let tmp = data.join("tmp");
         let uploads = data.join("uploads");
-        for dir in [&root, &tmp, &uploads] {
+        for dir in [&root.join("sha256"), &tmp, &uploads] {
             fs::create_dir_all(dir)
                 .map_err(|e| StoreError::storage("creating the blob directories", e))?;
         }
@@ -49,9 +50,16 @@ impl BlobDir {
         Ok(Self { root, tmp, uploads })
     }
 
-    fn path_of(&self, digest: &Digest) -> PathBuf {
+    /// The directory of `digest`'s blob, and its path.
+    fn place_of(&self, digest: &Digest) -> (PathBuf, PathBuf) {
         let hex = digest.hex();
-        self.root.join(&hex[..2]).join(hex)
+        let dir = self.root.join(digest.algorithm().name()).join(&hex[..2]);
+        let path = dir.join(hex);
+        (dir, path)
+    }
+
+    fn path_of(&self, digest: &Digest) -> PathBuf {
+        self.place_of(digest).1
     }
 
     /// Starts a new blob in a temporary file.
@@ -63,7 +71,7 @@ impl BlobDir {
             file: Some(file),
             temp: Some(temp),
             hasher: Sha256::new(),
-            root: self.root.clone(),
+            root: self.root.join("sha256"),
         })
     }
 
@@ -134,7 +142,10 @@ impl BlobDir {
     pub fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
         let path = self.upload_path(id)?;
         let mut file = File::open(&path).map_err(|e| upload_error(id, "opening an upload", e))?;
-        let mut hasher = Sha256::new();
+        let mut hasher = match expected.algorithm() {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        };
         let mut buffer = vec![0; MAX_CHUNK as usize];
         loop {
             let n = file
@@ -145,7 +156,7 @@ impl BlobDir {
             }
             hasher.update(&buffer[..n]);
         }
-        let actual = Digest::sha256(&hex::encode(hasher.finalize()))?;
+        let actual = hasher.finish()?;
         if &actual != expected {
             return Err(StoreError::DigestMismatch {
                 expected: expected.to_string(),
@@ -155,9 +166,8 @@ impl BlobDir {
         file.sync_all()
             .map_err(|e| StoreError::storage("making a blob durable", e))?;
         drop(file);
-        let hex = actual.hex();
-        let dir = self.root.join(&hex[..2]);
-        place(&path, &dir, &dir.join(hex))
+        let (dir, dest) = self.place_of(&actual);
+        place(&path, &dir, &dest)
             .map_err(|e| StoreError::storage("moving a blob into place", e))?;
         Ok(actual)
     }
@@ -166,6 +176,29 @@ impl BlobDir {
     pub fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
         fs::remove_file(self.upload_path(id)?)
             .map_err(|e| upload_error(id, "cancelling an upload", e))
+    }
+}
+
+/// The hash of an upload, in the algorithm of the digest it is expected to have.
+enum Hasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(bytes),
+            Self::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    fn finish(self) -> Result<Digest, StoreError> {
+        let (algorithm, hex) = match self {
+            Self::Sha256(h) => ("sha256", hex::encode(h.finalize())),
+            Self::Sha512(h) => ("sha512", hex::encode(h.finalize())),
+        };
+        Ok(format!("{algorithm}:{hex}").parse()?)
     }
 }
 
@@ -472,6 +505,15 @@ mod tests {
             Err(StoreError::NotFound(_))
         ));
         assert_eq!(files_in(&data.path().join("uploads")), 0);
+
+        let id = blobs.start_upload().unwrap();
+        blobs.open_upload(&id).unwrap().write(b"long hash").unwrap();
+        let sha512: Digest = format!("sha512:{}", hex::encode(Sha512::digest(b"long hash")))
+            .parse()
+            .unwrap();
+        assert_eq!(blobs.complete_upload(&id, &sha512).unwrap(), sha512);
+        let mut reader = blobs.open_blob(&sha512, 0).unwrap();
+        assert_eq!(read_all(&mut reader, 100), b"long hash");
 
         let cancelled = blobs.start_upload().unwrap();
         blobs.cancel_upload(&cancelled).unwrap();
