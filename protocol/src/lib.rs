@@ -60,6 +60,17 @@ pub enum ParseError {
     Requirement(String, String),
 }
 
+/// The content size limit given as `value` (the host passes it to the
+/// handlers in [`MAX_CONTENT_SIZE_ENV`]), or [`DEFAULT_MAX_CONTENT_SIZE`].
+///
+/// The host sets the variable from its own configuration, so a value that is not
+/// a byte count is a host bug; the default limit is then the safe answer.
+pub fn max_content_size(value: Option<&str>) -> u64 {
+    value
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_CONTENT_SIZE)
+}
+
 /// Content over the registry's size limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

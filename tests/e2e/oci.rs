@@ -739,3 +739,30 @@ fn wasm_pkg_client_publishes_through_discovery_and_gets_it_back() {
     let info = ok(server.cli(&["info", "example:wkg@1.0.0"]));
     assert!(info.contains("example:wkg/shapes@1.0.0"), "{info}");
 }
+
+#[test]
+fn uploads_stop_at_the_content_size_limit() {
+    let server = Server::start_with(ServerOptions {
+        args: vec!["--max-content-size".into(), "4096".into()],
+        ..ServerOptions::default()
+    });
+    let http = client();
+    let big = vec![7u8; 10_000];
+    let digest = format!("sha256:{}", sha256_hex(&big));
+    let got = oci_error(
+        http.post(server.at(&format!("/v2/example/big/blobs/uploads/?digest={digest}")))
+            .body(big.clone())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (413, "SIZE_INVALID"), "{}", got.2);
+    let start = http
+        .post(server.at("/v2/example/big/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    let first = http.patch(&location).body(vec![7u8; 4000]).send().unwrap();
+    assert_eq!(first.status(), 202);
+    let got = oci_error(http.patch(&location).body(vec![7u8; 4000]).send().unwrap());
+    assert_eq!((got.0, got.1.as_str()), (413, "SIZE_INVALID"), "{}", got.2);
+}

@@ -53,9 +53,13 @@ impl Upload {
         Ok(writer.finish()?)
     }
 
-    /// Streams the body onto the end of an upload.
-    pub fn append_to(&self, writer: &UploadWriter) -> Result<(), ApiError> {
+    /// Streams the body onto the end of an upload, refusing to let the upload
+    /// pass `limit` bytes.
+    pub fn append_to(&self, writer: &UploadWriter, limit: u64) -> Result<(), ApiError> {
         while let Some(bytes) = self.next_chunk()? {
+            if writer.size().saturating_add(bytes.len() as u64) > limit {
+                return Err(ApiError::too_large(ContentTooLarge { size: None, limit }));
+            }
             writer.write(&bytes)?;
         }
         Ok(())

@@ -3,17 +3,11 @@
 //! the default policy.
 
 use crate::bindings::depot::registry::types::{ContentKind, Error, Metadata};
-use depot_protocol::{DEFAULT_MAX_CONTENT_SIZE, MAX_CONTENT_SIZE_ENV};
+use depot_protocol::MAX_CONTENT_SIZE_ENV;
 
 /// The limit the host passes in `DEPOT_MAX_CONTENT_SIZE`, or 100 MiB.
-///
-/// The host sets the variable from its own configuration, so a value that is not
-/// a byte count is a host bug; the default limit is then the safe answer.
 pub fn max_content_size() -> u64 {
-    std::env::var(MAX_CONTENT_SIZE_ENV)
-        .ok()
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(DEFAULT_MAX_CONTENT_SIZE)
+    depot_protocol::max_content_size(std::env::var(MAX_CONTENT_SIZE_ENV).ok().as_deref())
 }
 
 /// Refuses content over the limit. Any of the three kinds is accepted; the match

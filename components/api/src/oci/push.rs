@@ -45,6 +45,17 @@ struct Descriptor {
     size: u64,
 }
 
+/// The most bytes one uploaded blob may have: the operator's content size
+/// limit (`depot serve --max-content-size`), so uploads cannot fill the disk
+/// with what could never be released.
+fn max_blob_size() -> u64 {
+    depot_protocol::max_content_size(
+        std::env::var(depot_protocol::MAX_CONTENT_SIZE_ENV)
+            .ok()
+            .as_deref(),
+    )
+}
+
 /// Checks that a repository can be pushed to: its package name is valid.
 fn check_name(repository: &Repository) -> Result<(), OciError> {
     repository
@@ -126,7 +137,10 @@ pub fn start_upload(
             check_digest(digest)?;
             let id = store::start_upload()?;
             let writer = store::open_upload(&id).map_err(upload_error(&id))?;
-            let appended = body::Upload::open(request).and_then(|body| body.append_to(&writer));
+            let appended = body::Upload::open(request).and_then(|body| {
+                body.append_to(&writer, max_blob_size())
+                    .inspect_err(|_| body.discard())
+            });
             drop(writer);
             let completed = appended
                 .map_err(OciError::from)
@@ -184,7 +198,9 @@ pub fn upload(
                 }
             }
             let writer = store::open_upload(id).map_err(upload_error(id))?;
-            body::Upload::open(request)?.append_to(&writer)?;
+            let body = body::Upload::open(request)?;
+            body.append_to(&writer, max_blob_size())
+                .inspect_err(|_| body.discard())?;
             Ok(upload_accepted(202, repository, id, writer.size()))
         }
         UploadStep::Complete { digest } => {
@@ -197,7 +213,9 @@ pub fn upload(
             })?;
             check_digest(&digest)?;
             let writer = store::open_upload(id).map_err(upload_error(id))?;
-            body::Upload::open(request)?.append_to(&writer)?;
+            let body = body::Upload::open(request)?;
+            body.append_to(&writer, max_blob_size())
+                .inspect_err(|_| body.discard())?;
             drop(writer);
             store::complete_upload(id, &digest).map_err(upload_error(id))?;
             Ok(blob_created(repository, &digest))
