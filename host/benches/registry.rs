@@ -50,6 +50,7 @@ fn instantiation_cost() {
         .try_iter()
         .filter(|line| line.contains("instantiated the handlers"))
         .filter_map(|line| {
+            let line = strip_ansi(&line);
             let micros = line.split("micros").nth(1)?;
             let digits: String = micros
                 .chars()
@@ -190,6 +191,20 @@ fn memory_while_serving(server: &Server, pid: u32) {
         peak / 1024,
         peak.saturating_sub(idle) / 1024
     );
+}
+
+/// `line` without terminal colour sequences (`ESC [ ... m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn drain(mut response: reqwest::blocking::Response) -> usize {
