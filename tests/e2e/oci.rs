@@ -379,6 +379,27 @@ fn wasm_layer(bytes: &[u8]) -> oci_client::client::ImageLayer {
     }
 }
 
+/// Pushes one layer and its config under `reference`, then pulls the layer back.
+async fn push_and_pull(
+    client: &OciClient,
+    reference: &Reference,
+    layer: oci_client::client::ImageLayer,
+    config: oci_client::client::Config,
+) -> Vec<u8> {
+    let auth = RegistryAuth::Anonymous;
+    client
+        .push(reference, &[layer], config, &auth, None)
+        .await
+        .unwrap();
+    let (manifest, _) = client.pull_image_manifest(reference, &auth).await.unwrap();
+    let mut pulled = Vec::new();
+    client
+        .pull_blob(reference, &manifest.layers[0], &mut pulled)
+        .await
+        .unwrap();
+    pulled
+}
+
 #[test]
 fn oci_client_pushes_a_release_monolithic_and_chunked_visible_everywhere() {
     let server = Server::start();
@@ -404,16 +425,7 @@ fn oci_client_pushes_a_release_monolithic_and_chunked_visible_everywhere() {
             .unwrap();
         runtime().block_on(async {
             let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
-            client
-                .push(&reference, &[wasm_layer(&bytes)], config, &auth, None)
-                .await
-                .unwrap();
-            let (manifest, _) = client.pull_image_manifest(&reference, &auth).await.unwrap();
-            let mut pulled = Vec::new();
-            client
-                .pull_blob(&reference, &manifest.layers[0], &mut pulled)
-                .await
-                .unwrap();
+            let pulled = push_and_pull(&client, &reference, wasm_layer(&bytes), config).await;
             assert_eq!(pulled, bytes, "{package}");
             // The same push again is a no-op.
             let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
@@ -668,12 +680,6 @@ fn manifests_are_checked_before_they_become_releases() {
             "UNSUPPORTED",
         ),
         (
-            "/v2/example/greet/manifests/latest",
-            &manifest,
-            400,
-            "UNSUPPORTED",
-        ),
-        (
             "/v2/example/greet/manifests/3.0.0",
             &json!({"schemaVersion": 1}),
             400,
@@ -765,4 +771,165 @@ fn uploads_stop_at_the_content_size_limit() {
     assert_eq!(first.status(), 202);
     let got = oci_error(http.patch(&location).body(vec![7u8; 4000]).send().unwrap());
     assert_eq!((got.0, got.1.as_str()), (413, "SIZE_INVALID"), "{}", got.2);
+}
+
+#[test]
+fn other_artifacts_are_kept_as_any_oci_registry_keeps_them() {
+    let server = Server::start();
+    publish_greeter(&server, "1.0.0");
+    let http = client();
+    let release = client()
+        .get(server.at("/v2/example/greet/manifests/1.0.0"))
+        .send()
+        .unwrap();
+    let release_digest = release.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let release_size = release.bytes().unwrap().len();
+    let upload = |bytes: &'static [u8]| {
+        let digest = format!("sha256:{}", sha256_hex(bytes));
+        let response = http
+            .post(server.at(&format!("/v2/example/greet/blobs/uploads/?digest={digest}")))
+            .body(bytes)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        digest
+    };
+    let (empty, hello) = (upload(b"{}"), upload(b"hello"));
+    let sbom = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sbom",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "text/plain", "digest": hello, "size": 5}],
+        "subject": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": release_digest,
+            "size": release_size,
+        },
+    });
+    let body = serde_json::to_vec(&sbom).unwrap();
+    let put = |path: &str, body: &[u8], media_type: &str| {
+        http.put(server.at(path))
+            .header("content-type", media_type)
+            .body(body.to_vec())
+            .send()
+            .unwrap()
+    };
+    const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    let created = put("/v2/example/greet/manifests/sbom", &body, MANIFEST);
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["oci-subject"], release_digest.as_str());
+    let sbom_digest = created.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let got = http
+        .get(server.at("/v2/example/greet/manifests/sbom"))
+        .send()
+        .unwrap();
+    assert_eq!(got.headers()["content-type"], MANIFEST);
+    assert_eq!(got.bytes().unwrap().as_ref(), body.as_slice());
+    let (_, blob) = server.get_bytes(&format!("/v2/example/greet/blobs/{hello}"));
+    assert_eq!(blob, b"hello");
+    let (_, tags) = server.get_json("/v2/example/greet/tags/list");
+    assert_eq!(tags["tags"], json!(["1.0.0", "sbom"]));
+
+    let referrers = |filter: &str| {
+        let response = http
+            .get(server.at(&format!(
+                "/v2/example/greet/referrers/{release_digest}{filter}"
+            )))
+            .send()
+            .unwrap();
+        let filtered = response.headers().get("oci-filters-applied").is_some();
+        (
+            filtered,
+            response.json::<Value>().unwrap()["manifests"].clone(),
+        )
+    };
+    let (filtered, all) = referrers("");
+    assert!(!filtered);
+    assert_eq!(all[0]["digest"], sbom_digest.as_str());
+    assert_eq!(all[0]["artifactType"], "application/vnd.example.sbom");
+    assert_eq!(
+        referrers("?artifactType=application/vnd.example.sbom").1,
+        all
+    );
+    assert_eq!(
+        referrers("?artifactType=application/other"),
+        (true, json!([]))
+    );
+
+    // An index of the release and the SBOM.
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": MANIFEST, "digest": release_digest, "size": release_size},
+            {"mediaType": MANIFEST, "digest": sbom_digest, "size": body.len()},
+        ],
+    });
+    const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    let index = serde_json::to_vec(&index).unwrap();
+    assert_eq!(
+        put("/v2/example/greet/manifests/all", &index, INDEX).status(),
+        201
+    );
+    let got = http
+        .get(server.at("/v2/example/greet/manifests/all"))
+        .send()
+        .unwrap();
+    assert_eq!(got.headers()["content-type"], INDEX);
+
+    // Tags and manifests that are not releases can be deleted; releases cannot.
+    let delete = |path: &str| http.delete(server.at(path)).send().unwrap();
+    assert_eq!(delete("/v2/example/greet/manifests/sbom").status(), 202);
+    let got = oci_error(
+        http.get(server.at("/v2/example/greet/manifests/sbom"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (404, "MANIFEST_UNKNOWN"));
+    let by_digest = format!("/v2/example/greet/manifests/{sbom_digest}");
+    assert_eq!(
+        http.get(server.at(&by_digest)).send().unwrap().status(),
+        200
+    );
+    assert_eq!(delete(&by_digest).status(), 202);
+    assert_eq!(
+        oci_error(http.get(server.at(&by_digest)).send().unwrap()).0,
+        404
+    );
+    let got = oci_error(delete("/v2/example/greet/manifests/1.0.0"));
+    assert_eq!((got.0, got.1.as_str()), (405, "UNSUPPORTED"));
+
+    // A repository of artifacts only, pushed and pulled with oci-client.
+    let client = oci_client();
+    let reference: Reference = format!("{}/example/files:latest", host(&server))
+        .parse()
+        .unwrap();
+    let layer = oci_client::client::ImageLayer {
+        data: b"some file".to_vec().into(),
+        media_type: "text/plain".into(),
+        annotations: None,
+    };
+    let config = oci_client::client::Config {
+        data: b"{}".to_vec().into(),
+        media_type: "application/vnd.oci.empty.v1+json".into(),
+        annotations: None,
+    };
+    runtime().block_on(async {
+        let auth = RegistryAuth::Anonymous;
+        let pulled = push_and_pull(&client, &reference, layer, config).await;
+        assert_eq!(pulled, b"some file");
+        let tags = client
+            .list_tags(&reference, &auth, None, None)
+            .await
+            .unwrap();
+        assert_eq!(tags.tags, ["latest"]);
+    });
 }

@@ -7,7 +7,7 @@
 
 use depot_protocol::Digest;
 
-use super::{Entry, LogEntry, PackageSummary, Release};
+use super::{Entry, LogEntry, OciManifest, PackageSummary, Release};
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
@@ -65,6 +65,36 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Throws away upload `id`.
     fn cancel_upload(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Records an OCI manifest that is not a release, durably, and points
+    /// `tag` at it when given.
+    fn put_oci_manifest(&self, manifest: OciManifest, tag: Option<&str>) -> Result<(), StoreError>;
+
+    /// The OCI manifest of `repository` that a tag or digest names.
+    fn get_oci_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<OciManifest>, StoreError>;
+
+    /// The tags of `repository`'s OCI manifests.
+    fn list_oci_tags(&self, repository: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Whether `repository` has any OCI manifest.
+    fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError>;
+
+    /// Whether an OCI manifest of `repository` is, or names, `digest`.
+    fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError>;
+
+    /// Removes a tag, or a manifest and its tags; false when there was none.
+    fn delete_oci_manifest(&self, repository: &str, reference: &str) -> Result<bool, StoreError>;
+
+    /// The OCI manifests of `repository` whose subject is `subject`.
+    fn list_referrers(
+        &self,
+        repository: &str,
+        subject: &str,
+    ) -> Result<Vec<OciManifest>, StoreError>;
 }
 
 /// An upload being appended to.

@@ -23,7 +23,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
-pub use self::generated::depot::registry::store::{Action, Entry, LogEntry};
+pub use self::generated::depot::registry::store::{Action, Entry, LogEntry, OciManifest};
 pub use self::generated::depot::registry::types::{PackageSummary, Release};
 
 mod generated {
@@ -230,6 +230,58 @@ impl wit_store::Host for StoreView<'_> {
 
     fn cancel_upload(&mut self, id: String) -> Result<(), CallError> {
         Ok(self.ctx.backend.cancel_upload(&id)?)
+    }
+
+    fn put_oci_manifest(
+        &mut self,
+        manifest: OciManifest,
+        tag: Option<String>,
+    ) -> Result<(), CallError> {
+        Ok(self.backend().put_oci_manifest(manifest, tag.as_deref())?)
+    }
+
+    fn get_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<Option<OciManifest>, CallError> {
+        Ok(self.backend().get_oci_manifest(&repository, &reference)?)
+    }
+
+    fn list_oci_tags(&mut self, repository: String) -> Result<Vec<String>, CallError> {
+        Ok(self.backend().list_oci_tags(&repository)?)
+    }
+
+    fn has_oci_manifests(&mut self, repository: String) -> Result<bool, CallError> {
+        Ok(self.backend().has_oci_manifests(&repository)?)
+    }
+
+    fn oci_references(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().oci_references(&repository, &digest)?)
+    }
+
+    fn delete_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<bool, CallError> {
+        Ok(self
+            .backend()
+            .delete_oci_manifest(&repository, &reference)?)
+    }
+
+    fn list_referrers(
+        &mut self,
+        repository: String,
+        subject: String,
+    ) -> Result<Vec<OciManifest>, CallError> {
+        Ok(self.backend().list_referrers(&repository, &subject)?)
+    }
+}
+
+impl StoreView<'_> {
+    fn backend(&self) -> &dyn Backend {
+        self.ctx.backend.as_ref()
     }
 }
 

@@ -16,7 +16,7 @@ mod routes;
 use serde_json::json;
 use wasip2::http::types::IncomingRequest;
 
-use crate::bindings::depot::registry::types::{OciArtifact, Release};
+use crate::bindings::depot::registry::types::{Error, OciArtifact, Release};
 use crate::bindings::depot::registry::{query, store};
 use crate::handlers::header;
 use crate::response::{Body, Response};
@@ -61,6 +61,10 @@ pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response 
                 repository,
                 reference,
             } => push::put_manifest(request, &repository, &reference),
+            Route::DeleteManifest {
+                repository,
+                reference,
+            } => push::delete_manifest(&repository, &reference),
             Route::StartUpload {
                 repository,
                 digest,
@@ -128,11 +132,14 @@ fn discovery(method: &str, request: &IncomingRequest) -> Response {
 }
 
 /// The releases of the repository's package; `NAME_UNKNOWN` when it has none.
+/// A repository known only for its other OCI manifests has none.
 fn releases(repository: &Repository) -> Result<Vec<Release>, OciError> {
-    query::list_releases(&repository.package).map_err(|e| match OciError::from(e) {
-        e if e.code == "NAME_UNKNOWN" => OciError::name_unknown(&repository.path),
-        e => e,
-    })
+    match query::list_releases(&repository.package) {
+        Ok(releases) => Ok(releases),
+        Err(Error::NotFound(_)) if store::has_oci_manifests(&repository.package)? => Ok(Vec::new()),
+        Err(Error::NotFound(_)) => Err(OciError::name_unknown(&repository.path)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The OCI artifact a release has, with the release.
@@ -157,13 +164,19 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
         }
     });
     let Some((_, oci)) = found else {
+        if let Some(other) = store::get_oci_manifest(&repository.package, reference)? {
+            let reader = store::open_blob(&other.digest, 0)?;
+            return Ok(Response::new(200, &other.media_type, Body::blob(reader))
+                .with_header("docker-content-digest", other.digest.clone())
+                .with_header("etag", format!("\"{}\"", other.digest)));
+        }
         let why = if by_digest {
             "no release of it has that manifest digest"
         } else if releases.iter().any(|r| r.version == reference) {
             "that version was published before this registry wrote OCI manifests; fetch it \
              through /v1"
         } else {
-            "tags are the released versions: list them at tags/list"
+            "list the tags at tags/list"
         };
         return Err(OciError::manifest_unknown(&repository.path, reference, why));
     };
@@ -185,7 +198,7 @@ fn blob(
     let belongs = artifacts(&releases).any(|(release, oci)| {
         release.digest == digest || oci.config == digest || oci.manifest == digest
     });
-    if !belongs {
+    if !belongs && !store::oci_references(&repository.package, digest)? {
         return Err(OciError::blob_unknown(&repository.path, digest));
     }
     let whole = store::open_blob(digest, 0)?;
@@ -219,8 +232,10 @@ fn tags(
     last: Option<&str>,
 ) -> Result<Response, OciError> {
     let releases = releases(repository)?;
+    let others = store::list_oci_tags(&repository.package)?;
     let mut tags: Vec<&str> = artifacts(&releases)
         .map(|(release, _)| release.version.as_str())
+        .chain(others.iter().map(String::as_str))
         .filter(|tag| last.is_none_or(|last| *tag > last))
         .collect();
     tags.sort_unstable();
@@ -247,9 +262,9 @@ fn tags(
     })
 }
 
-/// `referrers/<digest>`: the manifests whose `subject` is `digest`. Depot's
-/// manifests are releases, which have no subject, so the index is empty; the
-/// `artifactType` filter is applied (to nothing) and says so.
+/// `referrers/<digest>`: the manifests whose `subject` is `digest` (releases
+/// have none, so these are other artifacts pushed with a subject), filtered
+/// by `artifactType` when asked.
 fn referrers(
     repository: &Repository,
     digest: &str,
@@ -257,8 +272,20 @@ fn referrers(
 ) -> Result<Response, OciError> {
     check_digest(digest)?;
     releases(repository)?;
+    let manifests: Vec<_> = store::list_referrers(&repository.package, digest)?
+        .into_iter()
+        .filter(|m| artifact_type.is_none_or(|wanted| m.artifact_type.as_deref() == Some(wanted)))
+        .map(|m| {
+            json!({
+                "mediaType": m.media_type,
+                "digest": m.digest,
+                "size": m.size,
+                "artifactType": m.artifact_type,
+            })
+        })
+        .collect();
     const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": [] });
+    let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": manifests });
     let response = Response::new(200, INDEX, Body::Bytes(index.to_string().into_bytes()));
     Ok(match artifact_type {
         Some(_) => response.with_header("oci-filters-applied", "artifactType".to_string()),

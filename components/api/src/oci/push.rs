@@ -1,12 +1,16 @@
 //! The push side: blob uploads (monolithic, chunked in order, mounted from
-//! another repository) and manifest PUT. A manifest whose tag is a semver
-//! version and whose one layer is `application/wasm` becomes a release through
-//! the publish handler — the same checks, metadata, policy and log entry as a
-//! `/v1` publish — with the pushed manifest as the release's OCI artifact.
+//! another repository), manifest PUT and DELETE. A manifest whose tag is a
+//! semver version and whose one layer is `application/wasm` becomes a release
+//! through the publish handler — the same checks, metadata, policy and log
+//! entry as a `/v1` publish — with the pushed manifest as the release's OCI
+//! artifact. Other manifests (artifacts, indexes, tags that are not versions,
+//! pushes by digest) are kept as any OCI registry keeps them, and may be
+//! deleted; releases may not.
 
 use serde::Deserialize;
 use wasip2::http::types::IncomingRequest;
 
+use crate::bindings::depot::registry::store::OciManifest;
 use crate::bindings::depot::registry::types::{Error, OciArtifact};
 use crate::bindings::depot::registry::{publish, query, store};
 use crate::body;
@@ -30,11 +34,14 @@ const WASM_LAYER: &str = "application/wasm";
 struct Manifest {
     schema_version: Option<u32>,
     media_type: Option<String>,
+    artifact_type: Option<String>,
     config: Option<Descriptor>,
     #[serde(default)]
     layers: Vec<Descriptor>,
+    /// An index's manifests.
     #[serde(default)]
     manifests: Vec<Descriptor>,
+    subject: Option<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,15 +284,9 @@ pub fn put_manifest(
             "the manifest's schemaVersion must be 2".into(),
         ));
     }
-    if media_type == IMAGE_INDEX || !manifest.manifests.is_empty() {
-        return Err(unsupported(
-            "image indexes are not stored yet; push each wasm release's image manifest under \
-             its version tag",
-        ));
-    }
-    if media_type != IMAGE_MANIFEST {
+    if media_type != IMAGE_MANIFEST && media_type != IMAGE_INDEX {
         return Err(manifest_invalid(format!(
-            "media type `{media_type}` is not `{IMAGE_MANIFEST}`"
+            "media type `{media_type}` is neither `{IMAGE_MANIFEST}` nor `{IMAGE_INDEX}`"
         )));
     }
     let by_digest = reference.contains(':');
@@ -295,10 +296,15 @@ pub fn put_manifest(
     let version = (!by_digest)
         .then(|| depot_protocol::parse_version(reference).ok())
         .flatten();
-    let (Some(version), [layer]) = (version, manifest.layers.as_slice()) else {
+    // A version tag is a release; anything else is kept as any OCI registry
+    // keeps it.
+    let Some(version) = version else {
+        return put_other(repository, reference, &media_type, &manifest, &bytes);
+    };
+    let ([layer], IMAGE_MANIFEST) = (manifest.layers.as_slice(), media_type.as_str()) else {
         return Err(unsupported(
-            "this registry stores wasm releases: push an image manifest whose one layer is \
-             `application/wasm` under a semver version tag (for example `1.2.0`)",
+            "a version tag is a release: push an image manifest whose one layer is \
+             `application/wasm` (other artifacts go under tags that are not versions)",
         ));
     };
     if !layer.digest.starts_with("sha256:") {
@@ -319,17 +325,8 @@ pub fn put_manifest(
         .ok_or_else(|| manifest_invalid("the manifest has no config descriptor".into()))?;
     for descriptor in [config, layer] {
         check_digest(&descriptor.digest)?;
-        let stored = store::open_blob(&descriptor.digest, 0).map_err(|e| match e {
-            Error::NotFound(_) => OciError::new(
-                400,
-                "MANIFEST_BLOB_UNKNOWN",
-                format!(
-                    "blob {} named by the manifest is not uploaded; push it before the manifest",
-                    descriptor.digest
-                ),
-            ),
-            e => OciError::from(e),
-        })?;
+        let stored =
+            store::open_blob(&descriptor.digest, 0).map_err(|e| missing(e, &descriptor.digest))?;
         if stored.size() != descriptor.size {
             return Err(manifest_invalid(format!(
                 "blob {} has {} bytes, but the manifest says {}",
@@ -340,11 +337,7 @@ pub fn put_manifest(
         }
     }
 
-    let writer = store::create_blob()?;
-    for part in bytes.chunks(store::max_chunk().max(1) as usize) {
-        writer.write(part)?;
-    }
-    let digest = writer.finish()?;
+    let digest = store_manifest(&bytes)?;
     let name = &repository.package;
     let version = version.to_string();
     let existing = match query::get_release(name, &version) {
@@ -368,6 +361,115 @@ pub fn put_manifest(
         Err(Error::InvalidContent(m)) => Err(manifest_invalid(m)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A manifest that is not a release: every blob (or, for an index, manifest)
+/// it names must be in the store, then it is kept, tagged when `reference` is
+/// a tag.
+fn put_other(
+    repository: &Repository,
+    reference: &str,
+    media_type: &str,
+    manifest: &Manifest,
+    bytes: &[u8],
+) -> Result<Response, OciError> {
+    let mut references = Vec::new();
+    for descriptor in manifest.config.iter().chain(&manifest.layers) {
+        check_digest(&descriptor.digest)?;
+        if let Err(e) = store::open_blob(&descriptor.digest, 0) {
+            return Err(missing(e, &descriptor.digest));
+        }
+        references.push(descriptor.digest.clone());
+    }
+    for descriptor in &manifest.manifests {
+        check_digest(&descriptor.digest)?;
+        let known = store::oci_references(&repository.package, &descriptor.digest)?
+            || query::list_releases(&repository.package).is_ok_and(|releases| {
+                artifacts(&releases).any(|(_, oci)| oci.manifest == descriptor.digest)
+            });
+        if !known {
+            return Err(missing(Error::NotFound(String::new()), &descriptor.digest));
+        }
+        references.push(descriptor.digest.clone());
+    }
+    let digest = store_manifest(bytes)?;
+    let by_digest = reference.contains(':');
+    if by_digest && digest != reference {
+        return Err(OciError::digest_invalid(reference));
+    }
+    let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+    let artifact_type = manifest
+        .artifact_type
+        .clone()
+        .or_else(|| manifest.config.as_ref().map(|c| c.media_type.clone()));
+    let record = OciManifest {
+        repository: repository.package.clone(),
+        digest: digest.clone(),
+        media_type: media_type.to_string(),
+        size: bytes.len() as u64,
+        artifact_type,
+        subject: subject.clone(),
+        references,
+    };
+    store::put_oci_manifest(&record, (!by_digest).then_some(reference))?;
+    let response = manifest_created(repository, &digest);
+    Ok(match subject {
+        Some(subject) => response.with_header("oci-subject", subject),
+        None => response,
+    })
+}
+
+/// `DELETE manifests/<reference>`: a tag, or a manifest and its tags, unless
+/// it is a release's (releases are immutable).
+pub fn delete_manifest(repository: &Repository, reference: &str) -> Result<Response, OciError> {
+    check_name(repository)?;
+    let releases = super::releases(repository)?;
+    if artifacts(&releases)
+        .any(|(release, oci)| release.version == reference || oci.manifest == reference)
+    {
+        return Err(OciError {
+            allow: Some("GET, HEAD, PUT"),
+            ..OciError::new(
+                405,
+                "UNSUPPORTED",
+                format!(
+                    "`{reference}` is a release of `{}`, and releases are immutable; yank it \
+                     instead (POST /v1/packages/{}/versions/<version>/yank)",
+                    repository.package, repository.package
+                ),
+            )
+        });
+    }
+    if store::delete_oci_manifest(&repository.package, reference)? {
+        Ok(Response::new(202, "application/json", Body::Empty))
+    } else {
+        Err(OciError::manifest_unknown(
+            &repository.path,
+            reference,
+            "list the tags at tags/list",
+        ))
+    }
+}
+
+/// A blob a manifest names that the store does not have.
+fn missing(e: Error, digest: &str) -> OciError {
+    match e {
+        Error::NotFound(_) => OciError::new(
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+            format!("{digest}, which the manifest names, is not uploaded; push it first"),
+        ),
+        e => OciError::from(e),
+    }
+}
+
+/// Stores the manifest's bytes as a blob; its digest.
+fn store_manifest(bytes: &[u8]) -> Result<String, OciError> {
+    let writer = store::create_blob()?;
+    for part in bytes.chunks(store::max_chunk().max(1) as usize) {
+        writer.write(part)?;
+    }
+    Ok(writer.finish()?)
 }
 
 fn manifest_created(repository: &Repository, digest: &str) -> Response {

@@ -8,7 +8,7 @@ use super::error::OciError;
 use crate::routes::{percent_decode, query_param};
 
 /// The routes, for the 404 message.
-const ROUTES: &str = "GET /v2/, GET, HEAD and PUT /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
+const ROUTES: &str = "GET /v2/, GET, HEAD, PUT and DELETE /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
                       GET and HEAD /v2/{namespace}/{name}/blobs/{digest}, \
                       POST /v2/{namespace}/{name}/blobs/uploads/, \
                       GET, PATCH, PUT and DELETE /v2/{namespace}/{name}/blobs/uploads/{id}, \
@@ -44,6 +44,10 @@ pub enum Route {
         last: Option<String>,
     },
     PutManifest {
+        repository: Repository,
+        reference: String,
+    },
+    DeleteManifest {
         repository: Repository,
         reference: String,
     },
@@ -128,10 +132,14 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, OciError> {
             })
         }
         [repository @ .., "manifests", reference] if !repository.is_empty() => {
-            allow(method, "GET, HEAD, PUT")?;
+            allow(method, "GET, HEAD, PUT, DELETE")?;
             let (repository, reference) = (self::repository(repository)?, reference.to_string());
             Ok(match method {
                 "PUT" => Route::PutManifest {
+                    repository,
+                    reference,
+                },
+                "DELETE" => Route::DeleteManifest {
                     repository,
                     reference,
                 },
@@ -337,7 +345,7 @@ mod tests {
             (405, "UNSUPPORTED")
         );
         assert_eq!(
-            code("DELETE", "/v2/a/b/manifests/1.0.0"),
+            code("DELETE", "/v2/a/b/blobs/sha256:ab"),
             (405, "UNSUPPORTED")
         );
     }

@@ -12,7 +12,7 @@ use depot_protocol::Digest;
 use self::blobs::BlobDir;
 use self::sqlite::SqliteLog;
 use super::backend::{Backend, BlobRead, BlobWrite, StoreError, UploadWrite};
-use super::{Entry, LogEntry, PackageSummary, Release};
+use super::{Entry, LogEntry, OciManifest, PackageSummary, Release};
 
 /// The embedded backend of one data directory.
 #[derive(Debug)]
@@ -92,5 +92,41 @@ impl Backend for Embedded {
 
     fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
         self.blobs.cancel_upload(id)
+    }
+
+    fn put_oci_manifest(&self, manifest: OciManifest, tag: Option<&str>) -> Result<(), StoreError> {
+        self.log.put_oci_manifest(&manifest, tag)
+    }
+
+    fn get_oci_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<OciManifest>, StoreError> {
+        self.log.get_oci_manifest(repository, reference)
+    }
+
+    fn list_oci_tags(&self, repository: &str) -> Result<Vec<String>, StoreError> {
+        self.log.list_oci_tags(repository)
+    }
+
+    fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError> {
+        self.log.has_oci_manifests(repository)
+    }
+
+    fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
+        self.log.oci_references(repository, digest)
+    }
+
+    fn delete_oci_manifest(&self, repository: &str, reference: &str) -> Result<bool, StoreError> {
+        self.log.delete_oci_manifest(repository, reference)
+    }
+
+    fn list_referrers(
+        &self,
+        repository: &str,
+        subject: &str,
+    ) -> Result<Vec<OciManifest>, StoreError> {
+        self.log.list_referrers(repository, subject)
     }
 }

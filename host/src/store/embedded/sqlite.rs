@@ -15,7 +15,7 @@ use depot_protocol::{Candidate, Digest, Version};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::store::backend::StoreError;
-use crate::store::{Action, Entry, LogEntry, PackageSummary, Release};
+use crate::store::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release};
 
 /// Reader connections: enough for the reads of concurrent requests to overlap.
 const READERS: usize = 4;
@@ -28,7 +28,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// dropped, created afresh and rebuilt from the log at start-up.
 const INDEX_VERSION: i64 = 2;
 
-/// The log: the truth, never rebuilt.
+/// The log, the truth, and the OCI manifests that are not releases (kept as
+/// any OCI registry keeps them, outside the log): never rebuilt. `refs` is a
+/// JSON list of the digests a manifest names.
 const LOG_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS log (
         seq     INTEGER PRIMARY KEY,
@@ -37,7 +39,26 @@ const LOG_SCHEMA: &str = "
         version TEXT NOT NULL,
         action  TEXT NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS oci_manifests (
+        repository    TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        media_type    TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        artifact_type TEXT,
+        subject       TEXT,
+        refs          TEXT NOT NULL,
+        PRIMARY KEY (repository, digest)
+    );
+    CREATE INDEX IF NOT EXISTS oci_manifests_by_subject ON oci_manifests (repository, subject);
+    CREATE TABLE IF NOT EXISTS oci_tags (
+        repository TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        PRIMARY KEY (repository, tag)
+    );
 ";
+
+const OCI_COLUMNS: &str = "repository, digest, media_type, size, artifact_type, subject, refs";
 
 /// The indexes derived from the log. `metadata` and `oci` are JSON (`oci` is
 /// `null` for a release without an OCI artifact).
@@ -239,6 +260,150 @@ impl SqliteLog {
             })
             .during("finding a release by digest")
     }
+}
+
+impl SqliteLog {
+    /// See [`crate::store::Backend::put_oci_manifest`].
+    pub fn put_oci_manifest(
+        &self,
+        manifest: &OciManifest,
+        tag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        const STORING: &str = "storing an OCI manifest";
+        let refs = serde_json::to_string(&manifest.references).during(STORING)?;
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(STORING)?;
+        tx.execute(
+            &format!("INSERT OR REPLACE INTO oci_manifests ({OCI_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![
+                manifest.repository,
+                manifest.digest,
+                manifest.media_type,
+                manifest.size,
+                manifest.artifact_type,
+                manifest.subject,
+                refs
+            ],
+        )
+        .during(STORING)?;
+        if let Some(tag) = tag {
+            tx.execute(
+                "INSERT OR REPLACE INTO oci_tags (repository, tag, digest) VALUES (?1, ?2, ?3)",
+                params![manifest.repository, tag, manifest.digest],
+            )
+            .during(STORING)?;
+        }
+        tx.commit().during(STORING)
+    }
+
+    /// See [`crate::store::Backend::get_oci_manifest`].
+    pub fn get_oci_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<OciManifest>, StoreError> {
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {OCI_COLUMNS} FROM oci_manifests WHERE repository = ?1 AND digest = \
+                 COALESCE((SELECT digest FROM oci_tags WHERE repository = ?1 AND tag = ?2), ?2)"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![repository, reference], oci_manifest_from_row)
+                    .optional()
+            })
+            .during("reading an OCI manifest")
+    }
+
+    /// See [`crate::store::Backend::list_oci_tags`].
+    pub fn list_oci_tags(&self, repository: &str) -> Result<Vec<String>, StoreError> {
+        self.reader()
+            .prepare_cached("SELECT tag FROM oci_tags WHERE repository = ?1 ORDER BY tag")
+            .and_then(|mut stmt| stmt.query_map([repository], |row| row.get(0))?.collect())
+            .during("listing OCI tags")
+    }
+
+    /// See [`crate::store::Backend::has_oci_manifests`].
+    pub fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError> {
+        self.reader()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1)")
+            .and_then(|mut stmt| stmt.query_row([repository], |row| row.get(0)))
+            .during("reading OCI manifests")
+    }
+
+    /// See [`crate::store::Backend::oci_references`].
+    pub fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
+        self.reader()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
+                 (digest = ?2 OR EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2)))",
+            )
+            .and_then(|mut stmt| stmt.query_row([repository, digest], |row| row.get(0)))
+            .during("reading OCI manifests")
+    }
+
+    /// See [`crate::store::Backend::delete_oci_manifest`].
+    pub fn delete_oci_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<bool, StoreError> {
+        const DELETING: &str = "deleting an OCI manifest";
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(DELETING)?;
+        let untagged = tx
+            .execute(
+                "DELETE FROM oci_tags WHERE repository = ?1 AND tag = ?2",
+                [repository, reference],
+            )
+            .during(DELETING)?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM oci_manifests WHERE repository = ?1 AND digest = ?2",
+                [repository, reference],
+            )
+            .during(DELETING)?;
+        tx.execute(
+            "DELETE FROM oci_tags WHERE repository = ?1 AND digest = ?2",
+            [repository, reference],
+        )
+        .during(DELETING)?;
+        tx.commit().during(DELETING)?;
+        Ok(untagged + deleted > 0)
+    }
+
+    /// See [`crate::store::Backend::list_referrers`].
+    pub fn list_referrers(
+        &self,
+        repository: &str,
+        subject: &str,
+    ) -> Result<Vec<OciManifest>, StoreError> {
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {OCI_COLUMNS} FROM oci_manifests WHERE repository = ?1 AND subject = ?2 \
+                 ORDER BY digest"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([repository, subject], oci_manifest_from_row)?
+                    .collect()
+            })
+            .during("listing referrers")
+    }
+}
+
+fn oci_manifest_from_row(row: &Row) -> rusqlite::Result<OciManifest> {
+    Ok(OciManifest {
+        repository: row.get(0)?,
+        digest: row.get(1)?,
+        media_type: row.get(2)?,
+        size: row.get(3)?,
+        artifact_type: row.get(4)?,
+        subject: row.get(5)?,
+        references: json_column(row, 6)?,
+    })
 }
 
 fn now_millis() -> u64 {
@@ -459,6 +624,7 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::OciManifest;
     use crate::store::generated::depot::registry::store::ReleaseContent;
     use crate::store::generated::depot::registry::types::{ContentKind, Metadata, OciArtifact};
     use std::sync::{Arc, Barrier};
@@ -674,6 +840,53 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn oci_manifests_are_kept_apart_from_the_log_and_survive_a_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let manifest = |n: u8, subject: Option<String>| OciManifest {
+            repository: "example:greet".into(),
+            digest: digest(n),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: 100,
+            artifact_type: Some("application/vnd.example.sbom".into()),
+            subject,
+            references: vec![digest(n + 100)],
+        };
+        log.put_oci_manifest(&manifest(1, None), Some("latest"))
+            .unwrap();
+        log.put_oci_manifest(&manifest(2, Some(digest(1))), None)
+            .unwrap();
+        assert_eq!(
+            log.get_oci_manifest("example:greet", "latest").unwrap(),
+            Some(manifest(1, None))
+        );
+        assert_eq!(
+            log.get_oci_manifest("example:greet", &digest(2)).unwrap(),
+            Some(manifest(2, Some(digest(1))))
+        );
+        assert!(log.oci_references("example:greet", &digest(101)).unwrap());
+        assert!(!log.oci_references("example:other", &digest(101)).unwrap());
+        assert_eq!(
+            log.list_referrers("example:greet", &digest(1))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(log.read_log(0, 10).unwrap().is_empty());
+
+        rebuild_indexes(&mut lock(&log.writer)).unwrap();
+        assert_eq!(log.list_oci_tags("example:greet").unwrap(), ["latest"]);
+
+        assert!(
+            log.delete_oci_manifest("example:greet", &digest(1))
+                .unwrap()
+        );
+        assert!(log.list_oci_tags("example:greet").unwrap().is_empty());
+        assert!(log.has_oci_manifests("example:greet").unwrap());
+        assert!(!log.delete_oci_manifest("example:greet", "latest").unwrap());
     }
 
     #[test]
