@@ -277,6 +277,10 @@ fn blobs_serve_byte_ranges_and_only_their_repositorys_releases() {
     );
     assert_eq!(oci_error(past).0, 416);
 
+    // A release's blobs cannot be deleted.
+    let got = oci_error(client().delete(server.at(&path)).send().unwrap());
+    assert_eq!((got.0, got.1.as_str()), (405, "UNSUPPORTED"));
+
     // Another package's content is not this repository's blob.
     let foreign = format!("/v2/example/greet/blobs/sha256:{}", sha256_hex(&other));
     let got = oci_error(client().get(server.at(&foreign)).send().unwrap());
@@ -539,6 +543,11 @@ fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
     assert_eq!(done.headers()["docker-content-digest"], right.as_str());
     let got = oci_error(http.get(&location).send().unwrap());
     assert_eq!((got.0, got.1.as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
+    // The uploaded blob is the repository's until it is deleted there.
+    let blob = server.at(&format!("/v2/example/raw/blobs/{right}"));
+    assert_eq!(http.head(&blob).send().unwrap().status(), 200);
+    assert_eq!(http.delete(&blob).send().unwrap().status(), 202);
+    assert_eq!(http.head(&blob).send().unwrap().status(), 404);
 
     // Cancelled uploads are gone.
     let start = http
@@ -641,6 +650,11 @@ fn manifests_are_checked_before_they_become_releases() {
             .send()
             .unwrap();
         assert_eq!(mount.status(), 201, "{digest}");
+        let mounted = http
+            .head(server.at(&format!("/v2/example/copy/blobs/{digest}")))
+            .send()
+            .unwrap();
+        assert_eq!(mounted.status(), 200, "{digest}");
     }
     let mut large = manifest.clone();
     large["annotations"]["org.example.padding"] = json!("x".repeat(3 * 1024 * 1024));

@@ -80,10 +80,16 @@ pub trait Backend: Send + Sync + 'static {
     /// The tags of `repository`'s OCI manifests.
     fn list_oci_tags(&self, repository: &str) -> Result<Vec<String>, StoreError>;
 
-    /// Whether `repository` has any OCI manifest.
-    fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError>;
+    /// Whether `repository` has any OCI manifest or linked blob.
+    fn has_oci_content(&self, repository: &str) -> Result<bool, StoreError>;
 
-    /// Whether an OCI manifest of `repository` is, or names, `digest`.
+    /// Records that `repository` holds blob `digest`.
+    fn link_oci_blob(&self, repository: &str, digest: &str) -> Result<(), StoreError>;
+
+    /// Forgets that `repository` holds blob `digest`; false when it did not.
+    fn unlink_oci_blob(&self, repository: &str, digest: &str) -> Result<bool, StoreError>;
+
+    /// Whether `repository` holds `digest`: linked, or an OCI manifest that is or names it.
     fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError>;
 
     /// Removes a tag, or a manifest and its tags; false when there was none.

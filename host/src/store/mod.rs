@@ -252,8 +252,16 @@ impl wit_store::Host for StoreView<'_> {
         Ok(self.backend().list_oci_tags(&repository)?)
     }
 
-    fn has_oci_manifests(&mut self, repository: String) -> Result<bool, CallError> {
-        Ok(self.backend().has_oci_manifests(&repository)?)
+    fn has_oci_content(&mut self, repository: String) -> Result<bool, CallError> {
+        Ok(self.backend().has_oci_content(&repository)?)
+    }
+
+    fn link_oci_blob(&mut self, repository: String, digest: String) -> Result<(), CallError> {
+        Ok(self.backend().link_oci_blob(&repository, &digest)?)
+    }
+
+    fn unlink_oci_blob(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().unlink_oci_blob(&repository, &digest)?)
     }
 
     fn oci_references(&mut self, repository: String, digest: String) -> Result<bool, CallError> {

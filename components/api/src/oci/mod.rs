@@ -65,6 +65,7 @@ pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response 
                 repository,
                 reference,
             } => push::delete_manifest(&repository, &reference),
+            Route::DeleteBlob { repository, digest } => push::delete_blob(&repository, &digest),
             Route::StartUpload {
                 repository,
                 digest,
@@ -136,7 +137,7 @@ fn discovery(method: &str, request: &IncomingRequest) -> Response {
 fn releases(repository: &Repository) -> Result<Vec<Release>, OciError> {
     match query::list_releases(&repository.package) {
         Ok(releases) => Ok(releases),
-        Err(Error::NotFound(_)) if store::has_oci_manifests(&repository.package)? => Ok(Vec::new()),
+        Err(Error::NotFound(_)) if store::has_oci_content(&repository.package)? => Ok(Vec::new()),
         Err(Error::NotFound(_)) => Err(OciError::name_unknown(&repository.path)),
         Err(e) => Err(e.into()),
     }

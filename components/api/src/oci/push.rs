@@ -79,13 +79,15 @@ fn upload_location(repository: &Repository, id: &str) -> String {
     format!("/v2/{}/blobs/uploads/{id}", repository.path)
 }
 
-fn blob_created(repository: &Repository, digest: &str) -> Response {
-    Response::new(201, "application/json", Body::Empty)
+/// The blob is now the repository's: linked, then `201`.
+fn blob_created(repository: &Repository, digest: &str) -> Result<Response, OciError> {
+    store::link_oci_blob(&repository.package, digest)?;
+    Ok(Response::new(201, "application/json", Body::Empty)
         .with_header(
             "location",
             format!("/v2/{}/blobs/{digest}", repository.path),
         )
-        .with_header("docker-content-digest", digest.to_string())
+        .with_header("docker-content-digest", digest.to_string()))
 }
 
 /// `202` with where to send more and how much has arrived.
@@ -134,7 +136,7 @@ pub fn start_upload(
                 release.digest == mount || oci.config == mount || oci.manifest == mount
             })
         {
-            return Ok(blob_created(repository, mount));
+            return blob_created(repository, mount);
         }
     }
     match digest {
@@ -157,7 +159,7 @@ pub fn start_upload(
                 let _ = store::cancel_upload(&id);
                 return Err(e);
             }
-            Ok(blob_created(repository, digest))
+            blob_created(repository, digest)
         }
         None => {
             let id = store::start_upload()?;
@@ -225,7 +227,7 @@ pub fn upload(
                 .inspect_err(|_| body.discard())?;
             drop(writer);
             store::complete_upload(id, &digest).map_err(upload_error(id))?;
-            Ok(blob_created(repository, &digest))
+            blob_created(repository, &digest)
         }
         UploadStep::Cancel => {
             store::cancel_upload(id).map_err(upload_error(id))?;
@@ -448,6 +450,34 @@ pub fn delete_manifest(repository: &Repository, reference: &str) -> Result<Respo
             reference,
             "list the tags at tags/list",
         ))
+    }
+}
+
+/// `DELETE blobs/<digest>`: the repository forgets the blob (which other
+/// repositories may hold), unless a release's artifact names it.
+pub fn delete_blob(repository: &Repository, digest: &str) -> Result<Response, OciError> {
+    check_name(repository)?;
+    check_digest(digest)?;
+    let releases = query::list_releases(&repository.package).unwrap_or_default();
+    if artifacts(&releases).any(|(release, oci)| {
+        release.digest == digest || oci.config == digest || oci.manifest == digest
+    }) {
+        return Err(OciError {
+            allow: Some("GET, HEAD"),
+            ..OciError::new(
+                405,
+                "UNSUPPORTED",
+                format!(
+                    "{digest} belongs to a release of `{}`, and releases are immutable",
+                    repository.package
+                ),
+            )
+        });
+    }
+    if store::unlink_oci_blob(&repository.package, digest)? {
+        Ok(Response::new(202, "application/json", Body::Empty))
+    } else {
+        Err(OciError::blob_unknown(&repository.path, digest))
     }
 }
 

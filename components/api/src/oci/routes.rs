@@ -9,7 +9,7 @@ use crate::routes::{percent_decode, query_param};
 
 /// The routes, for the 404 message.
 const ROUTES: &str = "GET /v2/, GET, HEAD, PUT and DELETE /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
-                      GET and HEAD /v2/{namespace}/{name}/blobs/{digest}, \
+                      GET, HEAD and DELETE /v2/{namespace}/{name}/blobs/{digest}, \
                       POST /v2/{namespace}/{name}/blobs/uploads/, \
                       GET, PATCH, PUT and DELETE /v2/{namespace}/{name}/blobs/uploads/{id}, \
                       GET /v2/{namespace}/{name}/tags/list?n={n}&last={tag}, \
@@ -50,6 +50,10 @@ pub enum Route {
     DeleteManifest {
         repository: Repository,
         reference: String,
+    },
+    DeleteBlob {
+        repository: Repository,
+        digest: String,
     },
     /// `POST blobs/uploads/`: a monolithic upload (`digest`), a mount from
     /// another repository (`mount`, `from`), or the start of a chunked one.
@@ -158,10 +162,11 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, OciError> {
             })
         }
         [repository @ .., "blobs", digest] if !repository.is_empty() => {
-            allow(method, READ)?;
-            Ok(Route::Blob {
-                repository: self::repository(repository)?,
-                digest: digest.to_string(),
+            allow(method, "GET, HEAD, DELETE")?;
+            let (repository, digest) = (self::repository(repository)?, digest.to_string());
+            Ok(match method {
+                "DELETE" => Route::DeleteBlob { repository, digest },
+                _ => Route::Blob { repository, digest },
             })
         }
         [repository @ .., "tags", "list"] if !repository.is_empty() => {
@@ -344,9 +349,6 @@ mod tests {
             code("POST", "/v2/a/b/manifests/1.0.0"),
             (405, "UNSUPPORTED")
         );
-        assert_eq!(
-            code("DELETE", "/v2/a/b/blobs/sha256:ab"),
-            (405, "UNSUPPORTED")
-        );
+        assert_eq!(code("PUT", "/v2/a/b/blobs/sha256:ab"), (405, "UNSUPPORTED"));
     }
 }

@@ -110,8 +110,16 @@ impl Backend for Embedded {
         self.log.list_oci_tags(repository)
     }
 
-    fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError> {
-        self.log.has_oci_manifests(repository)
+    fn has_oci_content(&self, repository: &str) -> Result<bool, StoreError> {
+        self.log.has_oci_content(repository)
+    }
+
+    fn link_oci_blob(&self, repository: &str, digest: &str) -> Result<(), StoreError> {
+        self.log.link_oci_blob(repository, digest)
+    }
+
+    fn unlink_oci_blob(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
+        self.log.unlink_oci_blob(repository, digest)
     }
 
     fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {

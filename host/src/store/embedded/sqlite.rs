@@ -29,8 +29,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const INDEX_VERSION: i64 = 2;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
-/// any OCI registry keeps them, outside the log): never rebuilt. `refs` is a
-/// JSON list of the digests a manifest names.
+/// any OCI registry keeps them, outside the log), with the blobs uploaded or
+/// mounted into each repository: never rebuilt. `refs` is a JSON list of the
+/// digests a manifest names.
 const LOG_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS log (
         seq     INTEGER PRIMARY KEY,
@@ -50,6 +51,11 @@ const LOG_SCHEMA: &str = "
         PRIMARY KEY (repository, digest)
     );
     CREATE INDEX IF NOT EXISTS oci_manifests_by_subject ON oci_manifests (repository, subject);
+    CREATE TABLE IF NOT EXISTS oci_blobs (
+        repository TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        PRIMARY KEY (repository, digest)
+    );
     CREATE TABLE IF NOT EXISTS oci_tags (
         repository TEXT NOT NULL,
         tag        TEXT NOT NULL,
@@ -324,19 +330,45 @@ impl SqliteLog {
             .during("listing OCI tags")
     }
 
-    /// See [`crate::store::Backend::has_oci_manifests`].
-    pub fn has_oci_manifests(&self, repository: &str) -> Result<bool, StoreError> {
+    /// See [`crate::store::Backend::has_oci_content`].
+    pub fn has_oci_content(&self, repository: &str) -> Result<bool, StoreError> {
         self.reader()
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1)")
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1) \
+                 OR EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1)",
+            )
             .and_then(|mut stmt| stmt.query_row([repository], |row| row.get(0)))
             .during("reading OCI manifests")
+    }
+
+    /// See [`crate::store::Backend::link_oci_blob`].
+    pub fn link_oci_blob(&self, repository: &str, digest: &str) -> Result<(), StoreError> {
+        lock(&self.writer)
+            .execute(
+                "INSERT OR IGNORE INTO oci_blobs (repository, digest) VALUES (?1, ?2)",
+                [repository, digest],
+            )
+            .map(drop)
+            .during("linking a blob to a repository")
+    }
+
+    /// See [`crate::store::Backend::unlink_oci_blob`].
+    pub fn unlink_oci_blob(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
+        lock(&self.writer)
+            .execute(
+                "DELETE FROM oci_blobs WHERE repository = ?1 AND digest = ?2",
+                [repository, digest],
+            )
+            .map(|deleted| deleted > 0)
+            .during("unlinking a blob from a repository")
     }
 
     /// See [`crate::store::Backend::oci_references`].
     pub fn oci_references(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
         self.reader()
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
+                "SELECT EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1 AND digest = ?2) \
+                 OR EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
                  (digest = ?2 OR EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2)))",
             )
             .and_then(|mut stmt| stmt.query_row([repository, digest], |row| row.get(0)))
@@ -869,6 +901,10 @@ mod tests {
         );
         assert!(log.oci_references("example:greet", &digest(101)).unwrap());
         assert!(!log.oci_references("example:other", &digest(101)).unwrap());
+        log.link_oci_blob("example:other", &digest(101)).unwrap();
+        assert!(log.oci_references("example:other", &digest(101)).unwrap());
+        assert!(log.unlink_oci_blob("example:other", &digest(101)).unwrap());
+        assert!(!log.unlink_oci_blob("example:other", &digest(101)).unwrap());
         assert_eq!(
             log.list_referrers("example:greet", &digest(1))
                 .unwrap()
@@ -885,7 +921,7 @@ mod tests {
                 .unwrap()
         );
         assert!(log.list_oci_tags("example:greet").unwrap().is_empty());
-        assert!(log.has_oci_manifests("example:greet").unwrap());
+        assert!(log.has_oci_content("example:greet").unwrap());
         assert!(!log.delete_oci_manifest("example:greet", "latest").unwrap());
     }
 
