@@ -55,6 +55,10 @@ impl Server {
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
+            // One compile cache for every server the tests start: each
+            // compiles the same handlers, so only the first pays for it.
+            .arg("--compile-cache")
+            .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-compile-cache"))
             .args(&options.args)
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())

@@ -147,10 +147,7 @@ fn current_release(name: &str, version: &str) -> Result<Release, Error> {
 /// `1.0.0+b` the same precedence, so they are one version and only one of them
 /// may be released.
 fn release_of_same_version(name: &str, version: &Version) -> Result<Option<Release>, Error> {
-    Ok(store::list_releases(name)?.into_iter().find(|release| {
-        depot_protocol::parse_version(&release.version)
-            .is_ok_and(|released| released.cmp_precedence(version).is_eq())
-    }))
+    store::find_release(name, &version.to_string())
 }
 
 /// Milliseconds since the Unix epoch, from the runtime's wall clock.

@@ -12,9 +12,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Data directory: the registry database, the blobs and the compile cache.
+    /// Data directory: the registry database, the blobs and (unless
+    /// --compile-cache says otherwise) the compile cache.
     #[arg(long, value_name = "DIR", default_value = "./depot-data")]
     pub data: PathBuf,
+
+    /// Where compiled handlers are cached between runs (default: `cache` in
+    /// the data directory). Several registries may share one.
+    #[arg(long, value_name = "DIR")]
+    pub compile_cache: Option<PathBuf>,
 
     /// Handler manifest (`handlers.toml`): one line per role (`api`, `publish`,
     /// `query`, `metadata`, `policy`) set to "builtin" or to the path of a

@@ -38,7 +38,7 @@ fn find_export<'a>(role: Role, exports: impl IntoIterator<Item = &'a String>) ->
 
 /// Imports the host provides; anything else from `depot:registry` must come
 /// from another handler.
-fn provided_by_host(import: &str) -> bool {
+pub fn provided_by_host(import: &str) -> bool {
     import.starts_with("depot:registry/store@") || import.starts_with("depot:registry/types@")
 }
 
@@ -49,12 +49,34 @@ struct Provider<'a> {
     export: String,
 }
 
+/// The roles that serve reads (GET and HEAD): the HTTP front and the query
+/// handler. The others only change the registry.
+const READ_ROLES: [Role; 2] = [Role::Query, Role::Api];
+
 /// Composes `handlers` (one per role) into one component's bytes.
 pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
+    compose_roles(&handlers.iter().collect::<Vec<_>>(), false)
+}
+
+/// Composes only the handlers that serve reads: a smaller composition, so a
+/// GET instantiates (and resets) only what a read can reach. The api
+/// handler's imports of the write handlers stay imports of the composition,
+/// for the host to fill with functions that trap. Call after [`compose`] has
+/// checked the handlers.
+pub fn compose_reads(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
+    let readers: Vec<&Handler> = handlers
+        .iter()
+        .filter(|handler| READ_ROLES.contains(&handler.role))
+        .collect();
+    compose_roles(&readers, true)
+}
+
+/// Composes `handlers`; `partial` leaves imports of roles not among them open.
+fn compose_roles(handlers: &[&Handler], partial: bool) -> anyhow::Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
     let mut providers: Vec<Provider> = Vec::new();
 
-    for handler in handlers {
+    for &handler in handlers {
         let package = Package::from_bytes(
             &format!("depot:{}-handler", handler.role),
             None,
@@ -109,7 +131,10 @@ pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
                             )
                         })?;
                 }
-                None if import.starts_with("depot:registry/") && !provided_by_host(import) => {
+                None if !partial
+                    && import.starts_with("depot:registry/")
+                    && !provided_by_host(import) =>
+                {
                     bail!(
                         "{handler} imports `{import}`, which no handler it may use exports \
                          (a {} handler can use {})",
@@ -163,26 +188,57 @@ mod tests {
     use crate::serve::manifest::{self, Source};
     use wac_graph::types::Types;
 
-    #[test]
-    fn the_built_in_handlers_compose_into_an_http_handler_that_imports_the_store() {
-        let composed = compose(&manifest::load(None).unwrap()).unwrap();
+    /// The imports of the composition `composed`, after checking that it
+    /// exports only an HTTP handler.
+    fn imports_of_http_handler(composed: Vec<u8>) -> Vec<String> {
         let mut types = Types::new();
         let package = Package::from_bytes("composed", None, composed, &mut types).unwrap();
         let world = &types[package.ty()];
         let exports: Vec<&String> = world.exports.keys().collect();
         assert_eq!(exports.len(), 1, "{exports:?}");
         assert!(exports[0].starts_with("wasi:http/incoming-handler@0.2."));
-        let imports: Vec<&String> = world.imports.keys().collect();
+        world.imports.keys().cloned().collect()
+    }
+
+    fn any_starts_with(imports: &[String], prefix: &str) -> bool {
+        imports.iter().any(|i| i.starts_with(prefix))
+    }
+
+    #[test]
+    fn the_built_in_handlers_compose_into_an_http_handler_that_imports_the_store() {
+        let imports = imports_of_http_handler(compose(&manifest::load(None).unwrap()).unwrap());
         assert!(
-            imports
-                .iter()
-                .any(|i| i.starts_with("depot:registry/store@")),
+            any_starts_with(&imports, "depot:registry/store@"),
             "{imports:?}"
         );
         assert!(
             imports
                 .iter()
                 .all(|i| provided_by_host(i) || i.starts_with("wasi:")),
+            "{imports:?}"
+        );
+    }
+
+    #[test]
+    fn the_read_composition_holds_only_the_api_and_query_handlers() {
+        let handlers = manifest::load(None).unwrap();
+        let full = compose(&handlers).unwrap();
+        let reads = compose_reads(&handlers).unwrap();
+        assert!(
+            reads.len() < full.len() / 2,
+            "{} vs {}",
+            reads.len(),
+            full.len()
+        );
+        let imports = imports_of_http_handler(reads);
+        // The write handler the api imports is left for the host to stub;
+        // the query handler is inside.
+        assert!(
+            any_starts_with(&imports, "depot:registry/publish@"),
+            "{imports:?}"
+        );
+        assert!(
+            !any_starts_with(&imports, "depot:registry/query@"),
             "{imports:?}"
         );
     }

@@ -90,8 +90,16 @@ fn base_config() -> Config {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .parallel_compilation(true);
+    // For profiling the handlers with `perf`: names their compiled functions
+    // in `/tmp/perf-<pid>.map`.
+    if std::env::var_os(PERFMAP_ENV).is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
+
+/// Set to `1` to write a perf map of the handlers' compiled code.
+const PERFMAP_ENV: &str = "DEPOT_PERFMAP";
 
 /// A thread advancing the engine's epoch every [`EPOCH_TICK`] until dropped.
 pub struct EpochTicker {
@@ -163,6 +171,15 @@ pub enum Compiled {
     Cached(Duration),
     /// Compiled (and then cached).
     Compiled(Duration),
+}
+
+impl Compiled {
+    /// How long loading or compiling took.
+    pub fn elapsed(&self) -> Duration {
+        match self {
+            Self::Cached(t) | Self::Compiled(t) => *t,
+        }
+    }
 }
 
 /// The composition compiled for `engine`: from the cache in `cache_dir` if it

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
@@ -26,9 +26,12 @@ use super::args::show_size;
 use super::request::{self, Limits, RequestState};
 use crate::store::StoreCtx;
 
-/// Serves requests with instances of one pre-instantiated composition.
+/// Serves requests with instances of the pre-instantiated compositions.
 pub struct Server {
-    pre: ProxyPre<RequestState>,
+    /// Every handler: serves requests that may change the registry.
+    all: ProxyPre<RequestState>,
+    /// The handlers a read reaches (api and query): serves GET and HEAD.
+    reads: ProxyPre<RequestState>,
     store: StoreCtx,
     limits: Limits,
     /// One permit per request being handled (`--max-concurrent-requests`).
@@ -48,15 +51,18 @@ enum Failure {
 }
 
 impl Server {
-    /// A server for `pre`, whose requests use `store` under `limits`.
+    /// A server for the compositions `all` and `reads`, whose requests use
+    /// `store` under `limits`.
     pub fn new(
-        pre: ProxyPre<RequestState>,
+        all: ProxyPre<RequestState>,
+        reads: ProxyPre<RequestState>,
         store: StoreCtx,
         limits: Limits,
         max_concurrent_requests: u32,
     ) -> Self {
         Self {
-            pre,
+            all,
+            reads,
             store,
             limits,
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
@@ -114,7 +120,12 @@ impl Server {
             return self.failure_response(Failure::HandlerFailed, id);
         };
         let deadline = Instant::now() + self.limits.deadline;
-        let mut store = request::new_store(self.pre.engine(), &self.store, &self.limits, deadline);
+        let pre = if matches!(*req.method(), Method::GET | Method::HEAD) {
+            self.reads.clone()
+        } else {
+            self.all.clone()
+        };
+        let mut store = request::new_store(pre.engine(), &self.store, &self.limits, deadline);
         let (sender, receiver) = oneshot::channel();
         let req = match store
             .data_mut()
@@ -140,7 +151,6 @@ impl Server {
 
         // The handlers run in their own task, so they can keep writing the
         // body after the response head has gone out.
-        let pre = self.pre.clone();
         let limits = self.limits;
         let task = tokio::spawn(async move {
             let call = async {

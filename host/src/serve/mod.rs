@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use self::args::ServeArgs;
@@ -51,29 +52,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let handlers = manifest::load(args.handlers.as_deref())?;
     let start = Instant::now();
     let composed = compose::compose(&handlers)?;
+    let composed_reads = compose::compose_reads(&handlers)?;
     let compose_time = start.elapsed();
 
     let engine = engine::new(args.max_concurrent_requests, args.memory_limit)?;
-    let (component, compiled) =
-        engine::load_or_compile(&engine, &composed, &args.data.join("cache"))?;
-
-    let start = Instant::now();
+    let cache = args
+        .compile_cache
+        .clone()
+        .unwrap_or_else(|| args.data.join("cache"));
     let linker = request::linker(&engine)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(anyhow::Error::from)
-        .context("the composed handlers import something the host does not provide")?;
-    let pre = ProxyPre::new(pre)
-        .map_err(anyhow::Error::from)
-        .context("the composed handlers do not serve HTTP")?;
-    let pre_time = start.elapsed();
-    if let Some(needs) = component.resources_required() {
-        tracing::debug!(
-            memories = needs.num_memories,
-            tables = needs.num_tables,
-            "resources of one instance"
-        );
-    }
+    let (all, compiled) = prepare(&engine, &linker, &composed, &cache, false)?;
+    let (reads, compiled_reads) = prepare(&engine, &linker, &composed_reads, &cache, true)?;
 
     let _ticker = EpochTicker::start(engine.clone())?;
     let limits = Limits {
@@ -83,21 +72,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = StoreCtx::new(Arc::new(backend));
 
-    // One instance now, so handlers the instance pool or the memory limit
-    // cannot hold fail at start-up rather than on every request.
+    // One instance of each now, so handlers the instance pool or the memory
+    // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
-    let mut trial = request::new_store(&engine, &store, &limits, start + limits.deadline);
-    pre.instantiate_async(&mut trial)
-        .await
-        .map_err(anyhow::Error::from)
-        .with_context(|| {
-            format!(
-                "cannot instantiate the composed handlers within the per-request limits (memory \
-                 limit {}); raise --memory-limit, or use handlers that need less",
-                show_size(args.memory_limit)
-            )
-        })?;
-    drop(trial);
+    for pre in [&all, &reads] {
+        let mut trial = request::new_store(&engine, &store, &limits, start + limits.deadline);
+        pre.instantiate_async(&mut trial)
+            .await
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "cannot instantiate the composed handlers within the per-request limits \
+                     (memory limit {}); raise --memory-limit, or use handlers that need less",
+                    show_size(args.memory_limit)
+                )
+            })?;
+    }
     let instantiate_time = start.elapsed();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -110,31 +100,102 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
 
-    let (cache, compile_time) = match compiled {
-        Compiled::Cached(t) => ("hit", t),
-        Compiled::Compiled(t) => ("miss", t),
+    let compile_time = compiled.elapsed() + compiled_reads.elapsed();
+    let cache = match (compiled, compiled_reads) {
+        (Compiled::Cached(_), Compiled::Cached(_)) => "hit",
+        _ => "miss",
     };
     let ms = |t: std::time::Duration| t.as_secs_f64() * 1e3;
     tracing::info!(
         %address,
         data = %args.data.display(),
         composed_bytes = composed.len(),
+        composed_read_bytes = composed_reads.len(),
         compose_ms = ms(compose_time),
         compile_cache = cache,
         compile_ms = ms(compile_time),
-        instantiate_pre_ms = ms(pre_time),
-        first_instance_ms = ms(instantiate_time),
+        first_instances_ms = ms(instantiate_time),
         "serving"
     );
     // Tests and scripts wait for this line.
     eprintln!("Depot listening on http://{address}");
 
     Arc::new(Server::new(
-        pre,
+        all,
+        reads,
         store,
         limits,
         args.max_concurrent_requests,
     ))
     .run(listener)
     .await
+}
+
+/// Compiles (or loads from `cache`) one composition and pre-instantiates it
+/// as an HTTP handler. With `stub_missing`, imports the host does not provide
+/// (the write handlers a read composition leaves out) trap when called.
+fn prepare(
+    engine: &wasmtime::Engine,
+    linker: &Linker<request::RequestState>,
+    composed: &[u8],
+    cache: &std::path::Path,
+    stub_missing: bool,
+) -> anyhow::Result<(ProxyPre<request::RequestState>, Compiled)> {
+    let (component, compiled) = engine::load_or_compile(engine, composed, cache)?;
+    let mut linker = linker.clone();
+    if stub_missing {
+        stub_handler_imports(engine, &mut linker, &component)
+            .context("cannot stub the handlers a read does not use")?;
+    }
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)
+        .context("the composed handlers import something the host does not provide")?;
+    let pre = ProxyPre::new(pre)
+        .map_err(anyhow::Error::from)
+        .context("the composed handlers do not serve HTTP")?;
+    if let Some(needs) = component.resources_required() {
+        tracing::debug!(
+            memories = needs.num_memories,
+            tables = needs.num_tables,
+            stub_missing,
+            "resources of one instance"
+        );
+    }
+    Ok((pre, compiled))
+}
+
+/// Defines every function of the handler interfaces `component` imports (the
+/// write handlers a read composition leaves out) as a function that fails:
+/// a read that called one would be a bug, answered with `handler-failed`.
+fn stub_handler_imports(
+    engine: &wasmtime::Engine,
+    linker: &mut Linker<request::RequestState>,
+    component: &wasmtime::component::Component,
+) -> anyhow::Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    for (name, item) in component.component_type().imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !name.starts_with("depot:registry/") || compose::provided_by_host(name) {
+            continue;
+        }
+        let mut stubs = linker.instance(name).map_err(anyhow::Error::from)?;
+        for (function, item) in instance.exports(engine) {
+            if !matches!(item.ty, ComponentItem::ComponentFunc(_)) {
+                continue;
+            }
+            let called = format!("{name}#{function}");
+            stubs
+                .func_new(function, move |_, _, _, _| {
+                    Err(wasmtime::Error::msg(format!(
+                        "`{called}` was called while serving a GET or HEAD, whose composition \
+                         leaves the write handlers out"
+                    )))
+                })
+                .map_err(anyhow::Error::from)?;
+        }
+    }
+    Ok(())
 }

@@ -37,6 +37,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The release of `name` at `version`, if any.
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
 
+    /// The release of `name` whose version equals `version` up to build metadata.
+    fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
+
     /// Every release of `name`, in publish order.
     fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError>;
 

@@ -191,6 +191,14 @@ impl wit_store::Host for StoreView<'_> {
         Ok(self.ctx.backend.get_release(&name, &version)?)
     }
 
+    fn find_release(
+        &mut self,
+        name: String,
+        version: String,
+    ) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.find_release(&name, &version)?)
+    }
+
     fn list_releases(&mut self, name: String) -> Result<Vec<Release>, CallError> {
         Ok(self.ctx.backend.list_releases(&name)?)
     }

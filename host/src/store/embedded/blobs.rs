@@ -24,7 +24,7 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 const STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The blob directory of one data directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BlobDir {
     /// `<data>/blobs`.
     root: PathBuf,
@@ -91,10 +91,7 @@ impl BlobDir {
             .map_err(|e| StoreError::storage("reading a blob's size", e))?
             .len();
         if offset > size {
-            return Err(StoreError::BadRequest(format!(
-                "offset {offset} is past the end of blob {digest} ({size} bytes); \
-                 read from an offset of at most {size}"
-            )));
+            return Err(offset_past_end(digest, offset, size));
         }
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| StoreError::storage("seeking in a blob", e))?;
@@ -330,7 +327,20 @@ fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn finished() -> StoreError {
+/// The error for reading blob `digest` of `size` bytes from past its end.
+pub fn offset_past_end(digest: &Digest, offset: u64, size: u64) -> StoreError {
+    StoreError::BadRequest(format!(
+        "offset {offset} is past the end of blob {digest} ({size} bytes); read from an offset of \
+         at most {size}"
+    ))
+}
+
+/// The SHA-256 digest of `bytes`.
+pub fn sha256(bytes: &[u8]) -> Result<Digest, StoreError> {
+    Ok(Digest::sha256(&hex::encode(Sha256::digest(bytes)))?)
+}
+
+pub fn finished() -> StoreError {
     StoreError::BadRequest(
         "this blob writer is already finished; create a new blob to write more".into(),
     )

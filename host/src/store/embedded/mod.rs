@@ -1,23 +1,30 @@
 //! The embedded backend, for one machine: the registry log and indexes in
 //! SQLite (`<data>/registry.db`) and content-addressed blobs in
-//! `<data>/blobs/`.
+//! `<data>/blobs/`. Blobs of at most [`SMALL_BLOB`] bytes (OCI manifests and
+//! configs, mostly) are kept in the database instead: one commit makes such a
+//! blob durable, where a file costs a create, two fsyncs and a rename.
 
 mod blobs;
+mod cache;
 mod sqlite;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use depot_protocol::Digest;
 
-use self::blobs::BlobDir;
+use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
-use super::backend::{Backend, BlobRead, BlobWrite, StoreError, UploadWrite};
+use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{Entry, LogEntry, OciManifest, PackageSummary, Release};
+
+/// Blobs up to this size are kept in the database.
+const SMALL_BLOB: usize = 16 * 1024;
 
 /// The embedded backend of one data directory.
 #[derive(Debug)]
 pub struct Embedded {
-    log: SqliteLog,
+    log: Arc<SqliteLog>,
     blobs: BlobDir,
 }
 
@@ -27,7 +34,7 @@ impl Embedded {
         std::fs::create_dir_all(data)
             .map_err(|e| StoreError::storage("creating the data directory", e))?;
         Ok(Self {
-            log: SqliteLog::open(&data.join("registry.db"))?,
+            log: Arc::new(SqliteLog::open(&data.join("registry.db"))?),
             blobs: BlobDir::open(data)?,
         })
     }
@@ -35,11 +42,23 @@ impl Embedded {
 
 impl Backend for Embedded {
     fn create_blob(&self) -> Result<Box<dyn BlobWrite>, StoreError> {
-        Ok(Box::new(self.blobs.create()?))
+        Ok(Box::new(EmbeddedBlobWriter {
+            small: Some(Vec::new()),
+            file: None,
+            blobs: self.blobs.clone(),
+            log: self.log.clone(),
+        }))
     }
 
     fn open_blob(&self, digest: &Digest, offset: u64) -> Result<Box<dyn BlobRead>, StoreError> {
-        Ok(Box::new(self.blobs.open_blob(digest, offset)?))
+        match self.blobs.open_blob(digest, offset) {
+            Ok(file) => Ok(Box::new(file)),
+            Err(StoreError::NotFound(message)) => match self.log.get_small_blob(digest)? {
+                Some(bytes) => Ok(Box::new(SmallBlobReader::new(digest, bytes, offset)?)),
+                None => Err(StoreError::NotFound(message)),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     fn package_head(&self, name: &str) -> Result<u64, StoreError> {
@@ -56,6 +75,10 @@ impl Backend for Embedded {
 
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
         self.log.get_release(name, version)
+    }
+
+    fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
+        self.log.find_release(name, version)
     }
 
     fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError> {
@@ -136,5 +159,144 @@ impl Backend for Embedded {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError> {
         self.log.list_referrers(repository, subject)
+    }
+}
+
+/// A new blob: held in memory while it is at most [`SMALL_BLOB`] bytes, then
+/// streamed to a file.
+struct EmbeddedBlobWriter {
+    /// The bytes so far, while the blob is small; `None` once in a file or
+    /// finished.
+    small: Option<Vec<u8>>,
+    file: Option<FileBlobWriter>,
+    blobs: BlobDir,
+    log: Arc<SqliteLog>,
+}
+
+impl BlobWrite for EmbeddedBlobWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if let Some(small) = &mut self.small {
+            if small.len() + chunk.len() <= SMALL_BLOB {
+                small.extend_from_slice(chunk);
+                return Ok(());
+            }
+            let mut file = self.blobs.create()?;
+            file.write(small)?;
+            self.small = None;
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write(chunk),
+            None => Err(blobs::finished()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Digest, StoreError> {
+        if let Some(small) = self.small.take() {
+            let digest = blobs::sha256(&small)?;
+            self.log.put_small_blob(&digest, &small)?;
+            return Ok(digest);
+        }
+        match &mut self.file {
+            Some(file) => file.finish(),
+            None => Err(blobs::finished()),
+        }
+    }
+}
+
+/// A small blob read from the database.
+struct SmallBlobReader {
+    bytes: Vec<u8>,
+    position: usize,
+}
+
+impl SmallBlobReader {
+    fn new(digest: &Digest, bytes: Vec<u8>, offset: u64) -> Result<Self, StoreError> {
+        let size = bytes.len();
+        match usize::try_from(offset) {
+            Ok(position) if position <= size => Ok(Self { bytes, position }),
+            _ => Err(blobs::offset_past_end(digest, offset, size as u64)),
+        }
+    }
+}
+
+impl BlobRead for SmallBlobReader {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn read(&mut self, len: u32) -> Result<Vec<u8>, StoreError> {
+        let len = len.min(MAX_CHUNK) as usize;
+        let end = self.bytes.len().min(self.position + len);
+        let chunk = self.bytes[self.position..end].to_vec();
+        self.position = end;
+        Ok(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(backend: &Embedded, bytes: &[u8], chunk: usize) -> Digest {
+        let mut writer = backend.create_blob().unwrap();
+        for part in bytes.chunks(chunk) {
+            writer.write(part).unwrap();
+        }
+        writer.finish().unwrap()
+    }
+
+    fn read(backend: &Embedded, digest: &Digest, offset: u64) -> Vec<u8> {
+        let mut reader = backend.open_blob(digest, offset).unwrap();
+        let mut all = Vec::new();
+        loop {
+            let chunk = reader.read(1000).unwrap();
+            if chunk.is_empty() {
+                return all;
+            }
+            all.extend(chunk);
+        }
+    }
+
+    #[test]
+    fn small_blobs_live_in_the_database_and_large_ones_in_files() {
+        let data = tempfile::tempdir().unwrap();
+        let small: Vec<u8> = (0..SMALL_BLOB).map(|i| (i % 253) as u8).collect();
+        let large: Vec<u8> = (0..=SMALL_BLOB).map(|i| (i % 241) as u8).collect();
+        let (small_digest, large_digest) = {
+            let backend = Embedded::open(data.path()).unwrap();
+            let small_digest = store(&backend, &small, 1000);
+            // Crosses the threshold in its last chunk.
+            let large_digest = store(&backend, &large, 4096);
+            (small_digest, large_digest)
+        };
+        let file = |digest: &Digest| {
+            data.path()
+                .join("blobs/sha256")
+                .join(&digest.hex()[..2])
+                .join(digest.hex())
+        };
+        assert!(!file(&small_digest).exists());
+        assert!(file(&large_digest).is_file());
+        assert_eq!(small_digest, blobs::sha256(&small).unwrap());
+
+        // Both survive a reopen and read the same from any offset.
+        let backend = Embedded::open(data.path()).unwrap();
+        assert_eq!(read(&backend, &small_digest, 0), small);
+        assert_eq!(read(&backend, &small_digest, 100), small[100..]);
+        assert_eq!(read(&backend, &large_digest, 5), large[5..]);
+        assert_eq!(
+            backend.open_blob(&small_digest, 0).unwrap().size(),
+            small.len() as u64
+        );
+        let past = backend.open_blob(&small_digest, small.len() as u64 + 1);
+        assert!(matches!(past, Err(StoreError::BadRequest(_))));
+        // Storing the same small blob again is harmless.
+        assert_eq!(store(&backend, &small, 7000), small_digest);
+        let unknown = blobs::sha256(b"never stored").unwrap();
+        assert!(matches!(
+            backend.open_blob(&unknown, 0),
+            Err(StoreError::NotFound(_))
+        ));
     }
 }

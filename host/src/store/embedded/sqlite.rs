@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use depot_protocol::{Candidate, Digest, Version};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::cache::ReleaseCache;
 use crate::store::backend::StoreError;
 use crate::store::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release};
 
@@ -30,8 +31,9 @@ const INDEX_VERSION: i64 = 2;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
 /// any OCI registry keeps them, outside the log), with the blobs uploaded or
-/// mounted into each repository: never rebuilt. `refs` is a JSON list of the
-/// digests a manifest names.
+/// mounted into each repository, and the blobs small enough to keep here
+/// (`small_blobs`): never rebuilt. `refs` is a JSON list of the digests a
+/// manifest names.
 const LOG_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS log (
         seq     INTEGER PRIMARY KEY,
@@ -55,6 +57,10 @@ const LOG_SCHEMA: &str = "
         repository TEXT NOT NULL,
         digest     TEXT NOT NULL,
         PRIMARY KEY (repository, digest)
+    );
+    CREATE TABLE IF NOT EXISTS small_blobs (
+        digest TEXT PRIMARY KEY,
+        bytes  BLOB NOT NULL
     );
     CREATE TABLE IF NOT EXISTS oci_tags (
         repository TEXT NOT NULL,
@@ -100,6 +106,7 @@ pub struct SqliteLog {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    releases: ReleaseCache,
 }
 
 /// Turns a SQLite or JSON failure into [`StoreError::Storage`].
@@ -158,6 +165,7 @@ impl SqliteLog {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            releases: ReleaseCache::default(),
         })
     }
 
@@ -214,7 +222,29 @@ impl SqliteLog {
         )
         .during(APPENDING)?;
         tx.commit().during(APPENDING)?;
+        // Still holding the writer, so no later write's forgetting comes first.
+        self.releases.forget(&logged.entry.name);
         Ok(logged)
+    }
+
+    /// Stores a small blob, durably; storing one already there changes nothing.
+    pub fn put_small_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        lock(&self.writer)
+            .prepare_cached("INSERT OR IGNORE INTO small_blobs (digest, bytes) VALUES (?1, ?2)")
+            .and_then(|mut stmt| stmt.execute(params![digest.as_str(), bytes]))
+            .during("storing a small blob")?;
+        Ok(())
+    }
+
+    /// The small blob `digest`, if it is stored here.
+    pub fn get_small_blob(&self, digest: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reader()
+            .prepare_cached("SELECT bytes FROM small_blobs WHERE digest = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([digest.as_str()], |row| row.get(0))
+                    .optional()
+            })
+            .during("reading a small blob")
     }
 
     /// See [`crate::store::Backend::read_log`].
@@ -224,7 +254,12 @@ impl SqliteLog {
 
     /// See [`crate::store::Backend::get_release`].
     pub fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
-        self.reader()
+        let generation = match self.releases.get(name, version) {
+            Ok(release) => return Ok(Some(release)),
+            Err(generation) => generation,
+        };
+        let release = self
+            .reader()
             .prepare_cached(&format!(
                 "SELECT {RELEASE_COLUMNS} FROM releases WHERE name = ?1 AND version = ?2"
             ))
@@ -232,7 +267,28 @@ impl SqliteLog {
                 stmt.query_row(params![name, version], release_from_row)
                     .optional()
             })
-            .during("reading a release")
+            .during("reading a release")?;
+        if let Some(release) = &release {
+            self.releases.insert(generation, release);
+        }
+        Ok(release)
+    }
+
+    /// See [`crate::store::Backend::find_release`].
+    pub fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
+        // Semver versions hold only ASCII letters, digits, `-`, `.` and `+`, so
+        // the case-sensitive GLOB sees no wildcard in them.
+        let without_build = version.split_once('+').map_or(version, |(v, _)| v);
+        self.reader()
+            .prepare_cached(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases \
+                 WHERE name = ?1 AND (version = ?2 OR version GLOB ?2 || '+*') LIMIT 1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![name, without_build], release_from_row)
+                    .optional()
+            })
+            .during("finding a release")
     }
 
     /// See [`crate::store::Backend::list_releases`].
@@ -783,6 +839,55 @@ mod tests {
         assert_eq!(log.read_log(0, 100).unwrap().len(), 1);
         let kept = log.get_release("example:greet", "1.0.0").unwrap().unwrap();
         assert_eq!(kept.digest, digest(1));
+    }
+
+    #[test]
+    fn a_release_is_found_up_to_build_metadata_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0+a", 1)).unwrap();
+        append(&log, release("example:greet", "1.0.0-RC.1", 2)).unwrap();
+        append(&log, release("example:greet", "1.0.10", 3)).unwrap();
+        append(&log, release("example:other", "2.0.0", 4)).unwrap();
+        let found = |name: &str, version: &str| {
+            log.find_release(name, version)
+                .unwrap()
+                .map(|release| release.version)
+        };
+        assert_eq!(
+            found("example:greet", "1.0.0+b").as_deref(),
+            Some("1.0.0+a")
+        );
+        assert_eq!(found("example:greet", "1.0.0").as_deref(), Some("1.0.0+a"));
+        assert_eq!(found("example:greet", "1.0.1"), None);
+        assert_eq!(found("example:greet", "1.0.0-rc.1"), None);
+        assert_eq!(
+            found("example:greet", "1.0.0-RC.1+x").as_deref(),
+            Some("1.0.0-RC.1")
+        );
+        assert_eq!(found("example:greet", "2.0.0"), None);
+        assert_eq!(found("example:other", "2.0.0").as_deref(), Some("2.0.0"));
+    }
+
+    #[test]
+    fn a_release_read_before_a_yank_is_read_yanked_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        append(&log, release("example:greet", "1.0.0", 1)).unwrap();
+        let yanked = |log: &SqliteLog| {
+            log.get_release("example:greet", "1.0.0")
+                .unwrap()
+                .unwrap()
+                .yanked
+        };
+        // Read twice: the second read is served from memory.
+        assert!(!yanked(&log));
+        assert!(!yanked(&log));
+        append(&log, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+        assert!(yanked(&log));
+        append(&log, change("example:greet", "1.0.0", Action::Unyank)).unwrap();
+        assert!(!yanked(&log));
+        assert_eq!(log.get_release("example:greet", "2.0.0").unwrap(), None);
     }
 
     #[test]
