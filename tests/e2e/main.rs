@@ -3,6 +3,7 @@
 
 mod support;
 
+mod feed;
 mod limits;
 mod oci;
 mod publish;

@@ -170,6 +170,17 @@ impl Server {
         status_json(client().post(self.at(path)).send().expect("POST"))
     }
 
+    /// POSTs `body` as JSON to `path`; returns status and JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        status_json(
+            client()
+                .post(self.at(path))
+                .json(body)
+                .send()
+                .expect("POST"),
+        )
+    }
+
     /// GETs `path`; returns status and the raw bytes.
     pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
         let response = client().get(self.at(path)).send().expect("GET");

@@ -66,6 +66,7 @@ impl From<Error> for ApiError {
             Error::TooLarge(m) => Self::new(413, "too-large", m),
             Error::InvalidContent(m) => Self::new(422, "invalid-content", m),
             Error::PolicyRejected(m) => Self::new(422, "policy-rejected", m),
+            Error::TakenDown(m) => Self::new(451, "taken-down", m),
             Error::HeadMoved(head) => Self::new(
                 409,
                 "conflict",

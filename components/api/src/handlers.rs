@@ -4,10 +4,13 @@
 use depot_protocol::check_content_size;
 use wasip2::http::types::IncomingRequest;
 
-use crate::bindings::depot::registry::types::Release;
+use serde::Deserialize;
+
+use crate::bindings::depot::registry::types::{Error, Release};
 use crate::bindings::depot::registry::{publish, query, store};
 use crate::body;
 use crate::error::ApiError;
+use crate::feed;
 use crate::json;
 use crate::response::{Body, Response};
 use crate::routes::{self, Route};
@@ -34,8 +37,79 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Resolve { name, requirement } => release(&query::resolve(&name, &requirement)?),
         Route::Yank { name, version } => release(&publish::yank(&name, &version)?),
         Route::Unyank { name, version } => release(&publish::unyank(&name, &version)?),
+        Route::Annotate { name, version } => {
+            let body: AnnotationBody = read_json(request)?;
+            let value = serde_json::to_string(&body.value).map_err(|e| {
+                ApiError::bad_request(format!("the annotation value cannot be kept: {e}"))
+            })?;
+            let annotated = publish::annotate(&name, &version, &body.type_, &value)?;
+            Response::json(201, &json::release(&annotated))
+        }
+        Route::Takedown { name, version } => {
+            let body: TakedownBody = read_json(request)?;
+            release(&publish::takedown(&name, &version, &body.reason)?)
+        }
+        Route::Feed { since, limit, wait } => {
+            let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;
+            Response::json(200, &feed::page(since, &entries))
+        }
+        Route::FeedStream { since } => {
+            let since = match since {
+                Some(since) => since,
+                None => header(request, "last-event-id")
+                    .and_then(|id| id.trim().parse().ok())
+                    .unwrap_or(0),
+            };
+            Response::new(200, "text/event-stream", Body::Events(since))
+                .with_header("cache-control", "no-store".to_string())
+        }
     };
     Ok(response)
+}
+
+/// The body of `POST .../annotations`.
+#[derive(Debug, Deserialize)]
+struct AnnotationBody {
+    #[serde(rename = "type")]
+    type_: String,
+    value: serde_json::Value,
+}
+
+/// The body of `POST .../takedown`.
+#[derive(Debug, Deserialize)]
+struct TakedownBody {
+    reason: String,
+}
+
+/// The most bytes of JSON a write request's body may have.
+const MAX_JSON_BODY: usize = 128 * 1024;
+
+/// The request body as JSON of type `T`.
+fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Result<T, ApiError> {
+    let upload = body::Upload::open(request)?;
+    let bytes = upload.read_at_most(MAX_JSON_BODY)?;
+    if bytes.len() > MAX_JSON_BODY {
+        upload.discard();
+        return Err(ApiError::bad_request(format!(
+            "the request body is over {MAX_JSON_BODY} bytes; send a smaller JSON object"
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request body is not the JSON object this route takes ({e}); see \
+             docs/http-api.md"
+        ))
+    })
+}
+
+/// The error for content of a release the operator took down.
+pub fn taken_down(release: &Release) -> ApiError {
+    let reason = release.takedown.as_ref().map_or("", |t| t.reason.as_str());
+    ApiError::from(Error::TakenDown(format!(
+        "`{}` {} was taken down by the registry's operator: {reason}. Its content is no \
+         longer served; use another version",
+        release.name, release.version
+    )))
 }
 
 fn release(release: &Release) -> Response {
@@ -64,6 +138,9 @@ fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Respo
 
 /// A release's content, or 304 when the client already has it.
 fn content(request: &IncomingRequest, release: &Release) -> Result<Response, ApiError> {
+    if release.takedown.is_some() {
+        return Err(taken_down(release));
+    }
     let etag = format!("\"{}\"", release.digest);
     let response =
         if header(request, "if-none-match").is_some_and(|tags| matches_etag(&tags, &etag)) {

@@ -21,11 +21,28 @@ pub struct ReleaseJson<'a> {
     seq: u64,
     content_url: String,
     metadata: MetadataJson<'a>,
+    annotations: Vec<AnnotationJson<'a>>,
+    takedown: Option<TakedownJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnnotationJson<'a> {
+    #[serde(rename = "type")]
+    type_: &'a str,
+    value: serde_json::Value,
+    time: String,
+    seq: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct TakedownJson<'a> {
+    reason: &'a str,
+    time: String,
 }
 
 /// The metadata object; size and digest are already in the release.
 #[derive(Debug, Serialize)]
-struct MetadataJson<'a> {
+pub struct MetadataJson<'a> {
     kind: &'static str,
     name: Option<&'a str>,
     description: Option<&'a str>,
@@ -86,10 +103,25 @@ pub fn release(release: &Release) -> ReleaseJson<'_> {
         seq: release.seq,
         content_url: content_path(&release.name, &release.version),
         metadata: metadata(&release.metadata),
+        annotations: release
+            .annotations
+            .iter()
+            .map(|a| AnnotationJson {
+                type_: &a.type_,
+                // Checked to be JSON when it was appended.
+                value: serde_json::from_str(&a.value).unwrap_or(serde_json::Value::Null),
+                time: rfc3339(a.time),
+                seq: a.seq,
+            })
+            .collect(),
+        takedown: release.takedown.as_ref().map(|t| TakedownJson {
+            reason: &t.reason,
+            time: rfc3339(t.time),
+        }),
     }
 }
 
-fn metadata(m: &Metadata) -> MetadataJson<'_> {
+pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
     MetadataJson {
         kind: match m.kind {
             ContentKind::Component => "component",
@@ -112,8 +144,10 @@ fn metadata(m: &Metadata) -> MetadataJson<'_> {
 /// A package with its releases, highest version first (as the query handler
 /// lists them); `latest` as `depot_protocol::latest` chooses it.
 pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
+    // A release taken down is never the latest.
     let candidates: Vec<Candidate> = releases
         .iter()
+        .filter(|r| r.takedown.is_none())
         .filter_map(|r| {
             Some(Candidate {
                 version: r.version.parse().ok()?,

@@ -19,6 +19,7 @@ mod bindings {
 
 mod body;
 mod error;
+mod feed;
 mod handlers;
 mod json;
 mod oci;

@@ -10,6 +10,7 @@ use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutpar
 use crate::bindings::depot::registry::store::BlobReader;
 use crate::body;
 use crate::error::ApiError;
+use crate::feed;
 use crate::json;
 
 /// What follows the headers.
@@ -20,6 +21,9 @@ pub enum Body {
     /// This many bytes of a stored blob from where its reader starts,
     /// streamed chunk by chunk.
     Blob(BlobReader, u64),
+    /// The feed's entries after this sequence number, as server-sent events,
+    /// for as long as the request may run.
+    Events(u64),
 }
 
 impl Body {
@@ -78,6 +82,7 @@ impl Response {
             Body::Empty => None,
             Body::Bytes(bytes) => Some(bytes.len() as u64),
             Body::Blob(_, len) => Some(*len),
+            Body::Events(_) => None,
         };
         let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
@@ -132,6 +137,7 @@ fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), String> {
             .write_all(&bytes)
             .map_err(|e| format!("writing the response failed: {e}"))?,
         Body::Blob(reader, len) => body::send_blob(&reader, len, &mut stream)?,
+        Body::Events(since) => feed::stream(&mut stream, since)?,
     }
     stream
         .flush()

@@ -9,8 +9,15 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       GET /v1/packages/{name}/versions/{version}/content, \
                       POST /v1/packages/{name}/versions/{version}/yank, \
                       POST /v1/packages/{name}/versions/{version}/unyank, \
+                      POST /v1/packages/{name}/versions/{version}/annotations, \
+                      POST /v1/packages/{name}/versions/{version}/takedown, \
                       GET /v1/packages/{name}/resolve?req={requirement}, \
-                      GET /v1/content/{digest}";
+                      GET /v1/content/{digest}, \
+                      GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
+                      GET /v1/feed/stream?since={seq}";
+
+/// The longest a feed request may wait for an entry, in seconds.
+pub const MAX_WAIT: u32 = 60;
 
 /// The methods of a path that only reads; `HEAD` is `GET` without the body.
 const READ: &str = "GET, HEAD";
@@ -31,6 +38,10 @@ pub enum Route {
     Resolve { name: String, requirement: String },
     Yank { name: String, version: String },
     Unyank { name: String, version: String },
+    Annotate { name: String, version: String },
+    Takedown { name: String, version: String },
+    Feed { since: u64, limit: u32, wait: u32 },
+    FeedStream { since: Option<u64> },
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -89,6 +100,37 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             let (name, version) = (owned(name), owned(version));
             Ok(Route::Unyank { name, version })
         }
+        ["v1", "packages", name, "versions", version, "annotations"] => {
+            allow(method, "POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::Annotate { name, version })
+        }
+        ["v1", "packages", name, "versions", version, "takedown"] => {
+            allow(method, "POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::Takedown { name, version })
+        }
+        ["v1", "feed"] => {
+            allow(method, READ)?;
+            let wait = number(query_param(query, "wait")?, "wait", 0)?;
+            if wait > u64::from(MAX_WAIT) {
+                return Err(ApiError::bad_request(format!(
+                    "wait={wait} is too long; wait at most {MAX_WAIT} seconds and ask again"
+                )));
+            }
+            Ok(Route::Feed {
+                since: number(query_param(query, "since")?, "since", 0)?,
+                limit: limit(query_param(query, "limit")?)?,
+                wait: u32::try_from(wait).unwrap_or(MAX_WAIT),
+            })
+        }
+        ["v1", "feed", "stream"] => {
+            allow(method, READ)?;
+            let since = query_param(query, "since")?
+                .map(|since| number(Some(since), "since", 0))
+                .transpose()?;
+            Ok(Route::FeedStream { since })
+        }
         ["v1", "content", digest] => {
             allow(method, READ)?;
             Ok(Route::Content {
@@ -131,6 +173,18 @@ fn limit(value: Option<String>) -> Result<u32, ApiError> {
         ))
     })?;
     Ok(u32::try_from(limit).unwrap_or(u32::MAX))
+}
+
+/// The whole number `value` of query parameter `key`; `default` when absent.
+pub fn number(value: Option<String>, key: &str, default: u64) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "{key}=`{value}` is not a whole number; give a number such as {key}=0"
+            ))
+        }),
+    }
 }
 
 /// The first value of `key` in a form-encoded query string, decoded.
@@ -268,6 +322,43 @@ mod tests {
         assert_eq!(resolve, expected);
         let any = ok("GET", "/v1/packages/a:b/resolve");
         assert!(matches!(any, Route::Resolve { requirement, .. } if requirement == "*"));
+    }
+
+    #[test]
+    fn the_feed_takes_a_cursor_a_page_size_and_a_bounded_wait() {
+        let feed = ok("GET", "/v1/feed?since=42&limit=7&wait=5");
+        let expected = Route::Feed {
+            since: 42,
+            limit: 7,
+            wait: 5,
+        };
+        assert_eq!(feed, expected);
+        let default = ok("GET", "/v1/feed");
+        let expected = Route::Feed {
+            since: 0,
+            limit: DEFAULT_LIMIT,
+            wait: 0,
+        };
+        assert_eq!(default, expected);
+        assert_eq!(status("GET", "/v1/feed?since=-1"), 400);
+        assert_eq!(status("GET", "/v1/feed?wait=61"), 400);
+        assert_eq!(status("POST", "/v1/feed"), 405);
+        assert_eq!(
+            ok("GET", "/v1/feed/stream?since=3"),
+            Route::FeedStream { since: Some(3) }
+        );
+        assert_eq!(
+            ok("GET", "/v1/feed/stream"),
+            Route::FeedStream { since: None }
+        );
+        assert!(matches!(
+            ok("POST", "/v1/packages/a:b/versions/1.0.0/annotations"),
+            Route::Annotate { .. }
+        ));
+        assert_eq!(
+            status("GET", "/v1/packages/a:b/versions/1.0.0/takedown"),
+            405
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod oci;
 #[path = "../../shared/validate.rs"]
 mod validate;
 
-use bindings::depot::registry::store::{self, Action, Entry, ReleaseContent};
+use bindings::depot::registry::store::{self, Action, AnnotationContent, Entry, ReleaseContent};
 use bindings::depot::registry::types::{Error, OciArtifact, Release};
 use bindings::depot::registry::{metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
@@ -82,6 +82,90 @@ impl Guest for PublishHandler {
     fn unyank(name: String, version: String) -> Result<Release, Error> {
         set_yanked(name, version, false)
     }
+
+    fn annotate(
+        name: String,
+        version: String,
+        annotation_type: String,
+        value: String,
+    ) -> Result<Release, Error> {
+        validate::name_and_version(&name, &version)?;
+        check_annotation(&annotation_type, &value)?;
+        current_release(&name, &version)?;
+        let entry = Entry {
+            name: name.clone(),
+            version: version.clone(),
+            action: Action::Annotate(AnnotationContent {
+                type_: annotation_type,
+                value,
+            }),
+        };
+        // Appended even when the head moves: annotations do not depend on
+        // what else happened to the package.
+        append_when_needed(&name, || Ok(Some(entry.clone())))?;
+        current_release(&name, &version)
+    }
+
+    fn takedown(name: String, version: String, reason: String) -> Result<Release, Error> {
+        validate::name_and_version(&name, &version)?;
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.len() > MAX_REASON {
+            return Err(Error::BadRequest(format!(
+                "a takedown needs a reason of 1 to {MAX_REASON} bytes; it is shown to everyone \
+                 who asks for the release"
+            )));
+        }
+        append_when_needed(&name, || {
+            let release = current_release(&name, &version)?;
+            Ok(release.takedown.is_none().then(|| Entry {
+                name: name.clone(),
+                version: version.clone(),
+                action: Action::Takedown(reason.clone()),
+            }))
+        })?;
+        current_release(&name, &version)
+    }
+}
+
+/// The longest annotation value, in bytes of JSON.
+const MAX_ANNOTATION: usize = 64 * 1024;
+
+/// The longest annotation type.
+const MAX_ANNOTATION_TYPE: usize = 64;
+
+/// The longest takedown reason, in bytes.
+const MAX_REASON: usize = 1024;
+
+/// Checks an annotation's type (lowercase letters, digits, `-` and `.`) and
+/// that its value is JSON of at most [`MAX_ANNOTATION`] bytes.
+fn check_annotation(annotation_type: &str, value: &str) -> Result<(), Error> {
+    let well_formed = !annotation_type.is_empty()
+        && annotation_type.len() <= MAX_ANNOTATION_TYPE
+        && annotation_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && annotation_type.starts_with(|c: char| c.is_ascii_lowercase());
+    if !well_formed {
+        return Err(Error::BadRequest(format!(
+            "annotation type `{annotation_type}` is not allowed; use 1 to {MAX_ANNOTATION_TYPE} \
+             lowercase letters, digits, `-` and `.`, starting with a letter (for example \
+             `review` or `org.example.audit`)"
+        )));
+    }
+    if value.len() > MAX_ANNOTATION {
+        return Err(Error::BadRequest(format!(
+            "the annotation value is {} bytes; at most {MAX_ANNOTATION} are kept, so link to \
+             larger documents instead",
+            value.len()
+        )));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(value).map_err(|e| {
+        Error::BadRequest(format!(
+            "the annotation value is not JSON ({e}); send a JSON value, such as a string in \
+             quotes or an object"
+        ))
+    })?;
+    Ok(())
 }
 
 /// Checks that `version` of `name` may be released: well-formed, allowed by the

@@ -18,7 +18,7 @@ mod validate;
 
 use std::cmp::Ordering;
 
-use bindings::depot::registry::store;
+use bindings::depot::registry::store::{self, LogEntry};
 use bindings::depot::registry::types::{Error, Release};
 use bindings::exports::depot::registry::query::{Guest, PackagePage};
 use depot_protocol::{Candidate, Digest, PackageName, Version};
@@ -73,9 +73,14 @@ impl Guest for QueryHandler {
 
     fn resolve(name: String, requirement: String) -> Result<Release, Error> {
         let name: PackageName = name.parse()?;
-        let requirement = depot_protocol::parse_requirement(&requirement)?;
-        // Releases whose version does not parse cannot match any requirement.
-        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = releases_of(&name)?
+        let text = requirement;
+        let requirement = depot_protocol::parse_requirement(&text)?;
+        // Releases whose version does not parse cannot match any requirement;
+        // releases taken down are not candidates at all.
+        let (down, up): (Vec<Release>, Vec<Release>) = releases_of(&name)?
+            .into_iter()
+            .partition(|release| release.takedown.is_some());
+        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = up
             .into_iter()
             .filter_map(|release| {
                 let version = depot_protocol::parse_version(&release.version).ok()?;
@@ -83,14 +88,43 @@ impl Guest for QueryHandler {
                 Some((Candidate { version, yanked }, release))
             })
             .unzip();
-        let chosen = depot_protocol::resolve(&candidates, &requirement)
-            .map_err(|e| Error::NotFound(format!("`{name}`: {e}")))?;
+        let chosen = depot_protocol::resolve(&candidates, &requirement).map_err(|e| {
+            let matching_down: Vec<String> = down
+                .iter()
+                .filter(|release| {
+                    depot_protocol::parse_version(&release.version)
+                        .is_ok_and(|version| requirement.matches(&version))
+                })
+                .map(|release| {
+                    let reason = release.takedown.as_ref().map_or("", |t| t.reason.as_str());
+                    format!("{} (reason: {reason})", release.version)
+                })
+                .collect();
+            if matching_down.is_empty() {
+                Error::NotFound(format!("`{name}`: {e}"))
+            } else {
+                Error::TakenDown(format!(
+                    "`{name}`: only releases taken down by the operator match `{text}`: {}; \
+                     require another version",
+                    matching_down.join(", ")
+                ))
+            }
+        })?;
         candidates
             .iter()
             .zip(releases)
             .find(|(candidate, _)| &candidate.version == chosen)
             .map(|(_, release)| release)
             .ok_or_else(|| Error::NotFound(format!("`{name}`: no release matches")))
+    }
+
+    fn read_feed(since: u64, limit: u32, wait_ms: u32) -> Result<Vec<LogEntry>, Error> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let entries = store::read_log(since, limit)?;
+        if !entries.is_empty() || wait_ms == 0 || !store::wait_log(since, wait_ms)? {
+            return Ok(entries);
+        }
+        store::read_log(since, limit)
     }
 
     fn release_by_digest(digest: String) -> Result<Release, Error> {

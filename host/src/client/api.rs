@@ -17,6 +17,27 @@ pub struct Release {
     pub seq: u64,
     pub content_url: String,
     pub metadata: Metadata,
+    #[serde(default)]
+    pub annotations: Vec<Annotation>,
+    #[serde(default)]
+    pub takedown: Option<Takedown>,
+}
+
+/// A typed fact about a release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Annotation {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub value: serde_json::Value,
+    pub time: String,
+    pub seq: u64,
+}
+
+/// Why and when the operator took a release down.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Takedown {
+    pub reason: String,
+    pub time: String,
 }
 
 /// What the binary says about itself.
@@ -206,6 +227,28 @@ impl Registry {
         let action = if yank { "yank" } else { "unyank" };
         let url = self.url(&format!("/v1/packages/{name}/versions/{version}/{action}"));
         self.json(self.http.post(url)).await
+    }
+
+    /// Appends an annotation of type `kind` with the JSON `value` to a release.
+    pub async fn annotate(
+        &self,
+        name: &str,
+        version: &str,
+        kind: &str,
+        value: &serde_json::Value,
+    ) -> Result<Release> {
+        let url = self.url(&format!(
+            "/v1/packages/{name}/versions/{version}/annotations"
+        ));
+        let body = serde_json::json!({ "type": kind, "value": value });
+        self.json(self.http.post(url).json(&body)).await
+    }
+
+    /// Takes a release down for `reason`.
+    pub async fn takedown(&self, name: &str, version: &str, reason: &str) -> Result<Release> {
+        let url = self.url(&format!("/v1/packages/{name}/versions/{version}/takedown"));
+        let body = serde_json::json!({ "reason": reason });
+        self.json(self.http.post(url).json(&body)).await
     }
 
     /// The content at `content_url` (a path from a release), as a stream of chunks.

@@ -1,4 +1,5 @@
-//! The `depot` command-line client: publish, get, yank, unyank, info, list.
+//! The `depot` command-line client: publish, get, yank, unyank, annotate,
+//! takedown, info, list.
 
 mod api;
 
@@ -61,6 +62,27 @@ pub enum ClientCommand {
         /// `namespace:name@version`.
         release: String,
     },
+    /// Add a typed fact to a release: `depot annotate example:greet@1.0.0
+    /// --type review --value '{"verdict":"ok"}'`.
+    Annotate {
+        /// `namespace:name@version`.
+        release: String,
+        /// What kind of fact (lowercase letters, digits, `-`, `.`).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: String,
+        /// The fact as JSON; text that is not JSON is sent as a JSON string.
+        #[arg(long)]
+        value: String,
+    },
+    /// Take a release down (operator): its content is removed, a tombstone
+    /// with the reason stays.
+    Takedown {
+        /// `namespace:name@version`.
+        release: String,
+        /// Why, shown to everyone who asks for the release.
+        #[arg(long)]
+        reason: String,
+    },
     /// Show a package's versions, or one release's metadata.
     Info {
         /// `namespace:name` or `namespace:name@version`.
@@ -85,6 +107,21 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
         ClientCommand::Get { package, output } => get(&registry, &package, output).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
         ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
+        ClientCommand::Annotate {
+            release,
+            kind,
+            value,
+        } => annotate(&registry, &release, &kind, &value).await,
+        ClientCommand::Takedown { release, reason } => {
+            let (name, version) = release_spec(&release)?;
+            let release = registry.takedown(name.as_str(), &version, &reason).await?;
+            let reason = release.takedown.map(|t| t.reason).unwrap_or_default();
+            println!(
+                "{}@{} is taken down: {reason}",
+                release.name, release.version
+            );
+            Ok(())
+        }
         ClientCommand::Info { package, json } => info(&registry, &package, json).await,
         ClientCommand::List { json } => list(&registry, json).await,
     }
@@ -253,6 +290,22 @@ async fn set_yanked(registry: &Registry, spec: &str, yank: bool) -> Result<()> {
     Ok(())
 }
 
+async fn annotate(registry: &Registry, spec: &str, kind: &str, value: &str) -> Result<()> {
+    let (name, version) = release_spec(spec)?;
+    let value = serde_json::from_str(value)
+        .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+    let release = registry
+        .annotate(name.as_str(), &version, kind, &value)
+        .await?;
+    println!(
+        "{}@{} has {} annotation(s)",
+        release.name,
+        release.version,
+        release.annotations.len()
+    );
+    Ok(())
+}
+
 async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
     let (name, version) = split_spec(spec)?;
     match version {
@@ -304,6 +357,9 @@ fn print_release(r: &Release) {
     println!("digest:      {}", r.digest);
     println!("size:        {} bytes", r.size);
     println!("published:   {}", r.published_at);
+    if let Some(takedown) = &r.takedown {
+        println!("TAKEN DOWN:  {} ({})", takedown.reason, takedown.time);
+    }
     let m = &r.metadata;
     for (label, value) in [
         ("description", &m.description),
@@ -323,6 +379,12 @@ fn print_release(r: &Release) {
             for item in items {
                 println!("  {item}");
             }
+        }
+    }
+    if !r.annotations.is_empty() {
+        println!("annotations:");
+        for a in &r.annotations {
+            println!("  {} {} {}", a.time, a.type_, a.value);
         }
     }
 }

@@ -80,13 +80,19 @@ pub fn new_store(
         "DEPOT_MAX_CONTENT_SIZE",
         limits.max_content_size.to_string(),
     )
+    // How long the handlers have: a stream (the feed's server-sent events)
+    // ends cleanly before the deadline cuts it.
+    .env(
+        "DEPOT_REQUEST_DEADLINE_MS",
+        limits.deadline.as_millis().to_string(),
+    )
     // A handler's panic message is the first clue to what went wrong.
     .inherit_stderr();
     let state = RequestState {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
-        store: store.clone(),
+        store: store.with_deadline(deadline),
         memory: MemoryLimiter::new(limits.memory),
     };
     let mut store = Store::new(engine, state);

@@ -31,6 +31,9 @@ pub trait Backend: Send + Sync + 'static {
     /// the indexes in the same transaction, and returns once it is durable.
     fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError>;
 
+    /// The sequence number of the last log entry, changing as entries land.
+    fn watch_log(&self) -> tokio::sync::watch::Receiver<u64>;
+
     /// Up to `limit` log entries after `since`, in order.
     fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
 

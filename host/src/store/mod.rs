@@ -18,19 +18,23 @@ mod backend;
 mod embedded;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
 pub use self::generated::depot::registry::store::{Action, Entry, LogEntry, OciManifest};
-pub use self::generated::depot::registry::types::{PackageSummary, Release};
+pub use self::generated::depot::registry::types::{Annotation, PackageSummary, Release, Takedown};
 
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "depot:registry/runtime",
-        imports: { default: trappable },
+        imports: {
+            "depot:registry/store.wait-log": async | trappable,
+            default: trappable,
+        },
         with: {
             "depot:registry/store.blob-writer": super::BlobWriter,
             "depot:registry/store.blob-reader": super::BlobReader,
@@ -49,16 +53,33 @@ use self::generated::depot::registry::{store as wit_store, types as wit_types};
 /// handler asks for, so one call cannot make the host allocate without bound.
 const MAX_PAGE: u32 = 1000;
 
-/// Per-request state of the store capability: which backend to use.
+/// How long before the request's deadline `wait-log` gives up, so the
+/// handler has time to answer.
+const WAIT_MARGIN: Duration = Duration::from_millis(500);
+
+/// Per-request state of the store capability: which backend to use, and
+/// when the request must be answered by.
 #[derive(Clone)]
 pub struct StoreCtx {
     backend: Arc<dyn Backend>,
+    deadline: Option<Instant>,
 }
 
 impl StoreCtx {
     /// A context whose calls go to `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            deadline: None,
+        }
+    }
+
+    /// This context for a request that must be answered by `deadline`.
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            deadline: Some(deadline),
+        }
     }
 }
 
@@ -181,6 +202,24 @@ impl wit_store::Host for StoreView<'_> {
 
     fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
         Ok(self.ctx.backend.append(entry, expected_head)?)
+    }
+
+    async fn wait_log(&mut self, since: u64, timeout_ms: u32) -> Result<bool, CallError> {
+        let mut head = self.ctx.backend.watch_log();
+        let mut until = Instant::now() + Duration::from_millis(timeout_ms.into());
+        if let Some(deadline) = self.ctx.deadline {
+            until = until.min(deadline.checked_sub(WAIT_MARGIN).unwrap_or(deadline));
+        }
+        loop {
+            if *head.borrow_and_update() > since {
+                return Ok(true);
+            }
+            match tokio::time::timeout_at(until.into(), head.changed()).await {
+                Ok(Ok(())) => {}
+                // The deadline passed, or the store is shutting down.
+                Ok(Err(_)) | Err(_) => return Ok(false),
+            }
+        }
     }
 
     fn read_log(&mut self, since: u64, limit: u32) -> Result<Vec<LogEntry>, CallError> {

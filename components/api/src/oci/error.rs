@@ -139,6 +139,7 @@ impl From<Error> for OciError {
                 Self::new(400, "MANIFEST_INVALID", m)
             }
             Error::PolicyRejected(m) => Self::new(403, "DENIED", m),
+            Error::TakenDown(m) => Self::new(451, "DENIED", m),
             Error::NotFound(m) => Self::new(404, "NAME_UNKNOWN", m),
             other => Self::from(ApiError::from(other)),
         }
@@ -153,7 +154,7 @@ impl From<ApiError> for OciError {
             400 => "UNSUPPORTED",
             404 => "NAME_UNKNOWN",
             405 => "UNSUPPORTED",
-            409 => "DENIED",
+            409 | 451 => "DENIED",
             413 => "SIZE_INVALID",
             503 => "UNAVAILABLE",
             _ => "UNKNOWN",

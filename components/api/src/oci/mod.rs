@@ -150,6 +150,14 @@ fn artifacts(releases: &[Release]) -> impl Iterator<Item = (&Release, &OciArtifa
         .filter_map(|release| Some((release, release.oci.as_ref()?)))
 }
 
+/// 451 for a release the operator took down.
+fn check_not_taken_down(release: &Release) -> Result<(), OciError> {
+    match &release.takedown {
+        None => Ok(()),
+        Some(_) => Err(crate::handlers::taken_down(release).into()),
+    }
+}
+
 /// `manifests/<reference>`: by tag (a version) or by digest.
 fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciError> {
     let by_digest = reference.contains(':');
@@ -164,7 +172,7 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
             release.version == reference
         }
     });
-    let Some((_, oci)) = found else {
+    let Some((release, oci)) = found else {
         if let Some(other) = store::get_oci_manifest(&repository.package, reference)? {
             let reader = store::open_blob(&other.digest, 0)?;
             return Ok(Response::new(200, &other.media_type, Body::blob(reader))
@@ -181,6 +189,7 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
         };
         return Err(OciError::manifest_unknown(&repository.path, reference, why));
     };
+    check_not_taken_down(release)?;
     let reader = store::open_blob(&oci.manifest, 0)?;
     Ok(Response::new(200, MANIFEST_MEDIA_TYPE, Body::blob(reader))
         .with_header("docker-content-digest", oci.manifest.clone())
@@ -196,9 +205,20 @@ fn blob(
 ) -> Result<Response, OciError> {
     check_digest(digest)?;
     let releases = releases(repository)?;
-    let belongs = artifacts(&releases).any(|(release, oci)| {
+    let mut owners = artifacts(&releases).filter(|(release, oci)| {
         release.digest == digest || oci.config == digest || oci.manifest == digest
     });
+    let belongs = match owners.next() {
+        // Served while any release that holds it is up.
+        Some((first, _)) => match owners.find(|(release, _)| release.takedown.is_none()) {
+            Some(_) => true,
+            None => {
+                check_not_taken_down(first)?;
+                true
+            }
+        },
+        None => false,
+    };
     if !belongs && !store::oci_references(&repository.package, digest)? {
         return Err(OciError::blob_unknown(&repository.path, digest));
     }

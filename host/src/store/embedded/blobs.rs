@@ -75,6 +75,16 @@ impl BlobDir {
         })
     }
 
+    /// Removes the blob `digest` from the directory; none there is no error.
+    pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
+        let (dir, path) = self.place_of(digest);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&dir).map_err(|e| StoreError::storage("removing a blob", e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::storage("removing a blob", e)),
+        }
+    }
+
     /// Opens the blob `digest` at byte `offset`.
     pub fn open_blob(&self, digest: &Digest, offset: u64) -> Result<FileBlobReader, StoreError> {
         let mut file = match File::open(self.path_of(digest)) {

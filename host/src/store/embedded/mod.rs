@@ -16,7 +16,8 @@ use depot_protocol::Digest;
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
-use super::{Entry, LogEntry, OciManifest, PackageSummary, Release};
+use super::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release};
+use tokio::sync::watch;
 
 /// Blobs up to this size are kept in the database.
 const SMALL_BLOB: usize = 16 * 1024;
@@ -66,7 +67,15 @@ impl Backend for Embedded {
     }
 
     fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
-        self.log.append(entry, expected_head)
+        let logged = self.log.append(entry, expected_head)?;
+        if matches!(logged.entry.action, Action::Takedown(_)) {
+            self.remove_taken_down_content(&logged);
+        }
+        Ok(logged)
+    }
+
+    fn watch_log(&self) -> watch::Receiver<u64> {
+        self.log.watch_head()
     }
 
     fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
@@ -159,6 +168,30 @@ impl Backend for Embedded {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError> {
         self.log.list_referrers(repository, subject)
+    }
+}
+
+impl Embedded {
+    /// Removes the content of the release `logged` took down, unless a
+    /// release still up has the same content. The takedown is durable by
+    /// now; a failure here only leaves bytes on disk that no route serves
+    /// (every content route checks for a takedown first), so it is logged.
+    fn remove_taken_down_content(&self, logged: &LogEntry) {
+        let Entry { name, version, .. } = &logged.entry;
+        let removed = (|| -> Result<(), StoreError> {
+            let Some(release) = self.log.get_release(name, version)? else {
+                return Ok(());
+            };
+            if self.log.content_in_use(&release.digest)? {
+                return Ok(());
+            }
+            let digest: Digest = release.digest.parse()?;
+            self.blobs.remove(&digest)?;
+            self.log.remove_small_blob(&digest)
+        })();
+        if let Err(e) = removed {
+            tracing::warn!(%name, %version, error = %e, "cannot remove the content of a release taken down");
+        }
     }
 }
 

@@ -13,10 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use depot_protocol::{Candidate, Digest, Version};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use tokio::sync::watch;
 
 use super::cache::ReleaseCache;
 use crate::store::backend::StoreError;
-use crate::store::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release};
+use crate::store::{
+    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, Release, Takedown,
+};
 
 /// Reader connections: enough for the reads of concurrent requests to overlap.
 const READERS: usize = 4;
@@ -27,7 +30,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
 /// when [`apply`] or the index tables change: the index tables are then
 /// dropped, created afresh and rebuilt from the log at start-up.
-const INDEX_VERSION: i64 = 2;
+const INDEX_VERSION: i64 = 3;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
 /// any OCI registry keeps them, outside the log), with the blobs uploaded or
@@ -73,7 +76,8 @@ const LOG_SCHEMA: &str = "
 const OCI_COLUMNS: &str = "repository, digest, media_type, size, artifact_type, subject, refs";
 
 /// The indexes derived from the log. `metadata` and `oci` are JSON (`oci` is
-/// `null` for a release without an OCI artifact).
+/// `null` for a release without an OCI artifact); the `takedown_*` columns are
+/// set once the release is taken down.
 const INDEX_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS releases (
         name         TEXT NOT NULL,
@@ -85,9 +89,21 @@ const INDEX_SCHEMA: &str = "
         seq          INTEGER NOT NULL,
         metadata     TEXT NOT NULL,
         oci          TEXT NOT NULL,
+        takedown_reason TEXT,
+        takedown_time   INTEGER,
+        takedown_seq    INTEGER,
         UNIQUE (name, version)
     );
     CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq);
+    CREATE TABLE IF NOT EXISTS annotations (
+        seq     INTEGER PRIMARY KEY,
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        time    INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS annotations_by_release ON annotations (name, version, seq);
     CREATE TABLE IF NOT EXISTS packages (
         name       TEXT PRIMARY KEY,
         versions   INTEGER NOT NULL,
@@ -97,8 +113,8 @@ const INDEX_SCHEMA: &str = "
     );
 ";
 
-const RELEASE_COLUMNS: &str =
-    "name, version, digest, size, published_at, yanked, seq, metadata, oci";
+const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata, \
+                               oci, takedown_reason, takedown_time, takedown_seq";
 
 /// The registry log and indexes of one SQLite database.
 #[derive(Debug)]
@@ -107,6 +123,8 @@ pub struct SqliteLog {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     releases: ReleaseCache,
+    /// The sequence number of the last entry, for those waiting for the next.
+    head: watch::Sender<u64>,
 }
 
 /// Turns a SQLite or JSON failure into [`StoreError::Storage`].
@@ -153,6 +171,11 @@ impl SqliteLog {
         if version != INDEX_VERSION {
             rebuild_indexes(&mut writer)?;
         }
+        let head: u64 = writer
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |row| {
+                row.get(0)
+            })
+            .during("reading the log head")?;
         let readers = (0..READERS)
             .map(|_| {
                 let conn = connect(path)?;
@@ -166,6 +189,7 @@ impl SqliteLog {
             readers,
             next_reader: AtomicUsize::new(0),
             releases: ReleaseCache::default(),
+            head: watch::Sender::new(head),
         })
     }
 
@@ -224,6 +248,7 @@ impl SqliteLog {
         tx.commit().during(APPENDING)?;
         // Still holding the writer, so no later write's forgetting comes first.
         self.releases.forget(&logged.entry.name);
+        self.head.send_replace(logged.seq);
         Ok(logged)
     }
 
@@ -247,6 +272,31 @@ impl SqliteLog {
             .during("reading a small blob")
     }
 
+    /// The sequence number of the last log entry, changing as entries land.
+    pub fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// Whether a release not taken down has content `digest`.
+    pub fn content_in_use(&self, digest: &str) -> Result<bool, StoreError> {
+        self.reader()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM releases WHERE digest = ?1 \
+                 AND takedown_seq IS NULL)",
+            )
+            .and_then(|mut stmt| stmt.query_row([digest], |row| row.get(0)))
+            .during("checking whether content is in use")
+    }
+
+    /// Removes the small blob `digest`, if it is one.
+    pub fn remove_small_blob(&self, digest: &Digest) -> Result<(), StoreError> {
+        lock(&self.writer)
+            .prepare_cached("DELETE FROM small_blobs WHERE digest = ?1")
+            .and_then(|mut stmt| stmt.execute([digest.as_str()]))
+            .during("removing a small blob")?;
+        Ok(())
+    }
+
     /// See [`crate::store::Backend::read_log`].
     pub fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
         read_log(&self.reader(), since, limit)
@@ -258,8 +308,8 @@ impl SqliteLog {
             Ok(release) => return Ok(Some(release)),
             Err(generation) => generation,
         };
-        let release = self
-            .reader()
+        let conn = self.reader();
+        let release = conn
             .prepare_cached(&format!(
                 "SELECT {RELEASE_COLUMNS} FROM releases WHERE name = ?1 AND version = ?2"
             ))
@@ -268,6 +318,7 @@ impl SqliteLog {
                     .optional()
             })
             .during("reading a release")?;
+        let release = one_with_annotations(&conn, release)?;
         if let Some(release) = &release {
             self.releases.insert(generation, release);
         }
@@ -279,7 +330,8 @@ impl SqliteLog {
         // Semver versions hold only ASCII letters, digits, `-`, `.` and `+`, so
         // the case-sensitive GLOB sees no wildcard in them.
         let without_build = version.split_once('+').map_or(version, |(v, _)| v);
-        self.reader()
+        let conn = self.reader();
+        let release = conn
             .prepare_cached(&format!(
                 "SELECT {RELEASE_COLUMNS} FROM releases \
                  WHERE name = ?1 AND (version = ?2 OR version GLOB ?2 || '+*') LIMIT 1"
@@ -288,17 +340,20 @@ impl SqliteLog {
                 stmt.query_row(params![name, without_build], release_from_row)
                     .optional()
             })
-            .during("finding a release")
+            .during("finding a release")?;
+        one_with_annotations(&conn, release)
     }
 
     /// See [`crate::store::Backend::list_releases`].
     pub fn list_releases(&self, name: &str) -> Result<Vec<Release>, StoreError> {
-        self.reader()
+        let conn = self.reader();
+        let releases = conn
             .prepare_cached(&format!(
                 "SELECT {RELEASE_COLUMNS} FROM releases WHERE name = ?1 ORDER BY seq"
             ))
             .and_then(|mut stmt| stmt.query_map([name], release_from_row)?.collect())
-            .during("listing releases")
+            .during("listing releases")?;
+        with_annotations(&conn, name, releases)
     }
 
     /// See [`crate::store::Backend::list_packages`].
@@ -312,15 +367,18 @@ impl SqliteLog {
 
     /// See [`crate::store::Backend::release_by_digest`].
     pub fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
-        self.reader()
+        let conn = self.reader();
+        let release = conn
             .prepare_cached(&format!(
-                "SELECT {RELEASE_COLUMNS} FROM releases WHERE digest = ?1 ORDER BY seq LIMIT 1"
+                "SELECT {RELEASE_COLUMNS} FROM releases WHERE digest = ?1 \
+                 ORDER BY takedown_seq IS NOT NULL, seq LIMIT 1"
             ))
             .and_then(|mut stmt| {
                 stmt.query_row([digest.as_str()], release_from_row)
                     .optional()
             })
-            .during("finding a release by digest")
+            .during("finding a release by digest")?;
+        one_with_annotations(&conn, release)
     }
 }
 
@@ -549,7 +607,17 @@ fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusql
     })
 }
 
+/// A release from a row of [`RELEASE_COLUMNS`], without its annotations
+/// (see [`with_annotations`]).
 fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
+    let takedown = match row.get::<_, Option<String>>(9)? {
+        Some(reason) => Some(Takedown {
+            reason,
+            time: row.get(10)?,
+            seq: row.get(11)?,
+        }),
+        None => None,
+    };
     Ok(Release {
         name: row.get(0)?,
         version: row.get(1)?,
@@ -560,7 +628,57 @@ fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
         seq: row.get(6)?,
         metadata: json_column(row, 7)?,
         oci: json_column(row, 8)?,
+        annotations: Vec::new(),
+        takedown,
     })
+}
+
+/// `releases`, all of package `name`, with their annotations filled in.
+fn with_annotations(
+    conn: &Connection,
+    name: &str,
+    mut releases: Vec<Release>,
+) -> Result<Vec<Release>, StoreError> {
+    if releases.is_empty() {
+        return Ok(releases);
+    }
+    let annotations: Vec<(String, Annotation)> = conn
+        .prepare_cached(
+            "SELECT version, type, value, time, seq FROM annotations WHERE name = ?1 ORDER BY seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([name], |row| {
+                Ok((
+                    row.get(0)?,
+                    Annotation {
+                        type_: row.get(1)?,
+                        value: row.get(2)?,
+                        time: row.get(3)?,
+                        seq: row.get(4)?,
+                    },
+                ))
+            })?
+            .collect()
+        })
+        .during("reading annotations")?;
+    for (version, annotation) in annotations {
+        if let Some(release) = releases.iter_mut().find(|r| r.version == version) {
+            release.annotations.push(annotation);
+        }
+    }
+    Ok(releases)
+}
+
+/// `release`, if any, with its annotations filled in.
+fn one_with_annotations(
+    conn: &Connection,
+    release: Option<Release>,
+) -> Result<Option<Release>, StoreError> {
+    let Some(release) = release else {
+        return Ok(None);
+    };
+    let name = release.name.clone();
+    Ok(with_annotations(conn, &name, vec![release])?.pop())
 }
 
 fn log_entry_from_row(row: &Row) -> rusqlite::Result<LogEntry> {
@@ -588,13 +706,7 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
     } = &logged.entry;
     match action {
         Action::Release(content) => {
-            let exists: bool = conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM releases WHERE name = ?1 AND version = ?2)",
-                )
-                .and_then(|mut stmt| stmt.query_row([name, version], |row| row.get(0)))
-                .during(INDEXING)?;
-            if exists {
+            if release_exists(conn, name, version)? {
                 return Err(StoreError::VersionExists {
                     name: name.clone(),
                     version: version.clone(),
@@ -602,10 +714,11 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
             }
             let metadata = serde_json::to_string(&content.metadata).during(INDEXING)?;
             let oci = serde_json::to_string(&content.oci).during(INDEXING)?;
-            conn.prepare_cached(&format!(
-                "INSERT INTO releases ({RELEASE_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)"
-            ))
+            conn.prepare_cached(
+                "INSERT INTO releases (name, version, digest, size, published_at, yanked, seq, \
+                 metadata, oci) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)",
+            )
             .and_then(|mut stmt| {
                 stmt.execute(params![
                     name,
@@ -627,29 +740,79 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                 .and_then(|mut stmt| stmt.execute(params![name, version, yanked]))
                 .during(INDEXING)?;
             if changed == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "{name} {version} was never released, so it cannot be yanked or unyanked; \
-                     check the name and version"
-                )));
+                return Err(never_released(name, version));
+            }
+        }
+        Action::Annotate(annotation) => {
+            if !release_exists(conn, name, version)? {
+                return Err(never_released(name, version));
+            }
+            conn.prepare_cached(
+                "INSERT INTO annotations (seq, name, version, type, value, time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    logged.seq,
+                    name,
+                    version,
+                    annotation.type_,
+                    annotation.value,
+                    logged.time
+                ])
+            })
+            .during(INDEXING)?;
+        }
+        Action::Takedown(reason) => {
+            // A second takedown keeps the first one's reason and time.
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE releases SET takedown_reason = ?3, takedown_time = ?4, \
+                     takedown_seq = ?5 WHERE name = ?1 AND version = ?2 \
+                     AND takedown_seq IS NULL",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![name, version, reason, logged.time, logged.seq])
+                })
+                .during(INDEXING)?;
+            if changed == 0 && !release_exists(conn, name, version)? {
+                return Err(never_released(name, version));
             }
         }
     }
     refresh_package(conn, name, logged)
 }
 
+fn release_exists(conn: &Connection, name: &str, version: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM releases WHERE name = ?1 AND version = ?2)")
+        .and_then(|mut stmt| stmt.query_row([name, version], |row| row.get(0)))
+        .during("updating the registry indexes")
+}
+
+fn never_released(name: &str, version: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "{name} {version} was never released, so it cannot be changed; check the name and \
+         version"
+    ))
+}
+
 /// Recomputes the summary of package `name` after `logged` changed it.
 fn refresh_package(conn: &Connection, name: &str, logged: &LogEntry) -> Result<(), StoreError> {
     const INDEXING: &str = "updating the package index";
-    let releases: Vec<(String, bool)> = conn
-        .prepare_cached("SELECT version, yanked FROM releases WHERE name = ?1")
+    let releases: Vec<(String, bool, bool)> = conn
+        .prepare_cached(
+            "SELECT version, yanked, takedown_seq IS NOT NULL FROM releases WHERE name = ?1",
+        )
         .and_then(|mut stmt| {
-            stmt.query_map([name], |row| Ok((row.get(0)?, row.get(1)?)))?
+            stmt.query_map([name], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
                 .collect()
         })
         .during(INDEXING)?;
+    // A release taken down is never the latest.
     let candidates: Vec<Candidate> = releases
         .iter()
-        .filter_map(|(text, yanked)| {
+        .filter(|(_, _, taken_down)| !taken_down)
+        .filter_map(|(text, yanked, _)| {
             Some(Candidate {
                 version: Version::parse(text).ok()?,
                 yanked: *yanked,
@@ -683,9 +846,12 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during(REBUILDING)?;
-    tx.execute_batch("DROP TABLE IF EXISTS releases; DROP TABLE IF EXISTS packages;")
-        .and_then(|()| tx.execute_batch(INDEX_SCHEMA))
-        .during(REBUILDING)?;
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS releases; DROP TABLE IF EXISTS packages; \
+         DROP TABLE IF EXISTS annotations;",
+    )
+    .and_then(|()| tx.execute_batch(INDEX_SCHEMA))
+    .during(REBUILDING)?;
     let mut since = 0;
     loop {
         let page = read_log(&tx, since, 1000)?;
@@ -713,7 +879,7 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::store::OciManifest;
-    use crate::store::generated::depot::registry::store::ReleaseContent;
+    use crate::store::generated::depot::registry::store::{AnnotationContent, ReleaseContent};
     use crate::store::generated::depot::registry::types::{ContentKind, Metadata, OciArtifact};
     use std::sync::{Arc, Barrier};
 
@@ -1058,7 +1224,29 @@ mod tests {
         append(&log, change("example:greet", "2.0.0", Action::Yank)).unwrap();
         append(&log, change("example:greet", "1.1.0", Action::Yank)).unwrap();
         append(&log, change("example:greet", "1.1.0", Action::Unyank)).unwrap();
+        for value in ["1", "\"two\""] {
+            let annotate = Action::Annotate(AnnotationContent {
+                type_: "review".into(),
+                value: value.into(),
+            });
+            append(&log, change("example:greet", "1.0.0", annotate)).unwrap();
+        }
+        let takedown = Action::Takedown("malware".into());
+        append(&log, change("example:greet", "1.1.0", takedown)).unwrap();
         let incremental = indexes(&log);
+        let (packages, releases) = &incremental;
+        let annotated = releases.iter().find(|r| r.version == "1.0.0").unwrap();
+        let values: Vec<&str> = annotated
+            .annotations
+            .iter()
+            .map(|a| a.value.as_str())
+            .collect();
+        assert_eq!(values, ["1", "\"two\""]);
+        let down = releases.iter().find(|r| r.version == "1.1.0").unwrap();
+        assert_eq!(down.takedown.as_ref().unwrap().reason, "malware");
+        // 2.0.0 is yanked and 1.1.0 taken down: 1.0.0 is the latest.
+        let greet = packages.iter().find(|p| p.name == "example:greet").unwrap();
+        assert_eq!(greet.latest.as_deref(), Some("1.0.0"));
         let heads = ["example:greet", "example:other"].map(|n| log.package_head(n).unwrap());
 
         rebuild_indexes(&mut lock(&log.writer)).unwrap();

@@ -1,0 +1,179 @@
+//! The publish-stream: log entries as JSON pages (`GET /v1/feed`) and as
+//! server-sent events (`GET /v1/feed/stream`). Each entry carries what a
+//! mirror needs to apply it: a release's content description, an
+//! annotation, a takedown's reason.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use depot_protocol::rfc3339;
+use serde::Serialize;
+use wasip2::io::streams::OutputStream;
+
+use crate::bindings::depot::registry::query;
+use crate::bindings::depot::registry::store::{Action, LogEntry};
+use crate::bindings::depot::registry::types::OciArtifact;
+use crate::json::{MetadataJson, metadata};
+
+/// Entries per event batch of the stream.
+const STREAM_BATCH: u32 = 100;
+
+/// How long the stream waits for an entry before sending a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long before the request's deadline the stream ends, so it ends cleanly
+/// (the client reconnects with `Last-Event-ID`).
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
+/// `GET /v1/feed`: the entries and the cursor to ask from next.
+#[derive(Debug, Serialize)]
+pub struct PageJson<'a> {
+    entries: Vec<EntryJson<'a>>,
+    /// Pass as `since` for the entries after these.
+    next: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryJson<'a> {
+    seq: u64,
+    time: String,
+    kind: &'static str,
+    package: &'a str,
+    version: &'a str,
+    /// The release's content digest (for every kind of entry).
+    digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release: Option<ReleaseContentJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotation: Option<AnnotationJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReleaseContentJson<'a> {
+    size: u64,
+    metadata: MetadataJson<'a>,
+    oci: Option<OciJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct OciJson<'a> {
+    manifest: &'a str,
+    config: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct AnnotationJson {
+    #[serde(rename = "type")]
+    type_: String,
+    value: serde_json::Value,
+}
+
+pub fn page(since: u64, entries: &[LogEntry]) -> PageJson<'_> {
+    PageJson {
+        next: entries.last().map_or(since, |e| e.seq),
+        entries: entries.iter().map(entry).collect(),
+    }
+}
+
+fn entry(logged: &LogEntry) -> EntryJson<'_> {
+    let name = logged.entry.name.as_str();
+    let version = logged.entry.version.as_str();
+    let mut json = EntryJson {
+        seq: logged.seq,
+        time: rfc3339(logged.time),
+        kind: "release",
+        package: name,
+        version,
+        digest: None,
+        release: None,
+        annotation: None,
+        reason: None,
+    };
+    match &logged.entry.action {
+        Action::Release(content) => {
+            json.digest = Some(content.digest.clone());
+            json.release = Some(ReleaseContentJson {
+                size: content.size,
+                metadata: metadata(&content.metadata),
+                oci: content
+                    .oci
+                    .as_ref()
+                    .map(|OciArtifact { manifest, config }| OciJson { manifest, config }),
+            });
+        }
+        other => {
+            json.digest = query::get_release(name, version).ok().map(|r| r.digest);
+            match other {
+                Action::Release(_) => {}
+                Action::Yank => json.kind = "yank",
+                Action::Unyank => json.kind = "unyank",
+                Action::Annotate(annotation) => {
+                    json.kind = "annotate";
+                    json.annotation = Some(AnnotationJson {
+                        type_: annotation.type_.clone(),
+                        // Checked to be JSON when it was appended.
+                        value: serde_json::from_str(&annotation.value)
+                            .unwrap_or(serde_json::Value::Null),
+                    });
+                }
+                Action::Takedown(reason) => {
+                    json.kind = "takedown";
+                    json.reason = Some(reason);
+                }
+            }
+        }
+    }
+    json
+}
+
+/// How long the handlers may run, as the host says (`DEPOT_REQUEST_DEADLINE_MS`).
+fn request_deadline() -> Duration {
+    std::env::var("DEPOT_REQUEST_DEADLINE_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_millis)
+}
+
+/// Writes the entries after `since` as server-sent events (`id` is the
+/// sequence number, `event: entry`, `data` the entry's JSON) as they land,
+/// with a keep-alive comment when none does, until shortly before the
+/// request's deadline.
+pub fn stream(out: &mut OutputStream, since: u64) -> Result<(), String> {
+    let started = Instant::now();
+    let until = request_deadline()
+        .checked_sub(DEADLINE_MARGIN)
+        .unwrap_or(Duration::from_secs(1));
+    let mut cursor = since;
+    send(out, "retry: 1000\n\n")?;
+    while started.elapsed() < until {
+        let left = until.saturating_sub(started.elapsed()).min(KEEP_ALIVE);
+        let wait = u32::try_from(left.as_millis()).unwrap_or(u32::MAX).max(1);
+        let entries = query::read_feed(cursor, STREAM_BATCH, wait)
+            .map_err(|e| format!("reading the feed failed: {e:?}"))?;
+        if entries.is_empty() {
+            send(out, ": keep-alive\n\n")?;
+            continue;
+        }
+        let mut events = String::new();
+        for logged in &entries {
+            let data = serde_json::to_string(&entry(logged))
+                .map_err(|e| format!("encoding a feed entry failed: {e}"))?;
+            events.push_str(&format!(
+                "id: {}\nevent: entry\ndata: {data}\n\n",
+                logged.seq
+            ));
+            cursor = logged.seq;
+        }
+        send(out, &events)?;
+    }
+    Ok(())
+}
+
+fn send(out: &mut OutputStream, text: &str) -> Result<(), String> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing the event stream failed: {e}"))
+}
