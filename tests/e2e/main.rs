@@ -8,3 +8,4 @@ mod limits;
 mod oci;
 mod publish;
 mod resolve;
+mod search;

@@ -6,7 +6,7 @@ use wasip2::http::types::IncomingRequest;
 
 use serde::Deserialize;
 
-use crate::bindings::depot::registry::types::{Error, Release};
+use crate::bindings::depot::registry::types::{Error, Release, SearchQuery};
 use crate::bindings::depot::registry::{publish, query, store};
 use crate::body;
 use crate::error::ApiError;
@@ -52,6 +52,21 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Feed { since, limit, wait } => {
             let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;
             Response::json(200, &feed::page(since, &entries))
+        }
+        Route::Search(search) => {
+            let query = SearchQuery {
+                text: search.text,
+                exports: search.exports,
+                imports: search.imports,
+                license: search.license,
+                kind: search.kind,
+                include_yanked: search.include_yanked,
+                include_taken_down: search.include_taken_down,
+                after: search.after,
+                limit: search.limit,
+            };
+            let results = query::search(&query, search.version.as_deref())?;
+            Response::json(200, &json::search(&results))
         }
         Route::FeedStream { since } => {
             let since = match since {

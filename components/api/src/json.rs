@@ -4,7 +4,7 @@
 use depot_protocol::{Candidate, rfc3339};
 use serde::Serialize;
 
-use crate::bindings::depot::registry::query::PackagePage;
+use crate::bindings::depot::registry::query::{PackagePage, SearchResults};
 use crate::bindings::depot::registry::types::{ContentKind, Metadata, PackageSummary, Release};
 use crate::error::ApiError;
 use crate::routes::content_path;
@@ -163,6 +163,20 @@ pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
             .map(|r| r.version.as_str())
             .find(|v| Some(*v) == latest.as_deref()),
         versions: releases.iter().map(release).collect(),
+    }
+}
+
+/// `GET /v1/search`.
+#[derive(Debug, Serialize)]
+pub struct SearchJson<'a> {
+    results: Vec<ReleaseJson<'a>>,
+    next: Option<&'a str>,
+}
+
+pub fn search(results: &SearchResults) -> SearchJson<'_> {
+    SearchJson {
+        results: results.releases.iter().map(release).collect(),
+        next: results.next.as_deref(),
     }
 }
 

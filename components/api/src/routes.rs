@@ -1,6 +1,7 @@
 //! Which route a request is for: pure string work on the method, the
 //! percent-encoded path and the query string.
 
+use crate::bindings::depot::registry::types::ContentKind;
 use crate::error::ApiError;
 
 /// The routes, for the 404 message.
@@ -13,6 +14,7 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       POST /v1/packages/{name}/versions/{version}/takedown, \
                       GET /v1/packages/{name}/resolve?req={requirement}, \
                       GET /v1/content/{digest}, \
+                      GET /v1/search?q=&exports=&imports=&license=&kind=&version=&include=&after=&limit=, \
                       GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
                       GET /v1/feed/stream?since={seq}";
 
@@ -42,6 +44,22 @@ pub enum Route {
     Takedown { name: String, version: String },
     Feed { since: u64, limit: u32, wait: u32 },
     FeedStream { since: Option<u64> },
+    Search(Search),
+}
+
+/// `GET /v1/search`: what to look for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Search {
+    pub text: Option<String>,
+    pub exports: Option<String>,
+    pub imports: Option<String>,
+    pub license: Option<String>,
+    pub kind: Option<ContentKind>,
+    pub version: Option<String>,
+    pub include_yanked: bool,
+    pub include_taken_down: bool,
+    pub after: Option<String>,
+    pub limit: u32,
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -131,6 +149,10 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
                 .transpose()?;
             Ok(Route::FeedStream { since })
         }
+        ["v1", "search"] => {
+            allow(method, READ)?;
+            search(query).map(Route::Search)
+        }
         ["v1", "content", digest] => {
             allow(method, READ)?;
             Ok(Route::Content {
@@ -173,6 +195,48 @@ fn limit(value: Option<String>) -> Result<u32, ApiError> {
         ))
     })?;
     Ok(u32::try_from(limit).unwrap_or(u32::MAX))
+}
+
+/// The parameters of `GET /v1/search`.
+fn search(query: &str) -> Result<Search, ApiError> {
+    let param = |key| Ok::<_, ApiError>(query_param(query, key)?.filter(|v| !v.trim().is_empty()));
+    let kind = match param("kind")?.as_deref() {
+        None => None,
+        Some("component") => Some(ContentKind::Component),
+        Some("wit-package") => Some(ContentKind::WitPackage),
+        Some("core-module") => Some(ContentKind::CoreModule),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "kind `{other}` is not a content kind; use component, wit-package or core-module"
+            )));
+        }
+    };
+    let mut include_yanked = false;
+    let mut include_taken_down = false;
+    for what in param("include")?.iter().flat_map(|i| i.split(',')) {
+        match what.trim() {
+            "yanked" => include_yanked = true,
+            "taken-down" => include_taken_down = true,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "include=`{other}` is not known; include `yanked`, `taken-down` or both, \
+                     comma-separated"
+                )));
+            }
+        }
+    }
+    Ok(Search {
+        text: param("q")?,
+        exports: param("exports")?,
+        imports: param("imports")?,
+        license: param("license")?,
+        kind,
+        version: param("version")?,
+        include_yanked,
+        include_taken_down,
+        after: param("after")?,
+        limit: limit(query_param(query, "limit")?)?,
+    })
 }
 
 /// The whole number `value` of query parameter `key`; `default` when absent.
@@ -359,6 +423,33 @@ mod tests {
             status("GET", "/v1/packages/a:b/versions/1.0.0/takedown"),
             405
         );
+    }
+
+    #[test]
+    fn search_takes_text_filters_and_a_cursor() {
+        let Route::Search(search) = ok(
+            "GET",
+            "/v1/search?q=greet&exports=wasi%3Ahttp%2Fincoming-handler&kind=component\
+             &license=MIT&version=%5E1&include=yanked&after=1%2Fa%3Ab&limit=5",
+        ) else {
+            panic!("not a search");
+        };
+        assert_eq!(search.text.as_deref(), Some("greet"));
+        assert_eq!(
+            search.exports.as_deref(),
+            Some("wasi:http/incoming-handler")
+        );
+        assert_eq!(search.kind, Some(ContentKind::Component));
+        assert_eq!(search.version.as_deref(), Some("^1"));
+        assert!(search.include_yanked && !search.include_taken_down);
+        assert_eq!((search.after.as_deref(), search.limit), (Some("1/a:b"), 5));
+        let Route::Search(empty) = ok("GET", "/v1/search?q=&exports=") else {
+            panic!("not a search");
+        };
+        assert_eq!((empty.text, empty.exports), (None, None));
+        assert_eq!(status("GET", "/v1/search?kind=plugin"), 400);
+        assert_eq!(status("GET", "/v1/search?include=everything"), 400);
+        assert_eq!(status("PUT", "/v1/search"), 405);
     }
 
     #[test]

@@ -19,8 +19,8 @@ mod validate;
 use std::cmp::Ordering;
 
 use bindings::depot::registry::store::{self, LogEntry};
-use bindings::depot::registry::types::{Error, Release};
-use bindings::exports::depot::registry::query::{Guest, PackagePage};
+use bindings::depot::registry::types::{Error, Release, SearchQuery};
+use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
 use depot_protocol::{Candidate, Digest, PackageName, Version};
 
 /// The most packages one page holds.
@@ -127,6 +127,58 @@ impl Guest for QueryHandler {
         store::read_log(since, limit)
     }
 
+    fn search(mut query: SearchQuery, version: Option<String>) -> Result<SearchResults, Error> {
+        let requirement = version
+            .as_deref()
+            .map(depot_protocol::parse_requirement)
+            .transpose()?;
+        query.text = clean(query.text, "text")?;
+        query.exports = clean(query.exports, "exports")?;
+        query.imports = clean(query.imports, "imports")?;
+        query.license = clean(query.license, "license")?;
+        if let Some(license) = &query.license
+            && !license
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " .-+:()".contains(c))
+        {
+            return Err(Error::BadRequest(format!(
+                "license `{license}` is not an SPDX identifier or expression; use one such as \
+                 MIT or Apache-2.0"
+            )));
+        }
+        query.limit = query.limit.clamp(1, MAX_PAGE);
+        let page = store::search(&query)?;
+        // The store lists each package's matching releases together.
+        let mut releases: Vec<Release> = Vec::new();
+        let mut group: Vec<(Option<Version>, Release)> = Vec::new();
+        let mut flush = |group: &mut Vec<(Option<Version>, Release)>| {
+            group.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
+            let best = group
+                .drain(..)
+                .find(|(version, _)| match (&requirement, version) {
+                    (None, _) => true,
+                    (Some(requirement), Some(version)) => requirement.matches(version),
+                    (Some(_), None) => false,
+                });
+            releases.extend(best.map(|(_, release)| release));
+        };
+        for release in page.releases {
+            if group
+                .first()
+                .is_some_and(|(_, first)| first.name != release.name)
+            {
+                flush(&mut group);
+            }
+            let version = depot_protocol::parse_version(&release.version).ok();
+            group.push((version, release));
+        }
+        flush(&mut group);
+        Ok(SearchResults {
+            releases,
+            next: page.next,
+        })
+    }
+
     fn release_by_digest(digest: String) -> Result<Release, Error> {
         let digest: Digest = digest.parse()?;
         store::release_by_digest(digest.as_str())?.ok_or_else(|| {
@@ -136,6 +188,22 @@ impl Guest for QueryHandler {
             ))
         })
     }
+}
+
+/// The longest search text or filter.
+const MAX_SEARCH_TEXT: usize = 256;
+
+/// A search field trimmed, none when empty; `bad-request` when too long.
+fn clean(field: Option<String>, what: &str) -> Result<Option<String>, Error> {
+    let Some(field) = field else { return Ok(None) };
+    let field = field.trim();
+    if field.len() > MAX_SEARCH_TEXT {
+        return Err(Error::BadRequest(format!(
+            "the search {what} is {} bytes; use at most {MAX_SEARCH_TEXT}",
+            field.len()
+        )));
+    }
+    Ok((!field.is_empty()).then(|| field.to_string()))
 }
 
 /// Every release of `name`; `not-found` when the package has none.

@@ -84,6 +84,12 @@ struct PackagePage {
 }
 
 #[derive(Debug, Deserialize)]
+struct SearchPage {
+    results: Vec<Release>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
 }
@@ -242,6 +248,30 @@ impl Registry {
         ));
         let body = serde_json::json!({ "type": kind, "value": value });
         self.json(self.http.post(url).json(&body)).await
+    }
+
+    /// Every page of `GET /v1/search` with the query parameters `params`, up
+    /// to `max` results.
+    pub async fn search(&self, params: &[(&str, String)], max: usize) -> Result<Vec<Release>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query: Vec<(&str, String)> = params.to_vec();
+            query.push(("limit", "100".to_string()));
+            if let Some(after) = &after {
+                query.push(("after", after.clone()));
+            }
+            let request = self.http.get(self.url("/v1/search")).query(&query);
+            let page: SearchPage = self.json(request).await?;
+            all.extend(page.results);
+            match page.next {
+                Some(next) if all.len() < max => after = Some(next),
+                _ => {
+                    all.truncate(max);
+                    return Ok(all);
+                }
+            }
+        }
     }
 
     /// Takes a release down for `reason`.

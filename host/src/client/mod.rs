@@ -1,5 +1,5 @@
 //! The `depot` command-line client: publish, get, yank, unyank, annotate,
-//! takedown, info, list.
+//! takedown, info, list, search.
 
 mod api;
 
@@ -18,6 +18,8 @@ pub use api::{Registry, Release};
 
 /// Transfers larger than this show a progress bar on a terminal.
 const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
+/// The most search results the CLI shows.
+const SEARCH_MAX: usize = 1000;
 /// Bytes read from disk per upload chunk.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
@@ -91,6 +93,31 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Search packages by text (name, then description), by an interface they
+    /// export or import, by license and kind: `depot search --exports
+    /// wasi:http/incoming-handler`.
+    Search {
+        /// Words to look for; an exact package name ranks first.
+        text: Option<String>,
+        /// An interface exported, with or without `@version`.
+        #[arg(long, value_name = "INTERFACE")]
+        exports: Option<String>,
+        /// An interface imported, with or without `@version`.
+        #[arg(long, value_name = "INTERFACE")]
+        imports: Option<String>,
+        /// An SPDX license identifier or expression.
+        #[arg(long)]
+        license: Option<String>,
+        /// `component`, `wit-package` or `core-module`.
+        #[arg(long)]
+        kind: Option<String>,
+        /// A semver requirement the release must meet.
+        #[arg(long = "version", value_name = "REQUIREMENT")]
+        requirement: Option<String>,
+        /// Print the registry's JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List every package.
     List {
         /// Print the registry's JSON.
@@ -123,6 +150,39 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             Ok(())
         }
         ClientCommand::Info { package, json } => info(&registry, &package, json).await,
+        ClientCommand::Search {
+            text,
+            exports,
+            imports,
+            license,
+            kind,
+            requirement,
+            json,
+        } => {
+            let params: Vec<(&str, String)> = [
+                ("q", text),
+                ("exports", exports),
+                ("imports", imports),
+                ("license", license),
+                ("kind", kind),
+                ("version", requirement),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect();
+            let results = registry.search(&params, SEARCH_MAX).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else if results.is_empty() {
+                println!("no package matches");
+            } else {
+                for release in &results {
+                    let description = release.metadata.description.as_deref().unwrap_or("");
+                    println!("{}@{}  {description}", release.name, release.version);
+                }
+            }
+            Ok(())
+        }
         ClientCommand::List { json } => list(&registry, json).await,
     }
 }

@@ -7,7 +7,7 @@
 
 use depot_protocol::Digest;
 
-use super::{Entry, LogEntry, OciManifest, PackageSummary, Release};
+use super::{Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery};
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
@@ -39,6 +39,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The release of `name` at `version`, if any.
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
+
+    /// The packages with a release matching `query`, best first, with those
+    /// releases; and the cursor of the next page.
+    fn search(&self, query: &SearchQuery) -> Result<(Vec<Release>, Option<String>), StoreError>;
 
     /// The release of `name` whose version equals `version` up to build metadata.
     fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;

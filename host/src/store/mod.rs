@@ -25,7 +25,9 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
 pub use self::generated::depot::registry::store::{Action, Entry, LogEntry, OciManifest};
-pub use self::generated::depot::registry::types::{Annotation, PackageSummary, Release, Takedown};
+pub use self::generated::depot::registry::types::{
+    Annotation, PackageSummary, Release, SearchQuery, Takedown,
+};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -228,6 +230,11 @@ impl wit_store::Host for StoreView<'_> {
 
     fn get_release(&mut self, name: String, version: String) -> Result<Option<Release>, CallError> {
         Ok(self.ctx.backend.get_release(&name, &version)?)
+    }
+
+    fn search(&mut self, query: SearchQuery) -> Result<wit_store::SearchPage, CallError> {
+        let (releases, next) = self.ctx.backend.search(&query)?;
+        Ok(wit_store::SearchPage { releases, next })
     }
 
     fn find_release(

@@ -6,6 +6,7 @@
 
 mod blobs;
 mod cache;
+mod search;
 mod sqlite;
 
 use std::path::Path;
@@ -16,7 +17,7 @@ use depot_protocol::Digest;
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
-use super::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release};
+use super::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery};
 use tokio::sync::watch;
 
 /// Blobs up to this size are kept in the database.
@@ -100,6 +101,10 @@ impl Backend for Embedded {
         limit: u32,
     ) -> Result<Vec<PackageSummary>, StoreError> {
         self.log.list_packages(after, limit)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<(Vec<Release>, Option<String>), StoreError> {
+        self.log.search(query)
     }
 
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {

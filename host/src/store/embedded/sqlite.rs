@@ -16,9 +16,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::watch;
 
 use super::cache::ReleaseCache;
+use super::search;
 use crate::store::backend::StoreError;
 use crate::store::{
-    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, Release, Takedown,
+    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery,
+    Takedown,
 };
 
 /// Reader connections: enough for the reads of concurrent requests to overlap.
@@ -30,7 +32,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
 /// when [`apply`] or the index tables change: the index tables are then
 /// dropped, created afresh and rebuilt from the log at start-up.
-const INDEX_VERSION: i64 = 3;
+const INDEX_VERSION: i64 = 4;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
 /// any OCI registry keeps them, outside the log), with the blobs uploaded or
@@ -92,8 +94,20 @@ const INDEX_SCHEMA: &str = "
         takedown_reason TEXT,
         takedown_time   INTEGER,
         takedown_seq    INTEGER,
+        kind         TEXT NOT NULL,
+        licenses     TEXT,
         UNIQUE (name, version)
     );
+    CREATE TABLE IF NOT EXISTS release_interfaces (
+        name      TEXT NOT NULL,
+        version   TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        interface TEXT NOT NULL,
+        base      TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS interfaces_by_base ON release_interfaces (direction, base, name);
+    CREATE INDEX IF NOT EXISTS interfaces_by_release ON release_interfaces (name, version);
+    CREATE VIRTUAL TABLE IF NOT EXISTS release_text USING fts5 (name, description);
     CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq);
     CREATE TABLE IF NOT EXISTS annotations (
         seq     INTEGER PRIMARY KEY,
@@ -113,7 +127,7 @@ const INDEX_SCHEMA: &str = "
     );
 ";
 
-const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata, \
+pub(super) const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata, \
                                oci, takedown_reason, takedown_time, takedown_seq";
 
 /// The registry log and indexes of one SQLite database.
@@ -128,7 +142,7 @@ pub struct SqliteLog {
 }
 
 /// Turns a SQLite or JSON failure into [`StoreError::Storage`].
-trait During<T> {
+pub(super) trait During<T> {
     fn during(self, action: &'static str) -> Result<T, StoreError>;
 }
 
@@ -323,6 +337,21 @@ impl SqliteLog {
             self.releases.insert(generation, release);
         }
         Ok(release)
+    }
+
+    /// See [`crate::store::Backend::search`].
+    pub fn search(
+        &self,
+        query: &SearchQuery,
+    ) -> Result<(Vec<Release>, Option<String>), StoreError> {
+        let conn = self.reader();
+        let (names, next) = search::packages(&conn, query)?;
+        let mut releases = Vec::new();
+        for name in names {
+            let found = search::releases_of(&conn, &name, query)?;
+            releases.extend(with_annotations(&conn, &name, found)?);
+        }
+        Ok((releases, next))
     }
 
     /// See [`crate::store::Backend::find_release`].
@@ -609,7 +638,7 @@ fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusql
 
 /// A release from a row of [`RELEASE_COLUMNS`], without its annotations
 /// (see [`with_annotations`]).
-fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
+pub(super) fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
     let takedown = match row.get::<_, Option<String>>(9)? {
         Some(reason) => Some(Takedown {
             reason,
@@ -716,8 +745,8 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
             let oci = serde_json::to_string(&content.oci).during(INDEXING)?;
             conn.prepare_cached(
                 "INSERT INTO releases (name, version, digest, size, published_at, yanked, seq, \
-                 metadata, oci) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)",
+                 metadata, oci, kind, licenses) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -728,10 +757,13 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                     logged.time,
                     logged.seq,
                     metadata,
-                    oci
+                    oci,
+                    search::kind_name(content.metadata.kind),
+                    content.metadata.licenses
                 ])
             })
             .during(INDEXING)?;
+            search::index_release(conn, name, version, &content.metadata)?;
         }
         Action::Yank | Action::Unyank => {
             let yanked = matches!(action, Action::Yank);
@@ -848,7 +880,8 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
         .during(REBUILDING)?;
     tx.execute_batch(
         "DROP TABLE IF EXISTS releases; DROP TABLE IF EXISTS packages; \
-         DROP TABLE IF EXISTS annotations;",
+         DROP TABLE IF EXISTS annotations; DROP TABLE IF EXISTS release_interfaces; \
+         DROP TABLE IF EXISTS release_text;",
     )
     .and_then(|()| tx.execute_batch(INDEX_SCHEMA))
     .during(REBUILDING)?;
