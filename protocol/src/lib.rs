@@ -9,8 +9,8 @@
 //! assert_eq!(name.namespace(), "example");
 //!
 //! let versions = [
-//!     Candidate { version: "1.2.0".parse().unwrap(), yanked: false },
-//!     Candidate { version: "1.3.0".parse().unwrap(), yanked: true },
+//!     Candidate { version: "1.2.0".parse().unwrap(), yanked: false, taken_down: false },
+//!     Candidate { version: "1.3.0".parse().unwrap(), yanked: true, taken_down: false },
 //! ];
 //! let req = "^1.2".parse().unwrap();
 //! assert_eq!(resolve(&versions, &req).unwrap().to_string(), "1.2.0");
@@ -261,15 +261,17 @@ pub struct Candidate {
     pub version: Version,
     /// Whether its publisher yanked it.
     pub yanked: bool,
+    /// Whether the operator took it down: it never resolves.
+    pub taken_down: bool,
 }
 
 /// The version a package's listing calls its latest: the highest release that
-/// is not yanked, preferring releases over pre-releases (a `2.0.0-rc.1` is
-/// latest only while no stable release is available).
+/// is neither yanked nor taken down, preferring releases over pre-releases (a
+/// `2.0.0-rc.1` is latest only while no stable release is available).
 pub fn latest(candidates: &[Candidate]) -> Option<&Version> {
     candidates
         .iter()
-        .filter(|c| !c.yanked)
+        .filter(|c| !c.yanked && !c.taken_down)
         .map(|c| &c.version)
         .max_by(|a, b| {
             (a.pre.is_empty(), a)
@@ -284,20 +286,34 @@ pub enum ResolveError {
     /// The package has no releases at all.
     #[error("the package has no releases")]
     NoReleases,
-    /// Nothing matches; `yanked` lists yanked versions that would have matched.
-    #[error("{}", no_match_message(.requirement, .available, .yanked))]
+    /// Nothing matches; `yanked` and `taken_down` list versions that would
+    /// have matched but for that.
+    #[error("{}", no_match_message(.requirement, .available, .yanked, .taken_down))]
     NoMatch {
         /// The requirement as given.
         requirement: String,
-        /// Up to a few of the highest versions that are not yanked.
+        /// Up to a few of the highest versions neither yanked nor taken down.
         available: Vec<Version>,
         /// Yanked versions that match the requirement.
         yanked: Vec<Version>,
+        /// Versions taken down that match the requirement.
+        taken_down: Vec<Version>,
     },
 }
 
-fn no_match_message(requirement: &str, available: &[Version], yanked: &[Version]) -> String {
+fn no_match_message(
+    requirement: &str,
+    available: &[Version],
+    yanked: &[Version],
+    taken_down: &[Version],
+) -> String {
     let mut msg = format!("no release matches `{requirement}`");
+    if !taken_down.is_empty() {
+        msg.push_str(&format!(
+            "; {} matches but was taken down by the operator",
+            join(taken_down)
+        ));
+    }
     if let Some(v) = yanked.first() {
         msg.push_str(&format!(
             "; {} matches but is yanked (pin it with `={v}` to use it anyway)",
@@ -335,7 +351,7 @@ pub fn pins_exactly(req: &VersionReq) -> Option<Version> {
 }
 
 /// The highest candidate matching `req` that is not yanked; a yanked one only
-/// when `req` pins exactly it.
+/// when `req` pins exactly it; one taken down never.
 pub fn resolve<'a>(
     candidates: &'a [Candidate],
     req: &VersionReq,
@@ -346,7 +362,7 @@ pub fn resolve<'a>(
     let pinned = pins_exactly(req);
     let best = candidates
         .iter()
-        .filter(|c| req.matches(&c.version))
+        .filter(|c| req.matches(&c.version) && !c.taken_down)
         .filter(|c| {
             !c.yanked
                 || pinned
@@ -356,23 +372,23 @@ pub fn resolve<'a>(
         .map(|c| &c.version)
         .max_by(|a, b| a.cmp_precedence(b).then_with(|| a.cmp(b)));
     best.ok_or_else(|| {
-        let mut available: Vec<Version> = candidates
-            .iter()
-            .filter(|c| !c.yanked)
-            .map(|c| c.version.clone())
-            .collect();
-        available.sort_by(|a, b| b.cmp(a));
+        // Highest first.
+        let versions = |keep: &dyn Fn(&Candidate) -> bool| {
+            let mut kept: Vec<Version> = candidates
+                .iter()
+                .filter(|c| keep(c))
+                .map(|c| c.version.clone())
+                .collect();
+            kept.sort_by(|a, b| b.cmp(a));
+            kept
+        };
+        let mut available = versions(&|c| !c.yanked && !c.taken_down);
         available.truncate(5);
-        let mut yanked: Vec<Version> = candidates
-            .iter()
-            .filter(|c| c.yanked && req.matches(&c.version))
-            .map(|c| c.version.clone())
-            .collect();
-        yanked.sort_by(|a, b| b.cmp(a));
         ResolveError::NoMatch {
             requirement: req.to_string(),
             available,
-            yanked,
+            yanked: versions(&|c| c.yanked && !c.taken_down && req.matches(&c.version)),
+            taken_down: versions(&|c| c.taken_down && req.matches(&c.version)),
         }
     })
 }
@@ -423,6 +439,7 @@ mod tests {
             .map(|(v, yanked)| Candidate {
                 version: v.parse().unwrap(),
                 yanked: *yanked,
+                taken_down: false,
             })
             .collect()
     }
@@ -557,6 +574,36 @@ mod tests {
         let err = resolved(&[("1.0.0", false)], "^2").unwrap_err();
         assert_eq!(err.to_string(), "no release matches `^2`; available: 1.0.0");
         assert_eq!(resolved(&[], "*").unwrap_err(), ResolveError::NoReleases);
+    }
+
+    #[test]
+    fn a_release_taken_down_never_resolves_and_is_never_latest() {
+        let mut list = candidates(&[("1.0.0", false), ("1.1.0", false), ("2.0.0", false)]);
+        for c in &mut list {
+            c.taken_down = c.version.minor == 1 || c.version.major == 2;
+        }
+        assert_eq!(
+            latest(&list).map(Version::to_string).as_deref(),
+            Some("1.0.0")
+        );
+        let resolve_text = |req: &str| resolve(&list, &req.parse().unwrap()).map(|v| v.to_string());
+        assert_eq!(resolve_text("^1").unwrap(), "1.0.0");
+        let err = resolve_text("=1.1.0").unwrap_err();
+        let ResolveError::NoMatch {
+            available,
+            taken_down,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(taken_down, &[Version::new(1, 1, 0)]);
+        assert_eq!(available, &[Version::new(1, 0, 0)]);
+        assert_eq!(
+            err.to_string(),
+            "no release matches `=1.1.0`; 1.1.0 matches but was taken down by the operator; \
+             available: 1.0.0"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::error::ApiError;
 /// connection. Larger bodies are cut off.
 const DISCARD_BUDGET: u64 = 1024 * 1024;
 
-/// A request body about to be uploaded into a blob.
+/// A request body about to be uploaded into a blob. Whatever refuses it,
+/// dropping it reads and throws away a small remainder of the body first, so
+/// a client still sending sees the answer rather than a reset connection.
 pub struct Upload {
     // Declared before `body`, so dropped before it: a stream is its body's child.
     stream: InputStream,
@@ -79,7 +81,7 @@ impl Upload {
     }
 
     /// Reads and drops what is left of a refused body, up to a small budget.
-    pub fn discard(&self) {
+    fn discard(&self) {
         let mut discarded: u64 = 0;
         while discarded <= DISCARD_BUDGET {
             match self.next_chunk() {
@@ -106,6 +108,13 @@ impl Upload {
                 }
             }
         }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // Nothing is left of a body read to its end: one read says so.
+        self.discard();
     }
 }
 

@@ -13,7 +13,7 @@ use wasip2::io::streams::OutputStream;
 use crate::bindings::depot::registry::query;
 use crate::bindings::depot::registry::store::{Action, LogEntry};
 use crate::bindings::depot::registry::types::OciArtifact;
-use crate::json::{MetadataJson, metadata};
+use crate::json::{MetadataJson, annotation_value, metadata};
 
 /// Entries per event batch of the stream.
 const STREAM_BATCH: u32 = 100;
@@ -103,29 +103,24 @@ fn entry(logged: &LogEntry) -> EntryJson<'_> {
                     .as_ref()
                     .map(|OciArtifact { manifest, config }| OciJson { manifest, config }),
             });
+            return json;
         }
-        other => {
-            json.digest = query::get_release(name, version).ok().map(|r| r.digest);
-            match other {
-                Action::Release(_) => {}
-                Action::Yank => json.kind = "yank",
-                Action::Unyank => json.kind = "unyank",
-                Action::Annotate(annotation) => {
-                    json.kind = "annotate";
-                    json.annotation = Some(AnnotationJson {
-                        type_: annotation.type_.clone(),
-                        // Checked to be JSON when it was appended.
-                        value: serde_json::from_str(&annotation.value)
-                            .unwrap_or(serde_json::Value::Null),
-                    });
-                }
-                Action::Takedown(reason) => {
-                    json.kind = "takedown";
-                    json.reason = Some(reason);
-                }
-            }
+        Action::Yank => json.kind = "yank",
+        Action::Unyank => json.kind = "unyank",
+        Action::Annotate(annotation) => {
+            json.kind = "annotate";
+            json.annotation = Some(AnnotationJson {
+                type_: annotation.type_.clone(),
+                value: annotation_value(&annotation.value),
+            });
+        }
+        Action::Takedown(reason) => {
+            json.kind = "takedown";
+            json.reason = Some(reason);
         }
     }
+    // The other entries name the release; its digest is in the release.
+    json.digest = query::get_release(name, version).ok().map(|r| r.digest);
     json
 }
 

@@ -6,7 +6,7 @@ use wasip2::http::types::IncomingRequest;
 
 use serde::Deserialize;
 
-use crate::bindings::depot::registry::types::{Error, Release, SearchQuery};
+use crate::bindings::depot::registry::types::{Error, Release};
 use crate::bindings::depot::registry::{publish, query, store};
 use crate::body;
 use crate::error::ApiError;
@@ -53,19 +53,8 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;
             Response::json(200, &feed::page(since, &entries))
         }
-        Route::Search(search) => {
-            let query = SearchQuery {
-                text: search.text,
-                exports: search.exports,
-                imports: search.imports,
-                license: search.license,
-                kind: search.kind,
-                include_yanked: search.include_yanked,
-                include_taken_down: search.include_taken_down,
-                after: search.after,
-                limit: search.limit,
-            };
-            let results = query::search(&query, search.version.as_deref())?;
+        Route::Search(query, version) => {
+            let results = query::search(&query, version.as_deref())?;
             Response::json(200, &json::search(&results))
         }
         Route::FeedStream { since } => {
@@ -104,7 +93,6 @@ fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Resul
     let upload = body::Upload::open(request)?;
     let bytes = upload.read_at_most(MAX_JSON_BODY)?;
     if bytes.len() > MAX_JSON_BODY {
-        upload.discard();
         return Err(ApiError::bad_request(format!(
             "the request body is over {MAX_JSON_BODY} bytes; send a smaller JSON object"
         )));
@@ -132,21 +120,17 @@ fn release(release: &Release) -> Response {
 }
 
 /// `PUT`: the name and version are checked before any of the body is read, and
-/// a declared length over the limit is refused without reading it. Whatever
-/// refuses the upload, a small remainder of the body is drained first so the
-/// client can read the answer.
+/// a declared length over the limit is refused without reading it (dropping
+/// the upload drains a small remainder, so the client reads the answer).
 fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Response, ApiError> {
     let upload = body::Upload::open(request)?;
+    let limit = publish::prepare(name, version)?;
     let declared = header(request, "content-length").and_then(|length| length.parse().ok());
-    let published = (|| -> Result<Release, ApiError> {
-        let limit = publish::prepare(name, version)?;
-        if let Some(length) = declared {
-            check_content_size(length, limit).map_err(ApiError::too_large)?;
-        }
-        let digest = upload.write_to_blob(limit)?;
-        Ok(publish::publish(name, version, &digest, None)?)
-    })();
-    let release = published.inspect_err(|_| upload.discard())?;
+    if let Some(length) = declared {
+        check_content_size(length, limit).map_err(ApiError::too_large)?;
+    }
+    let digest = upload.write_to_blob(limit)?;
+    let release = publish::publish(name, version, &digest, None)?;
     let location = routes::release_path(&release.name, &release.version);
     Ok(Response::json(201, &json::release(&release)).with_header("location", location))
 }

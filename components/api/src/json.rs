@@ -60,7 +60,7 @@ pub struct MetadataJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct PackageJson<'a> {
     name: &'a str,
-    latest: Option<&'a str>,
+    latest: Option<String>,
     versions: Vec<ReleaseJson<'a>>,
 }
 
@@ -108,8 +108,7 @@ pub fn release(release: &Release) -> ReleaseJson<'_> {
             .iter()
             .map(|a| AnnotationJson {
                 type_: &a.type_,
-                // Checked to be JSON when it was appended.
-                value: serde_json::from_str(&a.value).unwrap_or(serde_json::Value::Null),
+                value: annotation_value(&a.value),
                 time: rfc3339(a.time),
                 seq: a.seq,
             })
@@ -119,6 +118,12 @@ pub fn release(release: &Release) -> ReleaseJson<'_> {
             time: rfc3339(t.time),
         }),
     }
+}
+
+/// An annotation's value, kept as JSON text, as JSON.
+pub fn annotation_value(text: &str) -> serde_json::Value {
+    // Checked to be JSON when it was appended.
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
 
 pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
@@ -144,24 +149,19 @@ pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
 /// A package with its releases, highest version first (as the query handler
 /// lists them); `latest` as `depot_protocol::latest` chooses it.
 pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
-    // A release taken down is never the latest.
     let candidates: Vec<Candidate> = releases
         .iter()
-        .filter(|r| r.takedown.is_none())
         .filter_map(|r| {
             Some(Candidate {
                 version: r.version.parse().ok()?,
                 yanked: r.yanked,
+                taken_down: r.takedown.is_some(),
             })
         })
         .collect();
-    let latest = depot_protocol::latest(&candidates).map(|v| v.to_string());
     PackageJson {
         name,
-        latest: releases
-            .iter()
-            .map(|r| r.version.as_str())
-            .find(|v| Some(*v) == latest.as_deref()),
+        latest: depot_protocol::latest(&candidates).map(ToString::to_string),
         versions: releases.iter().map(release).collect(),
     }
 }

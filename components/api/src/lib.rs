@@ -11,6 +11,8 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/api-handler",
+        // Routes carry WIT records (a search query) and are compared in tests.
+        additional_derives: [PartialEq, Eq],
     });
 
     use super::Api;

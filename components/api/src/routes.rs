@@ -1,7 +1,7 @@
 //! Which route a request is for: pure string work on the method, the
 //! percent-encoded path and the query string.
 
-use crate::bindings::depot::registry::types::ContentKind;
+use crate::bindings::depot::registry::types::{ContentKind, SearchQuery};
 use crate::error::ApiError;
 
 /// The routes, for the 404 message.
@@ -31,35 +31,58 @@ const DEFAULT_LIMIT: u32 = 100;
 /// digests are checked by the handlers that use them.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
-    ListPackages { after: Option<String>, limit: u32 },
-    Package { name: String },
-    Release { name: String, version: String },
-    Publish { name: String, version: String },
-    ReleaseContent { name: String, version: String },
-    Content { digest: String },
-    Resolve { name: String, requirement: String },
-    Yank { name: String, version: String },
-    Unyank { name: String, version: String },
-    Annotate { name: String, version: String },
-    Takedown { name: String, version: String },
-    Feed { since: u64, limit: u32, wait: u32 },
-    FeedStream { since: Option<u64> },
-    Search(Search),
-}
-
-/// `GET /v1/search`: what to look for.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Search {
-    pub text: Option<String>,
-    pub exports: Option<String>,
-    pub imports: Option<String>,
-    pub license: Option<String>,
-    pub kind: Option<ContentKind>,
-    pub version: Option<String>,
-    pub include_yanked: bool,
-    pub include_taken_down: bool,
-    pub after: Option<String>,
-    pub limit: u32,
+    ListPackages {
+        after: Option<String>,
+        limit: u32,
+    },
+    Package {
+        name: String,
+    },
+    Release {
+        name: String,
+        version: String,
+    },
+    Publish {
+        name: String,
+        version: String,
+    },
+    ReleaseContent {
+        name: String,
+        version: String,
+    },
+    Content {
+        digest: String,
+    },
+    Resolve {
+        name: String,
+        requirement: String,
+    },
+    Yank {
+        name: String,
+        version: String,
+    },
+    Unyank {
+        name: String,
+        version: String,
+    },
+    Annotate {
+        name: String,
+        version: String,
+    },
+    Takedown {
+        name: String,
+        version: String,
+    },
+    Feed {
+        since: u64,
+        limit: u32,
+        wait: u32,
+    },
+    FeedStream {
+        since: Option<u64>,
+    },
+    /// What to look for, and the semver requirement (`version=`) releases must meet.
+    Search(SearchQuery, Option<String>),
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -151,7 +174,8 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         }
         ["v1", "search"] => {
             allow(method, READ)?;
-            search(query).map(Route::Search)
+            let version = query_param(query, "version")?.filter(|v| !v.trim().is_empty());
+            Ok(Route::Search(search(query)?, version))
         }
         ["v1", "content", digest] => {
             allow(method, READ)?;
@@ -197,8 +221,8 @@ fn limit(value: Option<String>) -> Result<u32, ApiError> {
     Ok(u32::try_from(limit).unwrap_or(u32::MAX))
 }
 
-/// The parameters of `GET /v1/search`.
-fn search(query: &str) -> Result<Search, ApiError> {
+/// The query of `GET /v1/search`.
+fn search(query: &str) -> Result<SearchQuery, ApiError> {
     let param = |key| Ok::<_, ApiError>(query_param(query, key)?.filter(|v| !v.trim().is_empty()));
     let kind = match param("kind")?.as_deref() {
         None => None,
@@ -225,13 +249,12 @@ fn search(query: &str) -> Result<Search, ApiError> {
             }
         }
     }
-    Ok(Search {
+    Ok(SearchQuery {
         text: param("q")?,
         exports: param("exports")?,
         imports: param("imports")?,
         license: param("license")?,
         kind,
-        version: param("version")?,
         include_yanked,
         include_taken_down,
         after: param("after")?,
@@ -427,7 +450,7 @@ mod tests {
 
     #[test]
     fn search_takes_text_filters_and_a_cursor() {
-        let Route::Search(search) = ok(
+        let Route::Search(search, version) = ok(
             "GET",
             "/v1/search?q=greet&exports=wasi%3Ahttp%2Fincoming-handler&kind=component\
              &license=MIT&version=%5E1&include=yanked&after=1%2Fa%3Ab&limit=5",
@@ -440,10 +463,10 @@ mod tests {
             Some("wasi:http/incoming-handler")
         );
         assert_eq!(search.kind, Some(ContentKind::Component));
-        assert_eq!(search.version.as_deref(), Some("^1"));
+        assert_eq!(version.as_deref(), Some("^1"));
         assert!(search.include_yanked && !search.include_taken_down);
         assert_eq!((search.after.as_deref(), search.limit), (Some("1/a:b"), 5));
-        let Route::Search(empty) = ok("GET", "/v1/search?q=&exports=") else {
+        let Route::Search(empty, _) = ok("GET", "/v1/search?q=&exports=") else {
             panic!("not a search");
         };
         assert_eq!((empty.text, empty.exports), (None, None));

@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use bindings::depot::registry::store::{self, LogEntry};
 use bindings::depot::registry::types::{Error, Release, SearchQuery};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
-use depot_protocol::{Candidate, Digest, PackageName, Version};
+use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
 /// The most packages one page holds.
 const MAX_PAGE: u32 = 1000;
@@ -75,40 +75,29 @@ impl Guest for QueryHandler {
         let name: PackageName = name.parse()?;
         let text = requirement;
         let requirement = depot_protocol::parse_requirement(&text)?;
-        // Releases whose version does not parse cannot match any requirement;
-        // releases taken down are not candidates at all.
-        let (down, up): (Vec<Release>, Vec<Release>) = releases_of(&name)?
+        // Releases whose version does not parse cannot match any requirement.
+        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = releases_of(&name)?
             .into_iter()
-            .partition(|release| release.takedown.is_some());
-        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = up
-            .into_iter()
-            .filter_map(|release| {
-                let version = depot_protocol::parse_version(&release.version).ok()?;
-                let yanked = release.yanked;
-                Some((Candidate { version, yanked }, release))
-            })
+            .filter_map(|release| Some((candidate(&release)?, release)))
             .unzip();
-        let chosen = depot_protocol::resolve(&candidates, &requirement).map_err(|e| {
-            let matching_down: Vec<String> = down
-                .iter()
-                .filter(|release| {
-                    depot_protocol::parse_version(&release.version)
-                        .is_ok_and(|version| requirement.matches(&version))
-                })
-                .map(|release| {
-                    let reason = release.takedown.as_ref().map_or("", |t| t.reason.as_str());
-                    format!("{} (reason: {reason})", release.version)
-                })
-                .collect();
-            if matching_down.is_empty() {
-                Error::NotFound(format!("`{name}`: {e}"))
-            } else {
+        let chosen = depot_protocol::resolve(&candidates, &requirement).map_err(|e| match &e {
+            ResolveError::NoMatch { taken_down, .. } if !taken_down.is_empty() => {
+                let reasons: Vec<String> = candidates
+                    .iter()
+                    .zip(&releases)
+                    .filter(|(candidate, _)| taken_down.contains(&candidate.version))
+                    .filter_map(|(_, release)| {
+                        let reason = &release.takedown.as_ref()?.reason;
+                        Some(format!("{} (reason: {reason})", release.version))
+                    })
+                    .collect();
                 Error::TakenDown(format!(
                     "`{name}`: only releases taken down by the operator match `{text}`: {}; \
                      require another version",
-                    matching_down.join(", ")
+                    reasons.join(", ")
                 ))
             }
+            _ => Error::NotFound(format!("`{name}`: {e}")),
         })?;
         candidates
             .iter()
@@ -148,31 +137,23 @@ impl Guest for QueryHandler {
         }
         query.limit = query.limit.clamp(1, MAX_PAGE);
         let page = store::search(&query)?;
-        // The store lists each package's matching releases together.
-        let mut releases: Vec<Release> = Vec::new();
-        let mut group: Vec<(Option<Version>, Release)> = Vec::new();
-        let mut flush = |group: &mut Vec<(Option<Version>, Release)>| {
-            group.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
-            let best = group
-                .drain(..)
-                .find(|(version, _)| match (&requirement, version) {
-                    (None, _) => true,
-                    (Some(requirement), Some(version)) => requirement.matches(version),
-                    (Some(_), None) => false,
-                });
-            releases.extend(best.map(|(_, release)| release));
-        };
-        for release in page.releases {
-            if group
-                .first()
-                .is_some_and(|(_, first)| first.name != release.name)
-            {
-                flush(&mut group);
-            }
-            let version = depot_protocol::parse_version(&release.version).ok();
-            group.push((version, release));
-        }
-        flush(&mut group);
+        // The store lists each package's matching releases together; keep
+        // the highest that meets the requirement.
+        let releases = page
+            .releases
+            .chunk_by(|a, b| a.name == b.name)
+            .filter_map(|releases| {
+                releases
+                    .iter()
+                    .filter_map(|release| {
+                        let version = depot_protocol::parse_version(&release.version).ok()?;
+                        let wanted = requirement.as_ref().is_none_or(|r| r.matches(&version));
+                        wanted.then_some((version, release))
+                    })
+                    .max_by(|(a, _), (b, _)| a.cmp_precedence(b).then_with(|| a.cmp(b)))
+                    .map(|(_, release)| release.clone())
+            })
+            .collect();
         Ok(SearchResults {
             releases,
             next: page.next,
@@ -204,6 +185,15 @@ fn clean(field: Option<String>, what: &str) -> Result<Option<String>, Error> {
         )));
     }
     Ok((!field.is_empty()).then(|| field.to_string()))
+}
+
+/// How resolution sees `release`; none when its version does not parse.
+fn candidate(release: &Release) -> Option<Candidate> {
+    Some(Candidate {
+        version: depot_protocol::parse_version(&release.version).ok()?,
+        yanked: release.yanked,
+        taken_down: release.takedown.is_some(),
+    })
 }
 
 /// Every release of `name`; `not-found` when the package has none.

@@ -61,8 +61,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.data.join("cache"));
     let linker = request::linker(&engine)?;
-    let (all, compiled) = prepare(&engine, &linker, &composed, &cache, false)?;
-    let (reads, compiled_reads) = prepare(&engine, &linker, &composed_reads, &cache, true)?;
+    let (all, compiled) = prepare(&engine, &linker, &composed, &cache)?;
+    let (reads, compiled_reads) = prepare(&engine, &linker, &composed_reads, &cache)?;
 
     let _ticker = EpochTicker::start(engine.clone())?;
     let limits = Limits {
@@ -132,21 +132,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Compiles (or loads from `cache`) one composition and pre-instantiates it
-/// as an HTTP handler. With `stub_missing`, imports the host does not provide
-/// (the write handlers a read composition leaves out) trap when called.
+/// as an HTTP handler. Handler interfaces it imports (the write handlers a
+/// read composition leaves out) fail when called.
 fn prepare(
     engine: &wasmtime::Engine,
     linker: &Linker<request::RequestState>,
     composed: &[u8],
     cache: &std::path::Path,
-    stub_missing: bool,
 ) -> anyhow::Result<(ProxyPre<request::RequestState>, Compiled)> {
     let (component, compiled) = engine::load_or_compile(engine, composed, cache)?;
     let mut linker = linker.clone();
-    if stub_missing {
-        stub_handler_imports(engine, &mut linker, &component)
-            .context("cannot stub the handlers a read does not use")?;
-    }
+    stub_handler_imports(engine, &mut linker, &component)
+        .context("cannot stub the handlers a read does not use")?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(anyhow::Error::from)
@@ -158,7 +155,6 @@ fn prepare(
         tracing::debug!(
             memories = needs.num_memories,
             tables = needs.num_tables,
-            stub_missing,
             "resources of one instance"
         );
     }

@@ -146,10 +146,8 @@ pub fn start_upload(
             check_digest(digest)?;
             let id = store::start_upload()?;
             let writer = store::open_upload(&id).map_err(upload_error(&id))?;
-            let appended = body::Upload::open(request).and_then(|body| {
-                body.append_to(&writer, max_blob_size())
-                    .inspect_err(|_| body.discard())
-            });
+            let appended = body::Upload::open(request)
+                .and_then(|body| body.append_to(&writer, max_blob_size()));
             drop(writer);
             let completed = appended
                 .map_err(OciError::from)
@@ -207,9 +205,7 @@ pub fn upload(
                 }
             }
             let writer = store::open_upload(id).map_err(upload_error(id))?;
-            let body = body::Upload::open(request)?;
-            body.append_to(&writer, max_blob_size())
-                .inspect_err(|_| body.discard())?;
+            body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             Ok(upload_accepted(202, repository, id, writer.size()))
         }
         UploadStep::Complete { digest } => {
@@ -222,9 +218,7 @@ pub fn upload(
             })?;
             check_digest(&digest)?;
             let writer = store::open_upload(id).map_err(upload_error(id))?;
-            let body = body::Upload::open(request)?;
-            body.append_to(&writer, max_blob_size())
-                .inspect_err(|_| body.discard())?;
+            body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             drop(writer);
             store::complete_upload(id, &digest).map_err(upload_error(id))?;
             blob_created(repository, &digest)
@@ -265,12 +259,10 @@ pub fn put_manifest(
     let declared: Option<u64> =
         header(request, "content-length").and_then(|length| length.parse().ok());
     if declared.is_some_and(|length| length > MAX_MANIFEST as u64) {
-        upload.discard();
         return Err(too_large());
     }
     let bytes = upload.read_at_most(MAX_MANIFEST)?;
     if bytes.len() > MAX_MANIFEST {
-        upload.discard();
         return Err(too_large());
     }
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {

@@ -45,8 +45,7 @@ impl Embedded {
 impl Backend for Embedded {
     fn create_blob(&self) -> Result<Box<dyn BlobWrite>, StoreError> {
         Ok(Box::new(EmbeddedBlobWriter {
-            small: Some(Vec::new()),
-            file: None,
+            state: WriterState::Small(Vec::new()),
             blobs: self.blobs.clone(),
             log: self.log.clone(),
         }))
@@ -203,41 +202,48 @@ impl Embedded {
 /// A new blob: held in memory while it is at most [`SMALL_BLOB`] bytes, then
 /// streamed to a file.
 struct EmbeddedBlobWriter {
-    /// The bytes so far, while the blob is small; `None` once in a file or
-    /// finished.
-    small: Option<Vec<u8>>,
-    file: Option<FileBlobWriter>,
+    state: WriterState,
     blobs: BlobDir,
     log: Arc<SqliteLog>,
 }
 
+enum WriterState {
+    /// The bytes so far, while the blob is small.
+    Small(Vec<u8>),
+    /// Past [`SMALL_BLOB`]: in a file, which knows when it is finished.
+    File(FileBlobWriter),
+    /// A small blob, finished.
+    Finished,
+}
+
 impl BlobWrite for EmbeddedBlobWriter {
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
-        if let Some(small) = &mut self.small {
+        if let WriterState::Small(small) = &mut self.state {
             if small.len() + chunk.len() <= SMALL_BLOB {
                 small.extend_from_slice(chunk);
                 return Ok(());
             }
             let mut file = self.blobs.create()?;
             file.write(small)?;
-            self.small = None;
-            self.file = Some(file);
+            self.state = WriterState::File(file);
         }
-        match &mut self.file {
-            Some(file) => file.write(chunk),
-            None => Err(blobs::finished()),
+        match &mut self.state {
+            WriterState::File(file) => file.write(chunk),
+            _ => Err(blobs::finished()),
         }
     }
 
     fn finish(&mut self) -> Result<Digest, StoreError> {
-        if let Some(small) = self.small.take() {
-            let digest = blobs::sha256(&small)?;
-            self.log.put_small_blob(&digest, &small)?;
-            return Ok(digest);
-        }
-        match &mut self.file {
-            Some(file) => file.finish(),
-            None => Err(blobs::finished()),
+        match &mut self.state {
+            WriterState::Small(small) => {
+                let small = std::mem::take(small);
+                self.state = WriterState::Finished;
+                let digest = blobs::sha256(&small)?;
+                self.log.put_small_blob(&digest, &small)?;
+                Ok(digest)
+            }
+            WriterState::File(file) => file.finish(),
+            WriterState::Finished => Err(blobs::finished()),
         }
     }
 }

@@ -182,22 +182,29 @@ pub fn packages(
     Ok((hits.into_iter().map(|(name, _)| name).collect(), next))
 }
 
-/// The releases of package `name` that pass `query`'s filters (all but the
-/// text, which chose the package), in publish order.
+/// The releases of the packages `names` that pass `query`'s filters (all but
+/// the text, which chose the packages), grouped by package in the order of
+/// `names`, each package's in publish order.
 pub fn releases_of(
     conn: &Connection,
-    name: &str,
+    names: &[String],
     query: &SearchQuery,
 ) -> Result<Vec<Release>, StoreError> {
-    let mut params = vec![SqlValue::Text(name.to_string())];
+    let listed = serde_json::to_string(names).during("searching")?;
+    let mut params = vec![SqlValue::Text(listed)];
     let filters = release_filters(query, &mut params);
     let sql = format!(
-        "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.name = ?1 AND {filters} ORDER BY r.seq"
+        "SELECT {RELEASE_COLUMNS} FROM releases r \
+         WHERE r.name IN (SELECT value FROM json_each(?1)) AND {filters} ORDER BY r.seq"
     );
-    conn.prepare(&sql)
+    let mut releases: Vec<Release> = conn
+        .prepare(&sql)
         .and_then(|mut stmt| {
             stmt.query_map(params_from_iter(params), release_from_row)?
                 .collect()
         })
-        .during("searching")
+        .during("searching")?;
+    // Stable: publish order stays within each package.
+    releases.sort_by_key(|r| names.iter().position(|name| *name == r.name));
+    Ok(releases)
 }

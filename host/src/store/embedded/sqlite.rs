@@ -332,7 +332,7 @@ impl SqliteLog {
                     .optional()
             })
             .during("reading a release")?;
-        let release = one_with_annotations(&conn, release)?;
+        let release = with_annotations(&conn, Vec::from_iter(release))?.pop();
         if let Some(release) = &release {
             self.releases.insert(generation, release);
         }
@@ -346,12 +346,8 @@ impl SqliteLog {
     ) -> Result<(Vec<Release>, Option<String>), StoreError> {
         let conn = self.reader();
         let (names, next) = search::packages(&conn, query)?;
-        let mut releases = Vec::new();
-        for name in names {
-            let found = search::releases_of(&conn, &name, query)?;
-            releases.extend(with_annotations(&conn, &name, found)?);
-        }
-        Ok((releases, next))
+        let releases = search::releases_of(&conn, &names, query)?;
+        Ok((with_annotations(&conn, releases)?, next))
     }
 
     /// See [`crate::store::Backend::find_release`].
@@ -370,7 +366,7 @@ impl SqliteLog {
                     .optional()
             })
             .during("finding a release")?;
-        one_with_annotations(&conn, release)
+        Ok(with_annotations(&conn, Vec::from_iter(release))?.pop())
     }
 
     /// See [`crate::store::Backend::list_releases`].
@@ -382,7 +378,7 @@ impl SqliteLog {
             ))
             .and_then(|mut stmt| stmt.query_map([name], release_from_row)?.collect())
             .during("listing releases")?;
-        with_annotations(&conn, name, releases)
+        with_annotations(&conn, releases)
     }
 
     /// See [`crate::store::Backend::list_packages`].
@@ -407,7 +403,7 @@ impl SqliteLog {
                     .optional()
             })
             .during("finding a release by digest")?;
-        one_with_annotations(&conn, release)
+        Ok(with_annotations(&conn, Vec::from_iter(release))?.pop())
     }
 }
 
@@ -637,7 +633,7 @@ fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusql
 }
 
 /// A release from a row of [`RELEASE_COLUMNS`], without its annotations
-/// (see [`with_annotations`]).
+/// ([`with_annotations`] adds them).
 pub(super) fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
     let takedown = match row.get::<_, Option<String>>(9)? {
         Some(reason) => Some(Takedown {
@@ -662,52 +658,48 @@ pub(super) fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
     })
 }
 
-/// `releases`, all of package `name`, with their annotations filled in.
+/// `releases` with their annotations filled in, read in one query.
 fn with_annotations(
     conn: &Connection,
-    name: &str,
     mut releases: Vec<Release>,
 ) -> Result<Vec<Release>, StoreError> {
+    const READING: &str = "reading annotations";
     if releases.is_empty() {
         return Ok(releases);
     }
-    let annotations: Vec<(String, Annotation)> = conn
+    let mut names: Vec<&str> = releases.iter().map(|r| r.name.as_str()).collect();
+    names.dedup();
+    let names = serde_json::to_string(&names).during(READING)?;
+    let annotations: Vec<(String, String, Annotation)> = conn
         .prepare_cached(
-            "SELECT version, type, value, time, seq FROM annotations WHERE name = ?1 ORDER BY seq",
+            "SELECT name, version, type, value, time, seq FROM annotations \
+             WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq",
         )
         .and_then(|mut stmt| {
-            stmt.query_map([name], |row| {
+            stmt.query_map([names], |row| {
                 Ok((
                     row.get(0)?,
+                    row.get(1)?,
                     Annotation {
-                        type_: row.get(1)?,
-                        value: row.get(2)?,
-                        time: row.get(3)?,
-                        seq: row.get(4)?,
+                        type_: row.get(2)?,
+                        value: row.get(3)?,
+                        time: row.get(4)?,
+                        seq: row.get(5)?,
                     },
                 ))
             })?
             .collect()
         })
-        .during("reading annotations")?;
-    for (version, annotation) in annotations {
-        if let Some(release) = releases.iter_mut().find(|r| r.version == version) {
+        .during(READING)?;
+    for (name, version, annotation) in annotations {
+        if let Some(release) = releases
+            .iter_mut()
+            .find(|r| r.name == name && r.version == version)
+        {
             release.annotations.push(annotation);
         }
     }
     Ok(releases)
-}
-
-/// `release`, if any, with its annotations filled in.
-fn one_with_annotations(
-    conn: &Connection,
-    release: Option<Release>,
-) -> Result<Option<Release>, StoreError> {
-    let Some(release) = release else {
-        return Ok(None);
-    };
-    let name = release.name.clone();
-    Ok(with_annotations(conn, &name, vec![release])?.pop())
 }
 
 fn log_entry_from_row(row: &Row) -> rusqlite::Result<LogEntry> {
@@ -840,14 +832,13 @@ fn refresh_package(conn: &Connection, name: &str, logged: &LogEntry) -> Result<(
                 .collect()
         })
         .during(INDEXING)?;
-    // A release taken down is never the latest.
     let candidates: Vec<Candidate> = releases
         .iter()
-        .filter(|(_, _, taken_down)| !taken_down)
-        .filter_map(|(text, yanked, _)| {
+        .filter_map(|(text, yanked, taken_down)| {
             Some(Candidate {
                 version: Version::parse(text).ok()?,
                 yanked: *yanked,
+                taken_down: *taken_down,
             })
         })
         .collect();
