@@ -1,6 +1,8 @@
-//! `depot`: the Depot registry server (`depot serve`) and its command-line client.
+//! `depot`: the Depot registry server (`depot serve`), its read-only mirror
+//! (`depot mirror`) and its command-line client.
 
 mod client;
+mod mirror;
 mod serve;
 mod store;
 
@@ -21,6 +23,10 @@ struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(serve::ServeArgs),
+    /// Run a read-only mirror of another Depot registry: it follows the
+    /// origin's feed, copies every entry and its content (digests checked),
+    /// resumes after a restart, and serves the same reads.
+    Mirror(mirror::MirrorArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -35,7 +41,17 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, None),
+        Command::Mirror(args) => {
+            let origin = client::Registry::new(&args.from)?;
+            serve::run(
+                args.serve,
+                Some(serve::Mirror {
+                    origin,
+                    batch: args.batch,
+                }),
+            )
+        }
         Command::Client(command) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -408,6 +408,59 @@ pub fn rfc3339(millis: u64) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch of `text`, a time as [`rfc3339`] writes
+/// it (`2026-11-28T04:10:00.123Z`); none for any other form.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 24
+        && [4, 7, 10, 13, 16, 19, 23]
+            .iter()
+            .zip(b"--T::.Z")
+            .all(|(i, c)| b[*i] == *c);
+    if !shape {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
+    let (hour, minute, second, milli) = (
+        field(11..13)?,
+        field(14..16)?,
+        field(17..19)?,
+        field(20..23)?,
+    );
+    if year < 1970
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let millis = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli;
+    // Refuses dates that do not exist (`02-30`): they do not come back the same.
+    (rfc3339(millis) == text).then_some(millis)
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date, on or after the
+/// epoch: Howard Hinnant's `days_from_civil`, the inverse of [`civil_from_days`].
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let year_of_era = year % 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// The proleptic Gregorian date `days` after 1970-01-01: Howard Hinnant's
 /// `civil_from_days`, for days on or after the epoch. Eras are 400-year cycles
 /// of 146 097 days, counted from 0000-03-01 so that the leap day ends a year.
@@ -604,6 +657,29 @@ mod tests {
             "no release matches `=1.1.0`; 1.1.0 matches but was taken down by the operator; \
              available: 1.0.0"
         );
+    }
+
+    #[test]
+    fn rfc3339_times_parse_back_to_the_same_milliseconds() {
+        for millis in [
+            0,
+            951_782_400_000,
+            951_868_799_999,
+            1_795_839_000_123,
+            4_107_542_400_000,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339(millis)), Some(millis));
+        }
+        for bad in [
+            "2026-11-28T04:10:00Z",
+            "2026-02-30T00:00:00.000Z",
+            "2026-11-28 04:10:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "x026-11-28T04:10:00.000Z",
+            "1969-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod feed;
 mod limits;
+mod mirror;
 mod oci;
 mod publish;
 mod resolve;

@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Every line the server logs is also sent here.
     pub log: Option<mpsc::Sender<String>>,
+    /// Run `depot mirror --from` this registry's URL instead of `depot serve`.
+    pub mirror_of: Option<String>,
 }
 
 impl Server {
@@ -51,8 +53,12 @@ impl Server {
                 (Some(t), d)
             }
         };
-        let mut child = Command::new(DEPOT)
-            .arg("serve")
+        let mut command = Command::new(DEPOT);
+        match &options.mirror_of {
+            None => command.arg("serve"),
+            Some(origin) => command.args(["mirror", "--from", origin]),
+        };
+        let mut child = command
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
             // One compile cache for every server the tests start: each

@@ -83,6 +83,49 @@ struct PackagePage {
     next: Option<String>,
 }
 
+/// A page of the registry's feed (`GET /v1/feed`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedPage {
+    pub entries: Vec<FeedEntry>,
+}
+
+/// One log entry as the feed describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedEntry {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub package: String,
+    pub version: String,
+    pub digest: Option<String>,
+    pub release: Option<FeedRelease>,
+    pub annotation: Option<FeedAnnotation>,
+    pub reason: Option<String>,
+}
+
+/// What a release entry binds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedRelease {
+    pub size: u64,
+    pub metadata: Metadata,
+    pub oci: Option<FeedOci>,
+}
+
+/// A release's OCI manifest and config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedOci {
+    pub manifest: String,
+    pub config: String,
+}
+
+/// What an annotation entry adds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedAnnotation {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub value: serde_json::Value,
+}
+
 #[derive(Debug, Deserialize)]
 struct SearchPage {
     results: Vec<Release>,
@@ -127,6 +170,11 @@ impl Registry {
             base: base.trim_end_matches('/').to_string(),
             http,
         })
+    }
+
+    /// The registry's URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn url(&self, path: &str) -> String {
@@ -272,6 +320,17 @@ impl Registry {
                 }
             }
         }
+    }
+
+    /// Up to `limit` feed entries after `since`, waiting up to `wait`
+    /// seconds for one when there are none.
+    pub async fn feed(&self, since: u64, limit: u32, wait: u32) -> Result<FeedPage> {
+        let request = self.http.get(self.url("/v1/feed")).query(&[
+            ("since", since),
+            ("limit", limit.into()),
+            ("wait", wait.into()),
+        ]);
+        self.json(request).await
     }
 
     /// Takes a release down for `reason`.

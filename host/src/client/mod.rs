@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
-pub use api::{Registry, Release};
+pub use api::{FeedEntry, Registry, RegistryError, Release};
 
 /// Transfers larger than this show a progress bar on a terminal.
 const PROGRESS_THRESHOLD: u64 = 1024 * 1024;

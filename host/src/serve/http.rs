@@ -34,6 +34,8 @@ pub struct Server {
     reads: ProxyPre<RequestState>,
     store: StoreCtx,
     limits: Limits,
+    /// For a mirror, the registry it copies: writes are refused.
+    read_only: Option<String>,
     /// One permit per request being handled (`--max-concurrent-requests`).
     permits: Arc<Semaphore>,
     next_request: AtomicU64,
@@ -59,10 +61,12 @@ impl Server {
         store: StoreCtx,
         limits: Limits,
         max_concurrent_requests: u32,
+        read_only: Option<String>,
     ) -> Self {
         Self {
             all,
             reads,
+            read_only,
             store,
             limits,
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
@@ -120,7 +124,11 @@ impl Server {
             return self.failure_response(Failure::HandlerFailed, id);
         };
         let deadline = Instant::now() + self.limits.deadline;
-        let pre = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        let read = matches!(*req.method(), Method::GET | Method::HEAD);
+        if let (false, Some(origin)) = (read, &self.read_only) {
+            return read_only_response(req.uri().path(), origin);
+        }
+        let pre = if read {
             self.reads.clone()
         } else {
             self.all.clone()
@@ -257,9 +265,34 @@ fn classify(
     }
 }
 
+/// 405 for a write to a mirror: in the OCI error form under `/v2`, else as
+/// docs/http-api.md describes.
+fn read_only_response(path: &str, origin: &str) -> Response<HyperOutgoingBody> {
+    let message = format!(
+        "this registry is a read-only mirror of {origin}; send writes (publish, yank, \
+         annotate, takedown, pushes) to {origin}"
+    );
+    let mut response = if path == "/v2" || path.starts_with("/v2/") {
+        let body = serde_json::json!({ "errors": [{ "code": "DENIED", "message": message }] });
+        json_response(StatusCode::METHOD_NOT_ALLOWED, body.to_string())
+    } else {
+        error_response(StatusCode::METHOD_NOT_ALLOWED, "read-only-mirror", &message)
+    };
+    response.headers_mut().insert(
+        hyper::header::ALLOW,
+        hyper::header::HeaderValue::from_static("GET, HEAD"),
+    );
+    response
+}
+
 /// A JSON error response as docs/http-api.md describes.
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response<HyperOutgoingBody> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    json_response(status, body)
+}
+
+/// A response with the JSON `body`.
+fn json_response(status: StatusCode, body: String) -> Response<HyperOutgoingBody> {
     let mut response = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})

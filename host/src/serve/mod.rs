@@ -21,14 +21,22 @@ use self::args::show_size;
 use self::engine::{Compiled, EpochTicker};
 use self::http::Server;
 use self::request::Limits;
-use crate::store::{Embedded, StoreCtx};
+use crate::store::{Backend, Embedded, StoreCtx};
 
 /// Tokio worker threads: at least this many, so a worker blocked in a storage
 /// call (an fsync) or running a handler between yields leaves others free.
 const MIN_WORKERS: usize = 4;
 
-/// Runs `depot serve` until Ctrl-C.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// What a mirror follows.
+pub struct Mirror {
+    /// The registry it copies.
+    pub origin: crate::client::Registry,
+    /// Entries per feed request.
+    pub batch: u32,
+}
+
+/// Runs `depot serve` (or, with `mirror`, `depot mirror`) until Ctrl-C.
+pub fn run(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(MIN_WORKERS, |n| n.get())
         .max(MIN_WORKERS);
@@ -37,10 +45,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(serve(args))
+        .block_on(serve(args, mirror))
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let backend = Embedded::open(&args.data).with_context(|| {
         format!(
             "cannot open the registry in {}; check that the directory given to --data is \
@@ -70,7 +78,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         deadline: args.request_deadline,
         max_content_size: args.max_content_size,
     };
-    let store = StoreCtx::new(Arc::new(backend));
+    let backend: Arc<dyn Backend> = Arc::new(backend);
+    let store = StoreCtx::new(backend.clone());
 
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
@@ -117,6 +126,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         first_instances_ms = ms(instantiate_time),
         "serving"
     );
+    let read_only = mirror.map(|Mirror { origin, batch }| {
+        let base = origin.base().to_string();
+        tracing::info!(origin = %base, "mirroring");
+        tokio::spawn(crate::mirror::follow(origin, batch, backend));
+        base
+    });
     // Tests and scripts wait for this line.
     eprintln!("Depot listening on http://{address}");
 
@@ -126,6 +141,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store,
         limits,
         args.max_concurrent_requests,
+        read_only,
     ))
     .run(listener)
     .await

@@ -31,6 +31,11 @@ pub trait Backend: Send + Sync + 'static {
     /// the indexes in the same transaction, and returns once it is durable.
     fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError>;
 
+    /// Appends `logged`, an entry of another registry's log (a mirror's
+    /// origin), with its sequence number and time, which must follow this
+    /// log's last entry; updates the indexes as `append` does.
+    fn replicate(&self, logged: LogEntry) -> Result<LogEntry, StoreError>;
+
     /// The sequence number of the last log entry, changing as entries land.
     fn watch_log(&self) -> tokio::sync::watch::Receiver<u64>;
 

@@ -24,9 +24,11 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
-pub use self::generated::depot::registry::store::{Action, Entry, LogEntry, OciManifest};
+pub use self::generated::depot::registry::store::{
+    Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent,
+};
 pub use self::generated::depot::registry::types::{
-    Annotation, PackageSummary, Release, SearchQuery, Takedown,
+    Annotation, ContentKind, Metadata, OciArtifact, PackageSummary, Release, SearchQuery, Takedown,
 };
 
 mod generated {

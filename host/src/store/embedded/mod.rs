@@ -68,9 +68,13 @@ impl Backend for Embedded {
 
     fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
         let logged = self.log.append(entry, expected_head)?;
-        if matches!(logged.entry.action, Action::Takedown(_)) {
-            self.remove_taken_down_content(&logged);
-        }
+        self.after_commit(&logged);
+        Ok(logged)
+    }
+
+    fn replicate(&self, logged: LogEntry) -> Result<LogEntry, StoreError> {
+        let logged = self.log.replicate(logged)?;
+        self.after_commit(&logged);
         Ok(logged)
     }
 
@@ -176,6 +180,13 @@ impl Backend for Embedded {
 }
 
 impl Embedded {
+    /// What follows an entry's commit outside the database.
+    fn after_commit(&self, logged: &LogEntry) {
+        if matches!(logged.entry.action, Action::Takedown(_)) {
+            self.remove_taken_down_content(logged);
+        }
+    }
+
     /// Removes the content of the release `logged` took down, unless a
     /// release still up has the same content. The takedown is durable by
     /// now; a failure here only leaves bytes on disk that no route serves

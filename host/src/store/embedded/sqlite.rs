@@ -227,25 +227,51 @@ impl SqliteLog {
 
     /// See [`crate::store::Backend::append`].
     pub fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
+        self.commit(|tx, last| {
+            let current = package_head(tx, &entry.name)?;
+            if current != expected_head {
+                return Err(StoreError::HeadMoved { current });
+            }
+            Ok(LogEntry {
+                seq: last + 1,
+                time: now_millis(),
+                entry,
+            })
+        })
+    }
+
+    /// See [`crate::store::Backend::replicate`].
+    pub fn replicate(&self, logged: LogEntry) -> Result<LogEntry, StoreError> {
+        self.commit(|_, last| {
+            if logged.seq == last + 1 {
+                Ok(logged)
+            } else {
+                Err(StoreError::BadRequest(format!(
+                    "entry {} does not follow this log's last entry, {last}; replicate the \
+                     entries after {last} in order",
+                    logged.seq
+                )))
+            }
+        })
+    }
+
+    /// Adds the entry `make` returns (given the transaction and the last
+    /// sequence number) to the log and the indexes, in one transaction.
+    fn commit(
+        &self,
+        make: impl FnOnce(&Connection, u64) -> Result<LogEntry, StoreError>,
+    ) -> Result<LogEntry, StoreError> {
         const APPENDING: &str = "appending to the registry log";
         let mut conn = lock(&self.writer);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during(APPENDING)?;
-        let current = package_head(&tx, &entry.name)?;
-        if current != expected_head {
-            return Err(StoreError::HeadMoved { current });
-        }
         let last: u64 = tx
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |row| {
                 row.get(0)
             })
             .during(APPENDING)?;
-        let logged = LogEntry {
-            seq: last + 1,
-            time: now_millis(),
-            entry,
-        };
+        let logged = make(&tx, last)?;
         apply(&tx, &logged)?;
         let action = serde_json::to_string(&logged.entry.action).during(APPENDING)?;
         tx.execute(
@@ -1078,6 +1104,31 @@ mod tests {
         append(&log, change("example:greet", "1.0.0", Action::Unyank)).unwrap();
         assert!(!yanked(&log));
         assert_eq!(log.get_release("example:greet", "2.0.0").unwrap(), None);
+    }
+
+    #[test]
+    fn replicated_entries_keep_their_sequence_and_time_and_come_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path());
+        let logged = |seq, entry| LogEntry {
+            seq,
+            time: 1_000 + seq,
+            entry,
+        };
+        log.replicate(logged(1, release("example:greet", "1.0.0", 1)))
+            .unwrap();
+        let gap = log.replicate(logged(3, change("example:greet", "1.0.0", Action::Yank)));
+        assert!(matches!(gap, Err(StoreError::BadRequest(_))), "{gap:?}");
+        let again = log.replicate(logged(1, release("example:greet", "1.0.0", 1)));
+        assert!(again.is_err(), "{again:?}");
+        log.replicate(logged(2, change("example:greet", "1.0.0", Action::Yank)))
+            .unwrap();
+        let entries = log.read_log(0, 10).unwrap();
+        let kept: Vec<(u64, u64)> = entries.iter().map(|e| (e.seq, e.time)).collect();
+        assert_eq!(kept, [(1, 1_001), (2, 1_002)]);
+        let release = log.get_release("example:greet", "1.0.0").unwrap().unwrap();
+        assert!(release.yanked);
+        assert_eq!(release.published_at, 1_001);
     }
 
     #[test]
