@@ -14,8 +14,8 @@ use futures::StreamExt;
 
 use crate::client::{FeedEntry, Registry, RegistryError};
 use crate::store::{
-    Action, AnnotationContent, Backend, ContentKind, Entry, LogEntry, Metadata, OciArtifact,
-    ReleaseContent, StoreError,
+    Action, AnnotationContent, Backend, ContentKind, CustomLicense, Entry, Link, LogEntry,
+    Metadata, OciArtifact, RegistryMetadata, ReleaseContent, StoreError,
 };
 
 /// How long one feed request waits for a new entry, in seconds.
@@ -120,6 +120,29 @@ async fn log_entry(origin: &Registry, backend: &dyn Backend, feed: FeedEntry) ->
                 version: m.version,
                 imports: m.imports,
                 exports: m.exports,
+                wit: m.wit,
+                worlds: m.worlds,
+                registry: m.registry.map(|r| RegistryMetadata {
+                    links: r
+                        .links
+                        .into_iter()
+                        .map(|l| Link {
+                            kind: l.kind,
+                            url: l.url,
+                        })
+                        .collect(),
+                    categories: r.categories,
+                    custom_licenses: r
+                        .custom_licenses
+                        .into_iter()
+                        .map(|l| CustomLicense {
+                            id: l.id,
+                            name: l.name,
+                            text: l.text,
+                            reference: l.reference,
+                        })
+                        .collect(),
+                }),
             };
             Action::Release(ReleaseContent {
                 digest,

@@ -330,3 +330,54 @@ fn a_restarted_registry_still_has_everything() {
     );
     assert_eq!(server.publish("example:greet", "1.2.0", &two).0, 201);
 }
+
+#[test]
+fn info_shows_a_components_wit_and_a_wit_packages_worlds() {
+    let server = Server::start();
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
+        201
+    );
+    let (_, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
+    let wit = release["metadata"]["wit"].as_str().unwrap();
+    for expected in [
+        "import example:greet/logger@0.1.0;",
+        "export example:greet/greeter@0.1.0;",
+        "greet: func(name: string) -> string;",
+    ] {
+        assert!(wit.contains(expected), "{expected} not in:\n{wit}");
+    }
+    assert!(release["metadata"]["worlds"].is_null());
+    let out = ok(server.cli(&["info", "example:greet@1.0.0"]));
+    assert!(out.contains("export example:greet/greeter@0.1.0;"), "{out}");
+
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve
+        .push_source(
+            "types.wit",
+            "package example:types@0.2.0;
+             interface names { type name = string; }
+             world user { import names; }
+             world provider { export names; }",
+        )
+        .unwrap();
+    let bytes = wit_component::encode(&resolve, package).unwrap();
+    assert_eq!(server.publish("example:types", "0.2.0", &bytes).0, 201);
+    let (_, release) = server.get_json("/v1/packages/example:types/versions/0.2.0");
+    let metadata = &release["metadata"];
+    assert_eq!(metadata["kind"], "wit-package");
+    assert_eq!(
+        metadata["exports"],
+        serde_json::json!(["example:types/names@0.2.0"])
+    );
+    assert_eq!(
+        metadata["worlds"],
+        serde_json::json!(["example:types/provider@0.2.0", "example:types/user@0.2.0"])
+    );
+    assert!(
+        metadata["wit"]
+            .as_str()
+            .unwrap()
+            .contains("world provider {")
+    );
+}

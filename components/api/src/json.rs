@@ -54,6 +54,32 @@ pub struct MetadataJson<'a> {
     version: Option<&'a str>,
     imports: &'a [String],
     exports: &'a [String],
+    wit: Option<&'a str>,
+    worlds: Option<&'a [String]>,
+    registry: Option<RegistryJson<'a>>,
+}
+
+/// A `registry-metadata` section's fields.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistryJson<'a> {
+    links: Vec<LinkJson<'a>>,
+    categories: &'a [String],
+    custom_licenses: Vec<CustomLicenseJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct LinkJson<'a> {
+    kind: &'a str,
+    url: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomLicenseJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    text: &'a str,
+    reference: Option<&'a str>,
 }
 
 /// `GET /v1/packages/{name}`.
@@ -143,6 +169,29 @@ pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
         version: m.version.as_deref(),
         imports: &m.imports,
         exports: &m.exports,
+        wit: m.wit.as_deref(),
+        worlds: m.worlds.as_deref(),
+        registry: m.registry.as_ref().map(|r| RegistryJson {
+            links: r
+                .links
+                .iter()
+                .map(|l| LinkJson {
+                    kind: &l.kind,
+                    url: &l.url,
+                })
+                .collect(),
+            categories: &r.categories,
+            custom_licenses: r
+                .custom_licenses
+                .iter()
+                .map(|l| CustomLicenseJson {
+                    id: &l.id,
+                    name: &l.name,
+                    text: &l.text,
+                    reference: l.reference.as_deref(),
+                })
+                .collect(),
+        }),
     }
 }
 

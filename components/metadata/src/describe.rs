@@ -1,11 +1,15 @@
 //! What a binary says about itself: bytes in, metadata out. No I/O, so it can
 //! be reasoned about (and tested) apart from the store.
 
+use serde::Deserialize;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use wit_component::WitPrinter;
 use wit_parser::decoding::{DecodedWasm, decode};
-use wit_parser::{Resolve, WorldItem, WorldKey};
+use wit_parser::{PackageId, Resolve, WorldItem, WorldKey};
 
-use crate::bindings::depot::registry::types::{ContentKind, Metadata};
+use crate::bindings::depot::registry::types::{
+    ContentKind, CustomLicense, Link, Metadata, RegistryMetadata,
+};
 
 /// What the registry accepts, appended to every refusal.
 const ACCEPTED: &str = "Depot accepts a WebAssembly component, a WIT package encoded as wasm \
@@ -29,11 +33,15 @@ pub fn describe(content: &[u8], digest: &str) -> Result<Metadata, String> {
     Validator::new_with_features(features())
         .validate_all(content)
         .map_err(|e| format!("the content is not valid WebAssembly ({e}); {ACCEPTED}"))?;
-    let (kind, imports, exports) = if Parser::is_core_wasm(content) {
-        (ContentKind::CoreModule, Vec::new(), Vec::new())
+    let surface = if Parser::is_core_wasm(content) {
+        Surface {
+            kind: ContentKind::CoreModule,
+            ..Surface::default()
+        }
     } else {
         surface(content)
     };
+    let registry = registry_metadata(content)?;
     let payload = wasm_metadata::Payload::from_binary(content).map_err(|e| {
         // `wasm-metadata` refuses malformed sections (a `licenses` that is not
         // an SPDX expression, a broken `name` section), and so does the
@@ -46,7 +54,7 @@ pub fn describe(content: &[u8], digest: &str) -> Result<Metadata, String> {
     })?;
     let fields = payload.metadata();
     Ok(Metadata {
-        kind,
+        kind: surface.kind,
         size: content.len() as u64,
         digest: digest.to_string(),
         name: fields.name.clone(),
@@ -57,9 +65,131 @@ pub fn describe(content: &[u8], digest: &str) -> Result<Metadata, String> {
         homepage: text(&fields.homepage),
         revision: text(&fields.revision),
         version: text(&fields.version),
-        imports,
-        exports,
+        imports: surface.imports,
+        exports: surface.exports,
+        wit: surface.wit,
+        worlds: surface.worlds,
+        registry,
     })
+}
+
+/// What a binary's type says: its kind, what it imports and exports, its WIT.
+#[derive(Debug)]
+struct Surface {
+    kind: ContentKind,
+    imports: Vec<String>,
+    exports: Vec<String>,
+    wit: Option<String>,
+    worlds: Option<Vec<String>>,
+}
+
+impl Default for Surface {
+    fn default() -> Self {
+        Self {
+            kind: ContentKind::Component,
+            imports: Vec::new(),
+            exports: Vec::new(),
+            wit: None,
+            worlds: None,
+        }
+    }
+}
+
+/// The `registry-metadata` custom section of the outermost component or
+/// module, as the `wasm-metadata` crate used to write it (JSON).
+#[derive(Debug, Deserialize)]
+struct RegistrySection {
+    #[serde(default)]
+    links: Option<Vec<RegistryLink>>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+    #[serde(default)]
+    custom_licenses: Option<Vec<RegistryLicense>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RegistryLink {
+    /// `"Homepage"`, ..., or `{"Custom": "name"}`.
+    ty: serde_json::Value,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RegistryLicense {
+    id: String,
+    name: String,
+    text: String,
+    reference: Option<String>,
+}
+
+/// Reads the `registry-metadata` section, if there is one.
+fn registry_metadata(bytes: &[u8]) -> Result<Option<RegistryMetadata>, String> {
+    let Some(data) = outer_custom_section(bytes, "registry-metadata") else {
+        return Ok(None);
+    };
+    let section: RegistrySection = serde_json::from_slice(data).map_err(|e| {
+        format!(
+            "the content's `registry-metadata` section is not the JSON it should be ({e}); fix \
+             or remove it (`wasm-tools strip -d registry-metadata`)"
+        )
+    })?;
+    let links = section.links.unwrap_or_default().into_iter();
+    Ok(Some(RegistryMetadata {
+        links: links
+            .map(|link| Link {
+                kind: match link.ty {
+                    serde_json::Value::String(kind) => kind,
+                    other => other
+                        .get("Custom")
+                        .and_then(|custom| custom.as_str())
+                        .unwrap_or("Custom")
+                        .to_string(),
+                },
+                url: link.value,
+            })
+            .collect(),
+        categories: section.categories.unwrap_or_default(),
+        custom_licenses: section
+            .custom_licenses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| CustomLicense {
+                id: l.id,
+                name: l.name,
+                text: l.text,
+                reference: l.reference,
+            })
+            .collect(),
+    }))
+}
+
+/// The data of the outermost component's or module's custom section `name`.
+fn outer_custom_section<'a>(bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.checked_sub(1)?,
+            Payload::CustomSection(section) if depth == 0 && section.name() == name => {
+                return Some(section.data());
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `package` of `resolve` as WIT text, with the packages it uses after it.
+fn wit_text(resolve: &Resolve, package: PackageId) -> Option<String> {
+    let nested: Vec<PackageId> = resolve
+        .packages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != package)
+        .collect();
+    let mut printer = WitPrinter::default();
+    printer.print(resolve, package, &nested).ok()?;
+    Some(printer.output.to_string())
 }
 
 /// The default features plus every component-model proposal, so that components
@@ -89,30 +219,50 @@ fn text<T: ToString>(field: &Option<T>) -> Option<String> {
     field.as_ref().map(ToString::to_string)
 }
 
-/// Whether a valid component is a WIT package or a component, and what it
-/// imports and exports.
-fn surface(bytes: &[u8]) -> (ContentKind, Vec<String>, Vec<String>) {
+/// Whether a valid component is a WIT package or a component, what it
+/// imports and exports, and its WIT.
+fn surface(bytes: &[u8]) -> Surface {
     match decode(bytes) {
         Ok(DecodedWasm::WitPackage(resolve, package)) => {
-            let interfaces = resolve.packages[package]
+            let defined = &resolve.packages[package];
+            let interfaces = defined
                 .interfaces
                 .values()
                 .filter_map(|id| resolve.id_of(*id))
                 .collect();
-            (ContentKind::WitPackage, Vec::new(), sorted(interfaces))
+            let worlds = defined
+                .worlds
+                .keys()
+                .map(|name| resolve.id_of_name(package, name))
+                .collect();
+            Surface {
+                kind: ContentKind::WitPackage,
+                exports: sorted(interfaces),
+                worlds: Some(sorted(worlds)),
+                wit: wit_text(&resolve, package),
+                ..Surface::default()
+            }
         }
         Ok(DecodedWasm::Component(resolve, world)) => {
+            let package = resolve.worlds[world].package;
             let world = &resolve.worlds[world];
-            let imports = world_names(&resolve, world.imports.iter());
-            let exports = world_names(&resolve, world.exports.iter());
-            (ContentKind::Component, imports, exports)
+            Surface {
+                imports: world_names(&resolve, world.imports.iter()),
+                exports: world_names(&resolve, world.exports.iter()),
+                wit: package.and_then(|package| wit_text(&resolve, package)),
+                ..Surface::default()
+            }
         }
         // A valid component whose type WIT cannot express (one that exports a
         // core module, say) is still a component; its top-level names still say
         // what it needs and provides.
         Err(_) => {
             let (imports, exports) = top_level_names(bytes);
-            (ContentKind::Component, imports, exports)
+            Surface {
+                imports,
+                exports,
+                ..Surface::default()
+            }
         }
     }
 }
@@ -259,6 +409,82 @@ mod tests {
             description.exports,
             ["example:greet/greeter@0.1.0", "example:greet/types@0.1.0"]
         );
+        assert_eq!(
+            description.worlds.as_deref(),
+            Some(&["example:greet/hello@0.1.0".to_string()][..])
+        );
+        let wit = description.wit.unwrap();
+        for expected in [
+            "package example:greet@0.1.0;",
+            "interface greeter {",
+            "greet: func(name: string) -> string;",
+            "world hello {",
+        ] {
+            assert!(wit.contains(expected), "{expected} not in:\n{wit}");
+        }
+    }
+
+    #[test]
+    fn a_components_world_is_printed_as_wit() {
+        let component = wasm(
+            r#"(component
+                (import "log" (func (param "message" string)))
+                (import "example:greet/clock@0.1.0" (instance
+                    (export "now" (func (result u64))))))"#,
+        );
+        let description = describe(&component, DIGEST).unwrap();
+        assert_eq!(description.worlds, None);
+        let wit = description.wit.unwrap();
+        for expected in [
+            "import log: func(message: string);",
+            "import example:greet/clock@0.1.0;",
+            "package example:greet@0.1.0 {",
+            "now: func() -> u64;",
+        ] {
+            assert!(wit.contains(expected), "{expected} not in:\n{wit}");
+        }
+        let module = describe(&wasm("(module)"), DIGEST).unwrap();
+        assert_eq!((module.wit, module.worlds), (None, None));
+    }
+
+    #[test]
+    fn a_registry_metadata_section_is_read_and_a_malformed_one_refused() {
+        let section = concat!(
+            r#"{"links":[{"ty":"Repository","value":"https://example.com/src"},"#,
+            r#"{"ty":{"Custom":"Chat"},"value":"https://chat.example.com"}],"#,
+            r#""categories":["web","parsing"],"#,
+            r#""custom_licenses":[{"id":"LicenseRef-Mine","name":"Mine","text":"Use it.","#,
+            r#""reference":null}]}"#
+        );
+        let escaped = section.replace('"', "\\\"");
+        let module = wasm(&format!(
+            r#"(module (@custom "registry-metadata" "{escaped}"))"#
+        ));
+        let registry = describe(&module, DIGEST).unwrap().registry.unwrap();
+        let links: Vec<(&str, &str)> = registry
+            .links
+            .iter()
+            .map(|l| (l.kind.as_str(), l.url.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("Repository", "https://example.com/src"),
+                ("Chat", "https://chat.example.com")
+            ]
+        );
+        assert_eq!(registry.categories, ["web", "parsing"]);
+        assert_eq!(registry.custom_licenses[0].id, "LicenseRef-Mine");
+        assert_eq!(registry.custom_licenses[0].text, "Use it.");
+        assert!(
+            describe(&wasm("(module)"), DIGEST)
+                .unwrap()
+                .registry
+                .is_none()
+        );
+
+        let broken = wasm(r#"(module (@custom "registry-metadata" "not json"))"#);
+        assert!(refusal(&broken).contains("registry-metadata"));
     }
 
     #[test]

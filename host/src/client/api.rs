@@ -57,6 +57,40 @@ pub struct Metadata {
     pub imports: Vec<String>,
     #[serde(default)]
     pub exports: Vec<String>,
+    /// A component's world, or a WIT package, as WIT text.
+    #[serde(default)]
+    pub wit: Option<String>,
+    /// A WIT package's worlds.
+    #[serde(default)]
+    pub worlds: Option<Vec<String>>,
+    /// A `registry-metadata` section's fields.
+    #[serde(default)]
+    pub registry: Option<RegistryFields>,
+}
+
+/// What a `registry-metadata` section says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryFields {
+    pub links: Vec<Link>,
+    pub categories: Vec<String>,
+    pub custom_licenses: Vec<CustomLicense>,
+}
+
+/// A link by kind (`Homepage`, `Repository`, ...).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: String,
+    pub url: String,
+}
+
+/// A license named `LicenseRef-...` in an SPDX expression.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomLicense {
+    pub id: String,
+    pub name: String,
+    pub text: String,
+    pub reference: Option<String>,
 }
 
 /// A package and all its releases, highest version first.

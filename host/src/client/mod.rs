@@ -441,6 +441,27 @@ fn print_release(r: &Release) {
             }
         }
     }
+    if let Some(registry) = &m.registry {
+        for link in &registry.links {
+            println!(
+                "{:<12} {}",
+                format!("{}:", link.kind.to_lowercase()),
+                link.url
+            );
+        }
+        if !registry.categories.is_empty() {
+            println!("categories:  {}", registry.categories.join(", "));
+        }
+    }
+    if let Some(worlds) = &m.worlds {
+        println!("worlds:      {}", worlds.join(", "));
+    }
+    if let Some(wit) = &m.wit {
+        println!("wit:");
+        for line in wit.lines() {
+            println!("  {line}");
+        }
+    }
     if !r.annotations.is_empty() {
         println!("annotations:");
         for a in &r.annotations {

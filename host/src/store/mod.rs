@@ -28,7 +28,8 @@ pub use self::generated::depot::registry::store::{
     Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent,
 };
 pub use self::generated::depot::registry::types::{
-    Annotation, ContentKind, Metadata, OciArtifact, PackageSummary, Release, SearchQuery, Takedown,
+    Annotation, ContentKind, CustomLicense, Link, Metadata, OciArtifact, PackageSummary,
+    RegistryMetadata, Release, SearchQuery, Takedown,
 };
 
 mod generated {

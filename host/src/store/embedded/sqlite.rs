@@ -956,6 +956,9 @@ mod tests {
             version: None,
             imports: vec!["wasi:cli/environment@0.2.0".into()],
             exports: vec!["example:greet/greeter@0.1.0".into()],
+            wit: None,
+            worlds: None,
+            registry: None,
         };
         Entry {
             name: name.into(),
