@@ -11,6 +11,8 @@
 //! answered; distribution only stores the bytes.
 
 #[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
 #[path = "../../tests/e2e/support.rs"]
 mod support;
 
@@ -19,6 +21,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::*;
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -258,8 +261,4 @@ fn get_blob(host: &str, digest: &str, size: usize) -> Duration {
     }
     assert_eq!(read, size);
     start.elapsed()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }

@@ -3,6 +3,7 @@
 //! `depot serve` on loopback. Run with `cargo bench -p depot --bench registry`.
 //! GET throughput uses `wrk` (Debian package `wrk`) when it is installed.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../tests/e2e/support.rs"]
 mod support;
@@ -11,6 +12,7 @@ use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::*;
 use support::*;
 
 const MIB: usize = 1024 * 1024;
@@ -227,25 +229,4 @@ fn drain(mut response: reqwest::blocking::Response) -> usize {
 
 fn server_pid(server: &Server) -> u32 {
     server.pid()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    (at(0.5), at(0.99))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }

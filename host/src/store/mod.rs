@@ -88,12 +88,6 @@ impl StoreCtx {
     }
 }
 
-impl std::fmt::Debug for StoreCtx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreCtx").finish_non_exhaustive()
-    }
-}
-
 /// A borrowed view of a request's store state; implements the generated host traits.
 pub struct StoreView<'a> {
     ctx: &'a StoreCtx,
@@ -132,9 +126,29 @@ pub struct BlobReader(Box<dyn BlobRead>);
 /// The host side of an `upload-writer` resource.
 pub struct UploadWriter(Box<dyn UploadWrite>);
 
+/// What a resource or view is, for logs: their state is a backend's.
+macro_rules! opaque_debug {
+    ($($ty:ty),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+opaque_debug!(
+    StoreCtx,
+    StoreView<'_>,
+    BlobWriter,
+    BlobReader,
+    UploadWriter
+);
+
 /// Why a store call failed: an expected failure, returned to the handler as a
 /// WIT `error`, or a host bug, which traps.
 #[doc(hidden)]
+#[derive(Debug)]
 pub enum CallError {
     Store(StoreError),
     Trap(wasmtime::Error),

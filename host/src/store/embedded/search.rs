@@ -57,20 +57,58 @@ pub fn index_release(
     Ok(())
 }
 
-/// The SQL conditions on a release `r` every filter of `query` but the
-/// text adds, with their parameters.
-fn release_filters(query: &SearchQuery, params: &mut Vec<SqlValue>) -> String {
-    let mut conditions = vec!["1".to_string()];
-    for (direction, interface) in [("import", &query.imports), ("export", &query.exports)] {
-        if let Some(interface) = interface {
-            params.push(SqlValue::Text(interface.clone()));
-            let n = params.len();
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM release_interfaces i WHERE i.name = r.name \
-                 AND i.version = r.version AND i.direction = '{direction}' \
-                 AND (i.base = ?{n} OR i.interface = ?{n}))"
-            ));
+/// The column of `release_interfaces` that matches `interface`: the full
+/// name when it has a version, else the name without one.
+fn interface_column(interface: &str) -> &'static str {
+    if interface.contains('@') {
+        "interface"
+    } else {
+        "base"
+    }
+}
+
+/// The rows a search reads: releases `r`, or, when an interface filter is
+/// given, that interface's index rows `x` joined to their releases, so the
+/// search reads only the releases with that interface, in name order. The
+/// SQL `FROM` clause and the column naming each row's package.
+fn rows(query: &SearchQuery, params: &mut Vec<SqlValue>) -> (String, &'static str) {
+    let driving = [("export", &query.exports), ("import", &query.imports)]
+        .into_iter()
+        .find_map(|(direction, interface)| Some((direction, interface.as_deref()?)));
+    match driving {
+        Some((direction, interface)) => {
+            params.push(SqlValue::Text(interface.to_string()));
+            let from = format!(
+                "release_interfaces x JOIN releases r ON r.name = x.name AND r.version = x.version \
+                 AND x.direction = '{direction}' AND x.{} = ?{}",
+                interface_column(interface),
+                params.len()
+            );
+            (from, "x.name")
         }
+        None => ("releases r".to_string(), "r.name"),
+    }
+}
+
+/// The SQL conditions on a release `r` every filter of `query` but the
+/// text adds, with their parameters; `driven` leaves out the interface
+/// [`rows`] already matches (the export when there is one, else the import).
+fn release_filters(query: &SearchQuery, params: &mut Vec<SqlValue>, driven: bool) -> String {
+    let mut conditions = vec!["1".to_string()];
+    let interfaces = [("export", &query.exports), ("import", &query.imports)];
+    let skip = usize::from(driven && interfaces.iter().any(|(_, i)| i.is_some()));
+    let checked = interfaces
+        .iter()
+        .filter_map(|(direction, interface)| Some((direction, interface.as_ref()?)))
+        .skip(skip);
+    for (direction, interface) in checked {
+        params.push(SqlValue::Text(interface.clone()));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM release_interfaces i WHERE i.name = r.name \
+             AND i.version = r.version AND i.direction = '{direction}' AND i.{} = ?{})",
+            interface_column(interface),
+            params.len()
+        ));
     }
     if let Some(license) = &query.license {
         params.push(SqlValue::Text(license.to_ascii_lowercase()));
@@ -129,31 +167,50 @@ pub fn packages(
     let (after_rank, after_name) = parse_after(query.after.as_deref())?;
     let limit = query.limit.clamp(1, MAX_PAGE);
     let mut params = Vec::new();
-    let filters = release_filters(query, &mut params);
-    let (rank, text_match) = match &query.text {
-        Some(text) => {
-            params.push(SqlValue::Text(text.clone()));
-            let q = params.len();
-            let prefix = format!(
-                "(substr(r.name, 1, length(?{q})) = ?{q} \
-                 OR substr(r.name, instr(r.name, ':') + 1, length(?{q})) = ?{q})"
-            );
-            let rank = format!("CASE WHEN r.name = ?{q} THEN 0 WHEN {prefix} THEN 1 ELSE 2 END");
-            let words = match fts_query(text) {
-                Some(fts) => {
-                    params.push(SqlValue::Text(fts));
-                    format!(
-                        " OR r.rowid IN (SELECT rowid FROM release_text WHERE release_text MATCH \
-                         ?{})",
-                        params.len()
-                    )
-                }
-                None => String::new(),
-            };
-            (rank, format!("(r.name = ?{q} OR {prefix}{words})"))
-        }
-        None => ("0".to_string(), "1".to_string()),
+    let (from, name) = rows(query, &mut params);
+    let filters = release_filters(query, &mut params, true);
+    let Some(text) = &query.text else {
+        // One rank: packages in name order, read in that order from an
+        // index and only as far as the page goes.
+        params.push(SqlValue::Text(after_name));
+        let an = params.len();
+        params.push(SqlValue::Integer(limit.into()));
+        let sql = format!(
+            "SELECT {name} FROM {from} WHERE {filters} AND {name} > ?{an} \
+             GROUP BY {name} ORDER BY {name} LIMIT ?{}",
+            params.len()
+        );
+        let names: Vec<String> = conn
+            .prepare(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_map(params_from_iter(params), |row| row.get(0))?
+                    .collect()
+            })
+            .during("searching")?;
+        let next = (names.len() == limit as usize)
+            .then(|| names.last().map(|name| format!("0/{name}")))
+            .flatten();
+        return Ok((names, next));
     };
+    // Ranks: the exact name, then names starting with the text, then words.
+    params.push(SqlValue::Text(text.clone()));
+    let q = params.len();
+    let prefix = format!(
+        "(substr(r.name, 1, length(?{q})) = ?{q} \
+         OR substr(r.name, instr(r.name, ':') + 1, length(?{q})) = ?{q})"
+    );
+    let rank = format!("CASE WHEN r.name = ?{q} THEN 0 WHEN {prefix} THEN 1 ELSE 2 END");
+    let words = match fts_query(text) {
+        Some(fts) => {
+            params.push(SqlValue::Text(fts));
+            format!(
+                " OR r.rowid IN (SELECT rowid FROM release_text WHERE release_text MATCH ?{})",
+                params.len()
+            )
+        }
+        None => String::new(),
+    };
+    let text_match = format!("(r.name = ?{q} OR {prefix}{words})");
     params.push(SqlValue::Integer(after_rank));
     let ar = params.len();
     params.push(SqlValue::Text(after_name));
@@ -162,7 +219,7 @@ pub fn packages(
     let lim = params.len();
     let sql = format!(
         "SELECT name, MIN(rank) AS best FROM \
-           (SELECT r.name AS name, {rank} AS rank FROM releases r \
+           (SELECT r.name AS name, {rank} AS rank FROM {from} \
             WHERE {filters} AND {text_match}) \
          GROUP BY name HAVING best > ?{ar} OR (best = ?{ar} AND name > ?{an}) \
          ORDER BY best, name LIMIT ?{lim}"
@@ -192,7 +249,7 @@ pub fn releases_of(
 ) -> Result<Vec<Release>, StoreError> {
     let listed = serde_json::to_string(names).during("searching")?;
     let mut params = vec![SqlValue::Text(listed)];
-    let filters = release_filters(query, &mut params);
+    let filters = release_filters(query, &mut params, false);
     let sql = format!(
         "SELECT {RELEASE_COLUMNS} FROM releases r \
          WHERE r.name IN (SELECT value FROM json_each(?1)) AND {filters} ORDER BY r.seq"

@@ -32,7 +32,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
 /// when [`apply`] or the index tables change: the index tables are then
 /// dropped, created afresh and rebuilt from the log at start-up.
-const INDEX_VERSION: i64 = 4;
+const INDEX_VERSION: i64 = 5;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
 /// any OCI registry keeps them, outside the log), with the blobs uploaded or
@@ -106,6 +106,8 @@ const INDEX_SCHEMA: &str = "
         base      TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS interfaces_by_base ON release_interfaces (direction, base, name);
+    CREATE INDEX IF NOT EXISTS interfaces_by_interface
+        ON release_interfaces (direction, interface, name);
     CREATE INDEX IF NOT EXISTS interfaces_by_release ON release_interfaces (name, version);
     CREATE VIRTUAL TABLE IF NOT EXISTS release_text USING fts5 (name, description);
     CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq);

@@ -1,0 +1,63 @@
+//! Depot: the registry server (`depot serve`), its read-only mirror (`depot
+//! mirror`) and its command-line client, behind the `depot` binary. The
+//! storage layer is public so benchmarks can fill a registry through the
+//! store's own write path.
+
+mod client;
+mod mirror;
+mod serve;
+pub mod store;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Depot: a registry for WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "depot", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    registry: client::RegistryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve(serve::ServeArgs),
+    /// Run a read-only mirror of another Depot registry: it follows the
+    /// origin's feed, copies every entry and its content (digests checked),
+    /// resumes after a restart, and serves the same reads.
+    Mirror(mirror::MirrorArgs),
+    #[command(flatten)]
+    Client(client::ClientCommand),
+}
+
+/// Runs the `depot` command line.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Logs go to stderr, filtered by RUST_LOG (default: info).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve::run(args, None),
+        Command::Mirror(args) => {
+            let origin = client::Registry::new(&args.from)?;
+            serve::run(
+                args.serve,
+                Some(serve::Mirror {
+                    origin,
+                    batch: args.batch,
+                }),
+            )
+        }
+        Command::Client(command) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(client::run(command, &cli.registry)),
+    }
+}
