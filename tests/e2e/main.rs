@@ -10,4 +10,5 @@ mod oci;
 mod publish;
 mod resolve;
 mod search;
+mod transparency;
 mod web;

@@ -19,7 +19,10 @@ pub struct Server {
     pub url: String,
     /// The data directory (kept when `data` was passed in).
     pub data: PathBuf,
+    /// The CLI's config folder (`DEPOT_CONFIG_DIR`: the checkpoints it trusts).
+    pub config: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    _config: Option<tempfile::TempDir>,
 }
 
 /// How to start a server.
@@ -35,6 +38,10 @@ pub struct ServerOptions {
     pub log: Option<mpsc::Sender<String>>,
     /// Run `depot mirror --from` this registry's URL instead of `depot serve`.
     pub mirror_of: Option<String>,
+    /// Listen here instead of on a free port (to restart at the same URL).
+    pub listen: Option<String>,
+    /// The CLI's config folder, instead of a fresh one.
+    pub config: Option<PathBuf>,
 }
 
 impl Server {
@@ -59,7 +66,9 @@ impl Server {
             Some(origin) => command.args(["mirror", "--from", origin]),
         };
         let mut child = command
-            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg("--listen")
+            .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
+            .arg("--data")
             .arg(&data)
             // One compile cache for every server the tests start: each
             // compiles the same handlers, so only the first pays for it.
@@ -111,11 +120,21 @@ impl Server {
                 panic!("depot serve did not report its address in 180 s");
             }
         };
+        let (config_temp, config) = match options.config {
+            Some(config) => (None, config),
+            None => {
+                let t = tempfile::tempdir().expect("temp dir");
+                let config = t.path().to_path_buf();
+                (Some(t), config)
+            }
+        };
         Server {
             child,
             url,
             data,
+            config,
             _temp: temp,
+            _config: config_temp,
         }
     }
 
@@ -152,6 +171,7 @@ impl Server {
             .args(args)
             .current_dir(dir)
             .env("DEPOT_REGISTRY", &self.url)
+            .env("DEPOT_CONFIG_DIR", &self.config)
             .output()
             .expect("run depot")
     }

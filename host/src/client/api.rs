@@ -16,6 +16,9 @@ pub struct Release {
     pub yanked: bool,
     pub seq: u64,
     pub content_url: String,
+    /// The digest of the release's OCI manifest, which its log entry records.
+    #[serde(default)]
+    pub oci_manifest: Option<String>,
     pub metadata: Metadata,
     #[serde(default)]
     pub annotations: Vec<Annotation>,
@@ -115,6 +118,12 @@ pub struct PackageSummary {
 struct PackagePage {
     packages: Vec<PackageSummary>,
     next: Option<String>,
+}
+
+/// `GET /v1/log/proof/…`: a proof's hashes, base64, bottom up.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Proof {
+    pub proof: Vec<String>,
 }
 
 /// A page of the registry's feed (`GET /v1/feed`).
@@ -255,6 +264,32 @@ impl Registry {
             .json()
             .await
             .with_context(|| format!("unexpected response from {url}"))
+    }
+
+    /// The transparency log's newest signed checkpoint (a C2SP signed note).
+    pub async fn log_checkpoint(&self) -> Result<String> {
+        let response = self
+            .send(self.http.get(self.url("/v1/log/checkpoint")))
+            .await?;
+        Ok(response.text().await?)
+    }
+
+    /// The verifier key string of the key that signs checkpoints.
+    pub async fn log_key(&self) -> Result<String> {
+        let response = self.send(self.http.get(self.url("/v1/log/key"))).await?;
+        Ok(response.text().await?.trim().to_string())
+    }
+
+    /// The proof that entry `seq` is in the tree of `size` entries.
+    pub async fn log_inclusion(&self, seq: u64, size: u64) -> Result<Proof> {
+        let path = format!("/v1/log/proof/inclusion?seq={seq}&size={size}");
+        self.json(self.http.get(self.url(&path))).await
+    }
+
+    /// The proof that the tree of `to` entries extends the tree of `from`.
+    pub async fn log_consistency(&self, from: u64, to: u64) -> Result<Proof> {
+        let path = format!("/v1/log/proof/consistency?from={from}&to={to}");
+        self.json(self.http.get(self.url(&path))).await
     }
 
     /// Publishes `version` of `name` with `size` bytes of content from `body`.

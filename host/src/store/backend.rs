@@ -6,6 +6,7 @@
 //! is in use.
 
 use depot_protocol::Digest;
+use depot_protocol::tlog::Hash;
 
 use super::{Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery};
 
@@ -51,6 +52,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// How many packages and releases there are, and the log's head.
     fn stats(&self) -> Result<RegistryStats, StoreError>;
+
+    /// The transparency log's newest signed checkpoint (a C2SP signed note).
+    fn log_checkpoint(&self) -> Result<String, StoreError>;
+
+    /// The verifier key string of the key that signs checkpoints.
+    fn log_key(&self) -> Result<String, StoreError>;
+
+    /// The proof that entry `seq` is in the tree of `tree_size` entries.
+    fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError>;
+
+    /// The proof that the tree of `new_size` entries extends that of `old_size`.
+    fn log_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError>;
 
     /// The release of `name` whose version equals `version` up to build metadata.
     fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;

@@ -258,6 +258,24 @@ impl wit_store::Host for StoreView<'_> {
         Ok(self.ctx.backend.stats()?)
     }
 
+    fn log_checkpoint(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_checkpoint()?)
+    }
+
+    fn log_key(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_key()?)
+    }
+
+    fn log_inclusion(&mut self, seq: u64, tree_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_inclusion(seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(&mut self, old_size: u64, new_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_consistency(old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
     fn find_release(
         &mut self,
         name: String,

@@ -8,11 +8,13 @@ mod blobs;
 mod cache;
 mod search;
 mod sqlite;
+mod tlog;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use depot_protocol::Digest;
+use depot_protocol::tlog::Hash;
 
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
@@ -38,7 +40,10 @@ impl Embedded {
         std::fs::create_dir_all(data)
             .map_err(|e| StoreError::storage("creating the data directory", e))?;
         Ok(Self {
-            log: Arc::new(SqliteLog::open(&data.join("registry.db"))?),
+            log: Arc::new(SqliteLog::open(
+                &data.join("registry.db"),
+                tlog::load_or_create_key(data)?,
+            )?),
             blobs: BlobDir::open(data)?,
         })
     }
@@ -114,6 +119,22 @@ impl Backend for Embedded {
 
     fn stats(&self) -> Result<RegistryStats, StoreError> {
         self.log.stats()
+    }
+
+    fn log_checkpoint(&self) -> Result<String, StoreError> {
+        self.log.log_checkpoint()
+    }
+
+    fn log_key(&self) -> Result<String, StoreError> {
+        Ok(self.log.log_key())
+    }
+
+    fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.log.log_inclusion(seq, tree_size)
+    }
+
+    fn log_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.log.log_consistency(old_size, new_size)
     }
 
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
