@@ -2,6 +2,7 @@
 //! takedown, info, list, search.
 
 mod api;
+mod token;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub struct RegistryArgs {
         global = true
     )]
     pub registry: String,
+
+    /// The token for writes (and for reads of a private registry).
+    #[arg(long, env = "DEPOT_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// The client's subcommands.
@@ -124,13 +129,23 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Manage who may publish (operator): `depot token create --namespace NS`,
+    /// `depot token list`, `depot token revoke ID`.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 /// Runs one client command against the registry at `registry`.
 pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> {
-    let registry = Registry::new(&registry.registry)?;
+    let token = registry.token.as_deref();
+    let registry = Registry::new(&registry.registry)?.with_token(token)?;
     match command {
-        ClientCommand::Publish { release, file } => publish(&registry, &release, &file).await,
+        ClientCommand::Publish { release, file } => {
+            token::require(token, "publishing")?;
+            publish(&registry, &release, &file).await
+        }
         ClientCommand::Get { package, output } => get(&registry, &package, output).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
         ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
@@ -184,6 +199,7 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             Ok(())
         }
         ClientCommand::List { json } => list(&registry, json).await,
+        ClientCommand::Token { command } => token::run(&registry, command).await,
     }
 }
 

@@ -8,6 +8,7 @@ mod blobs;
 mod cache;
 mod search;
 mod sqlite;
+mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use depot_protocol::Digest;
 
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
+use self::tokens::Tokens;
+use super::TokenInfo;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{
     Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
@@ -30,6 +33,7 @@ const SMALL_BLOB: usize = 16 * 1024;
 pub struct Embedded {
     log: Arc<SqliteLog>,
     blobs: BlobDir,
+    tokens: Tokens,
 }
 
 impl Embedded {
@@ -40,6 +44,7 @@ impl Embedded {
         Ok(Self {
             log: Arc::new(SqliteLog::open(&data.join("registry.db"))?),
             blobs: BlobDir::open(data)?,
+            tokens: Tokens::open(&data.join("registry.db"))?,
         })
     }
 }
@@ -182,6 +187,22 @@ impl Backend for Embedded {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError> {
         self.log.list_referrers(repository, subject)
+    }
+
+    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError> {
+        self.tokens.insert(token, hash)
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.by_hash(hash)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens.list()
+    }
+
+    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.revoke(id, time)
     }
 }
 
