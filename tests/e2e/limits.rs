@@ -47,7 +47,8 @@ fn content_over_the_size_limit_is_refused_before_and_during_upload() {
     assert!(message.contains("4096"), "{message}");
     // Chunked, without a Content-Length: refused while reading.
     let body = reqwest::blocking::Body::new(ChunkReader(big.clone(), 0));
-    let response = client()
+    let response = server
+        .http()
         .put(server.at("/v1/packages/example:big/versions/1.0.0"))
         .body(body)
         .send()

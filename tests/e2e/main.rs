@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth;
 mod feed;
 mod limits;
 mod mirror;

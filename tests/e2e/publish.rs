@@ -302,10 +302,12 @@ fn a_restarted_registry_still_has_everything() {
         200
     );
     let (_, before) = server.get_json("/v1/packages/example:greet");
+    let token = server.token.clone();
     server.stop();
 
     let server = Server::start_with(ServerOptions {
         data: Some(data),
+        token: Some(token),
         ..ServerOptions::default()
     });
     let (status, after) = server.get_json("/v1/packages/example:greet");

@@ -145,6 +145,7 @@ fn the_tree_survives_a_restart_and_the_key_stays() {
     assert_eq!(server.publish("example:greet", "1.0.0", &bytes).0, 201);
     let before = checkpoint(&server);
     let key = text(&server, "/v1/log/key");
+    let token = server.token.clone();
     let data = server.stop();
     let key_file = std::fs::metadata(data.join("log.key")).unwrap();
     use std::os::unix::fs::PermissionsExt as _;
@@ -152,6 +153,7 @@ fn the_tree_survives_a_restart_and_the_key_stays() {
 
     let server = Server::start_with(ServerOptions {
         data: Some(data),
+        token: Some(token),
         ..ServerOptions::default()
     });
     assert_eq!(text(&server, "/v1/log/key"), key);
@@ -168,16 +170,18 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked() {
     let data = dir.path().join("data");
     let config = dir.path().join("config");
     let bytes = greeter(&Meta::default());
-    let start = |data: &std::path::Path, listen: Option<String>| {
+    let start = |data: &std::path::Path, listen: Option<String>, token: Option<String>| {
         Server::start_with(ServerOptions {
             data: Some(data.to_path_buf()),
             listen,
             config: Some(config.clone()),
+            token,
             ..ServerOptions::default()
         })
     };
 
-    let server = start(&data, None);
+    let server = start(&data, None, None);
+    let token = Some(server.token.clone());
     let listen = server.url.trim_start_matches("http://").to_string();
     assert_eq!(server.publish("example:greet", "1.0.0", &bytes).0, 201);
     let data = server.stop();
@@ -185,7 +189,7 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked() {
     let old = dir.path().join("old");
     copy_dir(&data, &old);
 
-    let server = start(&data, Some(listen.clone()));
+    let server = start(&data, Some(listen.clone()), token.clone());
     assert_eq!(server.publish("example:greet", "1.1.0", &bytes).0, 201);
     let said = String::from_utf8(get(&server, "example:greet@1.1.0").stderr).unwrap();
     assert!(said.contains("trusting"), "{said}");
@@ -193,7 +197,7 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked() {
     drop(server);
 
     // The same registry, rolled back to its first entry.
-    let server = start(&old, Some(listen.clone()));
+    let server = start(&old, Some(listen.clone()), token.clone());
     let err = fails(get(&server, "example:greet@1.0.0"));
     assert!(err.contains("rollback"), "{err}");
     assert!(
@@ -209,7 +213,7 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked() {
     drop(server);
 
     // The honest registry is still accepted.
-    let server = start(&data, Some(listen));
+    let server = start(&data, Some(listen), token);
     ok(get(&server, "example:greet@1.0.0"));
 }
 
@@ -245,6 +249,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
 
     // Someone with the database swaps a release's digest in the index.
     let config = server.config.clone();
+    let token = server.token.clone();
     let data = server.stop();
     let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
     let forged = format!("sha256:{}", sha256_hex(b"forged"));
@@ -259,6 +264,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         config: Some(config.clone()),
+        token: Some(token.clone()),
         ..ServerOptions::default()
     });
     let err = fails(server.cli(&["verify"]));
@@ -278,6 +284,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         config: Some(config),
+        token: Some(token),
         ..ServerOptions::default()
     });
     let out = String::from_utf8(server.cli(&["verify"]).stdout).unwrap();

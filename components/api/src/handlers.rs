@@ -108,7 +108,7 @@ struct TakedownBody {
 const MAX_JSON_BODY: usize = 128 * 1024;
 
 /// The request body as JSON of type `T`.
-fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Result<T, ApiError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Result<T, ApiError> {
     let upload = body::Upload::open(request)?;
     let bytes = upload.read_at_most(MAX_JSON_BODY)?;
     if bytes.len() > MAX_JSON_BODY {

@@ -420,3 +420,68 @@ impl Registry {
             .map(|chunk| chunk.context("the download was interrupted")))
     }
 }
+
+/// A token as the registry lists it (never with its secret).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub id: String,
+    pub label: Option<String>,
+    pub namespaces: Vec<String>,
+    pub operator: bool,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A token just made: the only time its secret is seen.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewToken {
+    #[serde(flatten)]
+    pub info: Token,
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenList {
+    tokens: Vec<Token>,
+}
+
+impl Registry {
+    /// This client, sending `token` (if any) as `Authorization: Bearer` with
+    /// every request.
+    pub fn with_token(mut self, token: Option<&str>) -> Result<Self> {
+        let Some(token) = token else {
+            return Ok(self);
+        };
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token has characters a header cannot carry; pass it as printed")?;
+        value.set_sensitive(true);
+        let headers =
+            reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+        self.http = reqwest::Client::builder()
+            .user_agent(concat!("depot/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(self)
+    }
+
+    /// Makes a token (operator only); `body` is `POST /v1/tokens`'s.
+    pub async fn create_token(&self, body: &serde_json::Value) -> Result<NewToken> {
+        self.json(self.http.post(self.url("/v1/tokens")).json(body))
+            .await
+    }
+
+    /// Every token (operator only).
+    pub async fn tokens(&self) -> Result<Vec<Token>> {
+        let list: TokenList = self.json(self.http.get(self.url("/v1/tokens"))).await?;
+        Ok(list.tokens)
+    }
+
+    /// Revokes token `id` (operator only).
+    pub async fn revoke_token(&self, id: &str) -> Result<Token> {
+        let url = self.url(&format!("/v1/tokens/{id}"));
+        self.json(self.http.delete(url)).await
+    }
+}

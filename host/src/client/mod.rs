@@ -3,6 +3,7 @@
 
 mod api;
 mod transparency;
+mod token;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ pub struct RegistryArgs {
         global = true
     )]
     pub registry: String,
+
+    /// The token for writes (and for reads of a private registry).
+    #[arg(long, env = "DEPOT_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// The client's subcommands.
@@ -129,13 +134,23 @@ pub enum ClientCommand {
     /// that checkpoint against the last one this client saw), and every
     /// package and release it serves against its log.
     Verify,
+    /// Manage who may publish (operator): `depot token create --namespace NS`,
+    /// `depot token list`, `depot token revoke ID`.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 /// Runs one client command against the registry at `registry`.
 pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> {
-    let registry = Registry::new(&registry.registry)?;
+    let token = registry.token.as_deref();
+    let registry = Registry::new(&registry.registry)?.with_token(token)?;
     match command {
-        ClientCommand::Publish { release, file } => publish(&registry, &release, &file).await,
+        ClientCommand::Publish { release, file } => {
+            token::require(token, "publishing")?;
+            publish(&registry, &release, &file).await
+        }
         ClientCommand::Get { package, output } => get(&registry, &package, output).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
         ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
@@ -190,6 +205,7 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             Ok(())
         }
         ClientCommand::List { json } => list(&registry, json).await,
+        ClientCommand::Token { command } => token::run(&registry, command).await,
     }
 }
 

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// the handlers as the environment variable `DEPOT_MAX_CONTENT_SIZE`.
     #[arg(long, value_name = "SIZE", default_value = "104857600", value_parser = parse_size)]
     pub max_content_size: u64,
+
+    /// Reads need a token too (any valid one), not only writes. Discovery
+    /// (`/.well-known/wasm-pkg/registry.json`) stays public.
+    #[arg(long)]
+    pub private: bool,
 }
 
 /// Splits `text` into a whole number and the unit that follows it.

@@ -8,7 +8,9 @@
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
 
-use super::{Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery};
+use super::{
+    Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery, TokenInfo,
+};
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
@@ -132,6 +134,20 @@ pub trait Backend: Send + Sync + 'static {
         repository: &str,
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError>;
+
+    /// Keeps a new token: its SHA-256 (`hash`), never the token itself.
+    /// Tokens are this registry's own, kept beside the log rather than in it.
+    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError>;
+
+    /// The token whose SHA-256 is `hash`, if any.
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Every token, oldest first.
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Marks token `id` revoked at `time` unless it already is; returns it,
+    /// or none when there is no such token.
+    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError>;
 }
 
 /// An upload being appended to.
@@ -205,6 +221,12 @@ pub enum StoreError {
     /// A request the store cannot carry out as asked.
     #[error("{0}")]
     BadRequest(String),
+    /// No valid token for a request that needs one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token that does not grant what the request does.
+    #[error("{0}")]
+    Forbidden(String),
     /// Storage itself failed. The message sent to handlers names what was being
     /// done; `source`, which may name files, is only logged.
     #[error("storage failed while {action}; nothing was changed, retry later")]

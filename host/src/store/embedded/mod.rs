@@ -9,6 +9,7 @@ mod cache;
 mod search;
 mod sqlite;
 mod tlog;
+mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use depot_protocol::tlog::Hash;
 
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
+use self::tokens::Tokens;
+use super::TokenInfo;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{
     Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
@@ -32,6 +35,7 @@ const SMALL_BLOB: usize = 16 * 1024;
 pub struct Embedded {
     log: Arc<SqliteLog>,
     blobs: BlobDir,
+    tokens: Tokens,
 }
 
 impl Embedded {
@@ -45,6 +49,7 @@ impl Embedded {
                 tlog::load_or_create_key(data)?,
             )?),
             blobs: BlobDir::open(data)?,
+            tokens: Tokens::open(&data.join("registry.db"))?,
         })
     }
 }
@@ -203,6 +208,22 @@ impl Backend for Embedded {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError> {
         self.log.list_referrers(repository, subject)
+    }
+
+    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError> {
+        self.tokens.insert(token, hash)
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.by_hash(hash)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens.list()
+    }
+
+    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.revoke(id, time)
     }
 }
 
