@@ -2,8 +2,8 @@
 //! takedown, info, list, search, verify.
 
 mod api;
-mod transparency;
 mod token;
+mod transparency;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
