@@ -15,7 +15,7 @@ use futures::StreamExt;
 use crate::client::{FeedEntry, Registry, RegistryError};
 use crate::store::{
     Action, AnnotationContent, Backend, ContentKind, CustomLicense, Entry, Link, LogEntry,
-    Metadata, OciArtifact, RegistryMetadata, ReleaseContent, StoreError,
+    Metadata, OciArtifact, RegistryMetadata, ReleaseContent, ReleaseSignature, StoreError,
 };
 
 /// How long one feed request waits for a new entry, in seconds.
@@ -149,8 +149,20 @@ async fn log_entry(origin: &Registry, backend: &dyn Backend, feed: FeedEntry) ->
                 size: release.size,
                 metadata,
                 oci,
+                signature: release.signature.map(|signed| ReleaseSignature {
+                    key: signed.public_key,
+                    manifest: signed.manifest,
+                    release_digest: signed.release_digest,
+                    signature: signed.release_signature,
+                }),
             })
         }
+        "grant-key" => Action::GrantKey(feed.key.context("a grant-key entry without its key")?),
+        "revoke-key" => Action::RevokeKey(feed.key.context("a revoke-key entry without its key")?),
+        "require-signatures" => Action::RequireSignatures(
+            feed.required
+                .context("a require-signatures entry without `required`")?,
+        ),
         "yank" => Action::Yank,
         "unyank" => Action::Unyank,
         "annotate" => {

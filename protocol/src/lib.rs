@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod signing;
 pub mod tlog;
 pub mod token;
 

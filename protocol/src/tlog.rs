@@ -85,7 +85,7 @@ mod note;
 mod proof;
 
 pub use checkpoint::Checkpoint;
-pub use entry::{LeafAction, LeafEntry};
+pub use entry::{LeafAction, LeafEntry, LeafSignature};
 pub use frontier::Frontier;
 pub use hash::{HASH_LEN, Hash, empty_root, leaf_hash, node_hash, root};
 pub use note::{MAX_SIGNATURES, NoteSigner, NoteVerifier, key_id, open_note, sign_note};

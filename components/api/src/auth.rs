@@ -68,8 +68,17 @@ pub fn v1_access(route: &Route) -> Option<Access> {
         Route::Publish { name, .. }
         | Route::Yank { name, .. }
         | Route::Unyank { name, .. }
-        | Route::Annotate { name, .. } => write(name),
-        Route::Takedown { .. } => Some(Access::Operator),
+        | Route::Annotate { name, .. }
+        | Route::Unpublished { name, .. }
+        | Route::UploadUnpublished { name, .. }
+        | Route::AddContentSources { name, .. }
+        | Route::PublishUnpublished { name, .. } => write(name),
+        Route::Takedown { .. }
+        | Route::NamespacePolicy { .. }
+        | Route::GrantKey
+        | Route::RevokeKey => Some(Access::Operator),
+        // The namespace is in the manifest: checked once it is read.
+        Route::CreateRelease => None,
         _ => private().then_some(Access::Read),
     }
 }

@@ -47,6 +47,20 @@ impl ApiError {
         Self::new(413, "too-large", e.to_string())
     }
 
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, "conflict", message)
+    }
+
+    /// An unpublished release published before its content arrived.
+    pub fn content_missing(message: impl Into<String>) -> Self {
+        Self::new(409, "content-missing", message)
+    }
+
+    /// No content source could be fetched.
+    pub fn content_unavailable(message: impl Into<String>) -> Self {
+        Self::new(502, "content-unavailable", message)
+    }
+
     /// A bug in the API itself, such as a response it cannot encode.
     pub fn handler_failed(message: impl Into<String>) -> Self {
         Self::new(500, "handler-failed", message)
@@ -78,6 +92,9 @@ impl From<Error> for ApiError {
             Error::Storage(m) => Self::new(503, "storage", m),
             Error::Unauthorized(m) => Self::new(401, "unauthorized", m),
             Error::Forbidden(m) => Self::new(403, "forbidden", m),
+            Error::InvalidSignature(m) => Self::new(400, "invalid-signature", m),
+            Error::SignatureRequired(m) => Self::new(403, "signature-required", m),
+            Error::Expired(m) => Self::new(410, "expired", m),
         }
     }
 }

@@ -13,7 +13,7 @@ use wasip2::io::streams::OutputStream;
 use crate::bindings::depot::registry::query;
 use crate::bindings::depot::registry::store::{Action, LogEntry};
 use crate::bindings::depot::registry::types::OciArtifact;
-use crate::json::{MetadataJson, annotation_value, metadata};
+use crate::json::{MetadataJson, SignatureJson, annotation_value, metadata, signature};
 
 /// Entries per event batch of the stream.
 const STREAM_BATCH: u32 = 100;
@@ -49,6 +49,12 @@ pub struct EntryJson<'a> {
     annotation: Option<AnnotationJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// The key of a `grant-key` or `revoke-key` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// Whether a `require-signatures` entry turns the requirement on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +62,8 @@ struct ReleaseContentJson<'a> {
     size: u64,
     metadata: MetadataJson<'a>,
     oci: Option<OciJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<SignatureJson<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +99,8 @@ fn entry(logged: &LogEntry) -> EntryJson<'_> {
         release: None,
         annotation: None,
         reason: None,
+        key: None,
+        required: None,
     };
     match &logged.entry.action {
         Action::Release(content) => {
@@ -102,7 +112,23 @@ fn entry(logged: &LogEntry) -> EntryJson<'_> {
                     .oci
                     .as_ref()
                     .map(|OciArtifact { manifest, config }| OciJson { manifest, config }),
+                signature: content.signature.as_ref().map(signature),
             });
+            return json;
+        }
+        // Key entries name a namespace or a package, with no version.
+        Action::GrantKey(key) | Action::RevokeKey(key) => {
+            json.kind = if matches!(logged.entry.action, Action::GrantKey(_)) {
+                "grant-key"
+            } else {
+                "revoke-key"
+            };
+            json.key = Some(key);
+            return json;
+        }
+        Action::RequireSignatures(required) => {
+            json.kind = "require-signatures";
+            json.required = Some(*required);
             return json;
         }
         Action::Yank => json.kind = "yank",

@@ -12,6 +12,7 @@ use crate::body;
 use crate::error::ApiError;
 use crate::feed;
 use crate::json;
+use crate::releases;
 use crate::response::{Body, Response};
 use crate::routes::{self, Route};
 
@@ -76,6 +77,34 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             let results = query::search(&query, version.as_deref())?;
             Response::json(200, &json::search(&results))
         }
+        Route::CreateRelease => releases::create(request)?,
+        Route::Unpublished { name, version } => releases::show(&name, &version)?,
+        Route::UploadUnpublished { name, version } => releases::upload(request, &name, &version)?,
+        Route::AddContentSources { name, version } => {
+            releases::add_sources(request, &name, &version)?
+        }
+        Route::PublishUnpublished { name, version } => releases::publish(request, &name, &version)?,
+        Route::Namespace { namespace } => {
+            depot_protocol::token::check_namespace(&namespace).map_err(ApiError::bad_request)?;
+            let policy = store::namespace_trust(&namespace)?;
+            Response::json(200, &json::namespace(&namespace, &policy))
+        }
+        Route::NamespacePolicy { namespace } => {
+            let body: PolicyBody = read_json(request)?;
+            publish::require_signatures(&namespace, body.require_signatures)?;
+            let policy = store::namespace_trust(&namespace)?;
+            Response::json(200, &json::namespace(&namespace, &policy))
+        }
+        Route::GrantKey => {
+            let body: KeyBody = read_json(request)?;
+            let entry = publish::grant_key(&body.scope, &body.public_key)?;
+            key_change(&body.scope, entry.is_some())?
+        }
+        Route::RevokeKey => {
+            let body: KeyBody = read_json(request)?;
+            publish::revoke_key(&body.scope, &body.public_key)?;
+            key_change(&body.scope, true)?
+        }
         Route::FeedStream { since } => {
             let since = match since {
                 Some(since) => since,
@@ -96,6 +125,31 @@ struct AnnotationBody {
     #[serde(rename = "type")]
     type_: String,
     value: serde_json::Value,
+}
+
+/// The body of `PUT /v1/namespaces/{namespace}/policy`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyBody {
+    require_signatures: bool,
+}
+
+/// The body of `POST /v1/keys/grant` and `/v1/keys/revoke`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyBody {
+    public_key: String,
+    /// A namespace (`example`) or a package (`example:greet`).
+    scope: String,
+}
+
+/// The namespace of `scope` after a key change: 201 when a grant was made,
+/// 200 when nothing changed or a grant was revoked.
+fn key_change(scope: &str, granted: bool) -> Result<Response, ApiError> {
+    let namespace = depot_protocol::token::namespace_of(scope);
+    let policy = store::namespace_trust(namespace)?;
+    let status = if granted { 201 } else { 200 };
+    Ok(Response::json(status, &json::namespace(namespace, &policy)))
 }
 
 /// The body of `POST .../takedown`.
@@ -149,7 +203,7 @@ fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Respo
         check_content_size(length, limit).map_err(ApiError::too_large)?;
     }
     let digest = upload.write_to_blob(limit)?;
-    let release = publish::publish(name, version, &digest, None)?;
+    let release = publish::publish(name, version, &digest, None, None, None)?;
     let location = routes::release_path(&release.name, &release.version);
     Ok(Response::json(201, &json::release(&release)).with_header("location", location))
 }

@@ -5,8 +5,9 @@ use depot_protocol::{Candidate, rfc3339};
 use serde::Serialize;
 
 use crate::bindings::depot::registry::query::{PackagePage, SearchResults};
+use crate::bindings::depot::registry::store::{PendingRelease, PendingStatus, SigningPolicy};
 use crate::bindings::depot::registry::types::{
-    ContentKind, Metadata, PackageSummary, RegistryStats, Release,
+    Metadata, PackageSummary, RegistryStats, Release, ReleaseSignature,
 };
 use crate::error::ApiError;
 use crate::routes::content_path;
@@ -27,6 +28,115 @@ pub struct ReleaseJson<'a> {
     metadata: MetadataJson<'a>,
     annotations: Vec<AnnotationJson<'a>>,
     takedown: Option<TakedownJson<'a>>,
+    /// The publisher's signature, for a signed release.
+    signature: Option<SignatureJson<'a>>,
+}
+
+/// A publisher's signature of a release.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignatureJson<'a> {
+    public_key: &'a str,
+    release_digest: &'a str,
+    release_signature: &'a str,
+    /// The release manifest exactly as it was signed (JSON text).
+    manifest: &'a str,
+}
+
+pub fn signature(signature: &ReleaseSignature) -> SignatureJson<'_> {
+    SignatureJson {
+        public_key: &signature.key,
+        release_digest: &signature.release_digest,
+        release_signature: &signature.signature,
+        manifest: &signature.manifest,
+    }
+}
+
+/// An unpublished release (`POST /v1/releases`, `GET .../unpublished`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnpublishedJson<'a> {
+    /// The release manifest.
+    release: serde_json::Value,
+    /// The id of the token that created it.
+    creator: &'a str,
+    /// `pending`, `processing`, `published`, `rejected` or `expired`.
+    status: &'static str,
+    reason: Option<&'a str>,
+    created_at: String,
+    expires_at: String,
+    content_sources: Vec<UrlJson<'a>>,
+    /// Where to `PUT` the content.
+    upload_url: String,
+    /// Where to `POST` `releaseDigest` and `releaseSignature` to publish it.
+    publish_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct UrlJson<'a> {
+    url: &'a str,
+}
+
+pub fn unpublished(pending: &PendingRelease, now: u64) -> UnpublishedJson<'_> {
+    let status = match pending.status {
+        PendingStatus::Pending | PendingStatus::Processing if pending.expires <= now => "expired",
+        PendingStatus::Pending => "pending",
+        PendingStatus::Processing => "processing",
+        PendingStatus::Published => "published",
+        PendingStatus::Rejected => "rejected",
+    };
+    let path = crate::releases::unpublished_path(&pending.name, &pending.version);
+    UnpublishedJson {
+        release: serde_json::from_str(&pending.manifest).unwrap_or(serde_json::Value::Null),
+        creator: &pending.creator,
+        status,
+        reason: pending.reason.as_deref(),
+        created_at: rfc3339(pending.created),
+        expires_at: rfc3339(pending.expires),
+        content_sources: pending
+            .content_sources
+            .iter()
+            .map(|url| UrlJson { url })
+            .collect(),
+        upload_url: format!("{path}/content"),
+        publish_url: crate::routes::release_path(&pending.name, &pending.version),
+    }
+}
+
+/// `GET /v1/namespaces/{namespace}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceJson<'a> {
+    namespace: &'a str,
+    require_signatures: bool,
+    keys: Vec<KeyGrantJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyGrantJson<'a> {
+    public_key: &'a str,
+    /// The namespace or package the key may sign releases of.
+    scope: &'a str,
+    seq: u64,
+    granted_at: String,
+}
+
+pub fn namespace<'a>(namespace: &'a str, policy: &'a SigningPolicy) -> NamespaceJson<'a> {
+    NamespaceJson {
+        namespace,
+        require_signatures: policy.require_signatures,
+        keys: policy
+            .grants
+            .iter()
+            .map(|grant| KeyGrantJson {
+                public_key: &grant.key,
+                scope: &grant.scope,
+                seq: grant.seq,
+                granted_at: rfc3339(grant.time),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -148,6 +258,7 @@ pub fn release(release: &Release) -> ReleaseJson<'_> {
             reason: &t.reason,
             time: rfc3339(t.time),
         }),
+        signature: release.signature.as_ref().map(signature),
     }
 }
 
@@ -159,11 +270,7 @@ pub fn annotation_value(text: &str) -> serde_json::Value {
 
 pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
     MetadataJson {
-        kind: match m.kind {
-            ContentKind::Component => "component",
-            ContentKind::WitPackage => "wit-package",
-            ContentKind::CoreModule => "core-module",
-        },
+        kind: crate::manifest::package_type(m.kind),
         name: m.name.as_deref(),
         description: m.description.as_deref(),
         authors: m.authors.as_deref(),

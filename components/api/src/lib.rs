@@ -24,12 +24,18 @@ mod auth;
 mod body;
 mod error;
 mod feed;
+mod fetch;
 mod handlers;
 mod json;
+#[path = "../../shared/manifest.rs"]
+mod manifest;
 mod oci;
+mod releases;
 mod response;
 mod routes;
 mod tokens;
+#[path = "../../shared/validate.rs"]
+mod validate;
 mod web;
 
 use wasip2::exports::http::incoming_handler::Guest;

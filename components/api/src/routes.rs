@@ -9,7 +9,12 @@ mod query_string;
 
 /// The routes, for the 404 message.
 const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/{name}, \
-                      PUT and GET /v1/packages/{name}/versions/{version}, \
+                      PUT, POST and GET /v1/packages/{name}/versions/{version}, \
+                      POST /v1/releases, GET /v1/packages/{name}/versions/{version}/unpublished, \
+                      PUT /v1/packages/{name}/versions/{version}/unpublished/content, \
+                      POST /v1/packages/{name}/versions/{version}/unpublished/content-sources, \
+                      GET /v1/namespaces/{namespace}, PUT /v1/namespaces/{namespace}/policy, \
+                      POST /v1/keys/grant, POST /v1/keys/revoke, \
                       GET /v1/packages/{name}/versions/{version}/content, \
                       POST /v1/packages/{name}/versions/{version}/yank, \
                       POST /v1/packages/{name}/versions/{version}/unyank, \
@@ -100,6 +105,33 @@ pub enum Route {
         from: u64,
         to: u64,
     },
+    /// `POST /v1/releases`: a release manifest, for a two-phase publish.
+    CreateRelease,
+    Unpublished {
+        name: String,
+        version: String,
+    },
+    UploadUnpublished {
+        name: String,
+        version: String,
+    },
+    AddContentSources {
+        name: String,
+        version: String,
+    },
+    /// `POST` to a release's path: publishes its unpublished release.
+    PublishUnpublished {
+        name: String,
+        version: String,
+    },
+    Namespace {
+        namespace: String,
+    },
+    NamespacePolicy {
+        namespace: String,
+    },
+    GrantKey,
+    RevokeKey,
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -136,12 +168,68 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             })
         }
         ["v1", "packages", name, "versions", version] => {
-            allow(method, "GET, HEAD, PUT")?;
+            allow(method, "GET, HEAD, PUT, POST")?;
             let (name, version) = (owned(name), owned(version));
             Ok(match method {
                 "PUT" => Route::Publish { name, version },
+                "POST" => Route::PublishUnpublished { name, version },
                 _ => Route::Release { name, version },
             })
+        }
+        ["v1", "releases"] => {
+            allow(method, "POST")?;
+            Ok(Route::CreateRelease)
+        }
+        ["v1", "packages", name, "versions", version, "unpublished"] => {
+            allow(method, READ)?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::Unpublished { name, version })
+        }
+        [
+            "v1",
+            "packages",
+            name,
+            "versions",
+            version,
+            "unpublished",
+            "content",
+        ] => {
+            allow(method, "PUT, POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::UploadUnpublished { name, version })
+        }
+        [
+            "v1",
+            "packages",
+            name,
+            "versions",
+            version,
+            "unpublished",
+            "content-sources",
+        ] => {
+            allow(method, "POST")?;
+            let (name, version) = (owned(name), owned(version));
+            Ok(Route::AddContentSources { name, version })
+        }
+        ["v1", "namespaces", namespace] => {
+            allow(method, READ)?;
+            Ok(Route::Namespace {
+                namespace: owned(namespace),
+            })
+        }
+        ["v1", "namespaces", namespace, "policy"] => {
+            allow(method, "PUT")?;
+            Ok(Route::NamespacePolicy {
+                namespace: owned(namespace),
+            })
+        }
+        ["v1", "keys", "grant"] => {
+            allow(method, "POST")?;
+            Ok(Route::GrantKey)
+        }
+        ["v1", "keys", "revoke"] => {
+            allow(method, "POST")?;
+            Ok(Route::RevokeKey)
         }
         ["v1", "packages", name, "versions", version, "content"] => {
             allow(method, READ)?;
@@ -328,7 +416,17 @@ mod tests {
             Route::Yank { .. }
         ));
         let err = route("DELETE", "/v1/packages/a:b/versions/1.0.0").unwrap_err();
-        assert_eq!((err.status, err.allow), (405, Some("GET, HEAD, PUT")));
+        assert_eq!((err.status, err.allow), (405, Some("GET, HEAD, PUT, POST")));
+        assert!(matches!(
+            ok("POST", "/v1/packages/a:b/versions/1.0.0"),
+            Route::PublishUnpublished { .. }
+        ));
+        assert!(matches!(
+            ok("PUT", "/v1/packages/a:b/versions/1.0.0/unpublished/content"),
+            Route::UploadUnpublished { .. }
+        ));
+        assert_eq!(status("GET", "/v1/releases"), 405);
+        assert_eq!(status("POST", "/v1/namespaces/a/policy"), 405);
         assert_eq!(status("GET", "/v1/packages/a:b/versions/1.0.0/unyank"), 405);
         assert_eq!(status("PUT", "/v1/content/sha256:00"), 405);
     }

@@ -15,12 +15,19 @@ mod bindings {
     export!(PublishHandler);
 }
 
+#[path = "../../shared/manifest.rs"]
+mod manifest;
 mod oci;
+mod signing;
 #[path = "../../shared/validate.rs"]
 mod validate;
 
-use bindings::depot::registry::store::{self, Action, AnnotationContent, Entry, ReleaseContent};
-use bindings::depot::registry::types::{Error, OciArtifact, Release};
+use bindings::depot::registry::store::{
+    self, Action, AnnotationContent, Entry, LogEntry, ReleaseContent,
+};
+use bindings::depot::registry::types::{
+    ContentKind, Error, OciArtifact, Release, ReleaseSignature,
+};
 use bindings::depot::registry::{metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
 use depot_protocol::{Digest, Version};
@@ -44,12 +51,26 @@ impl Guest for PublishHandler {
         version: String,
         digest: String,
         oci: Option<OciArtifact>,
+        signature: Option<ReleaseSignature>,
+        kind: Option<ContentKind>,
     ) -> Result<Release, Error> {
         // Checked before the content is read: a duplicate is refused cheaply. The
         // append below checks again, against the head it appends to.
         let parsed = check_new_release(&name, &version)?;
         let digest: Digest = digest.parse()?;
+        // The signature, too, is checked before the content is read.
+        let signed_kind = signing::check(&name, &version, &digest, signature.as_ref())?;
         let metadata = metadata::describe(digest.as_str())?;
+        for expected in [kind, signed_kind].into_iter().flatten() {
+            if metadata.kind != expected {
+                return Err(Error::InvalidContent(format!(
+                    "the release manifest says packageType `{}`, but the content is a {}; \
+                     create the release again with the right packageType",
+                    manifest::package_type(expected),
+                    manifest::package_type(metadata.kind)
+                )));
+            }
+        }
         policy::check_release(&name, &version, &metadata)?;
         let oci = match oci {
             Some(pushed) => pushed,
@@ -66,6 +87,7 @@ impl Guest for PublishHandler {
                 size: metadata.size,
                 metadata,
                 oci: Some(oci),
+                signature,
             }),
         };
         append_when_needed(&name, || match release_of_same_version(&name, &parsed)? {
@@ -125,6 +147,70 @@ impl Guest for PublishHandler {
         })?;
         current_release(&name, &version)
     }
+
+    fn grant_key(scope: String, key: String) -> Result<Option<LogEntry>, Error> {
+        let key = signing::parse_key(&key)?;
+        let namespace = signing::check_scope(&scope)?;
+        append_key_entry(
+            &scope,
+            |trust| {
+                let granted = trust
+                    .grants
+                    .iter()
+                    .any(|grant| grant.scope == scope && grant.key == key);
+                (!granted).then(|| Action::GrantKey(key.clone()))
+            },
+            namespace,
+        )
+    }
+
+    fn revoke_key(scope: String, key: String) -> Result<LogEntry, Error> {
+        let key = signing::parse_key(&key)?;
+        let namespace = signing::check_scope(&scope)?;
+        append_key_entry(&scope, |_| Some(Action::RevokeKey(key.clone())), namespace)?
+            .ok_or_else(|| Error::Storage("the revocation was not appended; retry".to_string()))
+    }
+
+    fn require_signatures(namespace: String, required: bool) -> Result<Option<LogEntry>, Error> {
+        depot_protocol::token::check_namespace(&namespace).map_err(Error::BadRequest)?;
+        append_key_entry(
+            &namespace,
+            |trust| {
+                (trust.require_signatures != required)
+                    .then_some(Action::RequireSignatures(required))
+            },
+            &namespace,
+        )
+    }
+}
+
+/// Appends the key entry `decide` asks for (given the namespace's trust as it
+/// is after the head was read) about `scope`, a namespace or a package.
+fn append_key_entry(
+    scope: &str,
+    decide: impl Fn(&store::SigningPolicy) -> Option<Action>,
+    namespace: &str,
+) -> Result<Option<LogEntry>, Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let head = store::package_head(scope)?;
+        let Some(action) = decide(&store::namespace_trust(namespace)?) else {
+            return Ok(None);
+        };
+        let entry = Entry {
+            name: scope.to_string(),
+            version: String::new(),
+            action,
+        };
+        match store::append(&entry, head) {
+            Ok(logged) => return Ok(Some(logged)),
+            Err(Error::HeadMoved(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Storage(format!(
+        "{MAX_ATTEMPTS} other changes to `{scope}` landed while this one was being applied; \
+         nothing was changed, retry"
+    )))
 }
 
 /// The longest annotation value, in bytes of JSON.

@@ -24,6 +24,59 @@ pub struct Release {
     pub annotations: Vec<Annotation>,
     #[serde(default)]
     pub takedown: Option<Takedown>,
+    /// The publisher's signature, for a signed release.
+    #[serde(default)]
+    pub signature: Option<Signature>,
+}
+
+/// A publisher's signature of a release manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signature {
+    /// `ed25519:…`.
+    pub public_key: String,
+    /// SHA-256 over `WASM-COMPONENT-REGISTRY-RELEASE-V1` and the manifest, hex.
+    pub release_digest: String,
+    /// Ed25519 over the release digest, base64.
+    pub release_signature: String,
+    /// The release manifest exactly as signed.
+    pub manifest: String,
+}
+
+/// An unpublished release of a two-phase publish.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unpublished {
+    /// The release manifest.
+    pub release: serde_json::Value,
+    pub creator: String,
+    /// `pending`, `processing`, `published`, `rejected` or `expired`.
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub expires_at: String,
+    pub upload_url: String,
+    pub publish_url: String,
+}
+
+/// Who may sign a namespace's releases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceInfo {
+    pub namespace: String,
+    pub require_signatures: bool,
+    pub keys: Vec<KeyGrant>,
+}
+
+/// A key's grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyGrant {
+    pub public_key: String,
+    /// A namespace or a package.
+    pub scope: String,
+    pub seq: u64,
+    pub granted_at: String,
 }
 
 /// A typed fact about a release.
@@ -144,6 +197,12 @@ pub struct FeedEntry {
     pub release: Option<FeedRelease>,
     pub annotation: Option<FeedAnnotation>,
     pub reason: Option<String>,
+    /// The key of a `grant-key` or `revoke-key` entry.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Whether a `require-signatures` entry turns the requirement on.
+    #[serde(default)]
+    pub required: Option<bool>,
 }
 
 /// What a release entry binds.
@@ -152,6 +211,8 @@ pub struct FeedRelease {
     pub size: u64,
     pub metadata: Metadata,
     pub oci: Option<FeedOci>,
+    #[serde(default)]
+    pub signature: Option<Signature>,
 }
 
 /// A release's OCI manifest and config.
@@ -471,6 +532,94 @@ impl Registry {
     pub async fn create_token(&self, body: &serde_json::Value) -> Result<NewToken> {
         self.json(self.http.post(self.url("/v1/tokens")).json(body))
             .await
+    }
+
+    /// Creates an unpublished release from the release manifest `manifest`
+    /// (sent byte for byte: a signature covers those bytes).
+    pub async fn create_release(&self, manifest: &str) -> Result<Unpublished> {
+        let request = self
+            .http
+            .post(self.url("/v1/releases"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(manifest.to_string());
+        self.json(request).await
+    }
+
+    /// Uploads the content of an unpublished release to its `upload_url`.
+    pub async fn upload_unpublished<S>(
+        &self,
+        upload_url: &str,
+        size: u64,
+        body: S,
+    ) -> Result<Unpublished>
+    where
+        S: Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        let request = self
+            .http
+            .put(self.url(upload_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .body(reqwest::Body::wrap_stream(body));
+        self.json(request).await
+    }
+
+    /// Adds URLs the registry may fetch an unpublished release's content from.
+    pub async fn add_content_sources(
+        &self,
+        name: &str,
+        version: &str,
+        urls: &[String],
+    ) -> Result<Unpublished> {
+        let url = self.url(&format!(
+            "/v1/packages/{name}/versions/{version}/unpublished/content-sources"
+        ));
+        let sources: Vec<_> = urls
+            .iter()
+            .map(|url| serde_json::json!({ "url": url }))
+            .collect();
+        let body = serde_json::json!({ "contentSources": sources });
+        self.json(self.http.post(url).json(&body)).await
+    }
+
+    /// Publishes an unpublished release; `body` carries `releaseDigest`,
+    /// `releaseSignature` and `publicKey` when it is signed.
+    pub async fn publish_unpublished(
+        &self,
+        publish_url: &str,
+        body: &serde_json::Value,
+    ) -> Result<Release> {
+        self.json(self.http.post(self.url(publish_url)).json(body))
+            .await
+    }
+
+    /// Who may sign releases of `namespace`, and whether they must be signed.
+    pub async fn namespace(&self, namespace: &str) -> Result<NamespaceInfo> {
+        let url = self.url(&format!("/v1/namespaces/{namespace}"));
+        self.json(self.http.get(url)).await
+    }
+
+    /// Grants (or, with `revoke`, withdraws) `key`'s right to sign releases
+    /// of `scope` (operator only).
+    pub async fn change_key(&self, key: &str, scope: &str, revoke: bool) -> Result<NamespaceInfo> {
+        let path = if revoke {
+            "/v1/keys/revoke"
+        } else {
+            "/v1/keys/grant"
+        };
+        let body = serde_json::json!({ "publicKey": key, "scope": scope });
+        self.json(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    /// Makes `namespace` require signed releases, or not (operator only).
+    pub async fn require_signatures(
+        &self,
+        namespace: &str,
+        required: bool,
+    ) -> Result<NamespaceInfo> {
+        let url = self.url(&format!("/v1/namespaces/{namespace}/policy"));
+        let body = serde_json::json!({ "requireSignatures": required });
+        self.json(self.http.put(url).json(&body)).await
     }
 
     /// Every token (operator only).

@@ -1,7 +1,8 @@
 //! The `depot` command-line client: publish, get, yank, unyank, annotate,
-//! takedown, info, list, search, verify.
+//! takedown, info, list, search, verify, and tokens, keys and namespaces.
 
 mod api;
+mod signing;
 mod token;
 mod transparency;
 
@@ -51,6 +52,18 @@ pub enum ClientCommand {
         release: String,
         /// The component, WIT package or core module to publish.
         file: PathBuf,
+        /// Sign the release with the key in this file (`depot key new`),
+        /// publishing it through the two-phase publish API.
+        #[arg(long, value_name = "KEY_FILE")]
+        sign: Option<PathBuf>,
+        /// Have the registry fetch the content from this URL instead of
+        /// uploading it (repeatable; the registry checks the digest).
+        #[arg(long, value_name = "URL")]
+        content_source: Vec<String>,
+        /// The release manifest's packageType (`component`, `wit-package`,
+        /// `core-module`); default: read from the file's header.
+        #[arg(long, value_name = "TYPE")]
+        package_type: Option<String>,
     },
     /// Fetch the release a requirement resolves to, checking its digest.
     Get {
@@ -140,6 +153,17 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// Signing keys: make one, and (the operator) grant or revoke its right
+    /// to sign a namespace's or a package's releases.
+    Key {
+        #[command(subcommand)]
+        command: signing::KeyCommand,
+    },
+    /// A namespace's signing policy: show it, or (the operator) require signatures.
+    Namespace {
+        #[command(subcommand)]
+        command: signing::NamespaceCommand,
+    },
 }
 
 /// Runs one client command against the registry at `registry`.
@@ -147,9 +171,34 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
     let token = registry.token.as_deref();
     let registry = Registry::new(&registry.registry)?.with_token(token)?;
     match command {
-        ClientCommand::Publish { release, file } => {
+        ClientCommand::Publish {
+            release,
+            file,
+            sign,
+            content_source,
+            package_type,
+        } => {
             token::require(token, "publishing")?;
-            publish(&registry, &release, &file).await
+            if sign.is_none() && content_source.is_empty() && package_type.is_none() {
+                return publish(&registry, &release, &file).await;
+            }
+            let (name, version) = release_spec(&release)?;
+            refuse_existing(&registry, &name, &version).await?;
+            let how = signing::TwoPhase {
+                sign,
+                content_sources: content_source,
+                package_type,
+            };
+            let release = signing::publish(&registry, &name, &version, &file, how).await?;
+            let signed = match &release.signature {
+                Some(signature) => format!(", signed by {}", signature.public_key),
+                None => String::new(),
+            };
+            println!(
+                "published {}@{} ({}, {} bytes, {}{signed})",
+                release.name, release.version, release.metadata.kind, release.size, release.digest
+            );
+            Ok(())
         }
         ClientCommand::Get { package, output } => get(&registry, &package, output).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
@@ -206,6 +255,8 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
         }
         ClientCommand::List { json } => list(&registry, json).await,
         ClientCommand::Token { command } => token::run(&registry, command).await,
+        ClientCommand::Key { command } => signing::run_key(&registry, command).await,
+        ClientCommand::Namespace { command } => signing::run_namespace(&registry, command).await,
     }
 }
 
@@ -245,20 +296,46 @@ fn progress_bar(len: u64, verb: &str) -> ProgressBar {
 
 async fn publish(registry: &Registry, spec: &str, file: &Path) -> Result<()> {
     let (name, version) = release_spec(spec)?;
-    let reader = tokio::fs::File::open(file)
-        .await
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    let size = reader.metadata().await?.len();
-    // The registry refuses a second release of a version before reading the
-    // body, but a large body still in flight can turn that answer into a reset
-    // connection; asking first gives the clear message.
-    if let Ok(existing) = registry.release(name.as_str(), &version).await {
+    refuse_existing(registry, &name, &version).await?;
+    let (size, body, bar) = file_body(file).await?;
+    let release = registry.publish(name.as_str(), &version, size, body).await;
+    bar.finish_and_clear();
+    let release = release?;
+    println!(
+        "published {}@{} ({}, {} bytes, {})",
+        release.name, release.version, release.metadata.kind, release.size, release.digest
+    );
+    Ok(())
+}
+
+/// Fails when `version` of `name` is released. The registry refuses a second
+/// release of a version before reading the body, but a large body still in
+/// flight can turn that answer into a reset connection; asking first gives
+/// the clear message.
+async fn refuse_existing(registry: &Registry, name: &PackageName, version: &str) -> Result<()> {
+    if let Ok(existing) = registry.release(name.as_str(), version).await {
         bail!(
             "{name}@{version} is already released (digest {}); releases are immutable: \
              publish a new version (version-exists)",
             existing.digest
         );
     }
+    Ok(())
+}
+
+/// `file` as an upload body in chunks, its size, and the progress bar the
+/// chunks advance.
+async fn file_body(
+    file: &Path,
+) -> Result<(
+    u64,
+    impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    ProgressBar,
+)> {
+    let reader = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let size = reader.metadata().await?.len();
     let bar = progress_bar(size, "publishing");
     let progress = bar.clone();
     let body = futures::stream::unfold((reader, Vec::new()), move |(mut reader, mut buf)| {
@@ -277,14 +354,7 @@ async fn publish(registry: &Registry, spec: &str, file: &Path) -> Result<()> {
             }
         }
     });
-    let release = registry.publish(name.as_str(), &version, size, body).await;
-    bar.finish_and_clear();
-    let release = release?;
-    println!(
-        "published {}@{} ({}, {} bytes, {})",
-        release.name, release.version, release.metadata.kind, release.size, release.digest
-    );
-    Ok(())
+    Ok((size, body, bar))
 }
 
 async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result<()> {
@@ -340,8 +410,10 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
             release.size
         );
     }
-    // Nothing is written unless the release is in the registry's signed log,
-    // and that log extends the one this client saw before.
+    // Nothing is written unless a signed release's signature holds, the
+    // release is in the registry's signed log, and that log extends the one
+    // this client saw before.
+    let signer = signing::check_signature(&release, &digest)?;
     let log = transparency::check_checkpoint(registry).await?;
     if log.first_use {
         eprintln!(
@@ -366,6 +438,9 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
             );
         }
         _ => std::io::stdout().write_all(&received)?,
+    }
+    if let Some(key) = signer {
+        eprintln!("signature by {key} verified");
     }
     Ok(())
 }
@@ -471,6 +546,9 @@ fn print_release(r: &Release) {
     println!("published:   {}", r.published_at);
     if let Some(takedown) = &r.takedown {
         println!("TAKEN DOWN:  {} ({})", takedown.reason, takedown.time);
+    }
+    if let Some(signature) = &r.signature {
+        println!("signed by:   {}", signature.public_key);
     }
     let m = &r.metadata;
     for (label, value) in [

@@ -13,13 +13,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use depot_protocol::parse_rfc3339;
 use depot_protocol::tlog::{
-    Checkpoint, Frontier, Hash, LeafAction, LeafEntry, NoteVerifier, verify_consistency,
-    verify_inclusion,
+    Checkpoint, Frontier, Hash, LeafAction, LeafEntry, LeafSignature, NoteVerifier,
+    verify_consistency, verify_inclusion,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::api::{FeedEntry, Proof, Registry, Release};
+use super::api::{FeedEntry, Proof, Registry, Release, Signature};
 
 /// What the client trusts about one registry.
 #[derive(Debug, Serialize, Deserialize)]
@@ -174,6 +174,7 @@ pub async fn check_release(
             digest,
             size: release.size,
             oci_manifest: release.oci_manifest.as_deref(),
+            signature: release.signature.as_ref().map(leaf_signature),
         },
     };
     let missing = || {
@@ -199,6 +200,15 @@ pub async fn check_release(
     .map_err(|_| missing())
 }
 
+/// A signature as a leaf records it.
+fn leaf_signature(signature: &Signature) -> LeafSignature<'_> {
+    LeafSignature {
+        key: &signature.public_key,
+        release_digest: &signature.release_digest,
+        signature: &signature.release_signature,
+    }
+}
+
 /// The leaf of a feed entry; a description of what is wrong with it when it
 /// cannot be one.
 fn feed_leaf(entry: &FeedEntry) -> Result<Vec<u8>> {
@@ -219,8 +229,25 @@ fn feed_leaf(entry: &FeedEntry) -> Result<Vec<u8>> {
                 digest,
                 size: release.size,
                 oci_manifest: release.oci.as_ref().map(|oci| oci.manifest.as_str()),
+                signature: release.signature.as_ref().map(leaf_signature),
             }
         }
+        "grant-key" | "revoke-key" => {
+            let key = entry
+                .key
+                .as_deref()
+                .context("a key entry without its key")?;
+            if entry.kind == "grant-key" {
+                LeafAction::GrantKey { key }
+            } else {
+                LeafAction::RevokeKey { key }
+            }
+        }
+        "require-signatures" => LeafAction::RequireSignatures {
+            required: entry
+                .required
+                .context("a require-signatures entry without `required`")?,
+        },
         "yank" => LeafAction::Yank,
         "unyank" => LeafAction::Unyank,
         "annotate" => {
@@ -261,6 +288,24 @@ struct Expected {
     taken_down: bool,
     annotations: usize,
     seq: u64,
+    /// The publisher's key, release digest and signature.
+    signature: Option<(String, String, String)>,
+}
+
+/// What the log says a namespace's signing policy is.
+#[derive(Debug, Default)]
+struct ExpectedTrust {
+    require_signatures: bool,
+    /// Granted keys, as (scope, key).
+    grants: std::collections::BTreeSet<(String, String)>,
+}
+
+fn signature_parts(signature: &Signature) -> (String, String, String) {
+    (
+        signature.public_key.clone(),
+        signature.release_digest.clone(),
+        signature.release_signature.clone(),
+    )
 }
 
 /// Audits the registry: every log entry against the signed checkpoint, and
@@ -273,6 +318,7 @@ pub async fn audit(registry: &Registry) -> Result<(Vec<String>, u64)> {
     let mut frontier = Frontier::new();
     let mut leaves: Vec<(u64, Hash)> = Vec::new();
     let mut releases: BTreeMap<(String, String), Expected> = BTreeMap::new();
+    let mut trust: BTreeMap<String, ExpectedTrust> = BTreeMap::new();
     let mut since = 0;
     while since < size {
         let page = registry.feed(since, 1000, 0).await?;
@@ -295,6 +341,27 @@ pub async fn audit(registry: &Registry) -> Result<(Vec<String>, u64)> {
             let hash = depot_protocol::tlog::leaf_hash(&bytes);
             frontier.push(hash)?;
             leaves.push((entry.seq, hash));
+            // Key entries name a namespace or a package, not a release.
+            let namespace = depot_protocol::token::namespace_of(&entry.package).to_string();
+            let key = entry.key.clone().unwrap_or_default();
+            match entry.kind.as_str() {
+                "grant-key" => {
+                    let policy = trust.entry(namespace).or_default();
+                    policy.grants.insert((entry.package.clone(), key));
+                    continue;
+                }
+                "revoke-key" => {
+                    let policy = trust.entry(namespace).or_default();
+                    policy.grants.remove(&(entry.package.clone(), key));
+                    continue;
+                }
+                "require-signatures" => {
+                    trust.entry(namespace).or_default().require_signatures =
+                        entry.required.unwrap_or_default();
+                    continue;
+                }
+                _ => {}
+            }
             let key = (entry.package.clone(), entry.version.clone());
             let expected = releases.entry(key).or_default();
             match entry.kind.as_str() {
@@ -302,6 +369,11 @@ pub async fn audit(registry: &Registry) -> Result<(Vec<String>, u64)> {
                     expected.digest = entry.digest.clone().unwrap_or_default();
                     expected.size = entry.release.as_ref().map_or(0, |r| r.size);
                     expected.seq = entry.seq;
+                    expected.signature = entry
+                        .release
+                        .as_ref()
+                        .and_then(|r| r.signature.as_ref())
+                        .map(signature_parts);
                 }
                 "yank" => expected.yanked = true,
                 "unyank" => expected.yanked = false,
@@ -333,6 +405,32 @@ pub async fn audit(registry: &Registry) -> Result<(Vec<String>, u64)> {
         }
     }
     audit_indexes(registry, &releases, &mut problems).await?;
+    for (namespace, expected) in &trust {
+        let served = registry.namespace(namespace).await?;
+        let grants: std::collections::BTreeSet<(String, String)> = served
+            .keys
+            .iter()
+            .map(|grant| (grant.scope.clone(), grant.public_key.clone()))
+            .collect();
+        if served.require_signatures != expected.require_signatures || grants != expected.grants {
+            problems.push(format!(
+                "index: namespace {namespace} is served with signatures {} and {} granted \
+                 key(s), but its log entries say signatures {} and {} key(s)",
+                if served.require_signatures {
+                    "required"
+                } else {
+                    "optional"
+                },
+                grants.len(),
+                if expected.require_signatures {
+                    "required"
+                } else {
+                    "optional"
+                },
+                expected.grants.len()
+            ));
+        }
+    }
     Ok((problems, size))
 }
 
@@ -388,6 +486,9 @@ async fn audit_indexes(
                     served.takedown.is_some(),
                     expected.taken_down
                 ));
+            }
+            if served.signature.as_ref().map(signature_parts) != expected.signature {
+                differs.push("a signature other than the one logged".to_string());
             }
             if served.annotations.len() != expected.annotations {
                 differs.push(format!(

@@ -59,6 +59,17 @@ pub struct ServeArgs {
     /// (`/.well-known/wasm-pkg/registry.json`) stays public.
     #[arg(long)]
     pub private: bool,
+
+    /// A URL prefix the registry may fetch release content from, for the
+    /// `contentSources` of a two-phase publish (repeatable; e.g.
+    /// https://github.com/). Default: any https:// URL.
+    #[arg(long, value_name = "PREFIX", default_value = "https://")]
+    pub content_source: Vec<String>,
+
+    /// How long an unpublished release (POST /v1/releases) waits for its
+    /// content and its publish before it expires (e.g. 1h, 30m, 10s).
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration)]
+    pub unpublished_ttl: Duration,
 }
 
 /// Splits `text` into a whole number and the unit that follows it.

@@ -159,7 +159,7 @@ impl Server {
 
         // The handlers run in their own task, so they can keep writing the
         // body after the response head has gone out.
-        let limits = self.limits;
+        let limits = self.limits.clone();
         let task = tokio::spawn(async move {
             let call = async {
                 let start = Instant::now();

@@ -78,6 +78,8 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         deadline: args.request_deadline,
         max_content_size: args.max_content_size,
         private: args.private,
+        content_sources: args.content_source.join(",").into(),
+        unpublished_ttl: args.unpublished_ttl,
     };
     let backend: Arc<dyn Backend> = Arc::new(backend);
     // A mirror takes no writes: it needs a token only to be read privately.

@@ -1,6 +1,7 @@
 //! The state of one request's instance of the composition: its WASI, HTTP and
 //! store contexts, and the limits it runs under.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Linker, ResourceTable};
@@ -10,8 +11,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::store::{self, StoreCtx, StoreView};
 
-/// The limits every request runs under.
-#[derive(Debug, Clone, Copy)]
+/// The limits every request runs under, and the settings handlers read from
+/// their environment.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Most bytes of linear memory, summed over the instance's memories.
     pub memory: u64,
@@ -22,6 +24,11 @@ pub struct Limits {
     /// Whether reads need a token (`depot serve --private`), for the api
     /// handler (`DEPOT_PRIVATE`).
     pub private: bool,
+    /// URL prefixes content sources may have, comma-separated, for the api
+    /// handler (`DEPOT_CONTENT_SOURCES`).
+    pub content_sources: Arc<str>,
+    /// How long an unpublished release lives (`DEPOT_UNPUBLISHED_TTL_MS`).
+    pub unpublished_ttl: Duration,
 }
 
 /// The `T` of each request's `Store`.
@@ -94,6 +101,11 @@ pub fn new_store(
     if limits.private {
         wasi.env("DEPOT_PRIVATE", "1");
     }
+    wasi.env("DEPOT_CONTENT_SOURCES", &*limits.content_sources)
+        .env(
+            "DEPOT_UNPUBLISHED_TTL_MS",
+            limits.unpublished_ttl.as_millis().to_string(),
+        );
     let state = RequestState {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),

@@ -9,7 +9,8 @@ use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
 
 use super::{
-    Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery, TokenInfo,
+    Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
+    SearchQuery, SigningPolicy, TokenInfo,
 };
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
@@ -148,6 +149,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Marks token `id` revoked at `time` unless it already is; returns it,
     /// or none when there is no such token.
     fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Whether `namespace` requires signed releases, and the keys granted on it
+    /// or its packages.
+    fn namespace_trust(&self, namespace: &str) -> Result<SigningPolicy, StoreError>;
+
+    /// Records an unpublished release, replacing one of the same name and version.
+    fn put_pending(&self, release: &PendingRelease) -> Result<(), StoreError>;
+
+    /// The unpublished release of `name` at `version`, if any.
+    fn get_pending(&self, name: &str, version: &str) -> Result<Option<PendingRelease>, StoreError>;
 }
 
 /// An upload being appended to.

@@ -27,11 +27,12 @@ pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, Upl
 pub use self::embedded::Embedded;
 pub use self::generated::depot::registry::store::{Access, TokenGrant, TokenInfo};
 pub use self::generated::depot::registry::store::{
-    Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent,
+    Action, AnnotationContent, Entry, KeyGrant, LogEntry, OciManifest, PendingRelease,
+    PendingStatus, ReleaseContent, SigningPolicy,
 };
 pub use self::generated::depot::registry::types::{
     Annotation, ContentKind, CustomLicense, Link, Metadata, OciArtifact, PackageSummary,
-    RegistryMetadata, RegistryStats, Release, SearchQuery, Takedown,
+    RegistryMetadata, RegistryStats, Release, ReleaseSignature, SearchQuery, Takedown,
 };
 
 mod generated {
@@ -405,6 +406,22 @@ impl wit_store::Host for StoreView<'_> {
 
     fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
         Ok(tokens::revoke(self.backend(), &id)?)
+    }
+
+    fn namespace_trust(&mut self, namespace: String) -> Result<SigningPolicy, CallError> {
+        Ok(self.backend().namespace_trust(&namespace)?)
+    }
+
+    fn put_pending(&mut self, release: PendingRelease) -> Result<(), CallError> {
+        Ok(self.backend().put_pending(&release)?)
+    }
+
+    fn get_pending(
+        &mut self,
+        name: String,
+        version: String,
+    ) -> Result<Option<PendingRelease>, CallError> {
+        Ok(self.backend().get_pending(&name, &version)?)
     }
 }
 

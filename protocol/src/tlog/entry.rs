@@ -16,10 +16,14 @@
 //! <action>
 //! ```
 //!
-//! where `<action>` is one of `release <digest> <size> <OCI manifest digest or ->`,
-//! `yank`, `unyank`, `annotate <type as JSON> <value as JSON string>` or
-//! `takedown <reason as JSON>`. Metadata is not in the leaf: it is derived from
-//! the content, which the digest binds.
+//! where `<action>` is one of `release <digest> <size> <OCI manifest digest or ->`
+//! (followed by ` signed <key> <release digest, hex> <signature, base64>` for a
+//! signed release), `yank`, `unyank`, `annotate <type as JSON> <value as JSON
+//! string>`, `takedown <reason as JSON>`, `grant-key <key>`, `revoke-key <key>`
+//! or `require-signatures true|false`. Metadata is not in the leaf: it is
+//! derived from the content, which the digest binds; the release manifest is
+//! bound by the release digest. Key entries name a namespace or a package and
+//! an empty version.
 
 use std::fmt::Write as _;
 
@@ -35,6 +39,8 @@ pub enum LeafAction<'a> {
         size: u64,
         /// The digest of the release's OCI manifest.
         oci_manifest: Option<&'a str>,
+        /// The publisher's signature, for a signed release.
+        signature: Option<LeafSignature<'a>>,
     },
     /// A yank.
     Yank,
@@ -52,6 +58,32 @@ pub enum LeafAction<'a> {
         /// Why.
         reason: &'a str,
     },
+    /// The operator lets a key sign releases of the entry's namespace or package.
+    GrantKey {
+        /// The key, `ed25519:…`.
+        key: &'a str,
+    },
+    /// The operator withdraws a key's grant.
+    RevokeKey {
+        /// The key, `ed25519:…`.
+        key: &'a str,
+    },
+    /// The operator makes the namespace require signed releases, or not.
+    RequireSignatures {
+        /// Whether it does from now on.
+        required: bool,
+    },
+}
+
+/// A publisher's signature of a release, as its leaf records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafSignature<'a> {
+    /// The key, `ed25519:…`.
+    pub key: &'a str,
+    /// The release digest, lowercase hex.
+    pub release_digest: &'a str,
+    /// The signature, base64.
+    pub signature: &'a str,
 }
 
 /// One registry log entry, as its leaf records it.
@@ -83,12 +115,20 @@ impl LeafEntry<'_> {
                 digest,
                 size,
                 oci_manifest,
+                signature,
             } => {
                 let _ = write!(
                     out,
                     "release {digest} {size} {}",
                     oci_manifest.unwrap_or("-")
                 );
+                if let Some(signed) = signature {
+                    let _ = write!(
+                        out,
+                        " signed {} {} {}",
+                        signed.key, signed.release_digest, signed.signature
+                    );
+                }
             }
             LeafAction::Yank => out.push_str("yank"),
             LeafAction::Unyank => out.push_str("unyank"),
@@ -104,6 +144,15 @@ impl LeafEntry<'_> {
             LeafAction::Takedown { reason } => {
                 out.push_str("takedown ");
                 json_string(&mut out, reason);
+            }
+            LeafAction::GrantKey { key } => {
+                let _ = write!(out, "grant-key {key}");
+            }
+            LeafAction::RevokeKey { key } => {
+                let _ = write!(out, "revoke-key {key}");
+            }
+            LeafAction::RequireSignatures { required } => {
+                let _ = write!(out, "require-signatures {required}");
             }
         }
         out.into_bytes()
@@ -146,11 +195,43 @@ mod tests {
                 digest: "sha256:ab",
                 size: 12,
                 oci_manifest: None,
+                signature: None,
             },
         };
         assert_eq!(
             String::from_utf8(entry.to_bytes()).unwrap(),
             "depot-log-entry-v1\n7\n1764324192345\n\"example:greet\"\n\"1.0.0\"\nrelease sha256:ab 12 -"
+        );
+        let signed = LeafEntry {
+            action: LeafAction::Release {
+                digest: "sha256:ab",
+                size: 12,
+                oci_manifest: Some("sha256:cd"),
+                signature: Some(LeafSignature {
+                    key: "ed25519:AA==",
+                    release_digest: "ef",
+                    signature: "SIG=",
+                }),
+            },
+            ..entry
+        };
+        assert!(
+            String::from_utf8(signed.to_bytes())
+                .unwrap()
+                .ends_with("\nrelease sha256:ab 12 sha256:cd signed ed25519:AA== ef SIG=")
+        );
+        let grant = LeafEntry {
+            name: "example",
+            version: "",
+            action: LeafAction::GrantKey {
+                key: "ed25519:AA==",
+            },
+            ..entry
+        };
+        assert!(
+            String::from_utf8(grant.to_bytes())
+                .unwrap()
+                .ends_with("\n\"example\"\n\"\"\ngrant-key ed25519:AA==")
         );
     }
 
@@ -199,6 +280,22 @@ mod tests {
             },
             LeafEntry {
                 action: LeafAction::Takedown { reason: "x" },
+                ..base
+            },
+            LeafEntry {
+                action: LeafAction::RequireSignatures { required: true },
+                ..base
+            },
+            LeafEntry {
+                action: LeafAction::RequireSignatures { required: false },
+                ..base
+            },
+            LeafEntry {
+                action: LeafAction::GrantKey { key: "k" },
+                ..base
+            },
+            LeafEntry {
+                action: LeafAction::RevokeKey { key: "k" },
                 ..base
             },
         ];

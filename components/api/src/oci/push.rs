@@ -349,7 +349,7 @@ pub fn put_manifest(
         manifest: digest.clone(),
         config: config.digest.clone(),
     };
-    match publish::publish(name, &version, &layer.digest, Some(&oci)) {
+    match publish::publish(name, &version, &layer.digest, Some(&oci), None, None) {
         Ok(_) => Ok(manifest_created(repository, &digest)),
         Err(Error::VersionExists(m)) => Err(OciError::new(409, "DENIED", m)),
         Err(Error::InvalidContent(m)) => Err(manifest_invalid(m)),

@@ -43,7 +43,10 @@ pub fn error_message(e: &Error) -> String {
         | Error::TakenDown(m)
         | Error::Storage(m)
         | Error::Unauthorized(m)
-        | Error::Forbidden(m) => m.clone(),
+        | Error::Forbidden(m)
+        | Error::InvalidSignature(m)
+        | Error::SignatureRequired(m)
+        | Error::Expired(m) => m.clone(),
         Error::HeadMoved(_) => "the registry changed while reading; reload the page".to_string(),
     }
 }

@@ -190,6 +190,7 @@ fn versions(name: &str, releases: &[Release], shown: &Release) -> Markup {
                                 th scope="row" {
                                     a href=(routes::release_path(name, &release.version)) { (release.version) }
                                     " " (layout::status_badge(release.yanked, release.takedown.is_some()))
+                                    @if release.signature.is_some() { " " span.badge.signed title="Signed by the publisher" { "signed" } }
                                 }
                                 td { (format::time(release.published_at)) }
                                 td { (format::size(release.size)) }
@@ -272,6 +273,17 @@ fn about(release: &Release) -> Markup {
                 dt { "Digest" } dd { code.digest { (release.digest) } }
                 dt { "Published" } dd { (format::time(release.published_at)) }
                 dt { "Log entry" } dd { "#" (release.seq) }
+                dt { "Signature" }
+                dd.signature {
+                    @if let Some(signature) = &release.signature {
+                        "Signed by the publisher's key " code.digest { (signature.key) }
+                        " (release digest " code.digest title=(signature.release_digest) {
+                            (short_digest(&signature.release_digest))
+                        } ")"
+                    } @else {
+                        "Not signed"
+                    }
+                }
                 @if let Some(homepage) = &metadata.homepage {
                     dt { "Homepage" } dd { (external_link(homepage, homepage)) }
                 }

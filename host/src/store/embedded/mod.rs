@@ -6,6 +6,7 @@
 
 mod blobs;
 mod cache;
+mod pending;
 mod search;
 mod sqlite;
 mod tlog;
@@ -18,13 +19,14 @@ use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
 
 use self::blobs::{BlobDir, FileBlobWriter};
+use self::pending::Pending;
 use self::sqlite::SqliteLog;
 use self::tokens::Tokens;
-use super::TokenInfo;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{
     Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
 };
+use super::{PendingRelease, SigningPolicy, TokenInfo};
 use tokio::sync::watch;
 
 /// Blobs up to this size are kept in the database.
@@ -36,6 +38,7 @@ pub struct Embedded {
     log: Arc<SqliteLog>,
     blobs: BlobDir,
     tokens: Tokens,
+    pending: Pending,
 }
 
 impl Embedded {
@@ -50,6 +53,7 @@ impl Embedded {
             )?),
             blobs: BlobDir::open(data)?,
             tokens: Tokens::open(&data.join("registry.db"))?,
+            pending: Pending::open(&data.join("registry.db"))?,
         })
     }
 }
@@ -224,6 +228,18 @@ impl Backend for Embedded {
 
     fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError> {
         self.tokens.revoke(id, time)
+    }
+
+    fn namespace_trust(&self, namespace: &str) -> Result<SigningPolicy, StoreError> {
+        self.log.namespace_trust(namespace)
+    }
+
+    fn put_pending(&self, release: &PendingRelease) -> Result<(), StoreError> {
+        self.pending.put(release)
+    }
+
+    fn get_pending(&self, name: &str, version: &str) -> Result<Option<PendingRelease>, StoreError> {
+        self.pending.get(name, version)
     }
 }
 

@@ -20,8 +20,8 @@ use super::cache::ReleaseCache;
 use super::{search, tlog};
 use crate::store::backend::StoreError;
 use crate::store::{
-    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release,
-    SearchQuery, Takedown,
+    Action, Annotation, Entry, KeyGrant, LogEntry, OciManifest, PackageSummary, RegistryStats,
+    Release, SearchQuery, SigningPolicy, Takedown,
 };
 
 /// Reader connections: enough for the reads of concurrent requests to overlap.
@@ -33,7 +33,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Version of the index derivation, kept in `PRAGMA user_version`. Bump it
 /// when [`apply`] or the index tables change: the index tables are then
 /// dropped, created afresh and rebuilt from the log at start-up.
-const INDEX_VERSION: i64 = 5;
+const INDEX_VERSION: i64 = 6;
 
 /// The log, the truth, and the OCI manifests that are not releases (kept as
 /// any OCI registry keeps them, outside the log), with the blobs uploaded or
@@ -97,6 +97,7 @@ const INDEX_SCHEMA: &str = "
         takedown_seq    INTEGER,
         kind         TEXT NOT NULL,
         licenses     TEXT,
+        signature    TEXT,
         UNIQUE (name, version)
     );
     CREATE TABLE IF NOT EXISTS release_interfaces (
@@ -121,6 +122,19 @@ const INDEX_SCHEMA: &str = "
         time    INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS annotations_by_release ON annotations (name, version, seq);
+    CREATE TABLE IF NOT EXISTS key_grants (
+        scope     TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        time      INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE INDEX IF NOT EXISTS key_grants_by_namespace ON key_grants (namespace, seq);
+    CREATE TABLE IF NOT EXISTS namespace_policy (
+        namespace          TEXT PRIMARY KEY,
+        require_signatures INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS packages (
         name       TEXT PRIMARY KEY,
         versions   INTEGER NOT NULL,
@@ -131,7 +145,7 @@ const INDEX_SCHEMA: &str = "
 ";
 
 pub(super) const RELEASE_COLUMNS: &str = "name, version, digest, size, published_at, yanked, seq, metadata, \
-                               oci, takedown_reason, takedown_time, takedown_seq";
+                               oci, takedown_reason, takedown_time, takedown_seq, signature";
 
 /// The registry log and indexes of one SQLite database.
 #[derive(Debug)]
@@ -429,6 +443,11 @@ impl SqliteLog {
                 })
             })
             .during("counting packages and releases")
+    }
+
+    /// See [`crate::store::Backend::namespace_trust`].
+    pub fn namespace_trust(&self, namespace: &str) -> Result<SigningPolicy, StoreError> {
+        namespace_trust(&self.reader(), namespace)
     }
 
     /// See [`crate::store::Backend::find_release`].
@@ -740,6 +759,18 @@ pub(super) fn release_from_row(row: &Row) -> rusqlite::Result<Release> {
         oci: json_column(row, 8)?,
         annotations: Vec::new(),
         takedown,
+        signature: row
+            .get::<_, Option<String>>(12)?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        12,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -820,10 +851,16 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
             }
             let metadata = serde_json::to_string(&content.metadata).during(INDEXING)?;
             let oci = serde_json::to_string(&content.oci).during(INDEXING)?;
+            let signature = content
+                .signature
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .during(INDEXING)?;
             conn.prepare_cached(
                 "INSERT INTO releases (name, version, digest, size, published_at, yanked, seq, \
-                 metadata, oci, kind, licenses) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10)",
+                 metadata, oci, kind, licenses, signature) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -836,7 +873,8 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                     metadata,
                     oci,
                     search::kind_name(content.metadata.kind),
-                    content.metadata.licenses
+                    content.metadata.licenses,
+                    signature
                 ])
             })
             .during(INDEXING)?;
@@ -888,8 +926,75 @@ fn apply(conn: &Connection, logged: &LogEntry) -> Result<(), StoreError> {
                 return Err(never_released(name, version));
             }
         }
+        // Key entries name a namespace or a package, not a release, and are
+        // not in the package summary.
+        Action::GrantKey(key) => {
+            let namespace = name.split(':').next().unwrap_or(name);
+            conn.prepare_cached(
+                "INSERT INTO key_grants (scope, key, namespace, seq, time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![name, key, namespace, logged.seq, logged.time])
+            })
+            .during(INDEXING)?;
+            return Ok(());
+        }
+        Action::RevokeKey(key) => {
+            let changed = conn
+                .prepare_cached("DELETE FROM key_grants WHERE scope = ?1 AND key = ?2")
+                .and_then(|mut stmt| stmt.execute(params![name, key]))
+                .during(INDEXING)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "{key} is not granted on {name}, so there is nothing to revoke; list the \
+                     grants with GET /v1/namespaces/{{namespace}}"
+                )));
+            }
+            return Ok(());
+        }
+        Action::RequireSignatures(required) => {
+            conn.prepare_cached(
+                "INSERT INTO namespace_policy (namespace, require_signatures) VALUES (?1, ?2) \
+                 ON CONFLICT (namespace) DO UPDATE SET \
+                 require_signatures = excluded.require_signatures",
+            )
+            .and_then(|mut stmt| stmt.execute(params![name, required]))
+            .during(INDEXING)?;
+            return Ok(());
+        }
     }
     refresh_package(conn, name, logged)
+}
+
+/// See [`crate::store::Backend::namespace_trust`].
+fn namespace_trust(conn: &Connection, namespace: &str) -> Result<SigningPolicy, StoreError> {
+    const READING: &str = "reading a namespace's signing keys";
+    let require_signatures = conn
+        .prepare_cached("SELECT require_signatures FROM namespace_policy WHERE namespace = ?1")
+        .and_then(|mut stmt| stmt.query_row([namespace], |row| row.get(0)).optional())
+        .during(READING)?
+        .unwrap_or(false);
+    let grants = conn
+        .prepare_cached(
+            "SELECT key, scope, seq, time FROM key_grants WHERE namespace = ?1 ORDER BY seq",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([namespace], |row| {
+                Ok(KeyGrant {
+                    key: row.get(0)?,
+                    scope: row.get(1)?,
+                    seq: row.get(2)?,
+                    time: row.get(3)?,
+                })
+            })?
+            .collect()
+        })
+        .during(READING)?;
+    Ok(SigningPolicy {
+        require_signatures,
+        grants,
+    })
 }
 
 fn release_exists(conn: &Connection, name: &str, version: &str) -> Result<bool, StoreError> {
@@ -957,7 +1062,8 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
     tx.execute_batch(
         "DROP TABLE IF EXISTS releases; DROP TABLE IF EXISTS packages; \
          DROP TABLE IF EXISTS annotations; DROP TABLE IF EXISTS release_interfaces; \
-         DROP TABLE IF EXISTS release_text;",
+         DROP TABLE IF EXISTS release_text; DROP TABLE IF EXISTS key_grants; \
+         DROP TABLE IF EXISTS namespace_policy;",
     )
     .and_then(|()| tx.execute_batch(INDEX_SCHEMA))
     .during(REBUILDING)?;

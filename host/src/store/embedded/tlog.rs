@@ -12,7 +12,8 @@
 use std::path::Path;
 
 use depot_protocol::tlog::{
-    Checkpoint, Frontier, Hash, LeafAction, LeafEntry, NodeId, NoteSigner, ProofPlan, TlogError,
+    Checkpoint, Frontier, Hash, LeafAction, LeafEntry, LeafSignature, NodeId, NoteSigner,
+    ProofPlan, TlogError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -44,6 +45,11 @@ pub fn leaf(logged: &LogEntry) -> LeafEntry<'_> {
             digest: &content.digest,
             size: content.size,
             oci_manifest: content.oci.as_ref().map(|oci| oci.manifest.as_str()),
+            signature: content.signature.as_ref().map(|signed| LeafSignature {
+                key: &signed.key,
+                release_digest: &signed.release_digest,
+                signature: &signed.signature,
+            }),
         },
         Action::Yank => LeafAction::Yank,
         Action::Unyank => LeafAction::Unyank,
@@ -52,6 +58,11 @@ pub fn leaf(logged: &LogEntry) -> LeafEntry<'_> {
             value: &annotation.value,
         },
         Action::Takedown(reason) => LeafAction::Takedown { reason },
+        Action::GrantKey(key) => LeafAction::GrantKey { key },
+        Action::RevokeKey(key) => LeafAction::RevokeKey { key },
+        Action::RequireSignatures(required) => LeafAction::RequireSignatures {
+            required: *required,
+        },
     };
     LeafEntry {
         seq: logged.seq,
