@@ -159,6 +159,7 @@ fn fill(data: &Path, packages: usize) {
                     size: metadata.size,
                     metadata,
                     oci: None,
+                    signature: None,
                 }),
             };
             let head = store.package_head(&entry.name).expect("head");

@@ -11,5 +11,6 @@ mod oci;
 mod publish;
 mod resolve;
 mod search;
+mod signing;
 mod transparency;
 mod web;

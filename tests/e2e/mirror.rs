@@ -63,6 +63,16 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
         200
     );
 
+    // A granted key and a release it signed are copied like any entry.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("mirror.key");
+    let key = ok(origin.cli(&["key", "new", key_file.to_str().unwrap()]));
+    ok(origin.cli(&["key", "grant", key.trim(), "--namespace", "mirror"]));
+    let (_wasm_dir, wasm) = temp_file("signed.wasm", &greeter_n(300));
+    let wasm = wasm.to_str().unwrap();
+    let key_file = key_file.to_str().unwrap();
+    ok(origin.cli(&["publish", "mirror:signed@1.0.0", wasm, "--sign", key_file]));
+
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("mirror");
     let options = || ServerOptions {
@@ -123,7 +133,16 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
             );
         }
     }
-    assert_eq!(contents, 104, "every release but the one taken down");
+    assert_eq!(contents, 105, "every release but the one taken down");
+    let namespace = "/v1/namespaces/mirror";
+    assert_eq!(mirror.get_json(namespace), origin.get_json(namespace));
+    let (_, signed) = mirror.get_json("/v1/packages/mirror:signed/versions/1.0.0");
+    assert!(
+        signed["signature"]["releaseSignature"].is_string(),
+        "{signed}"
+    );
+    // The copy's log holds the same leaves: `depot verify` passes against it.
+    ok(mirror.cli(&["verify"]));
     let (_, taken_down) = mirror.get_json("/v1/packages/mirror:pkg3/versions/1.9.0");
     assert_eq!(taken_down["takedown"]["reason"], "malware");
     let (_, annotated) = mirror.get_json("/v1/packages/mirror:pkg2/versions/1.1.0");

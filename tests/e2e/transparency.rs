@@ -70,6 +70,7 @@ fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify() {
                 digest: release["digest"].as_str().unwrap(),
                 size: release["size"].as_u64().unwrap(),
                 oci_manifest: release["ociManifest"].as_str(),
+                signature: None,
             },
         };
         let (status, json) = server.get_json(&format!(
@@ -91,6 +92,7 @@ fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify() {
                 digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000",
                 size: release["size"].as_u64().unwrap(),
                 oci_manifest: release["ociManifest"].as_str(),
+                signature: None,
             },
             ..leaf
         };

@@ -170,8 +170,8 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
 pub fn read_key(path: &Path) -> Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the signing key {}", path.display()))?;
-    Ok(SigningKey::from_file_text(&text)
-        .with_context(|| format!("{} is not a signing key", path.display()))?)
+    SigningKey::from_file_text(&text)
+        .with_context(|| format!("{} is not a signing key", path.display()))
 }
 
 /// The `packageType` of the file: a component unless its header says core module.

@@ -1137,6 +1137,7 @@ mod tests {
                     manifest: digest(n.wrapping_add(100)),
                     config: digest(n.wrapping_add(200)),
                 }),
+                signature: None,
             }),
         }
     }
@@ -1477,6 +1478,34 @@ mod tests {
         }
         let takedown = Action::Takedown("malware".into());
         append(&log, change("example:greet", "1.1.0", takedown)).unwrap();
+        // Key entries name a namespace or a package and no version, and stay
+        // out of the package summaries.
+        for (scope, action) in [
+            ("example", Action::GrantKey("ed25519:A".into())),
+            ("example:greet", Action::GrantKey("ed25519:B".into())),
+            ("example", Action::GrantKey("ed25519:C".into())),
+            ("example", Action::RevokeKey("ed25519:A".into())),
+            ("example", Action::RequireSignatures(true)),
+        ] {
+            append(&log, change(scope, "", action)).unwrap();
+        }
+        let revoke_again = change("example", "", Action::RevokeKey("ed25519:A".into()));
+        assert!(matches!(
+            append(&log, revoke_again),
+            Err(StoreError::NotFound(_))
+        ));
+        let trust = log.namespace_trust("example").unwrap();
+        assert!(trust.require_signatures);
+        let keys: Vec<(&str, &str)> = trust
+            .grants
+            .iter()
+            .map(|g| (g.scope.as_str(), g.key.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("example:greet", "ed25519:B"), ("example", "ed25519:C")]
+        );
+        assert!(!log.namespace_trust("other").unwrap().require_signatures);
         let incremental = indexes(&log);
         let (packages, releases) = &incremental;
         let annotated = releases.iter().find(|r| r.version == "1.0.0").unwrap();
@@ -1495,6 +1524,7 @@ mod tests {
 
         rebuild_indexes(&mut lock(&log.writer)).unwrap();
         assert_eq!(indexes(&log), incremental);
+        assert_eq!(log.namespace_trust("example").unwrap(), trust);
         assert_eq!(
             ["example:greet", "example:other"].map(|n| log.package_head(n).unwrap()),
             heads
