@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The built-in handlers: (constant prefix, file stem).
-const HANDLERS: [(&str, &str); 5] = [
+const HANDLERS: [(&str, &str); 6] = [
     ("API", "depot_api"),
+    ("WEB", "depot_web"),
     ("PUBLISH", "depot_publish"),
     ("QUERY", "depot_query"),
     ("METADATA", "depot_metadata"),

@@ -1,5 +1,6 @@
 //! Figures for the foundation: publish latency, release-JSON GET throughput,
-//! download speed and memory while serving a large blob, against a real
+//! the web view's package page, download speed and memory while serving a
+//! large blob, against a real
 //! `depot serve` on loopback. Run with `cargo bench -p depot --bench registry`.
 //! GET throughput uses `wrk` (Debian package `wrk`) when it is installed.
 
@@ -27,6 +28,7 @@ fn main() {
 
     publish_latency(&server);
     get_throughput(&server);
+    package_page(&server);
     download_speed(&server);
     memory_while_serving(&server, pid);
     drop(server);
@@ -129,6 +131,43 @@ fn get_throughput(server: &Server) {
             );
         }
         _ => println!("release JSON GET: wrk not installed (apt-get install wrk); skipped"),
+    }
+}
+
+/// The web view's package page: time to the first byte (the response's
+/// headers; the page is rendered whole before they are sent), sequential,
+/// for a package of 10 versions and for one of 200.
+fn package_page(server: &Server) {
+    for i in 0..10 {
+        let bytes = greeter(&Meta {
+            description: Some(&format!("a package page with ten versions ({i})")),
+            licenses: Some("Apache-2.0"),
+            ..Meta::default()
+        });
+        let (status, body) = server.publish("bench:page", &format!("1.{i}.0"), &bytes);
+        assert_eq!(status, 201, "{body}");
+    }
+    let http = client();
+    for (path, versions) in [
+        ("/packages/bench/page", 10),
+        ("/packages/bench/publish", 200),
+    ] {
+        let mut samples = Vec::with_capacity(500);
+        let mut size = 0;
+        for _ in 0..500 {
+            let start = Instant::now();
+            let response = http.get(server.at(path)).send().expect("GET");
+            samples.push(start.elapsed());
+            assert_eq!(response.status(), 200);
+            size = drain(response);
+        }
+        let (p50, p99) = percentiles(&mut samples);
+        println!(
+            "package page, {versions} versions ({size} B of HTML), time to first byte: \
+             p50 {:.2} ms, p99 {:.2} ms (target p50 <= 5 ms)",
+            ms(p50),
+            ms(p99)
+        );
     }
 }
 

@@ -1,6 +1,8 @@
 //! Depot's domain rules, shared by the handler components, the host and the CLI:
 //! what a package name, a version, a digest and a version requirement look like,
-//! and which release a requirement resolves to. Nothing here does I/O.
+//! and which release a requirement resolves to; and, in [`tlog`], the
+//! transparency log's Merkle tree, proofs and signed checkpoints. Nothing here
+//! does I/O.
 //!
 //! ```
 //! use depot_protocol::{PackageName, Candidate, resolve};
@@ -16,6 +18,8 @@
 //! assert_eq!(resolve(&versions, &req).unwrap().to_string(), "1.2.0");
 //! ```
 #![deny(missing_docs)]
+
+pub mod tlog;
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,3 +10,4 @@ mod oci;
 mod publish;
 mod resolve;
 mod search;
+mod web;

@@ -53,6 +53,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;
             Response::json(200, &feed::page(since, &entries))
         }
+        Route::Stats => Response::json(200, &json::stats(&query::stats()?)),
         Route::Search(query, version) => {
             let results = query::search(&query, version.as_deref())?;
             Response::json(200, &json::search(&results))

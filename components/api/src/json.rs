@@ -5,7 +5,9 @@ use depot_protocol::{Candidate, rfc3339};
 use serde::Serialize;
 
 use crate::bindings::depot::registry::query::{PackagePage, SearchResults};
-use crate::bindings::depot::registry::types::{ContentKind, Metadata, PackageSummary, Release};
+use crate::bindings::depot::registry::types::{
+    ContentKind, Metadata, PackageSummary, RegistryStats, Release,
+};
 use crate::error::ApiError;
 use crate::routes::content_path;
 
@@ -226,6 +228,22 @@ pub fn search(results: &SearchResults) -> SearchJson<'_> {
     SearchJson {
         results: results.releases.iter().map(release).collect(),
         next: results.next.as_deref(),
+    }
+}
+
+/// `GET /v1/stats`.
+#[derive(Debug, Serialize)]
+pub struct StatsJson {
+    packages: u64,
+    releases: u64,
+    head: u64,
+}
+
+pub fn stats(stats: &RegistryStats) -> StatsJson {
+    StatsJson {
+        packages: stats.packages,
+        releases: stats.releases,
+        head: stats.head,
     }
 }
 

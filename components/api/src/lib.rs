@@ -1,5 +1,6 @@
 //! Depot's HTTP front: the `/v1` JSON API of docs/http-api.md and the OCI
-//! distribution API under `/v2` ([`oci`]), exported as
+//! distribution API under `/v2` ([`oci`]), and the web view's pages everywhere
+//! else ([`web`], rendered by the web handler), exported as
 //! `wasi:http/incoming-handler`, over the publish and query handlers and the
 //! store. A request goes: [`routes`] (which route) → [`handlers`] (what it
 //! does) → [`response`] (status, headers, body); [`json`] shapes the bodies and
@@ -27,6 +28,7 @@ mod json;
 mod oci;
 mod response;
 mod routes;
+mod web;
 
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{IncomingRequest, Method, ResponseOutparam};
@@ -45,10 +47,12 @@ impl Guest for Api {
         // while handling, is its child.
         let response = if oci::handles(&path) {
             oci::respond(&method, &path, &request)
-        } else {
+        } else if web::is_api(&path) {
             routes::route(&method, &path)
                 .and_then(|route| handlers::respond(route, &request))
                 .unwrap_or_else(|e| Response::error(&e))
+        } else {
+            web::respond(&method, &path, &request)
         };
         response.send(out, method == "HEAD");
     }

@@ -37,7 +37,7 @@ impl Body {
 #[derive(Debug)]
 pub struct Response {
     status: u16,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(String, String)>,
     body: Body,
 }
 
@@ -45,7 +45,7 @@ impl Response {
     pub fn new(status: u16, content_type: &str, body: Body) -> Self {
         Self {
             status,
-            headers: vec![("content-type", content_type.to_string())],
+            headers: vec![("content-type".to_string(), content_type.to_string())],
             body,
         }
     }
@@ -72,8 +72,17 @@ impl Response {
     }
 
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
+        self.headers.push((name.to_string(), value));
         self
+    }
+
+    /// A response with exactly `headers` (a `content-type` among them).
+    pub fn with_headers(status: u16, headers: Vec<(String, String)>, body: Body) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Sends the response; with `head_only`, everything but the body.
@@ -87,7 +96,7 @@ impl Response {
         let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
             .into_iter()
-            .map(|(name, value)| (name.to_string(), value.into_bytes()))
+            .map(|(name, value)| (name, value.into_bytes()))
             .collect();
         if let Some(length) = length {
             entries.push((

@@ -1,8 +1,11 @@
 //! Which route a request is for: pure string work on the method, the
 //! percent-encoded path and the query string.
 
-use crate::bindings::depot::registry::types::{ContentKind, SearchQuery};
+use crate::bindings::depot::registry::types::SearchQuery;
 use crate::error::ApiError;
+
+#[path = "../../shared/query_string.rs"]
+mod query_string;
 
 /// The routes, for the 404 message.
 const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/{name}, \
@@ -14,7 +17,8 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       POST /v1/packages/{name}/versions/{version}/takedown, \
                       GET /v1/packages/{name}/resolve?req={requirement}, \
                       GET /v1/content/{digest}, \
-                      GET /v1/search?q=&exports=&imports=&license=&kind=&version=&include=&after=&limit=, \
+                      GET /v1/search?q=&exports=&imports=&license=&namespace=&kind=&version=&include=&after=&limit=, \
+                      GET /v1/stats, \
                       GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
                       GET /v1/feed/stream?since={seq}";
 
@@ -83,6 +87,7 @@ pub enum Route {
     },
     /// What to look for, and the semver requirement (`version=`) releases must meet.
     Search(SearchQuery, Option<String>),
+    Stats,
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -174,8 +179,13 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         }
         ["v1", "search"] => {
             allow(method, READ)?;
-            let version = query_param(query, "version")?.filter(|v| !v.trim().is_empty());
-            Ok(Route::Search(search(query)?, version))
+            let (search, version) =
+                query_string::search_query(query, DEFAULT_LIMIT).map_err(ApiError::bad_request)?;
+            Ok(Route::Search(search, version))
+        }
+        ["v1", "stats"] => {
+            allow(method, READ)?;
+            Ok(Route::Stats)
         }
         ["v1", "content", digest] => {
             allow(method, READ)?;
@@ -210,56 +220,7 @@ pub fn content_path(name: &str, version: &str) -> String {
 
 /// `limit`, clamped to what a page may hold by the query handler.
 fn limit(value: Option<String>) -> Result<u32, ApiError> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    let limit: u64 = value.parse().map_err(|_| {
-        ApiError::bad_request(format!(
-            "limit `{value}` is not a whole number; give a page size from 1 to 1000"
-        ))
-    })?;
-    Ok(u32::try_from(limit).unwrap_or(u32::MAX))
-}
-
-/// The query of `GET /v1/search`.
-fn search(query: &str) -> Result<SearchQuery, ApiError> {
-    let param = |key| Ok::<_, ApiError>(query_param(query, key)?.filter(|v| !v.trim().is_empty()));
-    let kind = match param("kind")?.as_deref() {
-        None => None,
-        Some("component") => Some(ContentKind::Component),
-        Some("wit-package") => Some(ContentKind::WitPackage),
-        Some("core-module") => Some(ContentKind::CoreModule),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "kind `{other}` is not a content kind; use component, wit-package or core-module"
-            )));
-        }
-    };
-    let mut include_yanked = false;
-    let mut include_taken_down = false;
-    for what in param("include")?.iter().flat_map(|i| i.split(',')) {
-        match what.trim() {
-            "yanked" => include_yanked = true,
-            "taken-down" => include_taken_down = true,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "include=`{other}` is not known; include `yanked`, `taken-down` or both, \
-                     comma-separated"
-                )));
-            }
-        }
-    }
-    Ok(SearchQuery {
-        text: param("q")?,
-        exports: param("exports")?,
-        imports: param("imports")?,
-        license: param("license")?,
-        kind,
-        include_yanked,
-        include_taken_down,
-        after: param("after")?,
-        limit: limit(query_param(query, "limit")?)?,
-    })
+    query_string::limit(value, DEFAULT_LIMIT).map_err(ApiError::bad_request)
 }
 
 /// The whole number `value` of query parameter `key`; `default` when absent.
@@ -276,63 +237,19 @@ pub fn number(value: Option<String>, key: &str, default: u64) -> Result<u64, Api
 
 /// The first value of `key` in a form-encoded query string, decoded.
 pub fn query_param(query: &str, key: &str) -> Result<Option<String>, ApiError> {
-    for pair in query.split('&') {
-        let (k, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(k, true)? == key {
-            return percent_decode(value, true).map(Some);
-        }
-    }
-    Ok(None)
+    query_string::query_param(query, key).map_err(ApiError::bad_request)
 }
 
 /// Decodes `%XX` escapes (and, in a query string, `+` as a space); the result
 /// must be UTF-8.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(format!(
-            "`{text}` is not valid percent-encoded UTF-8; encode each byte that is not \
-             allowed in a URL as %XX"
-        ))
-    };
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let high = bytes.get(i + 1).and_then(|b| hex_value(*b));
-                let low = bytes.get(i + 2).and_then(|b| hex_value(*b));
-                let (Some(high), Some(low)) = (high, low) else {
-                    return Err(invalid());
-                };
-                decoded.push(high << 4 | low);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                decoded.push(b' ');
-                i += 1;
-            }
-            b => {
-                decoded.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).map_err(|_| invalid())
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
+    query_string::percent_decode(text, plus_is_space).map_err(ApiError::bad_request)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::depot::registry::types::ContentKind;
 
     fn ok(method: &str, path: &str) -> Route {
         route(method, path).unwrap()
@@ -453,7 +370,7 @@ mod tests {
         let Route::Search(search, version) = ok(
             "GET",
             "/v1/search?q=greet&exports=wasi%3Ahttp%2Fincoming-handler&kind=component\
-             &license=MIT&version=%5E1&include=yanked&after=1%2Fa%3Ab&limit=5",
+             &license=MIT&namespace=wasi&version=%5E1&include=yanked&after=1%2Fa%3Ab&limit=5",
         ) else {
             panic!("not a search");
         };
@@ -463,6 +380,7 @@ mod tests {
             Some("wasi:http/incoming-handler")
         );
         assert_eq!(search.kind, Some(ContentKind::Component));
+        assert_eq!(search.namespace.as_deref(), Some("wasi"));
         assert_eq!(version.as_deref(), Some("^1"));
         assert!(search.include_yanked && !search.include_taken_down);
         assert_eq!((search.after.as_deref(), search.limit), (Some("1/a:b"), 5));

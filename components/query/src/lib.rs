@@ -19,7 +19,7 @@ mod validate;
 use std::cmp::Ordering;
 
 use bindings::depot::registry::store::{self, LogEntry};
-use bindings::depot::registry::types::{Error, Release, SearchQuery};
+use bindings::depot::registry::types::{Error, RegistryStats, Release, SearchQuery};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
 use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
@@ -135,6 +135,16 @@ impl Guest for QueryHandler {
                  MIT or Apache-2.0"
             )));
         }
+        query.namespace = clean(query.namespace, "namespace")?;
+        if let Some(namespace) = &query.namespace
+            && format!("{namespace}:package")
+                .parse::<PackageName>()
+                .is_err()
+        {
+            return Err(Error::BadRequest(format!(
+                "namespace `{namespace}` is not a namespace; use the part of a package name                  before the `:`, in lowercase kebab-case, such as `wasi`"
+            )));
+        }
         query.limit = query.limit.clamp(1, MAX_PAGE);
         let page = store::search(&query)?;
         // The store lists each package's matching releases together; keep
@@ -158,6 +168,10 @@ impl Guest for QueryHandler {
             releases,
             next: page.next,
         })
+    }
+
+    fn stats() -> Result<RegistryStats, Error> {
+        store::stats()
     }
 
     fn release_by_digest(digest: String) -> Result<Release, Error> {

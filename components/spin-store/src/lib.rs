@@ -44,7 +44,7 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use bindings::depot::registry::types::{Error, PackageSummary, Release, SearchQuery};
+use bindings::depot::registry::types::{Error, PackageSummary, RegistryStats, Release, SearchQuery};
 use bindings::exports::depot::registry::store::{
     self as wit, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
     LogEntry, OciManifest, SearchPage,
@@ -237,6 +237,10 @@ impl Guest for SpinStore {
     fn search(query: SearchQuery) -> Result<SearchPage, Error> {
         let (releases, next) = search::search(&*db()?, &query)?;
         Ok(SearchPage { releases, next })
+    }
+
+    fn stats() -> Result<RegistryStats, Error> {
+        Ok(log::stats(&*db()?)?)
     }
 
     fn release_by_digest(digest: String) -> Result<Option<Release>, Error> {

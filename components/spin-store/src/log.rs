@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use depot_protocol::{Candidate, Version};
 
-use crate::bindings::depot::registry::types::{
+use crate::bindings::depot::registry::types::{RegistryStats, 
     Annotation, ContentKind, Metadata, PackageSummary, Release, Takedown,
 };
 use crate::bindings::exports::depot::registry::store::{Action, Entry, LogEntry};
@@ -151,6 +151,16 @@ pub fn release_by_digest(db: &Db, digest: &str) -> Result<Option<Release>, Store
         "finding a release by digest",
     )?;
     Ok(with_annotations(db, releases_from_rows(&rows)?)?.pop())
+}
+
+/// See `store.stats`.
+pub fn stats(db: &Db) -> Result<RegistryStats, StoreError> {
+    let row = db.one(sql::STATS, &[], "counting packages and releases")?;
+    Ok(RegistryStats {
+        packages: row.u64(0)?,
+        releases: row.u64(1)?,
+        head: row.u64(2)?,
+    })
 }
 
 /// Whether a release not taken down has content `digest`.

@@ -79,6 +79,14 @@ fn release_filters(query: &SearchQuery, params: &mut Vec<Value>, driven: bool) -
              ')', ' ')) || ' ', ' ' || ?{n} || ' ') > 0)"
         ));
     }
+    if let Some(namespace) = &query.namespace {
+        // A range of names, so the index on names serves it: `ns:` up to
+        // `ns;`, the character after `:`.
+        params.push(Value::Text(format!("{namespace}:")));
+        let from = params.len();
+        params.push(Value::Text(format!("{namespace};")));
+        conditions.push(format!("r.name > ?{from} AND r.name < ?{}", params.len()));
+    }
     if let Some(kind) = query.kind {
         params.push(Value::Text(kind_name(kind).to_string()));
         conditions.push(format!("r.kind = ?{}", params.len()));

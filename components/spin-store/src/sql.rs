@@ -214,6 +214,8 @@ pub const LIST_PACKAGES: &str = "SELECT name, versions, latest, updated_at FROM 
      WHERE name > ?1 ORDER BY name LIMIT ?2";
 pub const ANNOTATIONS_OF: &str = "SELECT name, version, type, value, time, seq FROM annotations \
      WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq";
+pub const STATS: &str = "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM releases), \
+     (SELECT COALESCE(MAX(seq), 0) FROM log)";
 pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE digest = ?1 \
      AND takedown_seq IS NULL)";
 

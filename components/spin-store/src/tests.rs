@@ -470,12 +470,44 @@ fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
     assert_eq!(search::search(&db, &hello).unwrap().0.len(), 1);
 }
 
+#[test]
+fn search_by_namespace_finds_only_that_namespace() {
+    let file = TempDb::new();
+    let db = file.open();
+    for (n, name) in ["acme:toml", "acme-extra:toml", "acmf:toml", "zed:toml"]
+        .into_iter()
+        .enumerate()
+    {
+        append(&db, release(name, "1.0.0", n as u8)).unwrap();
+    }
+    let mut in_acme = query(None);
+    in_acme.namespace = Some("acme".into());
+    assert_eq!(found(&db, &in_acme), ["acme:toml"]);
+    in_acme.text = Some("toml".into());
+    assert_eq!(found(&db, &in_acme), ["acme:toml"]);
+}
+
+#[test]
+fn stats_count_packages_releases_and_the_head() {
+    let file = TempDb::new();
+    let db = file.open();
+    let empty = log::stats(&db).unwrap();
+    assert_eq!((empty.packages, empty.releases, empty.head), (0, 0, 0));
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, release("example:greet", "1.1.0", 2)).unwrap();
+    append(&db, release("example:other", "0.1.0", 3)).unwrap();
+    append(&db, change("example:greet", "1.1.0", Action::Yank)).unwrap();
+    let stats = log::stats(&db).unwrap();
+    assert_eq!((stats.packages, stats.releases, stats.head), (2, 3, 4));
+}
+
 fn query(text: Option<&str>) -> SearchQuery {
     SearchQuery {
         text: text.map(Into::into),
         exports: None,
         imports: None,
         license: None,
+        namespace: None,
         kind: None,
         include_yanked: false,
         include_taken_down: false,

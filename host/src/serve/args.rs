@@ -23,7 +23,7 @@ pub struct ServeArgs {
     pub compile_cache: Option<PathBuf>,
 
     /// Handler manifest (`handlers.toml`): one line per role (`api`, `publish`,
-    /// `query`, `metadata`, `policy`) set to "builtin" or to the path of a
+    /// `web`, `query`, `metadata`, `policy`) set to "builtin" or to the path of a
     /// .wasm component, relative to the manifest. Roles not named, or no
     /// manifest at all, use the built-in handlers.
     #[arg(long, value_name = "FILE")]

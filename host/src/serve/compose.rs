@@ -1,7 +1,7 @@
 //! Composes the handler components into one component with wac-graph.
 //!
 //! Each handler is instantiated after the handlers it may import (metadata,
-//! policy, publish, query, api); each of its imports that another handler
+//! policy, publish, query, web, api); each of its imports that another handler
 //! exports is wired to that handler's instance. What is left (the store and
 //! WASI) stays an import of the composition, for the host to provide. The
 //! composition exports the api handler's `wasi:http/incoming-handler`.
@@ -20,6 +20,7 @@ fn required_export(role: Role) -> &'static str {
         Role::Policy => "depot:registry/policy@0.1.0",
         Role::Publish => "depot:registry/publish@0.1.0",
         Role::Query => "depot:registry/query@0.1.0",
+        Role::Web => "depot:registry/web@0.1.0",
         Role::Api => "wasi:http/incoming-handler@0.2",
     }
 }
@@ -49,9 +50,9 @@ struct Provider<'a> {
     export: String,
 }
 
-/// The roles that serve reads (GET and HEAD): the HTTP front and the query
-/// handler. The others only change the registry.
-const READ_ROLES: [Role; 2] = [Role::Query, Role::Api];
+/// The roles that serve reads (GET and HEAD): the HTTP front, the query
+/// handler and the web view. The others only change the registry.
+const READ_ROLES: [Role; 3] = [Role::Query, Role::Web, Role::Api];
 
 /// Composes `handlers` (one per role) into one component's bytes.
 pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
@@ -220,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn the_read_composition_holds_only_the_api_and_query_handlers() {
+    fn the_read_composition_holds_only_the_api_query_and_web_handlers() {
         let handlers = manifest::load(None).unwrap();
         let full = compose(&handlers).unwrap();
         let reads = compose_reads(&handlers).unwrap();

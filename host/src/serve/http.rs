@@ -30,7 +30,7 @@ use crate::store::StoreCtx;
 pub struct Server {
     /// Every handler: serves requests that may change the registry.
     all: ProxyPre<RequestState>,
-    /// The handlers a read reaches (api and query): serves GET and HEAD.
+    /// The handlers a read reaches (api, query and web): serves GET and HEAD.
     reads: ProxyPre<RequestState>,
     store: StoreCtx,
     limits: Limits,

@@ -31,17 +31,20 @@ pub enum Role {
     Publish,
     /// Reads the registry.
     Query,
+    /// Renders the web view.
+    Web,
     /// The HTTP front.
     Api,
 }
 
 impl Role {
     /// Every role, each after the roles whose interfaces it may import.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Metadata,
         Role::Policy,
         Role::Publish,
         Role::Query,
+        Role::Web,
         Role::Api,
     ];
 
@@ -52,6 +55,7 @@ impl Role {
             Role::Policy => "policy",
             Role::Publish => "publish",
             Role::Query => "query",
+            Role::Web => "web",
             Role::Api => "api",
         }
     }
@@ -62,6 +66,7 @@ impl Role {
             Role::Policy => built::builtin::POLICY,
             Role::Publish => built::builtin::PUBLISH,
             Role::Query => built::builtin::QUERY,
+            Role::Web => built::builtin::WEB,
             Role::Api => built::builtin::API,
         }
     }
@@ -110,6 +115,7 @@ struct Manifest {
     policy: Option<String>,
     publish: Option<String>,
     query: Option<String>,
+    web: Option<String>,
     api: Option<String>,
 }
 
@@ -120,13 +126,14 @@ impl Manifest {
             Role::Policy => self.policy.as_deref(),
             Role::Publish => self.publish.as_deref(),
             Role::Query => self.query.as_deref(),
+            Role::Web => self.web.as_deref(),
             Role::Api => self.api.as_deref(),
         }
     }
 }
 
-const MANIFEST_HELP: &str = "Each line of a handler manifest names a role (api, publish, query, \
-    metadata or policy) and either \"builtin\" or the path of a .wasm component, relative to the \
+const MANIFEST_HELP: &str = "Each line of a handler manifest names a role (api, web, publish, \
+    query, metadata or policy) and either \"builtin\" or the path of a .wasm component, relative to the \
     manifest's folder, e.g. `policy = \"my-policy.wasm\"`.";
 
 /// The handlers the manifest at `path` names, in [`Role::ALL`] order; every
@@ -225,7 +232,7 @@ mod tests {
             Source::File(dir.path().join("policies/strict.wasm"))
         );
         assert_eq!(&*policy.bytes, b"\0asm");
-        assert_eq!(handlers[4].source, Source::Builtin);
+        assert_eq!(handlers[5].source, Source::Builtin);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use depot_protocol::Digest;
 
-use super::{Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery};
+use super::{Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery};
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
@@ -48,6 +48,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The packages with a release matching `query`, best first, with those
     /// releases; and the cursor of the next page.
     fn search(&self, query: &SearchQuery) -> Result<(Vec<Release>, Option<String>), StoreError>;
+
+    /// How many packages and releases there are, and the log's head.
+    fn stats(&self) -> Result<RegistryStats, StoreError>;
 
     /// The release of `name` whose version equals `version` up to build metadata.
     fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;

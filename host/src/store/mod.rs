@@ -29,7 +29,7 @@ pub use self::generated::depot::registry::store::{
 };
 pub use self::generated::depot::registry::types::{
     Annotation, ContentKind, CustomLicense, Link, Metadata, OciArtifact, PackageSummary,
-    RegistryMetadata, Release, SearchQuery, Takedown,
+    RegistryMetadata, RegistryStats, Release, SearchQuery, Takedown,
 };
 
 mod generated {
@@ -252,6 +252,10 @@ impl wit_store::Host for StoreView<'_> {
     fn search(&mut self, query: SearchQuery) -> Result<wit_store::SearchPage, CallError> {
         let (releases, next) = self.ctx.backend.search(&query)?;
         Ok(wit_store::SearchPage { releases, next })
+    }
+
+    fn stats(&mut self) -> Result<RegistryStats, CallError> {
+        Ok(self.ctx.backend.stats()?)
     }
 
     fn find_release(

@@ -17,7 +17,9 @@ use depot_protocol::Digest;
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
-use super::{Action, Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery};
+use super::{
+    Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
+};
 use tokio::sync::watch;
 
 /// Blobs up to this size are kept in the database.
@@ -108,6 +110,10 @@ impl Backend for Embedded {
 
     fn search(&self, query: &SearchQuery) -> Result<(Vec<Release>, Option<String>), StoreError> {
         self.log.search(query)
+    }
+
+    fn stats(&self) -> Result<RegistryStats, StoreError> {
+        self.log.stats()
     }
 
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {

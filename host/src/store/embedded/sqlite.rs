@@ -19,8 +19,8 @@ use super::cache::ReleaseCache;
 use super::search;
 use crate::store::backend::StoreError;
 use crate::store::{
-    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, Release, SearchQuery,
-    Takedown,
+    Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release,
+    SearchQuery, Takedown,
 };
 
 /// Reader connections: enough for the reads of concurrent requests to overlap.
@@ -376,6 +376,25 @@ impl SqliteLog {
         let (names, next) = search::packages(&conn, query)?;
         let releases = search::releases_of(&conn, &names, query)?;
         Ok((with_annotations(&conn, releases)?, next))
+    }
+
+    /// See [`crate::store::Backend::stats`].
+    pub fn stats(&self) -> Result<RegistryStats, StoreError> {
+        self.reader()
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM releases), \
+                 (SELECT COALESCE(MAX(seq), 0) FROM log)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([], |row| {
+                    Ok(RegistryStats {
+                        packages: row.get(0)?,
+                        releases: row.get(1)?,
+                        head: row.get(2)?,
+                    })
+                })
+            })
+            .during("counting packages and releases")
     }
 
     /// See [`crate::store::Backend::find_release`].
