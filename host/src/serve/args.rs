@@ -54,6 +54,33 @@ pub struct ServeArgs {
     /// the handlers as the environment variable `DEPOT_MAX_CONTENT_SIZE`.
     #[arg(long, value_name = "SIZE", default_value = "104857600", value_parser = parse_size)]
     pub max_content_size: u64,
+
+    /// Serve a Spin build of Depot (what `depot compose` writes and `spin up`
+    /// serves) instead of the built-in handlers, with Spin's key-value store
+    /// and SQLite database as local files in `<data>/spin`, laid out as
+    /// `spin up` keeps them in `.spin/`. For testing the Spin build without Spin.
+    #[arg(long, value_name = "FILE", conflicts_with = "handlers")]
+    pub spin_app: Option<PathBuf>,
+}
+
+/// Compose the handlers with a store component into one component that
+/// serves the whole registry on a runtime providing only WASI and what the
+/// store component imports: the app `spin.toml` serves, with spin-store.
+#[derive(Debug, clap::Args)]
+pub struct ComposeArgs {
+    /// Handler manifest (`handlers.toml`): which .wasm fills each role, as for
+    /// `depot serve`, and a `store` line naming the store component.
+    #[arg(long, value_name = "FILE")]
+    pub handlers: Option<PathBuf>,
+
+    /// The store component (exports `depot:registry/store@0.1.0`, e.g. the
+    /// spin-store crate's `spin_store.wasm`); overrides the manifest's `store`.
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+
+    /// Where to write the composed component.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 /// Splits `text` into a whole number and the unit that follows it.

@@ -9,6 +9,8 @@ mod http;
 mod manifest;
 mod request;
 
+pub use self::args::ComposeArgs;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,7 +22,8 @@ pub use self::args::ServeArgs;
 use self::args::show_size;
 use self::engine::{Compiled, EpochTicker};
 use self::http::Server;
-use self::request::Limits;
+use self::request::{Limits, Storage};
+use crate::spin::SpinCtx;
 use crate::store::{Backend, Embedded, StoreCtx};
 
 /// Tokio worker threads: at least this many, so a worker blocked in a storage
@@ -49,18 +52,11 @@ pub fn run(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
-    let backend = Embedded::open(&args.data).with_context(|| {
-        format!(
-            "cannot open the registry in {}; check that the directory given to --data is \
-             writable",
-            args.data.display()
-        )
-    })?;
-
-    let handlers = manifest::load(args.handlers.as_deref())?;
     let start = Instant::now();
-    let composed = compose::compose(&handlers)?;
-    let composed_reads = compose::compose_reads(&handlers)?;
+    let app = match &args.spin_app {
+        Some(path) => App::spin(&args, path, mirror.is_some())?,
+        None => App::native(&args)?,
+    };
     let compose_time = start.elapsed();
 
     let engine = engine::new(args.max_concurrent_requests, args.memory_limit)?;
@@ -68,9 +64,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         .compile_cache
         .clone()
         .unwrap_or_else(|| args.data.join("cache"));
-    let linker = request::linker(&engine)?;
-    let (all, compiled) = prepare(&engine, &linker, &composed, &cache)?;
-    let (reads, compiled_reads) = prepare(&engine, &linker, &composed_reads, &cache)?;
+    let linker = request::linker(&engine, &app.storage)?;
+    let (all, compiled) = prepare(&engine, &linker, &app.composed, &cache)?;
+    let (reads, compiled_reads) = match &app.composed_reads {
+        Some(composed) => prepare(&engine, &linker, composed, &cache)?,
+        None => (all.clone(), compiled),
+    };
+    let composed = app.composed;
+    let composed_reads = app.composed_reads.unwrap_or_default();
+    let storage = app.storage;
 
     let _ticker = EpochTicker::start(engine.clone())?;
     let limits = Limits {
@@ -78,14 +80,11 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         deadline: args.request_deadline,
         max_content_size: args.max_content_size,
     };
-    let backend: Arc<dyn Backend> = Arc::new(backend);
-    let store = StoreCtx::new(backend.clone());
-
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
     for pre in [&all, &reads] {
-        let mut trial = request::new_store(&engine, &store, &limits, start + limits.deadline);
+        let mut trial = request::new_store(&engine, &storage, &limits, start + limits.deadline);
         pre.instantiate_async(&mut trial)
             .await
             .map_err(anyhow::Error::from)
@@ -126,25 +125,129 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         first_instances_ms = ms(instantiate_time),
         "serving"
     );
-    let read_only = mirror.map(|Mirror { origin, batch }| {
-        let base = origin.base().to_string();
-        tracing::info!(origin = %base, "mirroring");
-        tokio::spawn(crate::mirror::follow(origin, batch, backend));
-        base
-    });
+    let read_only = match (mirror, app.backend) {
+        (Some(Mirror { origin, batch }), Some(backend)) => {
+            let base = origin.base().to_string();
+            tracing::info!(origin = %base, "mirroring");
+            tokio::spawn(crate::mirror::follow(origin, batch, backend));
+            Some(base)
+        }
+        _ => None,
+    };
     // Tests and scripts wait for this line.
     eprintln!("Depot listening on http://{address}");
 
     Arc::new(Server::new(
         all,
         reads,
-        store,
+        storage,
         limits,
         args.max_concurrent_requests,
         read_only,
     ))
     .run(listener)
     .await
+}
+
+/// Runs `depot compose`: writes the handlers the manifest names, composed with
+/// a store component, as one component a runtime without Depot's store (Spin)
+/// can serve.
+pub fn compose_app(args: ComposeArgs) -> anyhow::Result<()> {
+    let handlers = manifest::load(args.handlers.as_deref())?;
+    let store = match &args.store {
+        Some(path) => manifest::StoreComponent::read(path)?,
+        None => manifest::load_store(args.handlers.as_deref())?.context(
+            "no store component to plug in: name one with --store, or with a `store` line in \
+             the handler manifest given to --handlers (e.g. `store = \"spin_store.wasm\"`)",
+        )?,
+    };
+    let composed = compose::compose_with_store(&handlers, &store)?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    std::fs::write(&args.output, &composed)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let roles: Vec<String> = handlers
+        .iter()
+        .map(|h| h.to_string())
+        .chain([store.to_string()])
+        .collect();
+    println!(
+        "composed {} ({} bytes) from {}",
+        args.output.display(),
+        composed.len(),
+        roles.join(", ")
+    );
+    Ok(())
+}
+
+/// What `depot serve` runs: the compositions and where their data goes.
+struct App {
+    /// Every handler.
+    composed: Vec<u8>,
+    /// The handlers a read reaches, when they are composed apart.
+    composed_reads: Option<Vec<u8>>,
+    storage: Storage,
+    /// The native store's backend, which a mirror writes to.
+    backend: Option<Arc<dyn Backend>>,
+}
+
+impl App {
+    /// The handlers the manifest names, composed here, on the embedded store.
+    fn native(args: &ServeArgs) -> anyhow::Result<Self> {
+        let backend = Embedded::open(&args.data).with_context(|| {
+            format!(
+                "cannot open the registry in {}; check that the directory given to --data is \
+                 writable",
+                args.data.display()
+            )
+        })?;
+        let handlers = manifest::load(args.handlers.as_deref())?;
+        if manifest::load_store(args.handlers.as_deref())?.is_some() {
+            tracing::info!(
+                "ignoring the handler manifest's `store` line: it is for `depot compose`, and \
+                 `depot serve` provides the store itself"
+            );
+        }
+        let backend: Arc<dyn Backend> = Arc::new(backend);
+        Ok(Self {
+            composed: compose::compose(&handlers)?,
+            composed_reads: Some(compose::compose_reads(&handlers)?),
+            storage: Storage::Native(StoreCtx::new(backend.clone())),
+            backend: Some(backend),
+        })
+    }
+
+    /// A Spin build (`depot compose` output) at `path`, whose Spin key-value
+    /// store and database live in `<data>/spin`.
+    fn spin(args: &ServeArgs, path: &std::path::Path, mirror: bool) -> anyhow::Result<Self> {
+        if mirror {
+            anyhow::bail!(
+                "a mirror cannot run a Spin build: it copies entries into the native store; \
+                 leave out --spin-app"
+            );
+        }
+        if args.handlers.is_some() {
+            anyhow::bail!(
+                "--handlers does not apply to --spin-app: a Spin build is composed already; give \
+                 the handler manifest to `depot compose --handlers` instead"
+            );
+        }
+        let composed = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read the Spin build {}; make it with `depot compose`",
+                path.display()
+            )
+        })?;
+        let spin = SpinCtx::open(&args.data.join("spin"))?;
+        Ok(Self {
+            composed,
+            composed_reads: None,
+            storage: Storage::Spin(spin),
+            backend: None,
+        })
+    }
 }
 
 /// Compiles (or loads from `cache`) one composition and pre-instantiates it
