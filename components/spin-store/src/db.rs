@@ -10,6 +10,9 @@ use spin_sdk::sqlite::Value;
 use crate::error::{During, StoreError};
 use crate::sql;
 
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
+
 /// One SQLite connection: runs one statement, returning its rows.
 ///
 /// Every statement of a transaction must go through the same connection
@@ -203,6 +206,11 @@ impl Db {
             sql,
             text_index: Cell::new(false),
         };
+        // Concurrent publishes queue on the write lock (`BEGIN IMMEDIATE`);
+        // a local Spin database waits 5 s for it by default, too short for a
+        // burst of them on a busy machine. A backend without the pragma
+        // (libSQL over the network) keeps its own behaviour.
+        let _ = db.sql.run(BUSY_TIMEOUT, &[]);
         let (version, text_index) = db.open_state()?;
         db.text_index.set(text_index);
         if version != sql::INDEX_VERSION {
