@@ -5,6 +5,26 @@
 
 mod support;
 
+/// Generates, for each test body `fn NAME(runtime: Runtime)` of the calling
+/// module, the tests `native::NAME` and `spin::NAME`: one set of end-to-end
+/// cases for both compositions.
+macro_rules! on_every_runtime {
+    ($($test:ident),* $(,)?) => {
+        mod native {
+            $(#[test]
+            fn $test() {
+                super::$test($crate::support::Runtime::Native)
+            })*
+        }
+        mod spin {
+            $(#[test]
+            fn $test() {
+                super::$test($crate::support::Runtime::Spin)
+            })*
+        }
+    };
+}
+
 mod feed;
 mod limits;
 mod mirror;

@@ -10,7 +10,11 @@ fn the_swapped_in_strict_policy_wants_a_license_and_a_description(runtime: Runti
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("handlers.toml");
     let policy = fixture_handler("strict_policy.wasm");
-    std::fs::write(&manifest, format!("policy = {:?}\n", policy.display().to_string())).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("policy = {:?}\n", policy.display().to_string()),
+    )
+    .unwrap();
     let server = Server::start_with(ServerOptions {
         runtime,
         handlers: Some(manifest),

@@ -32,7 +32,11 @@ fn check(manifest: &serde_json::Value) -> Result<(), Vec<String>> {
         .iter_errors(manifest)
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 #[test]
@@ -40,8 +44,14 @@ fn spin_toml_is_a_valid_spin_manifest_that_grants_the_default_stores() {
     let manifest = spin_toml();
     check(&manifest).unwrap_or_else(|errors| panic!("spin.toml: {errors:#?}"));
     let component = &manifest["component"]["depot"];
-    assert_eq!(component["key_value_stores"], serde_json::json!(["default"]));
-    assert_eq!(component["sqlite_databases"], serde_json::json!(["default"]));
+    assert_eq!(
+        component["key_value_stores"],
+        serde_json::json!(["default"])
+    );
+    assert_eq!(
+        component["sqlite_databases"],
+        serde_json::json!(["default"])
+    );
     assert_eq!(manifest["trigger"]["http"][0]["route"], "/...");
 
     // The schema does catch mistakes.
@@ -57,19 +67,28 @@ fn spin_toml_is_a_valid_spin_manifest_that_grants_the_default_stores() {
 fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_serves() {
     let manifest = spin_toml();
     let component = &manifest["component"]["depot"];
-    let command = component["build"]["command"].as_str().expect("a build command");
+    let command = component["build"]["command"]
+        .as_str()
+        .expect("a build command");
     let source = component["source"].as_str().expect("a source");
     let (cargo, args) = command
         .split_once(" -- ")
         .expect("the build runs `cargo run … -- ARGS`");
-    assert!(cargo.starts_with("cargo run") && cargo.contains("-p depot"), "{command}");
+    assert!(
+        cargo.starts_with("cargo run") && cargo.contains("-p depot"),
+        "{command}"
+    );
     let args: Vec<&str> = args.split_whitespace().collect();
     assert_eq!(args[0], "compose", "{command}");
     let output = args
         .iter()
         .position(|a| *a == "--output")
         .expect("--output");
-    assert_eq!(args[output + 1], source, "the build writes what spin.toml serves");
+    assert_eq!(
+        args[output + 1],
+        source,
+        "the build writes what spin.toml serves"
+    );
 
     // Run the same compose step, into a temporary file.
     let dir = tempfile::tempdir().unwrap();

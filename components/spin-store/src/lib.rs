@@ -44,7 +44,9 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use bindings::depot::registry::types::{Error, PackageSummary, RegistryStats, Release, SearchQuery};
+use bindings::depot::registry::types::{
+    Error, PackageSummary, RegistryStats, Release, SearchQuery,
+};
 use bindings::exports::depot::registry::store::{
     self as wit, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
     LogEntry, OciManifest, SearchPage,

@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use depot_protocol::{Candidate, Version};
 
-use crate::bindings::depot::registry::types::{RegistryStats, 
-    Annotation, ContentKind, Metadata, PackageSummary, Release, Takedown,
+use crate::bindings::depot::registry::types::{
+    Annotation, ContentKind, Metadata, PackageSummary, RegistryStats, Release, Takedown,
 };
 use crate::bindings::exports::depot::registry::store::{Action, Entry, LogEntry};
 use crate::db::{Db, Row, params};

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn a_release_with_an_spdx_license_and_a_description_is_accepted() {
-        let documented = metadata(Some("Apache-2.0 WITH LLVM-exception OR MIT"), Some("Greets"));
+        let documented = metadata(
+            Some("Apache-2.0 WITH LLVM-exception OR MIT"),
+            Some("Greets"),
+        );
         assert_eq!(check_documented(&documented), Ok(()));
     }
 

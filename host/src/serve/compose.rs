@@ -73,10 +73,7 @@ pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
 /// imports: one component that imports only WASI and what `store` imports
 /// (for spin-store, Spin's key-value and SQLite), besides the types-only
 /// `depot:registry/types`.
-pub fn compose_with_store(
-    handlers: &[Handler],
-    store: &StoreComponent,
-) -> anyhow::Result<Vec<u8>> {
+pub fn compose_with_store(handlers: &[Handler], store: &StoreComponent) -> anyhow::Result<Vec<u8>> {
     compose_roles(&handlers.iter().collect::<Vec<_>>(), false, Some(store))
 }
 
@@ -312,18 +309,14 @@ mod tests {
     #[test]
     fn the_spin_composition_imports_wasi_and_spin_and_only_the_registrys_types() {
         let handlers = manifest::load(None).unwrap();
-        let imports = imports_of_http_handler(compose_with_store(&handlers, &spin_store()).unwrap());
-        let depot: Vec<&String> = imports
-            .iter()
-            .filter(|i| i.starts_with("depot:"))
-            .collect();
+        let imports =
+            imports_of_http_handler(compose_with_store(&handlers, &spin_store()).unwrap());
+        let depot: Vec<&String> = imports.iter().filter(|i| i.starts_with("depot:")).collect();
         assert_eq!(depot, ["depot:registry/types@0.1.0"], "{imports:?}");
         assert!(
-            imports
-                .iter()
-                .all(|i| i.starts_with("wasi:")
-                    || i.starts_with("fermyon:spin/")
-                    || i.starts_with("depot:registry/types@")),
+            imports.iter().all(|i| i.starts_with("wasi:")
+                || i.starts_with("fermyon:spin/")
+                || i.starts_with("depot:registry/types@")),
             "{imports:?}"
         );
         for spin in ["fermyon:spin/key-value@2.0.0", "fermyon:spin/sqlite@2.0.0"] {
@@ -338,7 +331,10 @@ mod tests {
             path: "query.wasm".into(),
             bytes: handlers[3].bytes.to_vec(),
         };
-        let err = format!("{:#}", compose_with_store(&handlers, &not_a_store).unwrap_err());
+        let err = format!(
+            "{:#}",
+            compose_with_store(&handlers, &not_a_store).unwrap_err()
+        );
         assert!(
             err.contains("the store query.wasm does not export `depot:registry/store@0.1.0`"),
             "{err}"

@@ -72,7 +72,10 @@ fn execute(
 impl Host for SpinView<'_> {}
 
 impl HostConnection for SpinView<'_> {
-    fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteConnection>, Error>> {
+    fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConnection>, Error>> {
         if database != LABEL {
             // As Spin answers a database the manifest does not grant.
             return Ok(Err(Error::AccessDenied));
