@@ -109,6 +109,7 @@ fn main() {
         distribution.host
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let auth = RegistryAuth::Basic("depot".into(), depot.token.clone());
 
     let small: Vec<Vec<u8>> = (0..10)
         .map(|i| {
@@ -122,8 +123,8 @@ fn main() {
         .collect();
     let (mut d, mut r) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        d.push(runtime.block_on(push_pull(&depot_host, round, &small)));
-        r.push(runtime.block_on(push_pull(&distribution.host, round, &small)));
+        d.push(runtime.block_on(push_pull(&depot_host, &auth, round, &small)));
+        r.push(runtime.block_on(push_pull(&distribution.host, &auth, round, &small)));
     }
     report(
         &format!(
@@ -139,8 +140,8 @@ fn main() {
         ..Meta::default()
     });
     let digest = runtime.block_on(async {
-        push(&depot_host, "bench/large", "1.0.0", &large).await;
-        push(&distribution.host, "bench/large", "1.0.0", &large).await
+        push(&depot_host, &auth, "bench/large", "1.0.0", &large).await;
+        push(&distribution.host, &auth, "bench/large", "1.0.0", &large).await
     });
     let (mut d, mut r) = (Vec::new(), Vec::new());
     for _ in 0..GETS {
@@ -191,7 +192,13 @@ fn oci_client() -> Client {
 }
 
 /// Pushes `bytes` as a wasm artifact; returns the layer's digest.
-async fn push(host: &str, repository: &str, tag: &str, bytes: &[u8]) -> String {
+async fn push(
+    host: &str,
+    auth: &RegistryAuth,
+    repository: &str,
+    tag: &str,
+    bytes: &[u8],
+) -> String {
     let digest = format!("sha256:{}", sha256_hex(bytes));
     let config = serde_json::json!({
         "created": "2026-11-28T00:00:00Z",
@@ -212,7 +219,7 @@ async fn push(host: &str, repository: &str, tag: &str, bytes: &[u8]) -> String {
     };
     let reference: Reference = format!("{host}/{repository}:{tag}").parse().expect("ref");
     oci_client()
-        .push(&reference, &[layer], config, &RegistryAuth::Anonymous, None)
+        .push(&reference, &[layer], config, auth, None)
         .await
         .unwrap_or_else(|e| panic!("push to {host}: {e}"));
     digest
@@ -220,12 +227,19 @@ async fn push(host: &str, repository: &str, tag: &str, bytes: &[u8]) -> String {
 
 /// Pushes each component as its own version (of a package per round), then
 /// pulls each back (manifest and layer, checked); the wall-clock time of it all.
-async fn push_pull(host: &str, round: usize, components: &[Vec<u8>]) -> Duration {
+/// `auth` is Depot's operator token as basic auth; distribution, which asks
+/// for no credentials, never sees it.
+async fn push_pull(
+    host: &str,
+    auth: &RegistryAuth,
+    round: usize,
+    components: &[Vec<u8>],
+) -> Duration {
     // Package names are kebab-case words that start with a letter.
     let repository = format!("bench/small-{}", char::from(b'a' + round as u8));
     let start = Instant::now();
     for (i, bytes) in components.iter().enumerate() {
-        push(host, &repository, &format!("1.0.{i}"), bytes).await;
+        push(host, auth, &repository, &format!("1.0.{i}"), bytes).await;
     }
     let client = oci_client();
     for (i, bytes) in components.iter().enumerate() {

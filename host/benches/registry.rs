@@ -82,7 +82,7 @@ fn instantiation_cost() {
 /// request to reading the response.
 fn publish_latency(server: &Server) {
     let n = 200;
-    let http = client();
+    let http = server.http();
     let mut samples = Vec::with_capacity(n);
     let mut size = 0;
     for i in 0..n {

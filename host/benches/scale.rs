@@ -258,7 +258,7 @@ fn mirror_lag() {
         mirror_of: Some(origin.url.clone()),
         ..ServerOptions::default()
     });
-    let http = client();
+    let http = origin.http();
     let mut samples = Vec::new();
     for i in 0..100 {
         let bytes = greeter_n(i);

@@ -51,7 +51,8 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, None),
         Command::Mirror(args) => {
-            let origin = client::Registry::new(&args.from)?;
+            let origin =
+                client::Registry::new(&args.from)?.with_token(cli.registry.token.as_deref())?;
             serve::run(
                 args.serve,
                 Some(serve::Mirror {

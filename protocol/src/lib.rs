@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod tlog;
+pub mod token;
 
 use std::fmt;
 use std::str::FromStr;

@@ -246,10 +246,11 @@ fn the_event_stream_delivers_entries_in_order_as_they_land() {
     );
     let writer = std::thread::spawn({
         let url = server.url.clone();
+        let http = server.http();
         move || {
             for i in 1..=3 {
                 std::thread::sleep(Duration::from_millis(200));
-                let response = client()
+                let response = http
                     .put(format!("{url}/v1/packages/example:greet/versions/1.{i}.0"))
                     .body(greeter_n(i))
                     .send()

@@ -47,7 +47,8 @@ fn content_over_the_size_limit_is_refused_before_and_during_upload() {
     assert!(message.contains("4096"), "{message}");
     // Chunked, without a Content-Length: refused while reading.
     let body = reqwest::blocking::Body::new(ChunkReader(big.clone(), 0));
-    let response = client()
+    let response = server
+        .http()
         .put(server.at("/v1/packages/example:big/versions/1.0.0"))
         .body(body)
         .send()
@@ -154,4 +155,192 @@ fn a_bad_handler_manifest_stops_start_up_with_a_clear_error() {
     assert!(err.contains("/no/such/policy.wasm"), "{err}");
     let err = start_with("polcy = \"builtin\"\n");
     assert!(err.contains("polcy"), "{err}");
+}
+
+/// Publishing hostile binaries: each is answered promptly with a clear error
+/// (or, if it is within the caps, published), never a 500, and the server goes
+/// on serving.
+mod hostile {
+    use wasm_encoder::{
+        CodeSection, Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection,
+        ComponentValType, ExportKind, ExportSection, Function, FunctionSection, InstanceType,
+        Instruction, Module, NestedComponentSection, PrimitiveValType, TypeSection,
+    };
+
+    /// A component importing one instance whose type nests `depth` instance types.
+    pub fn nested_instance_types(depth: usize) -> Vec<u8> {
+        let mut inner = InstanceType::new();
+        for _ in 0..depth {
+            let mut outer = InstanceType::new();
+            outer.ty().instance(&inner);
+            outer.export("inner", ComponentTypeRef::Instance(0));
+            inner = outer;
+        }
+        let mut types = ComponentTypeSection::new();
+        types.instance(&inner);
+        let mut imports = ComponentImportSection::new();
+        imports.import("example:deep/nested", ComponentTypeRef::Instance(0));
+        let mut component = Component::new();
+        component.section(&types).section(&imports);
+        component.finish()
+    }
+
+    /// A component with `depth` components nested one in the next.
+    pub fn nested_components(depth: usize) -> Vec<u8> {
+        let mut component = Component::new();
+        for _ in 0..depth {
+            let mut outer = Component::new();
+            outer.section(&NestedComponentSection(&component));
+            component = outer;
+        }
+        component.finish()
+    }
+
+    /// A component exporting a function type `depth` `list<…>`s deep.
+    pub fn nested_lists(depth: u32) -> Vec<u8> {
+        let mut types = ComponentTypeSection::new();
+        types
+            .defined_type()
+            .list(ComponentValType::Primitive(PrimitiveValType::U8));
+        for i in 0..depth {
+            types.defined_type().list(ComponentValType::Type(i));
+        }
+        types
+            .function()
+            .params([("x", ComponentValType::Type(depth))])
+            .result(None);
+        let mut imports = ComponentImportSection::new();
+        imports.import("f", ComponentTypeRef::Func(depth + 1));
+        let mut component = Component::new();
+        component.section(&types).section(&imports);
+        component.finish()
+    }
+
+    /// A component importing `count` functions.
+    pub fn many_imports(count: usize, name_len: usize) -> Vec<u8> {
+        let mut types = ComponentTypeSection::new();
+        let no_params: [(&str, ComponentValType); 0] = [];
+        types.function().params(no_params).result(None);
+        let mut imports = ComponentImportSection::new();
+        for i in 0..count {
+            let mut name = format!("f{i}");
+            if name_len > name.len() {
+                name.push('-');
+                name.extend(std::iter::repeat_n('a', name_len - name.len()));
+            }
+            imports.import(&name, ComponentTypeRef::Func(0));
+        }
+        let mut component = Component::new();
+        component.section(&types).section(&imports);
+        component.finish()
+    }
+
+    /// A core module with `types` function types and `functions` exported functions.
+    pub fn many_functions(types: u32, functions: u32) -> Vec<u8> {
+        let mut type_section = TypeSection::new();
+        for i in 0..types {
+            // Distinct types, so none is deduplicated.
+            let params = vec![wasm_encoder::ValType::I32; (i % 100) as usize];
+            let results = vec![wasm_encoder::ValType::I64; (i / 100) as usize];
+            type_section.ty().function(params, results);
+        }
+        let mut funcs = FunctionSection::new();
+        let mut exports = ExportSection::new();
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::End);
+        for i in 0..functions {
+            funcs.function(0);
+            exports.export(&format!("f{i}"), ExportKind::Func, i);
+            code.function(&body);
+        }
+        let mut module = Module::new();
+        module
+            .section(&type_section)
+            .section(&funcs)
+            .section(&exports)
+            .section(&code);
+        module.finish()
+    }
+}
+
+/// The answers a case may get: status and error code (none for a publish).
+type Answers<'a> = &'a [(u16, &'a str)];
+
+#[test]
+fn hostile_binaries_are_refused_cleanly_and_the_server_goes_on_serving() {
+    let server = Server::start_with(ServerOptions {
+        args: vec!["--request-deadline".into(), "20s".into()],
+        ..ServerOptions::default()
+    });
+    let huge_description = "d".repeat(4 << 20);
+    let invalid: Answers = &[(422, "invalid-content")];
+    // Valid but big: published, or stopped by the memory limit.
+    let bounded: Answers = &[(201, ""), (503, "memory-limit-exceeded")];
+    let cases: Vec<(&str, Vec<u8>, Answers)> = vec![
+        // wasmparser's own limits refuse these while validating.
+        (
+            "nested-instance-types",
+            hostile::nested_instance_types(5_000),
+            invalid,
+        ),
+        (
+            "nested-components",
+            hostile::nested_components(5_000),
+            invalid,
+        ),
+        ("nested-lists", hostile::nested_lists(50_000), invalid),
+        (
+            "huge-import-name",
+            hostile::many_imports(1, 5 << 20),
+            invalid,
+        ),
+        (
+            "many-functions",
+            hostile::many_functions(1, 1_000_000),
+            invalid,
+        ),
+        ("many-types", hostile::many_functions(100_000, 1), bounded),
+        ("many-imports", hostile::many_imports(50_000, 0), bounded),
+        (
+            "many-long-imports",
+            hostile::many_imports(1_000, 50_000),
+            bounded,
+        ),
+        (
+            "huge-description",
+            greeter(&Meta {
+                description: Some(&huge_description),
+                ..Meta::default()
+            }),
+            bounded,
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let start = Instant::now();
+        let got = server.publish(&format!("example:{name}"), "1.0.0", &bytes);
+        let elapsed = start.elapsed();
+        let code = got.1["error"]["code"].as_str().unwrap_or_default();
+        eprintln!(
+            "{name}: {} bytes -> {} {code} in {elapsed:?}",
+            bytes.len(),
+            got.0
+        );
+        assert!(
+            expected.contains(&(got.0, code)),
+            "{name}: unexpected answer {} {}",
+            got.0,
+            got.1.to_string().chars().take(500).collect::<String>()
+        );
+        if got.0 != 201 {
+            assert_error(&got, got.0, code);
+        }
+        assert!(elapsed < Duration::from_secs(20), "{name} took {elapsed:?}");
+        let (status, _) = server.get_json("/v1/packages");
+        assert_eq!(status, 200, "the server stopped serving after {name}");
+    }
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(1)).0,
+        201
+    );
 }

@@ -25,6 +25,7 @@ macro_rules! on_every_runtime {
     };
 }
 
+mod auth;
 mod feed;
 mod limits;
 mod mirror;
@@ -34,4 +35,5 @@ mod publish;
 mod resolve;
 mod search;
 mod spin_toml;
+mod transparency;
 mod web;

@@ -9,39 +9,60 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The registry's `host:port`, as OCI references name it.
-fn host(server: &Server) -> String {
+pub fn host(server: &Server) -> String {
     server.url.trim_start_matches("http://").to_string()
 }
 
-fn oci_client() -> OciClient {
+/// Depot's token the way `wkg` and docker send one: basic auth, any user,
+/// the token as the password.
+pub fn basic_auth(server: &Server) -> RegistryAuth {
+    RegistryAuth::Basic("depot".into(), server.token.clone())
+}
+
+pub fn oci_client() -> OciClient {
     OciClient::new(ClientConfig {
         protocol: ClientProtocol::Http,
         ..ClientConfig::default()
     })
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("tokio runtime")
 }
 
 /// A wasm-pkg client configured as a user would in
 /// `~/.config/wasm-pkg/config.toml` (see the README): `mapping` points
-/// packages at the server, which is plain HTTP.
-fn wasm_pkg_client(server: &Server, mapping: &str) -> wasm_pkg_client::Client {
+/// packages at the server, which is plain HTTP; the operator's token is the
+/// basic auth password, as `wkg` sends it.
+pub fn wasm_pkg_client(server: &Server, mapping: &str) -> wasm_pkg_client::Client {
+    wasm_pkg_client_with_token(server, &server.token, mapping)
+}
+
+/// [`wasm_pkg_client`] with `token` as the password.
+pub fn wasm_pkg_client_with_token(
+    server: &Server,
+    token: &str,
+    mapping: &str,
+) -> wasm_pkg_client::Client {
     let config = wasm_pkg_client::Config::from_toml(&format!(
         r#"
         {mapping}
         [registry."{host}".oci]
         protocol = "http"
+        auth = {{ username = "depot", password = "{token}" }}
         "#,
-        host = host(server)
+        host = host(server),
     ))
     .unwrap();
     wasm_pkg_client::Client::new(config)
 }
 
 /// Fetches `package@version` with the wasm-pkg client, digest checked.
-async fn wasm_pkg_fetch(client: &wasm_pkg_client::Client, package: &str, version: &str) -> Vec<u8> {
+pub async fn wasm_pkg_fetch(
+    client: &wasm_pkg_client::Client,
+    package: &str,
+    version: &str,
+) -> Vec<u8> {
     use futures::TryStreamExt;
     let package: wasm_pkg_client::PackageRef = package.parse().unwrap();
     let release = client
@@ -77,7 +98,7 @@ fn publish_greeter(server: &Server, version: &str) -> Vec<u8> {
 }
 
 /// Status, headers and the spec's error code of a `/v2` request.
-fn oci_error(response: reqwest::blocking::Response) -> (u16, String, Value) {
+pub fn oci_error(response: reqwest::blocking::Response) -> (u16, String, Value) {
     let status = response.status().as_u16();
     let (_, body) = status_json(response);
     let error = &body["errors"][0];
@@ -95,7 +116,7 @@ fn discovery_points_wasm_pkg_tools_at_this_registry_over_oci() {
         body,
         json!({"preferredProtocol": "oci", "oci": {"registry": host(&server), "namespacePrefix": ""}})
     );
-    let base = client().get(server.at("/v2/")).send().unwrap();
+    let base = server.http().get(server.at("/v2/")).send().unwrap();
     assert_eq!(base.status(), 200);
     assert_eq!(
         base.headers()["docker-distribution-api-version"],
@@ -242,19 +263,20 @@ fn blobs_serve_byte_ranges_and_only_their_repositorys_releases() {
     let digest = format!("sha256:{}", sha256_hex(&bytes));
     let path = format!("/v2/example/greet/blobs/{digest}");
 
-    let whole = client().get(server.at(&path)).send().unwrap();
+    let whole = server.http().get(server.at(&path)).send().unwrap();
     assert_eq!(whole.status(), 200);
     assert_eq!(whole.headers()["docker-content-digest"], digest.as_str());
     assert_eq!(whole.bytes().unwrap().as_ref(), bytes.as_slice());
 
-    let head = client().head(server.at(&path)).send().unwrap();
+    let head = server.http().head(server.at(&path)).send().unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(
         head.headers()["content-length"],
         bytes.len().to_string().as_str()
     );
 
-    let part = client()
+    let part = server
+        .http()
         .get(server.at(&path))
         .header("range", "bytes=10-19")
         .send()
@@ -266,7 +288,8 @@ fn blobs_serve_byte_ranges_and_only_their_repositorys_releases() {
     );
     assert_eq!(part.bytes().unwrap().as_ref(), &bytes[10..20]);
 
-    let past = client()
+    let past = server
+        .http()
         .get(server.at(&path))
         .header("range", format!("bytes={}-", bytes.len() + 5))
         .send()
@@ -278,12 +301,12 @@ fn blobs_serve_byte_ranges_and_only_their_repositorys_releases() {
     assert_eq!(oci_error(past).0, 416);
 
     // A release's blobs cannot be deleted.
-    let got = oci_error(client().delete(server.at(&path)).send().unwrap());
+    let got = oci_error(server.http().delete(server.at(&path)).send().unwrap());
     assert_eq!((got.0, got.1.as_str()), (405, "UNSUPPORTED"));
 
     // Another package's content is not this repository's blob.
     let foreign = format!("/v2/example/greet/blobs/sha256:{}", sha256_hex(&other));
-    let got = oci_error(client().get(server.at(&foreign)).send().unwrap());
+    let got = oci_error(server.http().get(server.at(&foreign)).send().unwrap());
     assert_eq!((got.0, got.1.as_str()), (404, "BLOB_UNKNOWN"));
 }
 
@@ -346,7 +369,8 @@ fn oci_errors_use_the_specs_codes() {
         ("DELETE", "/v2/example/greet/tags/list", 405, "UNSUPPORTED"),
         ("GET", "/v2/example/greet/nothing", 404, "UNSUPPORTED"),
     ] {
-        let response = client()
+        let response = server
+            .http()
             .request(method.parse().unwrap(), server.at(path))
             .send()
             .unwrap();
@@ -360,7 +384,7 @@ fn oci_errors_use_the_specs_codes() {
 }
 
 /// A wasm config blob for `bytes`, as `wkg` writes it.
-fn wasm_config(bytes: &[u8], created: &str) -> oci_client::client::Config {
+pub fn wasm_config(bytes: &[u8], created: &str) -> oci_client::client::Config {
     let config = json!({
         "created": created,
         "architecture": "wasm",
@@ -375,7 +399,7 @@ fn wasm_config(bytes: &[u8], created: &str) -> oci_client::client::Config {
     }
 }
 
-fn wasm_layer(bytes: &[u8]) -> oci_client::client::ImageLayer {
+pub fn wasm_layer(bytes: &[u8]) -> oci_client::client::ImageLayer {
     oci_client::client::ImageLayer {
         data: bytes.to_vec().into(),
         media_type: "application/wasm".into(),
@@ -386,16 +410,16 @@ fn wasm_layer(bytes: &[u8]) -> oci_client::client::ImageLayer {
 /// Pushes one layer and its config under `reference`, then pulls the layer back.
 async fn push_and_pull(
     client: &OciClient,
+    auth: &RegistryAuth,
     reference: &Reference,
     layer: oci_client::client::ImageLayer,
     config: oci_client::client::Config,
 ) -> Vec<u8> {
-    let auth = RegistryAuth::Anonymous;
     client
-        .push(reference, &[layer], config, &auth, None)
+        .push(reference, &[layer], config, auth, None)
         .await
         .unwrap();
-    let (manifest, _) = client.pull_image_manifest(reference, &auth).await.unwrap();
+    let (manifest, _) = client.pull_image_manifest(reference, auth).await.unwrap();
     let mut pulled = Vec::new();
     client
         .pull_blob(reference, &manifest.layers[0], &mut pulled)
@@ -407,7 +431,7 @@ async fn push_and_pull(
 #[test]
 fn oci_client_pushes_a_release_monolithic_and_chunked_visible_everywhere() {
     let server = Server::start();
-    let auth = RegistryAuth::Anonymous;
+    let auth = basic_auth(&server);
     // 9 MiB goes up in three PATCHes of oci-client's 4 MiB chunks.
     for (monolithic, package, padding) in [
         (true, "example:mono", 0),
@@ -429,7 +453,8 @@ fn oci_client_pushes_a_release_monolithic_and_chunked_visible_everywhere() {
             .unwrap();
         runtime().block_on(async {
             let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
-            let pulled = push_and_pull(&client, &reference, wasm_layer(&bytes), config).await;
+            let pulled =
+                push_and_pull(&client, &auth, &reference, wasm_layer(&bytes), config).await;
             assert_eq!(pulled, bytes, "{package}");
             // The same push again is a no-op.
             let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
@@ -469,14 +494,16 @@ fn a_different_manifest_under_a_released_version_is_refused_and_the_same_one_acc
     let server = Server::start();
     publish_greeter(&server, "1.0.0");
     let path = "/v2/example/greet/manifests/1.0.0";
-    let manifest = client()
+    let manifest = server
+        .http()
         .get(server.at(path))
         .send()
         .unwrap()
         .bytes()
         .unwrap();
     let put = |body: Vec<u8>| {
-        client()
+        server
+            .http()
             .put(server.at(path))
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
             .body(body)
@@ -499,7 +526,7 @@ fn a_different_manifest_under_a_released_version_is_refused_and_the_same_one_acc
 #[test]
 fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
     let server = Server::start();
-    let http = client();
+    let http = server.http();
     let start = http
         .post(server.at("/v2/example/raw/blobs/uploads/"))
         .send()
@@ -620,7 +647,7 @@ fn patch_at(http: &reqwest::blocking::Client, location: &str) -> reqwest::blocki
 fn manifests_are_checked_before_they_become_releases() {
     let server = Server::start();
     let bytes = publish_greeter(&server, "1.0.0");
-    let http = client();
+    let http = server.http();
     let put = |path: &str, manifest: &Value| {
         http.put(server.at(path))
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
@@ -629,7 +656,8 @@ fn manifests_are_checked_before_they_become_releases() {
             .unwrap()
     };
     let (_, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
-    let manifest: Value = client()
+    let manifest: Value = server
+        .http()
         .get(server.at("/v2/example/greet/manifests/1.0.0"))
         .send()
         .unwrap()
@@ -766,7 +794,7 @@ fn uploads_stop_at_the_content_size_limit() {
         args: vec!["--max-content-size".into(), "4096".into()],
         ..ServerOptions::default()
     });
-    let http = client();
+    let http = server.http();
     let big = vec![7u8; 10_000];
     let digest = format!("sha256:{}", sha256_hex(&big));
     let got = oci_error(
@@ -791,8 +819,9 @@ fn uploads_stop_at_the_content_size_limit() {
 fn other_artifacts_are_kept_as_any_oci_registry_keeps_them() {
     let server = Server::start();
     publish_greeter(&server, "1.0.0");
-    let http = client();
-    let release = client()
+    let http = server.http();
+    let release = server
+        .http()
         .get(server.at("/v2/example/greet/manifests/1.0.0"))
         .send()
         .unwrap();
@@ -937,8 +966,8 @@ fn other_artifacts_are_kept_as_any_oci_registry_keeps_them() {
         annotations: None,
     };
     runtime().block_on(async {
-        let auth = RegistryAuth::Anonymous;
-        let pulled = push_and_pull(&client, &reference, layer, config).await;
+        let auth = basic_auth(&server);
+        let pulled = push_and_pull(&client, &auth, &reference, layer, config).await;
         assert_eq!(pulled, b"some file");
         let tags = client
             .list_tags(&reference, &auth, None, None)

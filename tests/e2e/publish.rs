@@ -310,11 +310,13 @@ fn a_restarted_registry_still_has_everything(runtime: Runtime) {
         200
     );
     let (_, before) = server.get_json("/v1/packages/example:greet");
+    let token = server.token.clone();
     server.stop();
 
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         runtime,
+        token: Some(token),
         ..ServerOptions::default()
     });
     let (status, after) = server.get_json("/v1/packages/example:greet");

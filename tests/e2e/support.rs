@@ -33,7 +33,15 @@ pub struct Server {
     pub url: String,
     /// The data directory (kept when `data` was passed in).
     pub data: PathBuf,
+    /// The CLI's config folder (`DEPOT_CONFIG_DIR`: the checkpoints it trusts).
+    pub config: PathBuf,
+    /// The operator's token: the one this start printed, else
+    /// `ServerOptions::token` (a restart prints none). Empty for a mirror.
+    pub token: String,
+    /// The token this start printed on stdout, if it printed one.
+    pub printed_token: Option<String>,
     _temp: Option<tempfile::TempDir>,
+    _config: Option<tempfile::TempDir>,
 }
 
 /// How to start a server.
@@ -54,7 +62,17 @@ pub struct ServerOptions {
     /// A handler manifest: `depot serve --handlers` for the native runtime,
     /// `depot compose --handlers` for the Spin build.
     pub handlers: Option<PathBuf>,
+    /// Listen here instead of on a free port (to restart at the same URL).
+    pub listen: Option<String>,
+    /// The CLI's config folder, instead of a fresh one.
+    pub config: Option<PathBuf>,
+    /// The operator's token of a registry restarted on `data`, which prints
+    /// none.
+    pub token: Option<String>,
 }
+
+/// What `depot serve` prints before the operator's token, on stdout.
+pub const OPERATOR_TOKEN_LINE: &str = "operator token (shown once, store it): ";
 
 impl Server {
     /// A server with embedded storage in a fresh temporary directory.
@@ -96,7 +114,9 @@ impl Server {
             }
         }
         let mut child = command
-            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg("--listen")
+            .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
+            .arg("--data")
             .arg(&data)
             // One compile cache for every server the tests start: each
             // compiles the same handlers, so only the first pays for it.
@@ -104,10 +124,11 @@ impl Server {
             .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-compile-cache"))
             .args(&options.args)
             .envs(options.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start depot serve");
+        let printed = read_operator_token(&mut child);
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
         let log = options.log;
@@ -148,12 +169,31 @@ impl Server {
                 panic!("depot serve did not report its address in 180 s");
             }
         };
+        let (config_temp, config) = match options.config {
+            Some(config) => (None, config),
+            None => {
+                let t = tempfile::tempdir().expect("temp dir");
+                let config = t.path().to_path_buf();
+                (Some(t), config)
+            }
+        };
+        // The token is printed (and flushed) before the server listens.
+        let printed_token = printed.recv_timeout(Duration::from_millis(200)).ok();
         Server {
             child,
             url,
             data,
+            config,
+            token: printed_token.clone().or(options.token).unwrap_or_default(),
+            printed_token,
             _temp: temp,
+            _config: config_temp,
         }
+    }
+
+    /// An HTTP client that sends the operator's token with every request.
+    pub fn http(&self) -> reqwest::blocking::Client {
+        client_with_token(&self.token)
     }
 
     /// The server's process id (for the bench's memory figures).
@@ -189,13 +229,16 @@ impl Server {
             .args(args)
             .current_dir(dir)
             .env("DEPOT_REGISTRY", &self.url)
+            .env("DEPOT_CONFIG_DIR", &self.config)
+            .env("DEPOT_TOKEN", &self.token)
             .output()
             .expect("run depot")
     }
 
     /// Publishes `bytes` as `name@version` over HTTP; returns status and JSON body.
     pub fn publish(&self, name: &str, version: &str, bytes: &[u8]) -> (u16, Value) {
-        let response = client()
+        let response = self
+            .http()
             .put(self.at(&format!("/v1/packages/{name}/versions/{version}")))
             .body(bytes.to_vec())
             .send()
@@ -205,18 +248,18 @@ impl Server {
 
     /// GETs `path`; returns status and JSON body.
     pub fn get_json(&self, path: &str) -> (u16, Value) {
-        status_json(client().get(self.at(path)).send().expect("GET"))
+        status_json(self.http().get(self.at(path)).send().expect("GET"))
     }
 
     /// POSTs to `path`; returns status and JSON body.
     pub fn post_json(&self, path: &str) -> (u16, Value) {
-        status_json(client().post(self.at(path)).send().expect("POST"))
+        status_json(self.http().post(self.at(path)).send().expect("POST"))
     }
 
     /// POSTs `body` as JSON to `path`; returns status and JSON body.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         status_json(
-            client()
+            self.http()
                 .post(self.at(path))
                 .json(body)
                 .send()
@@ -226,7 +269,7 @@ impl Server {
 
     /// GETs `path`; returns status and the raw bytes.
     pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
-        let response = client().get(self.at(path)).send().expect("GET");
+        let response = self.http().get(self.at(path)).send().expect("GET");
         let status = response.status().as_u16();
         (status, response.bytes().expect("body").to_vec())
     }
@@ -270,6 +313,36 @@ pub fn client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(120))
         .build()
         .expect("client")
+}
+
+/// A blocking HTTP client that sends `token` as `Authorization: Bearer`
+/// with every request (none when it is empty).
+pub fn client_with_token(token: &str) -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if !token.is_empty() {
+        let value = format!("Bearer {token}").parse().expect("token header");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// Reads the server's stdout for as long as it runs, sending the operator's
+/// token when it shows.
+fn read_operator_token(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(token) = line.strip_prefix(OPERATOR_TOKEN_LINE) {
+                let _ = tx.send(token.trim().to_string());
+            }
+        }
+    });
+    rx
 }
 
 /// The status and JSON body of `response`; panics when the body is not JSON.

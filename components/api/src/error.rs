@@ -76,6 +76,8 @@ impl From<Error> for ApiError {
                 ),
             ),
             Error::Storage(m) => Self::new(503, "storage", m),
+            Error::Unauthorized(m) => Self::new(401, "unauthorized", m),
+            Error::Forbidden(m) => Self::new(403, "forbidden", m),
         }
     }
 }

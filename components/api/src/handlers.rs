@@ -54,6 +54,24 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             Response::json(200, &feed::page(since, &entries))
         }
         Route::Stats => Response::json(200, &json::stats(&query::stats()?)),
+        Route::LogCheckpoint => text(store::log_checkpoint()?),
+        Route::LogKey => text(store::log_key()?),
+        Route::LogInclusion { seq, size } => Response::json(
+            200,
+            &json::InclusionJson {
+                seq,
+                tree_size: size,
+                proof: store::log_inclusion(seq, size)?,
+            },
+        ),
+        Route::LogConsistency { from, to } => Response::json(
+            200,
+            &json::ConsistencyJson {
+                from,
+                to,
+                proof: store::log_consistency(from, to)?,
+            },
+        ),
         Route::Search(query, version) => {
             let results = query::search(&query, version.as_deref())?;
             Response::json(200, &json::search(&results))
@@ -90,7 +108,7 @@ struct TakedownBody {
 const MAX_JSON_BODY: usize = 128 * 1024;
 
 /// The request body as JSON of type `T`.
-fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Result<T, ApiError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(request: &IncomingRequest) -> Result<T, ApiError> {
     let upload = body::Upload::open(request)?;
     let bytes = upload.read_at_most(MAX_JSON_BODY)?;
     if bytes.len() > MAX_JSON_BODY {
@@ -163,6 +181,16 @@ fn matches_etag(if_none_match: &str, etag: &str) -> bool {
 }
 
 /// A request header's values joined as one list; none when absent or not UTF-8.
+/// A plain-text body that changes with every log entry.
+fn text(text: String) -> Response {
+    Response::new(
+        200,
+        "text/plain; charset=utf-8",
+        Body::Bytes(text.into_bytes()),
+    )
+    .with_header("cache-control", "no-cache".to_string())
+}
+
 pub fn header(request: &IncomingRequest, name: &str) -> Option<String> {
     let values = request.headers().get(name);
     let values: Vec<&str> = values

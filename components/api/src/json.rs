@@ -22,6 +22,8 @@ pub struct ReleaseJson<'a> {
     yanked: bool,
     seq: u64,
     content_url: String,
+    /// The release's OCI manifest digest, which its log entry records.
+    oci_manifest: Option<&'a str>,
     metadata: MetadataJson<'a>,
     annotations: Vec<AnnotationJson<'a>>,
     takedown: Option<TakedownJson<'a>>,
@@ -130,6 +132,7 @@ pub fn release(release: &Release) -> ReleaseJson<'_> {
         yanked: release.yanked,
         seq: release.seq,
         content_url: content_path(&release.name, &release.version),
+        oci_manifest: release.oci.as_ref().map(|oci| oci.manifest.as_str()),
         metadata: metadata(&release.metadata),
         annotations: release
             .annotations
@@ -229,6 +232,23 @@ pub fn search(results: &SearchResults) -> SearchJson<'_> {
         results: results.releases.iter().map(release).collect(),
         next: results.next.as_deref(),
     }
+}
+
+/// `GET /v1/log/proof/inclusion`: the proof's hashes in base64, bottom up.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionJson {
+    pub seq: u64,
+    pub tree_size: u64,
+    pub proof: Vec<String>,
+}
+
+/// `GET /v1/log/proof/consistency`.
+#[derive(Debug, Serialize)]
+pub struct ConsistencyJson {
+    pub from: u64,
+    pub to: u64,
+    pub proof: Vec<String>,
 }
 
 /// `GET /v1/stats`.

@@ -20,6 +20,7 @@ mod bindings {
     wasip2::http::proxy::export!(Api);
 }
 
+mod auth;
 mod body;
 mod error;
 mod feed;
@@ -28,6 +29,7 @@ mod json;
 mod oci;
 mod response;
 mod routes;
+mod tokens;
 mod web;
 
 use wasip2::exports::http::incoming_handler::Guest;
@@ -47,10 +49,15 @@ impl Guest for Api {
         // while handling, is its child.
         let response = if oci::handles(&path) {
             oci::respond(&method, &path, &request)
+        } else if tokens::handles(&path) {
+            tokens::respond(&method, &path, &request)
         } else if web::is_api(&path) {
             routes::route(&method, &path)
+                .and_then(|route| auth::check_v1(&route, &request).map(|()| route))
                 .and_then(|route| handlers::respond(route, &request))
                 .unwrap_or_else(|e| Response::error(&e))
+        } else if let Some(refused) = auth::check_page(&request) {
+            refused
         } else {
             web::respond(&method, &path, &request)
         };

@@ -64,7 +64,11 @@ impl Response {
     pub fn error(e: &ApiError) -> Self {
         // Only strings: encoding cannot fail.
         let bytes = serde_json::to_vec(&json::error(e)).unwrap_or_default();
-        let response = Self::new(e.status, "application/json", Body::Bytes(bytes));
+        let mut response = Self::new(e.status, "application/json", Body::Bytes(bytes));
+        if e.status == 401 {
+            let challenge = crate::auth::V1_CHALLENGE.to_string();
+            response = response.with_header("www-authenticate", challenge);
+        }
         match e.allow {
             Some(allow) => response.with_header("allow", allow.to_string()),
             None => response,

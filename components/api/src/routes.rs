@@ -18,7 +18,9 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       GET /v1/packages/{name}/resolve?req={requirement}, \
                       GET /v1/content/{digest}, \
                       GET /v1/search?q=&exports=&imports=&license=&namespace=&kind=&version=&include=&after=&limit=, \
-                      GET /v1/stats, \
+                      GET /v1/stats, GET /v1/log/checkpoint, GET /v1/log/key, \
+                      GET /v1/log/proof/inclusion?seq={seq}&size={tree size}, \
+                      GET /v1/log/proof/consistency?from={size}&to={size}, \
                       GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
                       GET /v1/feed/stream?since={seq}";
 
@@ -88,6 +90,16 @@ pub enum Route {
     /// What to look for, and the semver requirement (`version=`) releases must meet.
     Search(SearchQuery, Option<String>),
     Stats,
+    LogCheckpoint,
+    LogKey,
+    LogInclusion {
+        seq: u64,
+        size: u64,
+    },
+    LogConsistency {
+        from: u64,
+        to: u64,
+    },
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -187,6 +199,28 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             allow(method, READ)?;
             Ok(Route::Stats)
         }
+        ["v1", "log", "checkpoint"] => {
+            allow(method, READ)?;
+            Ok(Route::LogCheckpoint)
+        }
+        ["v1", "log", "key"] => {
+            allow(method, READ)?;
+            Ok(Route::LogKey)
+        }
+        ["v1", "log", "proof", "inclusion"] => {
+            allow(method, READ)?;
+            Ok(Route::LogInclusion {
+                seq: required(query, "seq")?,
+                size: required(query, "size")?,
+            })
+        }
+        ["v1", "log", "proof", "consistency"] => {
+            allow(method, READ)?;
+            Ok(Route::LogConsistency {
+                from: required(query, "from")?,
+                to: required(query, "to")?,
+            })
+        }
         ["v1", "content", digest] => {
             allow(method, READ)?;
             Ok(Route::Content {
@@ -232,6 +266,16 @@ pub fn number(value: Option<String>, key: &str, default: u64) -> Result<u64, Api
                 "{key}=`{value}` is not a whole number; give a number such as {key}=0"
             ))
         }),
+    }
+}
+
+/// The whole number in query parameter `key`, which must be there.
+fn required(query: &str, key: &str) -> Result<u64, ApiError> {
+    match query_param(query, key)? {
+        Some(value) => number(Some(value), key, 0),
+        None => Err(ApiError::bad_request(format!(
+            "`{key}` is missing; give it as a whole number, e.g. ?{key}=1"
+        ))),
     }
 }
 

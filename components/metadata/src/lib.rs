@@ -2,6 +2,9 @@
 //! validates it, and says what it is: kind, size, `wasm-metadata` fields and,
 //! for a component, its world's imports and exports. It runs in the sandbox,
 //! so a hostile binary costs at most the host's per-request memory and time.
+//!
+//! [`describe`] is the pure part, bytes in and metadata out; it calls no WIT
+//! import, so it also runs natively (the unit tests and the fuzzers in `fuzz/`).
 
 /// The WIT bindings and the export glue: generated, and `unsafe` by nature.
 #[allow(unsafe_code)]
@@ -11,14 +14,21 @@ mod bindings {
         world: "depot:registry/metadata-handler",
     });
 
+    // Only the component exports the handler: built natively (for the fuzzers)
+    // the crate is a library, and a native linker refuses the WIT export names.
+    #[cfg(target_arch = "wasm32")]
     use super::MetadataHandler;
+    #[cfg(target_arch = "wasm32")]
     export!(MetadataHandler);
 }
 
 mod describe;
 
+pub use bindings::depot::registry::types::{ContentKind, Metadata};
+pub use describe::describe;
+
 use bindings::depot::registry::store;
-use bindings::depot::registry::types::{Error, Metadata};
+use bindings::depot::registry::types::Error;
 use bindings::exports::depot::registry::metadata::Guest;
 use depot_protocol::Digest;
 

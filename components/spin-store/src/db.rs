@@ -2,8 +2,9 @@
 //! `fermyon:spin/sqlite@2.0.0` has: run one statement with parameters, get
 //! its rows. Typed rows, transactions and the schema are built on that.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
+use depot_protocol::tlog::NoteSigner;
 use serde::de::DeserializeOwned;
 use spin_sdk::sqlite::Value;
 
@@ -57,6 +58,12 @@ impl Param for u64 {
     fn value(&self) -> Value {
         // SQLite integers are i64; no size or sequence number comes near.
         Value::Integer(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Param for u8 {
+    fn value(&self) -> Value {
+        Value::Integer((*self).into())
     }
 }
 
@@ -160,6 +167,13 @@ impl Row {
         u64::try_from(n).map_err(|_| self.mismatch(index, "a count"))
     }
 
+    pub fn opt_u64(&self, index: usize) -> Result<Option<u64>, StoreError> {
+        match self.column(index)? {
+            Value::Null => Ok(None),
+            _ => self.u64(index).map(Some),
+        }
+    }
+
     pub fn u32(&self, index: usize) -> Result<u32, StoreError> {
         let n = self.i64(index)?;
         u32::try_from(n).map_err(|_| self.mismatch(index, "a small count"))
@@ -183,11 +197,18 @@ impl Row {
     }
 }
 
+/// Where random bytes come from: `n` of them.
+pub type Random = fn(n: usize) -> Vec<u8>;
+
 /// The registry database of one instance.
 pub struct Db {
     sql: Box<dyn Sql>,
     /// Whether the FTS5 text index exists (a SQLite without FTS5 has none).
     text_index: Cell<bool>,
+    /// For checkpoint keys and token secrets: WASI's random in the component.
+    random: Random,
+    /// The key that signs checkpoints, read once from the database.
+    signer: OnceCell<NoteSigner>,
 }
 
 impl std::fmt::Debug for Db {
@@ -199,31 +220,53 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// The database behind `sql`, its tables created and its indexes rebuilt
-    /// first if they were derived by another version of `log::apply`.
-    pub fn open(sql: Box<dyn Sql>) -> Result<Self, StoreError> {
+    /// The database behind `sql`, its tables created, its indexes rebuilt
+    /// first if they were derived by another version of `log::apply`, and
+    /// its transparency log set up if it is not yet (a database from before
+    /// it, or a new one). Keys and token secrets are drawn from `random`.
+    pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Self, StoreError> {
         let db = Self {
             sql,
             text_index: Cell::new(false),
+            random,
+            signer: OnceCell::new(),
         };
         // Concurrent publishes queue on the write lock (`BEGIN IMMEDIATE`);
         // a local Spin database waits 5 s for it by default, too short for a
         // burst of them on a busy machine. A backend without the pragma
         // (libSQL over the network) keeps its own behaviour.
         let _ = db.sql.run(BUSY_TIMEOUT, &[]);
-        let (version, text_index) = db.open_state()?;
+        let (version, text_index, tlog) = db.open_state()?;
         db.text_index.set(text_index);
         if version != sql::INDEX_VERSION {
             crate::log::rebuild_indexes(&db)?;
         }
+        if !tlog {
+            crate::tlog::open(&db)?;
+        }
         Ok(db)
     }
 
-    /// The index version and whether the text index exists.
-    pub fn open_state(&self) -> Result<(i64, bool), StoreError> {
+    /// The index version, whether the text index exists and whether the
+    /// transparency log is set up.
+    pub fn open_state(&self) -> Result<(i64, bool, bool), StoreError> {
         const OPENING: &str = "opening the registry database";
         let row = self.one(sql::OPEN_STATE, &[], OPENING)?;
-        Ok((row.i64(0)?, row.bool(1)?))
+        Ok((row.i64(0)?, row.bool(1)?, row.bool(2)?))
+    }
+
+    /// `n` random bytes.
+    pub fn random(&self, n: usize) -> Vec<u8> {
+        (self.random)(n)
+    }
+
+    /// The key that signs checkpoints, read from the database on first use.
+    pub fn signer(&self) -> Result<&NoteSigner, StoreError> {
+        if let Some(signer) = self.signer.get() {
+            return Ok(signer);
+        }
+        let signer = crate::tlog::read_key(self)?;
+        Ok(self.signer.get_or_init(|| signer))
     }
 
     /// Whether text search has the FTS5 index.

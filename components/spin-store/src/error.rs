@@ -20,6 +20,10 @@ pub enum StoreError {
     DigestMismatch { expected: String, actual: String },
     /// A request the store cannot carry out as asked.
     BadRequest(String),
+    /// No valid token for a request that needs one.
+    Unauthorized(String),
+    /// A valid token that does not grant what the request does.
+    Forbidden(String),
     /// Spin's key-value or SQLite failed while doing `action`; `source` is
     /// only logged, never sent to the handler.
     Storage {
@@ -51,9 +55,11 @@ impl fmt::Display for StoreError {
                 "{name} {version} is already released and releases are immutable; \
                  publish a new version instead"
             ),
-            Self::NotFound(message) | Self::InvalidDigest(message) | Self::BadRequest(message) => {
-                f.write_str(message)
-            }
+            Self::NotFound(message)
+            | Self::InvalidDigest(message)
+            | Self::BadRequest(message)
+            | Self::Unauthorized(message)
+            | Self::Forbidden(message) => f.write_str(message),
             Self::DigestMismatch { expected, actual } => write!(
                 f,
                 "the uploaded bytes have digest {actual}, not {expected}; send the digest of what \
@@ -75,6 +81,16 @@ impl From<depot_protocol::ParseError> for StoreError {
     }
 }
 
+impl From<depot_protocol::token::Denied> for StoreError {
+    fn from(denied: depot_protocol::token::Denied) -> Self {
+        use depot_protocol::token::Denied;
+        match denied {
+            Denied::Unauthorized(m) => Self::Unauthorized(m),
+            Denied::Forbidden(m) => Self::Forbidden(m),
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         let message = err.to_string();
@@ -86,6 +102,8 @@ impl From<StoreError> for Error {
                 Error::InvalidDigest(message)
             }
             StoreError::BadRequest(_) => Error::BadRequest(message),
+            StoreError::Unauthorized(_) => Error::Unauthorized(message),
+            StoreError::Forbidden(_) => Error::Forbidden(message),
             StoreError::Storage { action, source } => {
                 // Logged here, once (Spin keeps a component's stderr); the
                 // handler gets a message without the backend's details.

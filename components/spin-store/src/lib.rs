@@ -1,6 +1,7 @@
 //! Depot's store (`depot:registry/store`) as a component, on Spin's key-value
 //! store (blobs, in chunks: [`blobs`]) and SQLite database (the registry log
-//! and its indexes: [`log`], [`search`], [`oci`]), both labelled `default`.
+//! and its indexes: [`log`], [`search`], [`oci`]; the transparency log:
+//! [`tlog`]; tokens: [`tokens`]), both labelled `default`.
 //!
 //! It imports only `fermyon:spin/key-value@2.0.0`, `fermyon:spin/sqlite@2.0.0`
 //! and WASI 0.2 (besides `depot:registry/types`, which holds only types), so
@@ -9,9 +10,10 @@
 //! implements natively. It keeps the native store's guarantees
 //! (host/src/store/embedded/): its schema and statements ([`sql`]), an append
 //! that checks the package's head and writes the entry and its index rows in
-//! one transaction (two racing appends: exactly one wins), nothing of a
-//! failed change visible, and blobs that are whole under their digest or
-//! absent.
+//! one transaction (two racing appends: exactly one wins), the entry's leaf
+//! of the transparency log and a new signed checkpoint in that transaction
+//! too, nothing of a failed change visible, blobs that are whole under their
+//! digest or absent, and tokens kept only as their SHA-256.
 //!
 //! Each request runs in a fresh instance, which opens the database and the
 //! key-value store on first use.
@@ -39,6 +41,8 @@ mod search;
 mod sql;
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;
+mod tlog;
+mod tokens;
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -48,8 +52,8 @@ use bindings::depot::registry::types::{
     Error, PackageSummary, RegistryStats, Release, SearchQuery,
 };
 use bindings::exports::depot::registry::store::{
-    self as wit, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
-    LogEntry, OciManifest, SearchPage,
+    self as wit, Access, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
+    LogEntry, OciManifest, SearchPage, TokenGrant, TokenInfo,
 };
 use spin_sdk::key_value::Store as KeyValue;
 use spin_sdk::sqlite::Connection;
@@ -82,7 +86,7 @@ fn db() -> Result<Rc<Db>, StoreError> {
             return Ok(db.clone());
         }
         let connection = Connection::open(LABEL).during("opening the registry database")?;
-        let db = Rc::new(Db::open(Box::new(connection))?);
+        let db = Rc::new(Db::open(Box::new(connection), random_bytes)?);
         Ok(cell.get_or_init(|| db).clone())
     })
 }
@@ -98,10 +102,15 @@ fn kv() -> Result<Rc<KeyValue>, StoreError> {
     })
 }
 
+/// `n` bytes from WASI's cryptographically secure random.
+fn random_bytes(n: usize) -> Vec<u8> {
+    wasi::random::random::get_random_bytes(n as u64)
+}
+
 /// A new random id: 128 bits as 32 lowercase hex digits, safe in a URL path
 /// and in a key.
 fn new_id() -> String {
-    blobs::hex(&wasi::random::random::get_random_bytes(16))
+    blobs::hex(&random_bytes(16))
 }
 
 impl Guest for SpinStore {
@@ -245,9 +254,45 @@ impl Guest for SpinStore {
         Ok(log::stats(&*db()?)?)
     }
 
+    fn log_checkpoint() -> Result<String, Error> {
+        let checkpoint = tlog::checkpoint(&*db()?)?;
+        Ok(checkpoint
+            .ok_or_else(|| StoreError::storage("reading the checkpoint", "none was signed"))?)
+    }
+
+    fn log_key() -> Result<String, Error> {
+        Ok(db()?.signer()?.verifier().to_string())
+    }
+
+    fn log_inclusion(seq: u64, tree_size: u64) -> Result<Vec<String>, Error> {
+        let proof = tlog::inclusion(&*db()?, seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(old_size: u64, new_size: u64) -> Result<Vec<String>, Error> {
+        let proof = tlog::consistency(&*db()?, old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
     fn release_by_digest(digest: String) -> Result<Option<Release>, Error> {
         let digest: depot_protocol::Digest = digest.parse().map_err(StoreError::from)?;
         Ok(log::release_by_digest(&*db()?, digest.as_str())?)
+    }
+
+    fn authorize(credential: Option<String>, access: Access) -> Result<TokenInfo, Error> {
+        Ok(tokens::authorize(&*db()?, credential.as_deref(), &access)?)
+    }
+
+    fn create_token(grant: TokenGrant) -> Result<(TokenInfo, String), Error> {
+        Ok(tokens::create(&*db()?, grant)?)
+    }
+
+    fn list_tokens() -> Result<Vec<TokenInfo>, Error> {
+        Ok(tokens::list(&*db()?)?)
+    }
+
+    fn revoke_token(id: String) -> Result<TokenInfo, Error> {
+        Ok(tokens::revoke(&*db()?, &id)?)
     }
 }
 

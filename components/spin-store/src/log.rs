@@ -34,7 +34,8 @@ pub fn package_head(db: &Db, name: &str) -> Result<u64, StoreError> {
         .map_or(Ok(0), |row| row.u64(0))
 }
 
-/// See `store.append`: the head check, the entry and its index rows in one
+/// See `store.append`: the head check, the entry, its index rows and its
+/// leaf of the transparency log, with a new signed checkpoint, in one
 /// transaction.
 pub fn append(db: &Db, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
     const APPENDING: &str = "appending to the registry log";
@@ -51,6 +52,7 @@ pub fn append(db: &Db, entry: Entry, expected_head: u64) -> Result<LogEntry, Sto
         };
         apply(tx, &logged)?;
         insert_log(tx, &logged)?;
+        crate::tlog::grow(tx, std::slice::from_ref(&logged))?;
         Ok(logged)
     })
 }
@@ -404,7 +406,7 @@ pub fn rebuild_indexes(db: &Db) -> Result<(), StoreError> {
         for statement in sql::LOG_SCHEMA {
             tx.execute(statement, &[], REBUILDING)?;
         }
-        let (version, text_index) = tx.open_state()?;
+        let (version, text_index, _) = tx.open_state()?;
         tx.set_text_index(text_index);
         if version == sql::INDEX_VERSION {
             return Ok(());

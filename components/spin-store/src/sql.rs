@@ -124,10 +124,48 @@ pub const DROP_INDEXES: [&str; 5] = [
     "DROP TABLE IF EXISTS release_text",
 ];
 
-/// The index version, and whether the FTS5 text index exists: what an
-/// instance reads once when it first opens the database.
+/// Tokens and the transparency log, as the native store keeps them
+/// (host/src/store/embedded/tokens.rs and tlog.rs), and the key checkpoints
+/// are signed with, which the native store keeps in `<data>/log.key` and a
+/// Spin app can keep only here. `crate::tlog::open` creates them all in one
+/// transaction with the key, the tree caught up to the log and its first
+/// checkpoint, so the presence of `tlog_key` says all of it is there.
+/// `namespaces` is a JSON list; times are milliseconds since the Unix epoch.
+pub const TLOG_SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS tokens (
+        id         TEXT PRIMARY KEY,
+        hash       TEXT NOT NULL UNIQUE,
+        label      TEXT,
+        namespaces TEXT NOT NULL,
+        operator   INTEGER NOT NULL,
+        created    INTEGER NOT NULL,
+        expires    INTEGER,
+        revoked    INTEGER
+    )",
+    "CREATE TABLE IF NOT EXISTS tlog_nodes (
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tlog_state (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        size       INTEGER NOT NULL,
+        frontier   BLOB NOT NULL,
+        checkpoint TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS tlog_key (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        key TEXT NOT NULL
+    )",
+];
+
+/// The index version, whether the FTS5 text index exists, and whether the
+/// transparency log and tokens are set up ([`TLOG_SCHEMA`]): what an instance
+/// reads once when it first opens the database.
 pub const OPEN_STATE: &str = "SELECT (SELECT user_version FROM pragma_user_version), \
-     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text')";
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')";
 
 /// The columns a release is read from (`release_from_row`).
 macro_rules! release_columns {
@@ -271,3 +309,42 @@ pub const RESTORE_UPLOAD: &str =
     "INSERT OR IGNORE INTO uploads (id, size, touched) VALUES (?1, ?2, ?3)";
 pub const STALE_UPLOADS: &str =
     "SELECT id, size FROM uploads WHERE touched < ?1 ORDER BY touched LIMIT ?2";
+
+// The transparency log.
+pub const TLOG_FRONTIER: &str = "SELECT frontier FROM tlog_state WHERE id = 1";
+pub const TLOG_SIZE: &str = "SELECT size FROM tlog_state WHERE id = 1";
+pub const TLOG_CHECKPOINT: &str = "SELECT checkpoint FROM tlog_state WHERE id = 1";
+pub const INSERT_TLOG_NODE: &str = "INSERT INTO tlog_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
+pub const SET_TLOG_STATE: &str = "INSERT INTO tlog_state (id, size, frontier, checkpoint) \
+     VALUES (1, ?1, ?2, ?3) \
+     ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, \
+         checkpoint = excluded.checkpoint";
+/// The nodes of a proof, `?1` a JSON list of `[level, index]` pairs: one
+/// statement where the native store reads node by node, as each statement
+/// here is a call out of the component.
+pub const TLOG_NODES: &str = "SELECT level, idx, hash FROM tlog_nodes \
+     WHERE (level, idx) IN \
+     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))";
+pub const TLOG_KEY: &str = "SELECT key FROM tlog_key WHERE id = 1";
+/// The first key kept stays: a second instance opening a new database at
+/// once keeps the key the first one made.
+pub const PUT_TLOG_KEY: &str = "INSERT OR IGNORE INTO tlog_key (id, key) VALUES (1, ?1)";
+
+// Tokens.
+macro_rules! token_columns {
+    () => {
+        "id, label, namespaces, operator, created, expires, revoked"
+    };
+}
+pub const INSERT_TOKEN: &str = "INSERT INTO tokens (id, hash, label, namespaces, operator, \
+     created, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+pub const TOKEN_BY_HASH: &str =
+    concat!("SELECT ", token_columns!(), " FROM tokens WHERE hash = ?1");
+pub const LIST_TOKENS: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens ORDER BY created, id"
+);
+/// A second revocation keeps the first one's time.
+pub const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL";
+pub const TOKEN_BY_ID: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?1");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
+use depot_protocol::tlog::{Checkpoint, root as tlog_root, verify_consistency, verify_inclusion};
 use sha2::{Digest as _, Sha256, Sha512};
 use spin_sdk::sqlite::Value;
 
@@ -15,12 +16,12 @@ use crate::bindings::depot::registry::types::{
     ContentKind, Metadata, OciArtifact, Release, SearchQuery,
 };
 use crate::bindings::exports::depot::registry::store::{
-    Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent,
+    Access, Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent, TokenGrant,
 };
 use crate::blobs::{self, KV_CHUNK, Kv, MAX_CHUNK, SMALL_BLOB};
 use crate::db::{Db, Sql};
 use crate::error::StoreError;
-use crate::{log, oci, search};
+use crate::{log, oci, search, tlog, tokens};
 
 /// A database file, removed when dropped.
 struct TempDb(PathBuf);
@@ -42,7 +43,7 @@ impl TempDb {
     /// A new connection that refuses the statements `allowed` refuses.
     fn open_with(&self, allowed: fn(&str) -> bool) -> Db {
         let conn = rusqlite::Connection::open(&self.0).unwrap();
-        Db::open(Box::new(Sqlite { conn, allowed })).unwrap()
+        Db::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
     }
 
     fn count(&self, table: &str) -> i64 {
@@ -63,6 +64,18 @@ impl Drop for TempDb {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// Distinct bytes on every call (the component draws on WASI's random).
+fn not_so_random(n: usize) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut bytes = Vec::with_capacity(n);
+    while bytes.len() < n {
+        let draw = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes.extend_from_slice(&Sha256::digest(draw.to_le_bytes()));
+    }
+    bytes.truncate(n);
+    bytes
 }
 
 /// One connection, running statements as Spin's `InProcConnection` does.
@@ -895,4 +908,220 @@ fn a_takedown_removes_content_no_release_still_up_has() {
     assert!(kv.keys().is_empty(), "{:?}", kv.keys());
     // example:two still has the shared content.
     assert_eq!(read(&db, &kv, &shared_digest, 0, 1000), shared);
+}
+
+/// The leaf hashes of every entry in the log.
+fn leaf_hashes(db: &Db) -> Vec<depot_protocol::tlog::Hash> {
+    log::read_log(db, 0, 1000)
+        .unwrap()
+        .iter()
+        .map(|logged| tlog::leaf(logged).leaf_hash())
+        .collect()
+}
+
+/// The current checkpoint, opened with the database's own key.
+fn opened_checkpoint(db: &Db) -> Checkpoint {
+    let note = tlog::checkpoint(db).unwrap().expect("a checkpoint");
+    Checkpoint::open(&note, &db.signer().unwrap().verifier()).unwrap()
+}
+
+#[test]
+fn every_append_signs_a_checkpoint_whose_proofs_verify() {
+    let file = TempDb::new();
+    let db = file.open();
+    // A new database has a checkpoint of the empty tree at once.
+    assert_eq!(opened_checkpoint(&db).size, 0);
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+    let annotation = AnnotationContent {
+        type_: "review".into(),
+        value: "{\"verdict\":\"ok\"}".into(),
+    };
+    append(
+        &db,
+        change("example:greet", "1.0.0", Action::Annotate(annotation)),
+    )
+    .unwrap();
+    append(&db, release("example:other", "0.1.0", 2)).unwrap();
+    let early = tlog::checkpoint(&db).unwrap().unwrap();
+    append(
+        &db,
+        change("example:other", "0.1.0", Action::Takedown("legal".into())),
+    )
+    .unwrap();
+
+    let checkpoint = opened_checkpoint(&db);
+    let leaves = leaf_hashes(&db);
+    assert_eq!(checkpoint.size, 5);
+    assert_eq!(checkpoint.root, tlog_root(&leaves));
+    assert!(checkpoint.origin.starts_with("depot/"), "{checkpoint:?}");
+    for (index, leaf) in leaves.iter().enumerate() {
+        let seq = index as u64 + 1;
+        let proof = tlog::inclusion(&db, seq, 5).unwrap();
+        verify_inclusion(leaf, index as u64, 5, &proof, &checkpoint.root).unwrap();
+    }
+    let early = Checkpoint::open(&early, &db.signer().unwrap().verifier()).unwrap();
+    assert_eq!(early.size, 4);
+    let proof = tlog::consistency(&db, 4, 5).unwrap();
+    verify_consistency(4, 5, &early.root, &checkpoint.root, &proof).unwrap();
+}
+
+#[test]
+fn proofs_outside_the_tree_are_bad_requests() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, release("example:greet", "1.1.0", 2)).unwrap();
+    for (seq, size) in [(0, 2), (3, 2), (1, 3)] {
+        let err = tlog::inclusion(&db, seq, size).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    for (old, new) in [(2, 1), (1, 3)] {
+        let err = tlog::consistency(&db, old, new).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    assert!(tlog::consistency(&db, 0, 2).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_append_leaves_the_tree_and_checkpoint_as_they_were() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let before = tlog::checkpoint(&db).unwrap();
+    let nodes = file.count("tlog_nodes");
+    // The last write of an append (the new checkpoint) fails.
+    let failing = file.open_with(|statement| !statement.starts_with("INSERT INTO tlog_state"));
+    let err = append(&failing, release("example:greet", "1.1.0", 2)).unwrap_err();
+    assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
+    assert_eq!(file.count("log"), 1);
+    assert_eq!(file.count("tlog_nodes"), nodes);
+    assert_eq!(tlog::checkpoint(&db).unwrap(), before);
+    // A refused release (the version exists) changes nothing either.
+    let err = append(&db, release("example:greet", "1.0.0", 3)).unwrap_err();
+    assert!(matches!(err, StoreError::VersionExists { .. }), "{err:?}");
+    assert_eq!(tlog::checkpoint(&db).unwrap(), before);
+}
+
+#[test]
+fn a_database_from_before_the_tree_is_caught_up_under_one_key() {
+    let file = Arc::new(TempDb::new());
+    let db = file.open();
+    for n in 0..7 {
+        append(&db, release("example:greet", &format!("1.{n}.0"), n)).unwrap();
+    }
+    let leaves = leaf_hashes(&db);
+    drop(db);
+    let conn = rusqlite::Connection::open(&file.0).unwrap();
+    for table in ["tokens", "tlog_nodes", "tlog_state", "tlog_key"] {
+        conn.execute(&format!("DROP TABLE {table}"), []).unwrap();
+    }
+    drop(conn);
+
+    // Instances opening the database at once agree on one key.
+    let barrier = Arc::new(Barrier::new(4));
+    let keys: Vec<String> = (0..4)
+        .map(|_| {
+            let (file, barrier) = (file.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                file.open().signer().unwrap().verifier().to_string()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(keys.iter().all(|key| *key == keys[0]), "{keys:?}");
+    let name = keys[0].split('+').next().unwrap();
+    assert!(
+        name.len() == "depot/".len() + 8 && name.starts_with("depot/"),
+        "{name}"
+    );
+
+    let db = file.open();
+    let checkpoint = opened_checkpoint(&db);
+    assert_eq!(checkpoint.size, 7);
+    assert_eq!(checkpoint.root, tlog_root(&leaves));
+    let proof = tlog::inclusion(&db, 3, 7).unwrap();
+    verify_inclusion(&leaves[2], 2, 7, &proof, &checkpoint.root).unwrap();
+    // And the tree goes on growing with the log.
+    append(&db, release("example:greet", "2.0.0", 9)).unwrap();
+    assert_eq!(opened_checkpoint(&db).size, 8);
+}
+
+fn grant(namespaces: &[&str], operator: bool, expires: Option<u64>) -> TokenGrant {
+    TokenGrant {
+        label: Some("ci".into()),
+        namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        operator,
+        expires,
+    }
+}
+
+#[test]
+fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces() {
+    let file = TempDb::new();
+    let db = file.open();
+    let (info, secret) = tokens::create(&db, grant(&["example"], false, None)).unwrap();
+    assert!(depot_protocol::token::is_well_formed(&secret), "{secret}");
+    assert_eq!(info.id.len(), 12);
+    let stored: String = rusqlite::Connection::open(&file.0)
+        .unwrap()
+        .query_row("SELECT hash FROM tokens", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, depot_protocol::token::hash(&secret));
+
+    let write = |namespace: &str| Access::Write(namespace.into());
+    let authorized = tokens::authorize(&db, Some(&secret), &write("example")).unwrap();
+    assert_eq!(authorized, info);
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    for access in [write("other"), Access::Operator] {
+        let err = tokens::authorize(&db, Some(&secret), &access).unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    }
+    let unknown = depot_protocol::token::format(&[9; 32]);
+    for credential in [None, Some("hunter2"), Some(unknown.as_str())] {
+        let err = tokens::authorize(&db, credential, &Access::Read).unwrap_err();
+        assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    }
+
+    let (operator, operator_secret) = tokens::create(&db, grant(&["*"], true, None)).unwrap();
+    assert!(tokens::authorize(&db, Some(&operator_secret), &Access::Operator).is_ok());
+    let listed: Vec<String> = tokens::list(&db)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [info.id.clone(), operator.id]);
+
+    let revoked = tokens::revoke(&db, &info.id).unwrap();
+    let when = revoked.revoked.expect("revoked");
+    let err = tokens::authorize(&db, Some(&secret), &write("example")).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    // Revoking again keeps the first time.
+    assert_eq!(tokens::revoke(&db, &info.id).unwrap().revoked, Some(when));
+    let err = tokens::revoke(&db, "nope").unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires() {
+    let file = TempDb::new();
+    let db = file.open();
+    for bad in [
+        grant(&[], false, None),
+        grant(&["Not-Kebab"], false, None),
+        grant(&["example"], false, Some(1)),
+    ] {
+        let err = tokens::create(&db, bad).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    assert_eq!(file.count("tokens"), 0);
+    let soon = log::now_millis() + 50;
+    let (_, secret) = tokens::create(&db, grant(&["example"], false, Some(soon))).unwrap();
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let err = tokens::authorize(&db, Some(&secret), &Access::Read).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
 }

@@ -16,6 +16,9 @@ pub struct Release {
     pub yanked: bool,
     pub seq: u64,
     pub content_url: String,
+    /// The digest of the release's OCI manifest, which its log entry records.
+    #[serde(default)]
+    pub oci_manifest: Option<String>,
     pub metadata: Metadata,
     #[serde(default)]
     pub annotations: Vec<Annotation>,
@@ -115,6 +118,12 @@ pub struct PackageSummary {
 struct PackagePage {
     packages: Vec<PackageSummary>,
     next: Option<String>,
+}
+
+/// `GET /v1/log/proof/…`: a proof's hashes, base64, bottom up.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Proof {
+    pub proof: Vec<String>,
 }
 
 /// A page of the registry's feed (`GET /v1/feed`).
@@ -257,6 +266,32 @@ impl Registry {
             .with_context(|| format!("unexpected response from {url}"))
     }
 
+    /// The transparency log's newest signed checkpoint (a C2SP signed note).
+    pub async fn log_checkpoint(&self) -> Result<String> {
+        let response = self
+            .send(self.http.get(self.url("/v1/log/checkpoint")))
+            .await?;
+        Ok(response.text().await?)
+    }
+
+    /// The verifier key string of the key that signs checkpoints.
+    pub async fn log_key(&self) -> Result<String> {
+        let response = self.send(self.http.get(self.url("/v1/log/key"))).await?;
+        Ok(response.text().await?.trim().to_string())
+    }
+
+    /// The proof that entry `seq` is in the tree of `size` entries.
+    pub async fn log_inclusion(&self, seq: u64, size: u64) -> Result<Proof> {
+        let path = format!("/v1/log/proof/inclusion?seq={seq}&size={size}");
+        self.json(self.http.get(self.url(&path))).await
+    }
+
+    /// The proof that the tree of `to` entries extends the tree of `from`.
+    pub async fn log_consistency(&self, from: u64, to: u64) -> Result<Proof> {
+        let path = format!("/v1/log/proof/consistency?from={from}&to={to}");
+        self.json(self.http.get(self.url(&path))).await
+    }
+
     /// Publishes `version` of `name` with `size` bytes of content from `body`.
     pub async fn publish<S>(&self, name: &str, version: &str, size: u64, body: S) -> Result<Release>
     where
@@ -383,5 +418,70 @@ impl Registry {
         Ok(response
             .bytes_stream()
             .map(|chunk| chunk.context("the download was interrupted")))
+    }
+}
+
+/// A token as the registry lists it (never with its secret).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub id: String,
+    pub label: Option<String>,
+    pub namespaces: Vec<String>,
+    pub operator: bool,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A token just made: the only time its secret is seen.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewToken {
+    #[serde(flatten)]
+    pub info: Token,
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenList {
+    tokens: Vec<Token>,
+}
+
+impl Registry {
+    /// This client, sending `token` (if any) as `Authorization: Bearer` with
+    /// every request.
+    pub fn with_token(mut self, token: Option<&str>) -> Result<Self> {
+        let Some(token) = token else {
+            return Ok(self);
+        };
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token has characters a header cannot carry; pass it as printed")?;
+        value.set_sensitive(true);
+        let headers =
+            reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+        self.http = reqwest::Client::builder()
+            .user_agent(concat!("depot/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(self)
+    }
+
+    /// Makes a token (operator only); `body` is `POST /v1/tokens`'s.
+    pub async fn create_token(&self, body: &serde_json::Value) -> Result<NewToken> {
+        self.json(self.http.post(self.url("/v1/tokens")).json(body))
+            .await
+    }
+
+    /// Every token (operator only).
+    pub async fn tokens(&self) -> Result<Vec<Token>> {
+        let list: TokenList = self.json(self.http.get(self.url("/v1/tokens"))).await?;
+        Ok(list.tokens)
+    }
+
+    /// Revokes token `id` (operator only).
+    pub async fn revoke_token(&self, id: &str) -> Result<Token> {
+        let url = self.url(&format!("/v1/tokens/{id}"));
+        self.json(self.http.delete(url)).await
     }
 }

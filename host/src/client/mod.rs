@@ -1,7 +1,9 @@
 //! The `depot` command-line client: publish, get, yank, unyank, annotate,
-//! takedown, info, list, search.
+//! takedown, info, list, search, verify.
 
 mod api;
+mod token;
+mod transparency;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,10 @@ pub struct RegistryArgs {
         global = true
     )]
     pub registry: String,
+
+    /// The token for writes (and for reads of a private registry).
+    #[arg(long, env = "DEPOT_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// The client's subcommands.
@@ -124,13 +130,27 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Audit the registry: every log entry against its signed checkpoint (and
+    /// that checkpoint against the last one this client saw), and every
+    /// package and release it serves against its log.
+    Verify,
+    /// Manage who may publish (operator): `depot token create --namespace NS`,
+    /// `depot token list`, `depot token revoke ID`.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 /// Runs one client command against the registry at `registry`.
 pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> {
-    let registry = Registry::new(&registry.registry)?;
+    let token = registry.token.as_deref();
+    let registry = Registry::new(&registry.registry)?.with_token(token)?;
     match command {
-        ClientCommand::Publish { release, file } => publish(&registry, &release, &file).await,
+        ClientCommand::Publish { release, file } => {
+            token::require(token, "publishing")?;
+            publish(&registry, &release, &file).await
+        }
         ClientCommand::Get { package, output } => get(&registry, &package, output).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
         ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
@@ -150,6 +170,7 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             Ok(())
         }
         ClientCommand::Info { package, json } => info(&registry, &package, json).await,
+        ClientCommand::Verify => verify(&registry).await,
         ClientCommand::Search {
             text,
             exports,
@@ -184,6 +205,7 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             Ok(())
         }
         ClientCommand::List { json } => list(&registry, json).await,
+        ClientCommand::Token { command } => token::run(&registry, command).await,
     }
 }
 
@@ -318,6 +340,16 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
             release.size
         );
     }
+    // Nothing is written unless the release is in the registry's signed log,
+    // and that log extends the one this client saw before.
+    let log = transparency::check_checkpoint(registry).await?;
+    if log.first_use {
+        eprintln!(
+            "trusting {}'s log key on first use; later fetches refuse a log that goes back or forks",
+            registry.base()
+        );
+    }
+    transparency::check_release(registry, &log, &release, &digest).await?;
     match (file, temp) {
         (Some(mut f), Some(t)) => {
             f.flush().await?;
@@ -336,6 +368,26 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
         _ => std::io::stdout().write_all(&received)?,
     }
     Ok(())
+}
+
+async fn verify(registry: &Registry) -> Result<()> {
+    let (problems, entries) = transparency::audit(registry).await?;
+    if problems.is_empty() {
+        println!(
+            "{}: {entries} log entries match the signed checkpoint, and every package and \
+             release served matches the log",
+            registry.base()
+        );
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    bail!(
+        "{} problem(s) found auditing {} ({entries} log entries)",
+        problems.len(),
+        registry.base()
+    )
 }
 
 async fn set_yanked(registry: &Registry, spec: &str, yank: bool) -> Result<()> {

@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// `spin up` keeps them in `.spin/`. For testing the Spin build without Spin.
     #[arg(long, value_name = "FILE", conflicts_with = "handlers")]
     pub spin_app: Option<PathBuf>,
+
+    /// Reads need a token too (any valid one), not only writes. Discovery
+    /// (`/.well-known/wasm-pkg/registry.json`) stays public.
+    #[arg(long)]
+    pub private: bool,
 }
 
 /// Compose the handlers with a store component into one component that

@@ -79,7 +79,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         memory: args.memory_limit,
         deadline: args.request_deadline,
         max_content_size: args.max_content_size,
+        private: args.private,
     };
+    // A mirror takes no writes: it needs a token only to be read privately.
+    if let Some(backend) = &app.backend
+        && (mirror.is_none() || args.private)
+    {
+        show_new_operator_token(backend.as_ref())?;
+    }
+
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
@@ -312,5 +320,26 @@ fn stub_handler_imports(
                 .map_err(anyhow::Error::from)?;
         }
     }
+    Ok(())
+}
+
+/// Makes the operator's token on a registry's first start (or when the last
+/// one was revoked) and prints it, the one time it is ever shown: only its
+/// hash is kept.
+fn show_new_operator_token(backend: &dyn Backend) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let Some(secret) = crate::store::tokens::ensure_operator(backend)
+        .context("cannot make the operator's token")?
+    else {
+        return Ok(());
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "operator token (shown once, store it): {secret}")
+        .and_then(|()| out.flush())
+        .context("cannot print the operator's token")?;
+    tracing::info!(
+        "made the operator's token and printed it on stdout; it is not stored and will not \
+         be shown again (pass it with --token or DEPOT_TOKEN)"
+    );
     Ok(())
 }

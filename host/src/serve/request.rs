@@ -31,6 +31,9 @@ pub struct Limits {
     pub deadline: Duration,
     /// Largest release content, for the handlers (`DEPOT_MAX_CONTENT_SIZE`).
     pub max_content_size: u64,
+    /// Whether reads need a token (`depot serve --private`), for the api
+    /// handler (`DEPOT_PRIVATE`).
+    pub private: bool,
 }
 
 /// The `T` of each request's `Store`.
@@ -112,6 +115,9 @@ pub fn new_store(
     )
     // A handler's panic message is the first clue to what went wrong.
     .inherit_stderr();
+    if limits.private {
+        wasi.env("DEPOT_PRIVATE", "1");
+    }
     let state = RequestState {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),

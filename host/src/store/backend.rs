@@ -6,8 +6,11 @@
 //! is in use.
 
 use depot_protocol::Digest;
+use depot_protocol::tlog::Hash;
 
-use super::{Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery};
+use super::{
+    Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery, TokenInfo,
+};
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
@@ -51,6 +54,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// How many packages and releases there are, and the log's head.
     fn stats(&self) -> Result<RegistryStats, StoreError>;
+
+    /// The transparency log's newest signed checkpoint (a C2SP signed note).
+    fn log_checkpoint(&self) -> Result<String, StoreError>;
+
+    /// The verifier key string of the key that signs checkpoints.
+    fn log_key(&self) -> Result<String, StoreError>;
+
+    /// The proof that entry `seq` is in the tree of `tree_size` entries.
+    fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError>;
+
+    /// The proof that the tree of `new_size` entries extends that of `old_size`.
+    fn log_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError>;
 
     /// The release of `name` whose version equals `version` up to build metadata.
     fn find_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
@@ -119,6 +134,20 @@ pub trait Backend: Send + Sync + 'static {
         repository: &str,
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError>;
+
+    /// Keeps a new token: its SHA-256 (`hash`), never the token itself.
+    /// Tokens are this registry's own, kept beside the log rather than in it.
+    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError>;
+
+    /// The token whose SHA-256 is `hash`, if any.
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Every token, oldest first.
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Marks token `id` revoked at `time` unless it already is; returns it,
+    /// or none when there is no such token.
+    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError>;
 }
 
 /// An upload being appended to.
@@ -192,6 +221,12 @@ pub enum StoreError {
     /// A request the store cannot carry out as asked.
     #[error("{0}")]
     BadRequest(String),
+    /// No valid token for a request that needs one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token that does not grant what the request does.
+    #[error("{0}")]
+    Forbidden(String),
     /// Storage itself failed. The message sent to handlers names what was being
     /// done; `source`, which may name files, is only logged.
     #[error("storage failed while {action}; nothing was changed, retry later")]

@@ -16,6 +16,7 @@
 
 mod backend;
 mod embedded;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 pub use self::embedded::Embedded;
+pub use self::generated::depot::registry::store::{Access, TokenGrant, TokenInfo};
 pub use self::generated::depot::registry::store::{
     Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent,
 };
@@ -187,6 +189,8 @@ impl wit_types::Host for StoreView<'_> {
                 wit_types::Error::InvalidDigest(message)
             }
             StoreError::BadRequest(_) => wit_types::Error::BadRequest(message),
+            StoreError::Unauthorized(_) => wit_types::Error::Unauthorized(message),
+            StoreError::Forbidden(_) => wit_types::Error::Forbidden(message),
             StoreError::Storage { action, source } => {
                 // Logged here, once; the handler gets a message without paths.
                 tracing::error!(error = %source, "storage failed while {action}");
@@ -256,6 +260,24 @@ impl wit_store::Host for StoreView<'_> {
 
     fn stats(&mut self) -> Result<RegistryStats, CallError> {
         Ok(self.ctx.backend.stats()?)
+    }
+
+    fn log_checkpoint(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_checkpoint()?)
+    }
+
+    fn log_key(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_key()?)
+    }
+
+    fn log_inclusion(&mut self, seq: u64, tree_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_inclusion(seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(&mut self, old_size: u64, new_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_consistency(old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
     }
 
     fn find_release(
@@ -359,6 +381,30 @@ impl wit_store::Host for StoreView<'_> {
         subject: String,
     ) -> Result<Vec<OciManifest>, CallError> {
         Ok(self.backend().list_referrers(&repository, &subject)?)
+    }
+
+    fn authorize(
+        &mut self,
+        credential: Option<String>,
+        access: Access,
+    ) -> Result<TokenInfo, CallError> {
+        Ok(tokens::authorize(
+            self.backend(),
+            credential.as_deref(),
+            &access,
+        )?)
+    }
+
+    fn create_token(&mut self, grant: TokenGrant) -> Result<(TokenInfo, String), CallError> {
+        Ok(tokens::create(self.backend(), grant)?)
+    }
+
+    fn list_tokens(&mut self) -> Result<Vec<TokenInfo>, CallError> {
+        Ok(self.backend().list_tokens()?)
+    }
+
+    fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
+        Ok(tokens::revoke(self.backend(), &id)?)
     }
 }
 

@@ -23,6 +23,8 @@ pub struct OciError {
     /// For 416 on an upload: its `Location` and how many bytes it has, for
     /// `Range: 0-<last>`.
     pub range: Option<(String, u64)>,
+    /// For 401: the `WWW-Authenticate` challenge.
+    pub challenge: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +49,7 @@ impl OciError {
             allow: None,
             size: None,
             range: None,
+            challenge: None,
         }
     }
 
@@ -152,6 +155,8 @@ impl From<ApiError> for OciError {
     fn from(e: ApiError) -> Self {
         let code = match e.status {
             400 => "UNSUPPORTED",
+            401 => "UNAUTHORIZED",
+            403 => "DENIED",
             404 => "NAME_UNKNOWN",
             405 => "UNSUPPORTED",
             409 | 451 => "DENIED",

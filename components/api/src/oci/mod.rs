@@ -8,6 +8,7 @@
 //! the publish handler wrote for the release. A repository serves the blobs of
 //! its own releases only (content, config and manifest).
 
+mod auth;
 mod error;
 mod push;
 mod range;
@@ -44,7 +45,11 @@ pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response 
     if is_discovery(path) {
         return discovery(method, request);
     }
+    if auth::is_token_endpoint(path) {
+        return auth::token(method, request).with_header(API_VERSION.0, API_VERSION.1.to_string());
+    }
     let response = routes::route(method, path)
+        .and_then(|route| auth::check(&route, request).map(|()| route))
         .and_then(|route| match route {
             Route::Base => Ok(Response::json(200, &json!({}))),
             Route::Manifest {
@@ -100,6 +105,9 @@ fn error(e: &OciError) -> Response {
     }
     if let Some(size) = e.size {
         response = response.with_header("content-range", format!("bytes */{size}"));
+    }
+    if let Some(challenge) = &e.challenge {
+        response = response.with_header("www-authenticate", challenge.clone());
     }
     if let Some((location, size)) = &e.range {
         response = response

@@ -41,7 +41,9 @@ pub fn error_message(e: &Error) -> String {
         | Error::InvalidContent(m)
         | Error::PolicyRejected(m)
         | Error::TakenDown(m)
-        | Error::Storage(m) => m.clone(),
+        | Error::Storage(m)
+        | Error::Unauthorized(m)
+        | Error::Forbidden(m) => m.clone(),
         Error::HeadMoved(_) => "the registry changed while reading; reload the page".to_string(),
     }
 }

@@ -8,14 +8,19 @@ mod blobs;
 mod cache;
 mod search;
 mod sqlite;
+mod tlog;
+mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use depot_protocol::Digest;
+use depot_protocol::tlog::Hash;
 
 use self::blobs::{BlobDir, FileBlobWriter};
 use self::sqlite::SqliteLog;
+use self::tokens::Tokens;
+use super::TokenInfo;
 use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{
     Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
@@ -30,6 +35,7 @@ const SMALL_BLOB: usize = 16 * 1024;
 pub struct Embedded {
     log: Arc<SqliteLog>,
     blobs: BlobDir,
+    tokens: Tokens,
 }
 
 impl Embedded {
@@ -38,8 +44,12 @@ impl Embedded {
         std::fs::create_dir_all(data)
             .map_err(|e| StoreError::storage("creating the data directory", e))?;
         Ok(Self {
-            log: Arc::new(SqliteLog::open(&data.join("registry.db"))?),
+            log: Arc::new(SqliteLog::open(
+                &data.join("registry.db"),
+                tlog::load_or_create_key(data)?,
+            )?),
             blobs: BlobDir::open(data)?,
+            tokens: Tokens::open(&data.join("registry.db"))?,
         })
     }
 }
@@ -116,6 +126,22 @@ impl Backend for Embedded {
         self.log.stats()
     }
 
+    fn log_checkpoint(&self) -> Result<String, StoreError> {
+        self.log.log_checkpoint()
+    }
+
+    fn log_key(&self) -> Result<String, StoreError> {
+        Ok(self.log.log_key())
+    }
+
+    fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.log.log_inclusion(seq, tree_size)
+    }
+
+    fn log_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.log.log_consistency(old_size, new_size)
+    }
+
     fn release_by_digest(&self, digest: &Digest) -> Result<Option<Release>, StoreError> {
         self.log.release_by_digest(digest)
     }
@@ -182,6 +208,22 @@ impl Backend for Embedded {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError> {
         self.log.list_referrers(repository, subject)
+    }
+
+    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError> {
+        self.tokens.insert(token, hash)
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.by_hash(hash)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens.list()
+    }
+
+    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens.revoke(id, time)
     }
 }
 

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use depot_protocol::tlog::{Hash, NoteSigner};
 use depot_protocol::{Candidate, Digest, Version};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::watch;
 
 use super::cache::ReleaseCache;
-use super::search;
+use super::{search, tlog};
 use crate::store::backend::StoreError;
 use crate::store::{
     Action, Annotation, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release,
@@ -141,6 +142,8 @@ pub struct SqliteLog {
     releases: ReleaseCache,
     /// The sequence number of the last entry, for those waiting for the next.
     head: watch::Sender<u64>,
+    /// Signs a checkpoint of the transparency log after each commit.
+    signer: NoteSigner,
 }
 
 /// Turns a SQLite or JSON failure into [`StoreError::Storage`].
@@ -174,12 +177,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 impl SqliteLog {
     /// Opens (creating if needed) the database at `path`, rebuilding the
-    /// indexes if they were derived by another version of [`apply`].
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// indexes if they were derived by another version of [`apply`] and
+    /// bringing the transparency log, whose checkpoints `signer` signs, up to
+    /// the registry log.
+    pub fn open(path: &Path, signer: NoteSigner) -> Result<Self, StoreError> {
         let mut writer = connect(path)?;
         writer
             .execute_batch(LOG_SCHEMA)
             .and_then(|()| writer.execute_batch(INDEX_SCHEMA))
+            .and_then(|()| writer.execute_batch(tlog::SCHEMA))
             .during("creating the registry tables")?;
         let version: i64 = writer
             .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -187,6 +193,11 @@ impl SqliteLog {
         if version != INDEX_VERSION {
             rebuild_indexes(&mut writer)?;
         }
+        let tx = writer
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during("opening the transparency log")?;
+        tlog::catch_up(&tx, &signer)?;
+        tx.commit().during("opening the transparency log")?;
         let head: u64 = writer
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |row| {
                 row.get(0)
@@ -206,6 +217,7 @@ impl SqliteLog {
             next_reader: AtomicUsize::new(0),
             releases: ReleaseCache::default(),
             head: watch::Sender::new(head),
+            signer,
         })
     }
 
@@ -287,6 +299,7 @@ impl SqliteLog {
             ],
         )
         .during(APPENDING)?;
+        tlog::grow(&tx, std::slice::from_ref(&logged), &self.signer)?;
         tx.commit().during(APPENDING)?;
         // Still holding the writer, so no later write's forgetting comes first.
         self.releases.forget(&logged.entry.name);
@@ -376,6 +389,27 @@ impl SqliteLog {
         let (names, next) = search::packages(&conn, query)?;
         let releases = search::releases_of(&conn, &names, query)?;
         Ok((with_annotations(&conn, releases)?, next))
+    }
+
+    /// See [`crate::store::Backend::log_checkpoint`].
+    pub fn log_checkpoint(&self) -> Result<String, StoreError> {
+        tlog::checkpoint(&self.reader())?
+            .ok_or_else(|| StoreError::storage("reading the checkpoint", "none was signed"))
+    }
+
+    /// See [`crate::store::Backend::log_key`].
+    pub fn log_key(&self) -> String {
+        self.signer.verifier().to_string()
+    }
+
+    /// See [`crate::store::Backend::log_inclusion`].
+    pub fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
+        tlog::inclusion(&self.reader(), seq, tree_size)
+    }
+
+    /// See [`crate::store::Backend::log_consistency`].
+    pub fn log_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        tlog::consistency(&self.reader(), old_size, new_size)
     }
 
     /// See [`crate::store::Backend::stats`].
@@ -637,7 +671,11 @@ fn package_head(conn: &Connection, name: &str) -> Result<u64, StoreError> {
         .during("reading a package's head")
 }
 
-fn read_log(conn: &Connection, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+pub(super) fn read_log(
+    conn: &Connection,
+    since: u64,
+    limit: u32,
+) -> Result<Vec<LogEntry>, StoreError> {
     conn.prepare_cached(
         "SELECT seq, time, name, version, action FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )
@@ -955,7 +993,8 @@ mod tests {
     use std::sync::{Arc, Barrier};
 
     fn open(dir: &Path) -> SqliteLog {
-        SqliteLog::open(&dir.join("registry.db")).unwrap()
+        let signer = NoteSigner::from_seed("depot/test", [7; 32]).unwrap();
+        SqliteLog::open(&dir.join("registry.db"), signer).unwrap()
     }
 
     fn digest(n: u8) -> String {

@@ -1,0 +1,137 @@
+//! `/v1/tokens`: the operator makes, lists and revokes tokens. Every route
+//! needs the operator's token; a token's secret is in the answer to its
+//! creation only.
+
+use depot_protocol::{parse_rfc3339, rfc3339};
+use serde::{Deserialize, Serialize};
+use wasip2::http::types::IncomingRequest;
+
+use crate::auth;
+use crate::bindings::depot::registry::store::{self, Access, TokenGrant, TokenInfo};
+use crate::error::ApiError;
+use crate::handlers::read_json;
+use crate::response::Response;
+use crate::routes::percent_decode;
+
+/// Whether `path` is a token route.
+pub fn handles(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    path == "/v1/tokens" || path.starts_with("/v1/tokens/")
+}
+
+/// Answers a token route.
+pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response {
+    route(method, path, request).unwrap_or_else(|e| Response::error(&e))
+}
+
+fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response, ApiError> {
+    let path = path.split('?').next().unwrap_or(path);
+    let id = match path.strip_prefix("/v1/tokens/") {
+        Some(id) => Some(percent_decode(id, false)?),
+        None => None,
+    };
+    match (method, id) {
+        ("POST", None) => {
+            auth::authorize(request, &Access::Operator)?;
+            create(request)
+        }
+        ("GET" | "HEAD", None) => {
+            auth::authorize(request, &Access::Operator)?;
+            let tokens = store::list_tokens()?;
+            let tokens: Vec<TokenJson> = tokens.iter().map(TokenJson::from).collect();
+            Ok(Response::json(
+                200,
+                &serde_json::json!({ "tokens": tokens }),
+            ))
+        }
+        ("DELETE", Some(id)) if !id.is_empty() && !id.contains('/') => {
+            auth::authorize(request, &Access::Operator)?;
+            Ok(Response::json(
+                200,
+                &TokenJson::from(&store::revoke_token(&id)?),
+            ))
+        }
+        (_, None) => Err(ApiError::method_not_allowed(method, "GET, HEAD, POST")),
+        (_, Some(id)) if !id.is_empty() && !id.contains('/') => {
+            Err(ApiError::method_not_allowed(method, "DELETE"))
+        }
+        _ => Err(ApiError::not_found(format!(
+            "there is no route for {method} {path}; the token routes are POST and GET \
+             /v1/tokens, DELETE /v1/tokens/{{id}}"
+        ))),
+    }
+}
+
+/// The body of `POST /v1/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateBody {
+    namespaces: Vec<String>,
+    label: Option<String>,
+    /// Seconds from now.
+    expires_in: Option<u64>,
+    /// An RFC 3339 time, as the API writes them.
+    expires_at: Option<String>,
+}
+
+fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
+    let body: CreateBody = read_json(request)?;
+    let expires = match (body.expires_in, body.expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give `expiresIn` or `expiresAt`, not both",
+            ));
+        }
+        (Some(seconds), None) => Some(now_millis().saturating_add(seconds.saturating_mul(1000))),
+        (None, Some(at)) => Some(parse_rfc3339(&at).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "expiresAt `{at}` is not an RFC 3339 UTC time with milliseconds, such as \
+                 2026-11-28T04:10:00.000Z"
+            ))
+        })?),
+        (None, None) => None,
+    };
+    let (info, secret) = store::create_token(&TokenGrant {
+        label: body.label,
+        namespaces: body.namespaces,
+        operator: false,
+        expires,
+    })?;
+    let mut json = serde_json::to_value(TokenJson::from(&info))
+        .map_err(|e| ApiError::handler_failed(format!("the token could not be encoded: {e}")))?;
+    json["token"] = secret.into();
+    Ok(Response::json(201, &json).with_header("cache-control", "no-store".to_string()))
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A token as the API shows it: never its secret.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenJson<'a> {
+    id: &'a str,
+    label: Option<&'a str>,
+    namespaces: &'a [String],
+    operator: bool,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl<'a> From<&'a TokenInfo> for TokenJson<'a> {
+    fn from(token: &'a TokenInfo) -> Self {
+        Self {
+            id: &token.id,
+            label: token.label.as_deref(),
+            namespaces: &token.namespaces,
+            operator: token.operator,
+            created_at: rfc3339(token.created),
+            expires_at: token.expires.map(rfc3339),
+            revoked_at: token.revoked.map(rfc3339),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The metadata handler's reading of a binary: see `depot_fuzz::metadata`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| depot_fuzz::metadata(data));
