@@ -9,6 +9,10 @@
 //! For a runtime that does not provide the store (Spin), [`compose_with_store`]
 //! instantiates a store component first and wires every handler's `store`
 //! import to it; what is left is WASI and whatever that component imports.
+//! That composition exports the store too, beside the HTTP handler: no
+//! request reaches it (Spin's HTTP trigger calls only the handler), but
+//! `depot serve --spin-app` calls it at start-up to make the operator's
+//! token, as it does the native store's.
 
 use anyhow::{Context as _, bail};
 use wac_graph::types::{Package, are_semver_compatible};
@@ -222,6 +226,14 @@ fn compose_roles(
     graph
         .export(http, &api.export)
         .context("cannot export the HTTP handler from the composition")?;
+    if let Some(store) = providers.iter().find(|p| p.role.is_none()) {
+        let exported = graph
+            .alias_instance_export(store.instance, &store.export)
+            .with_context(|| format!("cannot use the export of {}", store.name))?;
+        graph
+            .export(exported, &store.export)
+            .context("cannot export the store from the composition")?;
+    }
     graph
         .encode(EncodeOptions::default())
         .context("composing the handler components failed")
@@ -247,16 +259,24 @@ mod tests {
     use crate::serve::manifest::{self, Source};
     use wac_graph::types::Types;
 
-    /// The imports of the composition `composed`, after checking that it
-    /// exports only an HTTP handler.
-    fn imports_of_http_handler(composed: Vec<u8>) -> Vec<String> {
+    /// The imports and exports of the composition `composed`.
+    fn world_of(composed: Vec<u8>) -> (Vec<String>, Vec<String>) {
         let mut types = Types::new();
         let package = Package::from_bytes("composed", None, composed, &mut types).unwrap();
         let world = &types[package.ty()];
-        let exports: Vec<&String> = world.exports.keys().collect();
+        (
+            world.imports.keys().cloned().collect(),
+            world.exports.keys().cloned().collect(),
+        )
+    }
+
+    /// The imports of the composition `composed`, after checking that it
+    /// exports only an HTTP handler.
+    fn imports_of_http_handler(composed: Vec<u8>) -> Vec<String> {
+        let (imports, exports) = world_of(composed);
         assert_eq!(exports.len(), 1, "{exports:?}");
         assert!(exports[0].starts_with("wasi:http/incoming-handler@0.2."));
-        world.imports.keys().cloned().collect()
+        imports
     }
 
     fn any_starts_with(imports: &[String], prefix: &str) -> bool {
@@ -309,8 +329,15 @@ mod tests {
     #[test]
     fn the_spin_composition_imports_wasi_and_spin_and_only_the_registrys_types() {
         let handlers = manifest::load(None).unwrap();
-        let imports =
-            imports_of_http_handler(compose_with_store(&handlers, &spin_store()).unwrap());
+        let (imports, exports) = world_of(compose_with_store(&handlers, &spin_store()).unwrap());
+        assert_eq!(exports.len(), 2, "{exports:?}");
+        assert!(
+            exports
+                .iter()
+                .any(|e| e.starts_with("wasi:http/incoming-handler@0.2.")),
+            "{exports:?}"
+        );
+        assert!(exports.iter().any(|e| e == STORE_EXPORT), "{exports:?}");
         let depot: Vec<&String> = imports.iter().filter(|i| i.starts_with("depot:")).collect();
         assert_eq!(depot, ["depot:registry/types@0.1.0"], "{imports:?}");
         assert!(

@@ -82,10 +82,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         private: args.private,
     };
     // A mirror takes no writes: it needs a token only to be read privately.
-    if let Some(backend) = &app.backend
-        && (mirror.is_none() || args.private)
-    {
-        show_new_operator_token(backend.as_ref())?;
+    if mirror.is_none() || args.private {
+        let secret = match &app.backend {
+            Some(backend) => crate::store::tokens::ensure_operator(backend.as_ref())
+                .context("cannot make the operator's token")?,
+            None => ensure_spin_operator(&engine, &all, &storage, &limits).await?,
+        };
+        if let Some(secret) = secret {
+            show_operator_token(&secret)?;
+        }
     }
 
     // One instance of each now, so handlers the instance pool or the memory
@@ -323,16 +328,76 @@ fn stub_handler_imports(
     Ok(())
 }
 
-/// Makes the operator's token on a registry's first start (or when the last
-/// one was revoked) and prints it, the one time it is ever shown: only its
-/// hash is kept.
-fn show_new_operator_token(backend: &dyn Backend) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let Some(secret) = crate::store::tokens::ensure_operator(backend)
-        .context("cannot make the operator's token")?
-    else {
-        return Ok(());
+/// Makes the operator's token of a Spin build on its first start (or when
+/// the last one was revoked), through the store the build carries: `depot
+/// compose` exports it beside the HTTP handler. The rule is the native
+/// store's ([`crate::store::tokens::ensure_operator`]); the store component
+/// draws the secret and keeps only its hash.
+async fn ensure_spin_operator(
+    engine: &wasmtime::Engine,
+    pre: &ProxyPre<request::RequestState>,
+    storage: &Storage,
+    limits: &Limits,
+) -> anyhow::Result<Option<String>> {
+    use crate::store::tokens::{has_live_operator, operator_grant};
+    use crate::store::{TokenGrant, TokenInfo, WitError};
+    const MAKING: &str = "cannot make the operator's token in the Spin build's store";
+    let mut store = request::new_store(engine, storage, limits, Instant::now() + limits.deadline);
+    let instance = pre
+        .instance_pre()
+        .instantiate_async(&mut store)
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let interface = instance
+        .get_export_index(&mut store, None, compose::STORE_EXPORT)
+        .with_context(|| {
+            format!(
+                "the Spin build does not export `{}`, through which `depot serve` makes the \
+                 operator's token; compose it again with this version's `depot compose`",
+                compose::STORE_EXPORT
+            )
+        })?;
+    let function = |store: &mut wasmtime::Store<_>, name: &str| {
+        instance
+            .get_export_index(&mut *store, Some(&interface), name)
+            .with_context(|| format!("the Spin build's store has no `{name}`"))
     };
+    let refused = |e: WitError| anyhow::anyhow!("{MAKING}: {e:?}");
+
+    let list = function(&mut store, "list-tokens")?;
+    let list = instance
+        .get_typed_func::<(), (Result<Vec<TokenInfo>, WitError>,)>(&mut store, list)
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (tokens,) = list
+        .call_async(&mut store, ())
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    if has_live_operator(&tokens.map_err(refused)?) {
+        return Ok(None);
+    }
+    let create = function(&mut store, "create-token")?;
+    let create = instance
+        .get_typed_func::<(TokenGrant,), (Result<(TokenInfo, String), WitError>,)>(
+            &mut store, create,
+        )
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (made,) = create
+        .call_async(&mut store, (operator_grant(),))
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (_, secret) = made.map_err(refused)?;
+    Ok(Some(secret))
+}
+
+/// Prints the operator's new token, the one time it is ever shown: only its
+/// hash is kept.
+fn show_operator_token(secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     writeln!(out, "operator token (shown once, store it): {secret}")
         .and_then(|()| out.flush())
