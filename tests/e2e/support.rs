@@ -26,6 +26,17 @@ pub enum Runtime {
     Spin,
 }
 
+impl Runtime {
+    /// The SQLite database holding the registry log of a registry whose
+    /// `--data` is `data`.
+    pub fn database(self, data: &Path) -> PathBuf {
+        match self {
+            Self::Native => data.join("registry.db"),
+            Self::Spin => data.join("spin").join("sqlite_db.db"),
+        }
+    }
+}
+
 /// A running `depot serve`, stopped (by its pid) when dropped.
 pub struct Server {
     child: Child,
