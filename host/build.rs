@@ -23,8 +23,11 @@ const HANDLERS: [(&str, &str); 6] = [
     ("POLICY", "depot_policy"),
 ];
 
-/// Components built only for the tests.
-const FIXTURES: [(&str, &str); 2] = [
+/// Components not embedded in the binary: the Spin store, the example
+/// policy, and fixtures for the tests.
+const FIXTURES: [(&str, &str); 4] = [
+    ("SPIN_STORE", "spin_store"),
+    ("STRICT_POLICY", "strict_policy"),
     ("POLICY_ENDLESS", "policy_endless"),
     ("POLICY_GREEDY", "policy_greedy"),
 ];
@@ -53,7 +56,7 @@ fn main() {
     // built once whether the host is built for dev, test or release.
     let target_dir = repo.join("target").join("components");
 
-    for dir in ["components", "wit", "protocol"] {
+    for dir in ["components", "examples", "wit", "protocol"] {
         watch(&repo.join(dir));
     }
 

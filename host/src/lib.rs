@@ -1,11 +1,13 @@
 //! Depot: the registry server (`depot serve`), its read-only mirror (`depot
-//! mirror`) and its command-line client, behind the `depot` binary. The
+//! mirror`), the Spin build's composer (`depot compose`) and its command-line
+//! client, behind the `depot` binary. The
 //! storage layer is public so benchmarks can fill a registry through the
 //! store's own write path.
 
 mod client;
 mod mirror;
 mod serve;
+mod spin;
 pub mod store;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,9 @@ enum Command {
     /// origin's feed, copies every entry and its content (digests checked),
     /// resumes after a restart, and serves the same reads.
     Mirror(mirror::MirrorArgs),
+    /// Compose the handlers with a store component (spin-store) into one
+    /// component for Spin: the app `spin.toml` serves.
+    Compose(serve::ComposeArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -56,6 +61,7 @@ pub fn main() -> anyhow::Result<()> {
                 }),
             )
         }
+        Command::Compose(args) => serve::compose_app(args),
         Command::Client(command) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -163,6 +163,15 @@ pub enum TlogError {
     /// The tree already holds the most leaves a `u64` size can count.
     #[error("the log is full: a tree holds at most 2^64 - 1 entries")]
     TreeFull,
+    /// A registry log entry appended out of turn: entry `seq` is leaf
+    /// `seq - 1`, so it follows a tree of `seq - 1` leaves.
+    #[error("log entry {seq} does not follow the tree's {size} leaves")]
+    EntryOutOfOrder {
+        /// The entry's sequence number.
+        seq: u64,
+        /// The tree's size.
+        size: u64,
+    },
     /// Not a 32-byte hash in the expected encoding.
     #[error("malformed hash `{0}`: expected 32 bytes as standard base64 or as 64 hex digits")]
     MalformedHash(String),

@@ -27,6 +27,13 @@ pub const EVERY_NAMESPACE: &str = "*";
 /// Random bytes in a token.
 pub const SECRET_BYTES: usize = 32;
 
+/// Random bytes in a token's id (12 hex digits: the handle `depot token
+/// revoke` takes, which says nothing of the secret).
+pub const ID_BYTES: usize = 6;
+
+/// The label of the token a registry makes for its operator on first start.
+pub const OPERATOR_LABEL: &str = "operator";
+
 /// The token made of `secret`: `depot_` and its bytes in lowercase hex.
 pub fn format(secret: &[u8; SECRET_BYTES]) -> String {
     let mut token = String::with_capacity(PREFIX.len() + 2 * SECRET_BYTES);
@@ -113,6 +120,57 @@ pub fn unknown() -> Denied {
          registry, or ask the operator for one"
             .to_string(),
     )
+}
+
+/// The credential a request carried, if it is shaped like a token: a
+/// request without one, or with something else, is refused before any
+/// lookup.
+pub fn check_credential(credential: Option<&str>) -> Result<&str, Denied> {
+    let credential = credential.ok_or_else(missing)?;
+    if is_well_formed(credential) {
+        Ok(credential)
+    } else {
+        Err(malformed())
+    }
+}
+
+/// Checks what a new token is to grant, at time `now`: at least one
+/// namespace unless it is the operator's, each a namespace or `*`, and an
+/// expiry still to come.
+pub fn check_new_grant(
+    namespaces: &[String],
+    operator: bool,
+    expires: Option<u64>,
+    now: u64,
+) -> Result<(), String> {
+    if namespaces.is_empty() && !operator {
+        return Err(
+            "a token needs at least one namespace to publish to (`*` for every one); give \
+             `namespaces`, or `--namespace NS` to `depot token create`"
+                .to_string(),
+        );
+    }
+    for namespace in namespaces {
+        check_namespace(namespace)?;
+    }
+    match expires {
+        Some(expires) if expires <= now => Err(format!(
+            "the expiry {} is already past; give a time to come",
+            crate::rfc3339(expires)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `grant` is an operator's token that still works at `now`: when a
+/// registry has none, it makes one on start (and shows it once).
+pub fn is_live_operator(grant: &Grant<'_>, now: u64) -> bool {
+    grant.operator && grant.revoked.is_none() && grant.expires.is_none_or(|expires| expires > now)
+}
+
+/// The refusal for revoking a token that does not exist.
+pub fn no_such_token(id: &str) -> String {
+    format!("there is no token `{id}`; `depot token list` shows the tokens and their ids")
 }
 
 /// Whether `grant` allows `access` at time `now` (milliseconds since the
@@ -253,6 +311,50 @@ mod tests {
             check(&revoked, Access::Read, 0),
             Err(Denied::Unauthorized(m)) if m.starts_with("token revoked")
         ));
+    }
+
+    #[test]
+    fn a_new_grant_needs_a_namespace_and_an_expiry_to_come() {
+        let some = ["example".to_string()];
+        assert!(check_new_grant(&some, false, None, 10).is_ok());
+        assert!(check_new_grant(&some, false, Some(11), 10).is_ok());
+        assert!(check_new_grant(&[], true, None, 10).is_ok());
+        let none = check_new_grant(&[], false, None, 10).unwrap_err();
+        assert!(none.contains("at least one namespace"), "{none}");
+        let bad = check_new_grant(&["Ex".to_string()], false, None, 10).unwrap_err();
+        assert!(bad.contains("`Ex` is not a namespace"), "{bad}");
+        let past = check_new_grant(&some, false, Some(10), 10).unwrap_err();
+        assert!(past.contains("already past"), "{past}");
+    }
+
+    #[test]
+    fn a_credential_must_be_shaped_like_a_token() {
+        let token = format(&[1; SECRET_BYTES]);
+        assert_eq!(check_credential(Some(&token)), Ok(token.as_str()));
+        assert_eq!(check_credential(None), Err(missing()));
+        assert_eq!(check_credential(Some("hunter2")), Err(malformed()));
+    }
+
+    #[test]
+    fn only_an_unrevoked_unexpired_operator_token_is_live() {
+        let every = ["*".to_string()];
+        let operator = Grant {
+            operator: true,
+            ..grant(&every)
+        };
+        assert!(is_live_operator(&operator, 5));
+        assert!(!is_live_operator(&grant(&every), 5));
+        let revoked = Grant {
+            revoked: Some(1),
+            ..operator
+        };
+        assert!(!is_live_operator(&revoked, 5));
+        let expired = Grant {
+            expires: Some(5),
+            ..operator
+        };
+        assert!(!is_live_operator(&expired, 5));
+        assert!(is_live_operator(&expired, 4));
     }
 
     #[test]

@@ -17,6 +17,17 @@ use crate::oci::{
 };
 use crate::support::*;
 
+// The store-level cases (who may do what, tokens kept as hashes) run against
+// the Spin build's store too; the OCI login flows are the api handler's.
+on_every_runtime!(
+    every_v1_write_needs_a_token_granted_its_namespace,
+    every_v2_write_needs_a_token_and_refusals_carry_the_token_challenge,
+    tokens_are_managed_by_the_operator_only,
+    the_cli_makes_lists_and_revokes_tokens_and_publishes_with_one,
+    the_operator_token_is_printed_once_and_stored_only_as_a_hash,
+    a_private_registry_needs_a_token_to_read_but_discovery_stays_public,
+);
+
 /// A token made by the operator over `POST /v1/tokens`.
 fn create_token(server: &Server, body: Value) -> Value {
     let (status, made) = server.post("/v1/tokens", &body);
@@ -96,9 +107,8 @@ fn v1(method: Method, path: &str, body: Option<Value>, ok: u16) -> V1Write {
     }
 }
 
-#[test]
-fn every_v1_write_needs_a_token_granted_its_namespace() {
-    let server = Server::start();
+fn every_v1_write_needs_a_token_granted_its_namespace(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     assert_eq!(
         server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
         201
@@ -210,9 +220,8 @@ fn start_upload(server: &Server, token: &str) -> String {
     server.at(response.headers()["location"].to_str().unwrap())
 }
 
-#[test]
-fn every_v2_write_needs_a_token_and_refusals_carry_the_token_challenge() {
-    let server = Server::start();
+fn every_v2_write_needs_a_token_and_refusals_carry_the_token_challenge(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let refused = Refused::make(&server);
     let valid = create_token(&server, json!({"namespaces": ["example"]}));
     let valid = valid["token"].as_str().unwrap();
@@ -312,9 +321,8 @@ fn every_v2_write_needs_a_token_and_refusals_carry_the_token_challenge() {
     }
 }
 
-#[test]
-fn tokens_are_managed_by_the_operator_only() {
-    let server = Server::start();
+fn tokens_are_managed_by_the_operator_only(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let made = create_token(
         &server,
         json!({"namespaces": ["example", "acme"], "label": "ci"}),
@@ -361,9 +369,8 @@ fn tokens_are_managed_by_the_operator_only() {
     }
 }
 
-#[test]
-fn the_cli_makes_lists_and_revokes_tokens_and_publishes_with_one() {
-    let server = Server::start();
+fn the_cli_makes_lists_and_revokes_tokens_and_publishes_with_one(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let out = ok(server.cli(&[
         "token",
         "create",
@@ -443,12 +450,12 @@ fn the_cli_makes_lists_and_revokes_tokens_and_publishes_with_one() {
     assert!(err.contains("token revoked"), "{err}");
 }
 
-#[test]
-fn the_operator_token_is_printed_once_and_stored_only_as_a_hash() {
+fn the_operator_token_is_printed_once_and_stored_only_as_a_hash(runtime: Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let options = || ServerOptions {
         data: Some(data.clone()),
+        runtime,
         ..ServerOptions::default()
     };
     let server = Server::start_with(options());
@@ -492,10 +499,10 @@ fn the_operator_token_is_printed_once_and_stored_only_as_a_hash() {
     assert!(checked >= 1);
 }
 
-#[test]
-fn a_private_registry_needs_a_token_to_read_but_discovery_stays_public() {
+fn a_private_registry_needs_a_token_to_read_but_discovery_stays_public(runtime: Runtime) {
     let server = Server::start_with(ServerOptions {
         args: vec!["--private".into()],
+        runtime,
         ..ServerOptions::default()
     });
     assert_eq!(
@@ -553,7 +560,8 @@ fn a_private_registry_needs_a_token_to_read_but_discovery_stays_public() {
     let reference: Reference = format!("{}/example/greet:1.0.0", host(&server))
         .parse()
         .unwrap();
-    runtime().block_on(async {
+    // `runtime` here is the registry's; this is tokio's.
+    crate::oci::runtime().block_on(async {
         let client = oci_client();
         let anonymous = client
             .pull_image_manifest(&reference, &RegistryAuth::Anonymous)

@@ -4,9 +4,15 @@ use std::sync::{Arc, Barrier};
 
 use crate::support::*;
 
-#[test]
-fn published_and_fetched_bytes_are_identical() {
-    let server = Server::start();
+on_every_runtime!(
+    published_and_fetched_bytes_are_identical,
+    publishing_same_version_twice_is_a_conflict_and_keeps_the_first_content,
+    concurrent_publishes_of_one_version_have_exactly_one_winner,
+    a_restarted_registry_still_has_everything,
+);
+
+fn published_and_fetched_bytes_are_identical(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let bytes = greeter(&Meta {
         description: Some("Says hello"),
         licenses: Some("Apache-2.0"),
@@ -138,9 +144,8 @@ fn a_wit_package_is_recognised_as_one() {
     );
 }
 
-#[test]
-fn publishing_same_version_twice_is_a_conflict_and_keeps_the_first_content() {
-    let server = Server::start();
+fn publishing_same_version_twice_is_a_conflict_and_keeps_the_first_content(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let first = greeter_n(1);
     let second = greeter_n(2);
     assert_eq!(server.publish("example:greet", "1.0.0", &first).0, 201);
@@ -247,9 +252,8 @@ fn bad_input_gets_a_clear_error_and_writes_nothing() {
     assert_eq!(server.publish("example:greet", "1.0.0", &good).0, 201);
 }
 
-#[test]
-fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
-    let server = Arc::new(Server::start());
+fn concurrent_publishes_of_one_version_have_exactly_one_winner(runtime: Runtime) {
+    let server = Arc::new(Server::start_on(runtime));
     let contenders = 20;
     let barrier = Arc::new(Barrier::new(contenders));
     let handles: Vec<_> = (0..contenders)
@@ -283,16 +287,20 @@ fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
     assert_eq!(package["versions"].as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn a_restarted_registry_still_has_everything() {
+fn a_restarted_registry_still_has_everything(runtime: Runtime) {
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path().join("data");
     let server = Server::start_with(ServerOptions {
         data: Some(data.clone()),
+        runtime,
         ..ServerOptions::default()
     });
     let one = greeter_n(1);
-    let two = greeter_n(2);
+    // Large enough to be kept in chunks, not in the database.
+    let two = greeter(&Meta {
+        padding: 700_000,
+        ..Meta::default()
+    });
     assert_eq!(server.publish("example:greet", "1.0.0", &one).0, 201);
     assert_eq!(server.publish("example:greet", "1.1.0", &two).0, 201);
     assert_eq!(
@@ -307,6 +315,7 @@ fn a_restarted_registry_still_has_everything() {
 
     let server = Server::start_with(ServerOptions {
         data: Some(data),
+        runtime,
         token: Some(token),
         ..ServerOptions::default()
     });

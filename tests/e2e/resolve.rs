@@ -2,9 +2,13 @@
 
 use crate::support::*;
 
-#[test]
-fn resolution_picks_the_highest_release_that_is_not_yanked() {
-    let server = Server::start();
+on_every_runtime!(
+    resolution_picks_the_highest_release_that_is_not_yanked,
+    cli_yank_and_get_follow_resolution,
+);
+
+fn resolution_picks_the_highest_release_that_is_not_yanked(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     for (i, version) in ["1.0.0", "1.2.0", "1.3.0", "2.0.0", "2.1.0-rc.1"]
         .iter()
         .enumerate()
@@ -102,9 +106,8 @@ fn resolution_picks_the_highest_release_that_is_not_yanked() {
     );
 }
 
-#[test]
-fn cli_yank_and_get_follow_resolution() {
-    let server = Server::start();
+fn cli_yank_and_get_follow_resolution(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let v1 = greeter_n(1);
     let v2 = greeter_n(2);
     assert_eq!(server.publish("example:greet", "1.0.0", &v1).0, 201);

@@ -18,6 +18,14 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+on_every_runtime!(
+    a_release_signed_with_a_granted_key_is_published_verified_and_shown,
+    bad_ungranted_and_missing_signatures_are_refused,
+    content_sources_are_fetched_and_checked_against_the_manifest,
+    an_unpublished_release_expires,
+    the_two_phase_publish_and_key_management_need_the_right_token,
+);
+
 /// A key file made by `depot key new` in `dir`, and its public key.
 fn new_key(server: &Server, dir: &Path, file: &str) -> (PathBuf, String) {
     let path = dir.join(file);
@@ -88,9 +96,8 @@ fn key_from(path: &Path) -> SigningKey {
     SigningKey::from_file_text(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[test]
-fn a_release_signed_with_a_granted_key_is_published_verified_and_shown() {
-    let server = Server::start();
+fn a_release_signed_with_a_granted_key_is_published_verified_and_shown(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let dir = tempfile::tempdir().unwrap();
     let (key_file, public) = new_key(&server, dir.path(), "publisher.key");
     assert!(public.starts_with("ed25519:"), "{public}");
@@ -186,9 +193,8 @@ fn a_release_signed_with_a_granted_key_is_published_verified_and_shown() {
     assert!(page.contains(&public), "the page does not name the key");
 }
 
-#[test]
-fn bad_ungranted_and_missing_signatures_are_refused() {
-    let server = Server::start();
+fn bad_ungranted_and_missing_signatures_are_refused(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let dir = tempfile::tempdir().unwrap();
     let (granted_file, granted) = new_key(&server, dir.path(), "granted.key");
     let (other_file, _) = new_key(&server, dir.path(), "other.key");
@@ -340,8 +346,7 @@ fn serve_files(files: HashMap<&'static str, Vec<u8>>) -> String {
     base
 }
 
-#[test]
-fn content_sources_are_fetched_and_checked_against_the_manifest() {
+fn content_sources_are_fetched_and_checked_against_the_manifest(runtime: Runtime) {
     let good = greeter_n(10);
     let other = greeter_n(11);
     let base = serve_files(HashMap::from([
@@ -350,6 +355,7 @@ fn content_sources_are_fetched_and_checked_against_the_manifest() {
     ]));
     let server = Server::start_with(ServerOptions {
         args: vec!["--content-source".into(), "http://127.0.0.1:".into()],
+        runtime,
         ..ServerOptions::default()
     });
 
@@ -445,10 +451,10 @@ fn content_sources_are_fetched_and_checked_against_the_manifest() {
     assert!(message.contains("upload it to"), "{message}");
 }
 
-#[test]
-fn an_unpublished_release_expires() {
+fn an_unpublished_release_expires(runtime: Runtime) {
     let server = Server::start_with(ServerOptions {
         args: vec!["--unpublished-ttl".into(), "1s".into()],
+        runtime,
         ..ServerOptions::default()
     });
     let bytes = greeter_n(20);
@@ -485,9 +491,8 @@ fn an_unpublished_release_expires() {
     assert_eq!(publish(&server, &unpublished, &json!({})).0, 201);
 }
 
-#[test]
-fn the_two_phase_publish_and_key_management_need_the_right_token() {
-    let server = Server::start();
+fn the_two_phase_publish_and_key_management_need_the_right_token(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let (status, made) = server.post("/v1/tokens", &json!({"namespaces": ["other"]}));
     assert_eq!(status, 201, "{made}");
     let other = made["token"].as_str().unwrap().to_string();

@@ -1,9 +1,11 @@
-//! Shared helpers: a `depot serve` process on a free port, the `depot` CLI, an
-//! HTTP client, and real components built from WIT.
+//! Shared helpers: a `depot serve` process on a free port (running the
+//! built-in handlers, or the Spin build), the `depot` CLI, an HTTP client, and
+//! real components built from WIT.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -11,6 +13,29 @@ use serde_json::Value;
 
 /// The `depot` binary under test.
 pub const DEPOT: &str = env!("CARGO_BIN_EXE_depot");
+
+/// Which composition of the handlers a test server runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Runtime {
+    /// `depot serve`: the handlers, with the host's native store.
+    #[default]
+    Native,
+    /// The Spin build: the handlers composed with spin-store by `depot
+    /// compose` (what `spin up` serves), run by `depot serve --spin-app`
+    /// with Spin's key-value store and SQLite database on local files.
+    Spin,
+}
+
+impl Runtime {
+    /// The SQLite database holding the registry log of a registry whose
+    /// `--data` is `data`.
+    pub fn database(self, data: &Path) -> PathBuf {
+        match self {
+            Self::Native => data.join("registry.db"),
+            Self::Spin => data.join("spin").join("sqlite_db.db"),
+        }
+    }
+}
 
 /// A running `depot serve`, stopped (by its pid) when dropped.
 pub struct Server {
@@ -43,6 +68,11 @@ pub struct ServerOptions {
     pub log: Option<mpsc::Sender<String>>,
     /// Run `depot mirror --from` this registry's URL instead of `depot serve`.
     pub mirror_of: Option<String>,
+    /// Which composition to serve.
+    pub runtime: Runtime,
+    /// A handler manifest: `depot serve --handlers` for the native runtime,
+    /// `depot compose --handlers` for the Spin build.
+    pub handlers: Option<PathBuf>,
     /// Listen here instead of on a free port (to restart at the same URL).
     pub listen: Option<String>,
     /// The CLI's config folder, instead of a fresh one.
@@ -61,6 +91,15 @@ impl Server {
         Self::start_with(ServerOptions::default())
     }
 
+    /// A server running `runtime`'s composition, with its data in a fresh
+    /// temporary directory.
+    pub fn start_on(runtime: Runtime) -> Self {
+        Self::start_with(ServerOptions {
+            runtime,
+            ..ServerOptions::default()
+        })
+    }
+
     /// A server started with `options`.
     pub fn start_with(options: ServerOptions) -> Self {
         let (temp, data) = match options.data {
@@ -76,6 +115,15 @@ impl Server {
             None => command.arg("serve"),
             Some(origin) => command.args(["mirror", "--from", origin]),
         };
+        match (options.runtime, &options.handlers) {
+            (Runtime::Native, None) => {}
+            (Runtime::Native, Some(handlers)) => {
+                command.arg("--handlers").arg(handlers);
+            }
+            (Runtime::Spin, handlers) => {
+                command.arg("--spin-app").arg(spin_app(handlers.as_deref()));
+            }
+        }
         let mut child = command
             .arg("--listen")
             .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
@@ -242,6 +290,32 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The Spin build of the handlers `handlers` names (every handler built in
+/// when none), composed with spin-store by `depot compose` into a fresh file.
+pub fn spin_app(handlers: Option<&Path>) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spin-apps");
+    std::fs::create_dir_all(&dir).expect("spin-apps dir");
+    let app = dir.join(format!(
+        "depot-{}-{}.wasm",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut compose = Command::new(DEPOT);
+    compose
+        .arg("compose")
+        .arg("--store")
+        .arg(fixture_handler("spin_store.wasm"))
+        .arg("--output")
+        .arg(&app);
+    if let Some(handlers) = handlers {
+        compose.arg("--handlers").arg(handlers);
+    }
+    let out = ok(compose.output().expect("run depot compose"));
+    assert!(out.contains("composed"), "{out}");
+    app
 }
 
 /// A blocking HTTP client with a generous timeout.

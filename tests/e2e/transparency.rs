@@ -12,6 +12,13 @@ use serde_json::Value;
 
 use crate::support::*;
 
+on_every_runtime!(
+    every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify,
+    the_tree_survives_a_restart_and_the_key_stays,
+    get_refuses_a_registry_whose_log_went_back_or_forked,
+    verify_finds_a_release_or_log_entry_altered_in_the_database,
+);
+
 fn text(server: &Server, path: &str) -> String {
     let (status, bytes) = server.get_bytes(path);
     assert_eq!(status, 200, "{path}");
@@ -38,9 +45,8 @@ fn get(server: &Server, spec: &str) -> Output {
     server.cli_in(dir.path(), &["get", spec])
 }
 
-#[test]
-fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify() {
-    let server = Server::start();
+fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     assert_eq!(checkpoint(&server).size, 0);
     let bytes = greeter(&Meta::default());
     let mut releases = Vec::new();
@@ -136,11 +142,11 @@ fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify() {
     }
 }
 
-#[test]
-fn the_tree_survives_a_restart_and_the_key_stays() {
+fn the_tree_survives_a_restart_and_the_key_stays(runtime: Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(ServerOptions {
         data: Some(dir.path().join("data")),
+        runtime,
         ..ServerOptions::default()
     });
     let bytes = greeter(&Meta::default());
@@ -149,13 +155,17 @@ fn the_tree_survives_a_restart_and_the_key_stays() {
     let key = text(&server, "/v1/log/key");
     let token = server.token.clone();
     let data = server.stop();
-    let key_file = std::fs::metadata(data.join("log.key")).unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(key_file.permissions().mode() & 0o777, 0o600);
+    if runtime == Runtime::Native {
+        // The Spin build keeps its key in its database.
+        let key_file = std::fs::metadata(data.join("log.key")).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(key_file.permissions().mode() & 0o777, 0o600);
+    }
 
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         token: Some(token),
+        runtime,
         ..ServerOptions::default()
     });
     assert_eq!(text(&server, "/v1/log/key"), key);
@@ -166,8 +176,7 @@ fn the_tree_survives_a_restart_and_the_key_stays() {
     ok(get(&server, "example:greet@1.1.0"));
 }
 
-#[test]
-fn get_refuses_a_registry_whose_log_went_back_or_forked() {
+fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("config");
@@ -178,6 +187,7 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked() {
             listen,
             config: Some(config.clone()),
             token,
+            runtime,
             ..ServerOptions::default()
         })
     };
@@ -232,11 +242,11 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-#[test]
-fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
+fn verify_finds_a_release_or_log_entry_altered_in_the_database(runtime: Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(ServerOptions {
         data: Some(dir.path().join("data")),
+        runtime,
         ..ServerOptions::default()
     });
     let bytes = greeter(&Meta::default());
@@ -253,7 +263,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
     let config = server.config.clone();
     let token = server.token.clone();
     let data = server.stop();
-    let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
+    let db = rusqlite::Connection::open(runtime.database(&data)).unwrap();
     let forged = format!("sha256:{}", sha256_hex(b"forged"));
     let changed = db
         .execute(
@@ -267,6 +277,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
         data: Some(data),
         config: Some(config.clone()),
         token: Some(token.clone()),
+        runtime,
         ..ServerOptions::default()
     });
     let err = fails(server.cli(&["verify"]));
@@ -279,7 +290,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
 
     // And a log entry rewritten in place: its leaf no longer matches.
     let data = server.stop();
-    let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
+    let db = rusqlite::Connection::open(runtime.database(&data)).unwrap();
     db.execute("UPDATE log SET version = '9.9.9' WHERE seq = 3", [])
         .unwrap();
     drop(db);
@@ -287,6 +298,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database() {
         data: Some(data),
         config: Some(config),
         token: Some(token),
+        runtime,
         ..ServerOptions::default()
     });
     let out = String::from_utf8(server.cli(&["verify"]).stdout).unwrap();

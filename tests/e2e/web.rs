@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+on_every_runtime!(pages_say_how_to_cache_them_and_answer_a_revisit_with_304);
+
 /// Where the tests find the browser and its driver (Debian's `chromium` and
 /// `chromium-driver` packages).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -478,9 +480,8 @@ fn a_description_with_markup_shows_as_text() {
     });
 }
 
-#[test]
-fn pages_say_how_to_cache_them_and_answer_a_revisit_with_304() {
-    let server = Server::start();
+fn pages_say_how_to_cache_them_and_answer_a_revisit_with_304(runtime: Runtime) {
+    let server = Server::start_on(runtime);
     let bytes = greeter(&Meta::default());
     let (_dir, file) = temp_file("greet.wasm", &bytes);
     ok(server.cli(&["publish", "example:greet@1.0.0", file.to_str().unwrap()]));

@@ -55,6 +55,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "104857600", value_parser = parse_size)]
     pub max_content_size: u64,
 
+    /// Serve a Spin build of Depot (what `depot compose` writes and `spin up`
+    /// serves) instead of the built-in handlers, with Spin's key-value store
+    /// and SQLite database as local files in `<data>/spin`, laid out as
+    /// `spin up` keeps them in `.spin/`. For testing the Spin build without Spin.
+    #[arg(long, value_name = "FILE", conflicts_with = "handlers")]
+    pub spin_app: Option<PathBuf>,
+
     /// Reads need a token too (any valid one), not only writes. Discovery
     /// (`/.well-known/wasm-pkg/registry.json`) stays public.
     #[arg(long)]
@@ -70,6 +77,26 @@ pub struct ServeArgs {
     /// content and its publish before it expires (e.g. 1h, 30m, 10s).
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration)]
     pub unpublished_ttl: Duration,
+}
+
+/// Compose the handlers with a store component into one component that
+/// serves the whole registry on a runtime providing only WASI and what the
+/// store component imports: the app `spin.toml` serves, with spin-store.
+#[derive(Debug, clap::Args)]
+pub struct ComposeArgs {
+    /// Handler manifest (`handlers.toml`): which .wasm fills each role, as for
+    /// `depot serve`, and a `store` line naming the store component.
+    #[arg(long, value_name = "FILE")]
+    pub handlers: Option<PathBuf>,
+
+    /// The store component (exports `depot:registry/store@0.1.0`, e.g. the
+    /// spin-store crate's `spin_store.wasm`); overrides the manifest's `store`.
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+
+    /// Where to write the composed component.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 /// Splits `text` into a whole number and the unit that follows it.

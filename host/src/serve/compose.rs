@@ -5,12 +5,23 @@
 //! exports is wired to that handler's instance. What is left (the store and
 //! WASI) stays an import of the composition, for the host to provide. The
 //! composition exports the api handler's `wasi:http/incoming-handler`.
+//!
+//! For a runtime that does not provide the store (Spin), [`compose_with_store`]
+//! instantiates a store component first and wires every handler's `store`
+//! import to it; what is left is WASI and whatever that component imports.
+//! That composition exports the store too, beside the HTTP handler: no
+//! request reaches it (Spin's HTTP trigger calls only the handler), but
+//! `depot serve --spin-app` calls it at start-up to make the operator's
+//! token, as it does the native store's.
 
 use anyhow::{Context as _, bail};
 use wac_graph::types::{Package, are_semver_compatible};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
-use super::manifest::{Handler, Role};
+use super::manifest::{Handler, Role, StoreComponent};
+
+/// The interface a store component must export.
+pub const STORE_EXPORT: &str = "depot:registry/store@0.1.0";
 
 /// The interface a handler in `role` must export: an exact name, or (for the
 /// HTTP front, whose WASI patch version is the guest's choice) a prefix.
@@ -43,9 +54,12 @@ pub fn provided_by_host(import: &str) -> bool {
     import.starts_with("depot:registry/store@") || import.starts_with("depot:registry/types@")
 }
 
-/// An instantiated handler and the interface it offers the others.
-struct Provider<'a> {
-    handler: &'a Handler,
+/// An instantiated handler (or store) and the interface it offers the others.
+struct Provider {
+    /// What it is, for messages: "the built-in query handler".
+    name: String,
+    /// Its role; none for a store component.
+    role: Option<Role>,
     instance: NodeId,
     export: String,
 }
@@ -56,7 +70,15 @@ const READ_ROLES: [Role; 3] = [Role::Query, Role::Web, Role::Api];
 
 /// Composes `handlers` (one per role) into one component's bytes.
 pub fn compose(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
-    compose_roles(&handlers.iter().collect::<Vec<_>>(), false)
+    compose_roles(&handlers.iter().collect::<Vec<_>>(), false, None)
+}
+
+/// Composes `handlers` (one per role) with `store` plugged into their `store`
+/// imports: one component that imports only WASI and what `store` imports
+/// (for spin-store, Spin's key-value and SQLite), besides the types-only
+/// `depot:registry/types`.
+pub fn compose_with_store(handlers: &[Handler], store: &StoreComponent) -> anyhow::Result<Vec<u8>> {
+    compose_roles(&handlers.iter().collect::<Vec<_>>(), false, Some(store))
 }
 
 /// Composes only the handlers that serve reads: a smaller composition, so a
@@ -69,13 +91,54 @@ pub fn compose_reads(handlers: &[Handler]) -> anyhow::Result<Vec<u8>> {
         .iter()
         .filter(|handler| READ_ROLES.contains(&handler.role))
         .collect();
-    compose_roles(&readers, true)
+    compose_roles(&readers, true, None)
 }
 
-/// Composes `handlers`; `partial` leaves imports of roles not among them open.
-fn compose_roles(handlers: &[&Handler], partial: bool) -> anyhow::Result<Vec<u8>> {
+/// Instantiates the store component `store` in `graph`: the provider of the
+/// handlers' `store` imports.
+fn instantiate_store(
+    graph: &mut CompositionGraph,
+    store: &StoreComponent,
+) -> anyhow::Result<Provider> {
+    let package = Package::from_bytes("depot:store", None, store.bytes.clone(), graph.types_mut())
+        .with_context(|| format!("{store} is not a valid WebAssembly component"))?;
+    let package = graph
+        .register_package(package)
+        .with_context(|| format!("cannot register {store}"))?;
+    let world = &graph.types()[graph[package].ty()];
+    if !world.exports.contains_key(STORE_EXPORT) {
+        bail!(
+            "{store} does not export `{STORE_EXPORT}`, which a store component must export (see \
+             world `depot:registry/store-provider` in wit/worlds.wit)"
+        );
+    }
+    if let Some(handler) = world
+        .imports
+        .keys()
+        .find(|i| i.starts_with("depot:registry/") && !i.starts_with("depot:registry/types@"))
+    {
+        bail!("{store} imports `{handler}`; a store component may use only the registry's types");
+    }
+    Ok(Provider {
+        name: store.to_string(),
+        role: None,
+        instance: graph.instantiate(package),
+        export: STORE_EXPORT.to_string(),
+    })
+}
+
+/// Composes `handlers`; `partial` leaves imports of roles not among them
+/// open; `store`, if given, fills their `store` imports.
+fn compose_roles(
+    handlers: &[&Handler],
+    partial: bool,
+    store: Option<&StoreComponent>,
+) -> anyhow::Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
     let mut providers: Vec<Provider> = Vec::new();
+    if let Some(store) = store {
+        providers.push(instantiate_store(&mut graph, store)?);
+    }
 
     for &handler in handlers {
         let package = Package::from_bytes(
@@ -119,16 +182,14 @@ fn compose_roles(handlers: &[&Handler], partial: bool) -> anyhow::Result<Vec<u8>
                 Some(provider) => {
                     let alias = graph
                         .alias_instance_export(provider.instance, &provider.export)
-                        .with_context(|| {
-                            format!("cannot use the export of {}", provider.handler)
-                        })?;
+                        .with_context(|| format!("cannot use the export of {}", provider.name))?;
                     graph
                         .set_instantiation_argument(instance, import, alias)
                         .with_context(|| {
                             format!(
                                 "{handler} imports `{import}`, but what {} exports as `{}` does \
                                  not fit it; rebuild them against the same WIT",
-                                provider.handler, provider.export
+                                provider.name, provider.export
                             )
                         })?;
                 }
@@ -148,7 +209,8 @@ fn compose_roles(handlers: &[&Handler], partial: bool) -> anyhow::Result<Vec<u8>
             }
         }
         providers.push(Provider {
-            handler,
+            name: handler.to_string(),
+            role: Some(handler.role),
             instance,
             export,
         });
@@ -156,14 +218,22 @@ fn compose_roles(handlers: &[&Handler], partial: bool) -> anyhow::Result<Vec<u8>
 
     let api = providers
         .iter()
-        .find(|p| p.handler.role == Role::Api)
+        .find(|p| p.role == Some(Role::Api))
         .context("no api handler to serve HTTP")?;
     let http = graph
         .alias_instance_export(api.instance, &api.export)
-        .with_context(|| format!("cannot use the export of {}", api.handler))?;
+        .with_context(|| format!("cannot use the export of {}", api.name))?;
     graph
         .export(http, &api.export)
         .context("cannot export the HTTP handler from the composition")?;
+    if let Some(store) = providers.iter().find(|p| p.role.is_none()) {
+        let exported = graph
+            .alias_instance_export(store.instance, &store.export)
+            .with_context(|| format!("cannot use the export of {}", store.name))?;
+        graph
+            .export(exported, &store.export)
+            .context("cannot export the store from the composition")?;
+    }
     graph
         .encode(EncodeOptions::default())
         .context("composing the handler components failed")
@@ -189,16 +259,24 @@ mod tests {
     use crate::serve::manifest::{self, Source};
     use wac_graph::types::Types;
 
-    /// The imports of the composition `composed`, after checking that it
-    /// exports only an HTTP handler.
-    fn imports_of_http_handler(composed: Vec<u8>) -> Vec<String> {
+    /// The imports and exports of the composition `composed`.
+    fn world_of(composed: Vec<u8>) -> (Vec<String>, Vec<String>) {
         let mut types = Types::new();
         let package = Package::from_bytes("composed", None, composed, &mut types).unwrap();
         let world = &types[package.ty()];
-        let exports: Vec<&String> = world.exports.keys().collect();
+        (
+            world.imports.keys().cloned().collect(),
+            world.exports.keys().cloned().collect(),
+        )
+    }
+
+    /// The imports of the composition `composed`, after checking that it
+    /// exports only an HTTP handler.
+    fn imports_of_http_handler(composed: Vec<u8>) -> Vec<String> {
+        let (imports, exports) = world_of(composed);
         assert_eq!(exports.len(), 1, "{exports:?}");
         assert!(exports[0].starts_with("wasi:http/incoming-handler@0.2."));
-        world.imports.keys().cloned().collect()
+        imports
     }
 
     fn any_starts_with(imports: &[String], prefix: &str) -> bool {
@@ -241,6 +319,52 @@ mod tests {
         assert!(
             !any_starts_with(&imports, "depot:registry/query@"),
             "{imports:?}"
+        );
+    }
+
+    fn spin_store() -> StoreComponent {
+        StoreComponent::read(std::path::Path::new(manifest::built::SPIN_STORE_WASM)).unwrap()
+    }
+
+    #[test]
+    fn the_spin_composition_imports_wasi_and_spin_and_only_the_registrys_types() {
+        let handlers = manifest::load(None).unwrap();
+        let (imports, exports) = world_of(compose_with_store(&handlers, &spin_store()).unwrap());
+        assert_eq!(exports.len(), 2, "{exports:?}");
+        assert!(
+            exports
+                .iter()
+                .any(|e| e.starts_with("wasi:http/incoming-handler@0.2.")),
+            "{exports:?}"
+        );
+        assert!(exports.iter().any(|e| e == STORE_EXPORT), "{exports:?}");
+        let depot: Vec<&String> = imports.iter().filter(|i| i.starts_with("depot:")).collect();
+        assert_eq!(depot, ["depot:registry/types@0.1.0"], "{imports:?}");
+        assert!(
+            imports.iter().all(|i| i.starts_with("wasi:")
+                || i.starts_with("fermyon:spin/")
+                || i.starts_with("depot:registry/types@")),
+            "{imports:?}"
+        );
+        for spin in ["fermyon:spin/key-value@2.0.0", "fermyon:spin/sqlite@2.0.0"] {
+            assert!(imports.iter().any(|i| i == spin), "{imports:?}");
+        }
+    }
+
+    #[test]
+    fn a_store_component_that_does_not_export_the_store_is_refused_by_name() {
+        let handlers = manifest::load(None).unwrap();
+        let not_a_store = StoreComponent {
+            path: "query.wasm".into(),
+            bytes: handlers[3].bytes.to_vec(),
+        };
+        let err = format!(
+            "{:#}",
+            compose_with_store(&handlers, &not_a_store).unwrap_err()
+        );
+        assert!(
+            err.contains("the store query.wasm does not export `depot:registry/store@0.1.0`"),
+            "{err}"
         );
     }
 

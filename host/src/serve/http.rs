@@ -23,8 +23,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::args::show_size;
-use super::request::{self, Limits, RequestState};
-use crate::store::StoreCtx;
+use super::request::{self, Limits, RequestState, Storage};
 
 /// Serves requests with instances of the pre-instantiated compositions.
 pub struct Server {
@@ -32,7 +31,7 @@ pub struct Server {
     all: ProxyPre<RequestState>,
     /// The handlers a read reaches (api, query and web): serves GET and HEAD.
     reads: ProxyPre<RequestState>,
-    store: StoreCtx,
+    storage: Storage,
     limits: Limits,
     /// For a mirror, the registry it copies: writes are refused.
     read_only: Option<String>,
@@ -54,11 +53,11 @@ enum Failure {
 
 impl Server {
     /// A server for the compositions `all` and `reads`, whose requests use
-    /// `store` under `limits`.
+    /// `storage` under `limits`.
     pub fn new(
         all: ProxyPre<RequestState>,
         reads: ProxyPre<RequestState>,
-        store: StoreCtx,
+        storage: Storage,
         limits: Limits,
         max_concurrent_requests: u32,
         read_only: Option<String>,
@@ -67,7 +66,7 @@ impl Server {
             all,
             reads,
             read_only,
-            store,
+            storage,
             limits,
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
             next_request: AtomicU64::new(1),
@@ -133,7 +132,7 @@ impl Server {
         } else {
             self.all.clone()
         };
-        let mut store = request::new_store(pre.engine(), &self.store, &self.limits, deadline);
+        let mut store = request::new_store(pre.engine(), &self.storage, &self.limits, deadline);
         let (sender, receiver) = oneshot::channel();
         let req = match store
             .data_mut()

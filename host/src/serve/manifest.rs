@@ -1,10 +1,13 @@
 //! Which component plays each handler role: the built-in ones, or those a
-//! handler manifest (`handlers.toml`) names.
+//! handler manifest (`handlers.toml`) names; and, for `depot compose`, which
+//! component implements the store.
 //!
 //! ```toml
 //! # Every role not named here uses the built-in handler.
 //! policy = "policies/strict.wasm"   # relative to this file's folder
 //! api = "builtin"
+//! # Only for `depot compose` (the Spin build); `depot serve` provides the store.
+//! store = "spin_store.wasm"
 //! ```
 
 use std::borrow::Cow;
@@ -16,7 +19,7 @@ use anyhow::{Context as _, bail};
 /// What host/build.rs built: the paths of the components (for the end-to-end
 /// tests) and the built-in handlers embedded in the binary.
 #[allow(dead_code, reason = "the component paths are for the end-to-end tests")]
-mod built {
+pub(crate) mod built {
     include!(concat!(env!("OUT_DIR"), "/handlers.rs"));
 }
 
@@ -117,6 +120,7 @@ struct Manifest {
     query: Option<String>,
     web: Option<String>,
     api: Option<String>,
+    store: Option<String>,
 }
 
 impl Manifest {
@@ -134,12 +138,59 @@ impl Manifest {
 
 const MANIFEST_HELP: &str = "Each line of a handler manifest names a role (api, web, publish, \
     query, metadata or policy) and either \"builtin\" or the path of a .wasm component, relative to the \
-    manifest's folder, e.g. `policy = \"my-policy.wasm\"`.";
+    manifest's folder, e.g. `policy = \"my-policy.wasm\"`; or names the `store` component that \
+    `depot compose` plugs in, e.g. `store = \"spin_store.wasm\"`.";
 
-/// The handlers the manifest at `path` names, in [`Role::ALL`] order; every
-/// handler built in when there is no manifest.
-pub fn load(path: Option<&Path>) -> anyhow::Result<Vec<Handler>> {
-    let (manifest, folder) = match path {
+/// A component that exports `depot:registry/store`, for `depot compose` to
+/// plug into the handlers in place of the store `depot serve` provides.
+#[derive(Debug)]
+pub struct StoreComponent {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The component's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Display for StoreComponent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the store {}", self.path.display())
+    }
+}
+
+impl StoreComponent {
+    /// Reads the store component at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read the store component {}; build it first (the `spin-store` crate of \
+                 components/) or fix the path",
+                path.display()
+            )
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+        })
+    }
+}
+
+/// The store component the manifest at `path` names in its `store` line, if any.
+pub fn load_store(path: Option<&Path>) -> anyhow::Result<Option<StoreComponent>> {
+    let (manifest, folder) = read(path)?;
+    match manifest.store.as_deref() {
+        None => Ok(None),
+        Some("") => bail!(
+            "the handler manifest gives `store` an empty value; write the path of a .wasm \
+             component that exports depot:registry/store@0.1.0"
+        ),
+        Some(file) => StoreComponent::read(&folder.join(file)).map(Some),
+    }
+}
+
+/// The manifest at `path` (an empty one when there is none) and the folder
+/// its paths are relative to.
+fn read(path: Option<&Path>) -> anyhow::Result<(Manifest, PathBuf)> {
+    Ok(match path {
         None => (Manifest::default(), PathBuf::new()),
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| {
@@ -157,7 +208,14 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Vec<Handler>> {
             let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (manifest, folder)
         }
-    };
+    })
+}
+
+/// The handlers the manifest at `path` names, in [`Role::ALL`] order; every
+/// handler built in when there is no manifest. A `store` line is left for
+/// [`load_store`].
+pub fn load(path: Option<&Path>) -> anyhow::Result<Vec<Handler>> {
+    let (manifest, folder) = read(path)?;
     Role::ALL
         .into_iter()
         .map(|role| match manifest.line(role) {
@@ -233,6 +291,19 @@ mod tests {
         );
         assert_eq!(&*policy.bytes, b"\0asm");
         assert_eq!(handlers[5].source, Source::Builtin);
+    }
+
+    #[test]
+    fn a_store_line_names_the_store_component_and_leaves_the_handlers_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "store.wasm", "\0asm");
+        let manifest = write(dir.path(), "handlers.toml", "store = \"store.wasm\"\n");
+        let handlers = load(Some(&manifest)).unwrap();
+        assert!(handlers.iter().all(|h| h.source == Source::Builtin));
+        let store = load_store(Some(&manifest)).unwrap().unwrap();
+        assert_eq!(store.path, dir.path().join("store.wasm"));
+        assert_eq!(store.bytes, b"\0asm");
+        assert!(load_store(None).unwrap().is_none());
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod http;
 mod manifest;
 mod request;
 
+pub use self::args::ComposeArgs;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,7 +22,8 @@ pub use self::args::ServeArgs;
 use self::args::show_size;
 use self::engine::{Compiled, EpochTicker};
 use self::http::Server;
-use self::request::Limits;
+use self::request::{Limits, Storage};
+use crate::spin::SpinCtx;
 use crate::store::{Backend, Embedded, StoreCtx};
 
 /// Tokio worker threads: at least this many, so a worker blocked in a storage
@@ -49,18 +52,11 @@ pub fn run(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
-    let backend = Embedded::open(&args.data).with_context(|| {
-        format!(
-            "cannot open the registry in {}; check that the directory given to --data is \
-             writable",
-            args.data.display()
-        )
-    })?;
-
-    let handlers = manifest::load(args.handlers.as_deref())?;
     let start = Instant::now();
-    let composed = compose::compose(&handlers)?;
-    let composed_reads = compose::compose_reads(&handlers)?;
+    let app = match &args.spin_app {
+        Some(path) => App::spin(&args, path, mirror.is_some())?,
+        None => App::native(&args)?,
+    };
     let compose_time = start.elapsed();
 
     let engine = engine::new(args.max_concurrent_requests, args.memory_limit)?;
@@ -68,9 +64,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         .compile_cache
         .clone()
         .unwrap_or_else(|| args.data.join("cache"));
-    let linker = request::linker(&engine)?;
-    let (all, compiled) = prepare(&engine, &linker, &composed, &cache)?;
-    let (reads, compiled_reads) = prepare(&engine, &linker, &composed_reads, &cache)?;
+    let linker = request::linker(&engine, &app.storage)?;
+    let (all, compiled) = prepare(&engine, &linker, &app.composed, &cache)?;
+    let (reads, compiled_reads) = match &app.composed_reads {
+        Some(composed) => prepare(&engine, &linker, composed, &cache)?,
+        None => (all.clone(), compiled),
+    };
+    let composed = app.composed;
+    let composed_reads = app.composed_reads.unwrap_or_default();
+    let storage = app.storage;
 
     let _ticker = EpochTicker::start(engine.clone())?;
     let limits = Limits {
@@ -81,18 +83,23 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         content_sources: args.content_source.join(",").into(),
         unpublished_ttl: args.unpublished_ttl,
     };
-    let backend: Arc<dyn Backend> = Arc::new(backend);
     // A mirror takes no writes: it needs a token only to be read privately.
     if mirror.is_none() || args.private {
-        show_new_operator_token(backend.as_ref())?;
+        let secret = match &app.backend {
+            Some(backend) => crate::store::tokens::ensure_operator(backend.as_ref())
+                .context("cannot make the operator's token")?,
+            None => ensure_spin_operator(&engine, &all, &storage, &limits).await?,
+        };
+        if let Some(secret) = secret {
+            show_operator_token(&secret)?;
+        }
     }
-    let store = StoreCtx::new(backend.clone());
 
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
     for pre in [&all, &reads] {
-        let mut trial = request::new_store(&engine, &store, &limits, start + limits.deadline);
+        let mut trial = request::new_store(&engine, &storage, &limits, start + limits.deadline);
         pre.instantiate_async(&mut trial)
             .await
             .map_err(anyhow::Error::from)
@@ -133,25 +140,129 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         first_instances_ms = ms(instantiate_time),
         "serving"
     );
-    let read_only = mirror.map(|Mirror { origin, batch }| {
-        let base = origin.base().to_string();
-        tracing::info!(origin = %base, "mirroring");
-        tokio::spawn(crate::mirror::follow(origin, batch, backend));
-        base
-    });
+    let read_only = match (mirror, app.backend) {
+        (Some(Mirror { origin, batch }), Some(backend)) => {
+            let base = origin.base().to_string();
+            tracing::info!(origin = %base, "mirroring");
+            tokio::spawn(crate::mirror::follow(origin, batch, backend));
+            Some(base)
+        }
+        _ => None,
+    };
     // Tests and scripts wait for this line.
     eprintln!("Depot listening on http://{address}");
 
     Arc::new(Server::new(
         all,
         reads,
-        store,
+        storage,
         limits,
         args.max_concurrent_requests,
         read_only,
     ))
     .run(listener)
     .await
+}
+
+/// Runs `depot compose`: writes the handlers the manifest names, composed with
+/// a store component, as one component a runtime without Depot's store (Spin)
+/// can serve.
+pub fn compose_app(args: ComposeArgs) -> anyhow::Result<()> {
+    let handlers = manifest::load(args.handlers.as_deref())?;
+    let store = match &args.store {
+        Some(path) => manifest::StoreComponent::read(path)?,
+        None => manifest::load_store(args.handlers.as_deref())?.context(
+            "no store component to plug in: name one with --store, or with a `store` line in \
+             the handler manifest given to --handlers (e.g. `store = \"spin_store.wasm\"`)",
+        )?,
+    };
+    let composed = compose::compose_with_store(&handlers, &store)?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    std::fs::write(&args.output, &composed)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let roles: Vec<String> = handlers
+        .iter()
+        .map(|h| h.to_string())
+        .chain([store.to_string()])
+        .collect();
+    println!(
+        "composed {} ({} bytes) from {}",
+        args.output.display(),
+        composed.len(),
+        roles.join(", ")
+    );
+    Ok(())
+}
+
+/// What `depot serve` runs: the compositions and where their data goes.
+struct App {
+    /// Every handler.
+    composed: Vec<u8>,
+    /// The handlers a read reaches, when they are composed apart.
+    composed_reads: Option<Vec<u8>>,
+    storage: Storage,
+    /// The native store's backend, which a mirror writes to.
+    backend: Option<Arc<dyn Backend>>,
+}
+
+impl App {
+    /// The handlers the manifest names, composed here, on the embedded store.
+    fn native(args: &ServeArgs) -> anyhow::Result<Self> {
+        let backend = Embedded::open(&args.data).with_context(|| {
+            format!(
+                "cannot open the registry in {}; check that the directory given to --data is \
+                 writable",
+                args.data.display()
+            )
+        })?;
+        let handlers = manifest::load(args.handlers.as_deref())?;
+        if manifest::load_store(args.handlers.as_deref())?.is_some() {
+            tracing::info!(
+                "ignoring the handler manifest's `store` line: it is for `depot compose`, and \
+                 `depot serve` provides the store itself"
+            );
+        }
+        let backend: Arc<dyn Backend> = Arc::new(backend);
+        Ok(Self {
+            composed: compose::compose(&handlers)?,
+            composed_reads: Some(compose::compose_reads(&handlers)?),
+            storage: Storage::Native(StoreCtx::new(backend.clone())),
+            backend: Some(backend),
+        })
+    }
+
+    /// A Spin build (`depot compose` output) at `path`, whose Spin key-value
+    /// store and database live in `<data>/spin`.
+    fn spin(args: &ServeArgs, path: &std::path::Path, mirror: bool) -> anyhow::Result<Self> {
+        if mirror {
+            anyhow::bail!(
+                "a mirror cannot run a Spin build: it copies entries into the native store; \
+                 leave out --spin-app"
+            );
+        }
+        if args.handlers.is_some() {
+            anyhow::bail!(
+                "--handlers does not apply to --spin-app: a Spin build is composed already; give \
+                 the handler manifest to `depot compose --handlers` instead"
+            );
+        }
+        let composed = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read the Spin build {}; make it with `depot compose`",
+                path.display()
+            )
+        })?;
+        let spin = SpinCtx::open(&args.data.join("spin"))?;
+        Ok(Self {
+            composed,
+            composed_reads: None,
+            storage: Storage::Spin(spin),
+            backend: None,
+        })
+    }
 }
 
 /// Compiles (or loads from `cache`) one composition and pre-instantiates it
@@ -219,16 +330,76 @@ fn stub_handler_imports(
     Ok(())
 }
 
-/// Makes the operator's token on a registry's first start (or when the last
-/// one was revoked) and prints it, the one time it is ever shown: only its
-/// hash is kept.
-fn show_new_operator_token(backend: &dyn Backend) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let Some(secret) = crate::store::tokens::ensure_operator(backend)
-        .context("cannot make the operator's token")?
-    else {
-        return Ok(());
+/// Makes the operator's token of a Spin build on its first start (or when
+/// the last one was revoked), through the store the build carries: `depot
+/// compose` exports it beside the HTTP handler. The rule is the native
+/// store's ([`crate::store::tokens::ensure_operator`]); the store component
+/// draws the secret and keeps only its hash.
+async fn ensure_spin_operator(
+    engine: &wasmtime::Engine,
+    pre: &ProxyPre<request::RequestState>,
+    storage: &Storage,
+    limits: &Limits,
+) -> anyhow::Result<Option<String>> {
+    use crate::store::tokens::{has_live_operator, operator_grant};
+    use crate::store::{TokenGrant, TokenInfo, WitError};
+    const MAKING: &str = "cannot make the operator's token in the Spin build's store";
+    let mut store = request::new_store(engine, storage, limits, Instant::now() + limits.deadline);
+    let instance = pre
+        .instance_pre()
+        .instantiate_async(&mut store)
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let interface = instance
+        .get_export_index(&mut store, None, compose::STORE_EXPORT)
+        .with_context(|| {
+            format!(
+                "the Spin build does not export `{}`, through which `depot serve` makes the \
+                 operator's token; compose it again with this version's `depot compose`",
+                compose::STORE_EXPORT
+            )
+        })?;
+    let function = |store: &mut wasmtime::Store<_>, name: &str| {
+        instance
+            .get_export_index(&mut *store, Some(&interface), name)
+            .with_context(|| format!("the Spin build's store has no `{name}`"))
     };
+    let refused = |e: WitError| anyhow::anyhow!("{MAKING}: {e:?}");
+
+    let list = function(&mut store, "list-tokens")?;
+    let list = instance
+        .get_typed_func::<(), (Result<Vec<TokenInfo>, WitError>,)>(&mut store, list)
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (tokens,) = list
+        .call_async(&mut store, ())
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    if has_live_operator(&tokens.map_err(refused)?) {
+        return Ok(None);
+    }
+    let create = function(&mut store, "create-token")?;
+    let create = instance
+        .get_typed_func::<(TokenGrant,), (Result<(TokenInfo, String), WitError>,)>(
+            &mut store, create,
+        )
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (made,) = create
+        .call_async(&mut store, (operator_grant(),))
+        .await
+        .map_err(anyhow::Error::from)
+        .context(MAKING)?;
+    let (_, secret) = made.map_err(refused)?;
+    Ok(Some(secret))
+}
+
+/// Prints the operator's new token, the one time it is ever shown: only its
+/// hash is kept.
+fn show_operator_token(secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     writeln!(out, "operator token (shown once, store it): {secret}")
         .and_then(|()| out.flush())

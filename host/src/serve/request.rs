@@ -1,5 +1,5 @@
 //! The state of one request's instance of the composition: its WASI, HTTP and
-//! store contexts, and the limits it runs under.
+//! storage contexts, and the limits it runs under.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +9,19 @@ use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::spin::{self, SpinCtx, SpinView};
 use crate::store::{self, StoreCtx, StoreView};
+
+/// What stores the registry's data for the composition being served.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// The host implements `depot:registry/store` (`depot serve`).
+    Native(StoreCtx),
+    /// The composition holds its own store (spin-store), which uses Spin's
+    /// key-value and SQLite interfaces, implemented by the host on local
+    /// files (`depot serve --spin-app`).
+    Spin(SpinCtx),
+}
 
 /// The limits every request runs under, and the settings handlers read from
 /// their environment.
@@ -36,7 +48,7 @@ pub struct RequestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    store: StoreCtx,
+    storage: Storage,
     memory: MemoryLimiter,
 }
 
@@ -67,21 +79,33 @@ impl WasiHttpView for RequestState {
 }
 
 /// A linker with everything the composition imports: WASI 0.2, WASI HTTP and
-/// the store.
-pub fn linker(engine: &Engine) -> anyhow::Result<Linker<RequestState>> {
+/// either the store or, for a Spin build, Spin's key-value and SQLite.
+/// Requests must then be served with the same kind of [`Storage`].
+pub fn linker(engine: &Engine, storage: &Storage) -> anyhow::Result<Linker<RequestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    store::add_to_linker(&mut linker, |state: &mut RequestState| {
-        StoreView::new(&state.store, &mut state.table)
-    })?;
+    match storage {
+        Storage::Native(_) => store::add_to_linker(&mut linker, |state: &mut RequestState| {
+            let Storage::Native(ctx) = &state.storage else {
+                unreachable!("a native linker serves only native storage");
+            };
+            StoreView::new(ctx, &mut state.table)
+        })?,
+        Storage::Spin(_) => spin::add_to_linker(&mut linker, |state: &mut RequestState| {
+            let Storage::Spin(ctx) = &state.storage else {
+                unreachable!("a Spin linker serves only Spin storage");
+            };
+            SpinView::new(ctx, &mut state.table)
+        })?,
+    }
     Ok(linker)
 }
 
 /// A fresh `Store` for one request, whose handlers must finish by `deadline`.
 pub fn new_store(
     engine: &Engine,
-    store: &StoreCtx,
+    storage: &Storage,
     limits: &Limits,
     deadline: Instant,
 ) -> Store<RequestState> {
@@ -110,7 +134,10 @@ pub fn new_store(
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
-        store: store.with_deadline(deadline),
+        storage: match storage {
+            Storage::Native(store) => Storage::Native(store.with_deadline(deadline)),
+            Storage::Spin(spin) => Storage::Spin(spin.clone()),
+        },
         memory: MemoryLimiter::new(limits.memory),
     };
     let mut store = Store::new(engine, state);

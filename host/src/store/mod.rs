@@ -30,6 +30,9 @@ pub use self::generated::depot::registry::store::{
     Action, AnnotationContent, Entry, KeyGrant, LogEntry, OciManifest, PendingRelease,
     PendingStatus, ReleaseContent, SigningPolicy,
 };
+/// The WIT `error` a store call returns: what a host calling a store
+/// component's exports gets back.
+pub use self::generated::depot::registry::types::Error as WitError;
 pub use self::generated::depot::registry::types::{
     Annotation, ContentKind, CustomLicense, Link, Metadata, OciArtifact, PackageSummary,
     RegistryMetadata, RegistryStats, Release, ReleaseSignature, SearchQuery, Takedown,

@@ -28,26 +28,10 @@ impl From<Denied> for StoreError {
 /// Makes a token with `grant`; returns it and its secret.
 pub fn create(backend: &dyn Backend, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {
     let now = now_millis();
-    if grant.namespaces.is_empty() && !grant.operator {
-        return Err(StoreError::BadRequest(
-            "a token needs at least one namespace to publish to (`*` for every one); give \
-             `namespaces`, or `--namespace NS` to `depot token create`"
-                .to_string(),
-        ));
-    }
-    for namespace in &grant.namespaces {
-        token::check_namespace(namespace).map_err(StoreError::BadRequest)?;
-    }
-    if let Some(expires) = grant.expires
-        && expires <= now
-    {
-        return Err(StoreError::BadRequest(format!(
-            "the expiry {} is already past; give a time to come",
-            depot_protocol::rfc3339(expires)
-        )));
-    }
+    token::check_new_grant(&grant.namespaces, grant.operator, grant.expires, now)
+        .map_err(StoreError::BadRequest)?;
     let secret = random_bytes::<{ token::SECRET_BYTES }>()?;
-    let id = hex::encode(random_bytes::<6>()?);
+    let id = hex::encode(random_bytes::<{ token::ID_BYTES }>()?);
     let info = TokenInfo {
         id,
         label: grant.label,
@@ -75,10 +59,7 @@ pub fn authorize(
     credential: Option<&str>,
     access: &Access,
 ) -> Result<TokenInfo, StoreError> {
-    let credential = credential.ok_or_else(token::missing)?;
-    if !token::is_well_formed(credential) {
-        return Err(token::malformed().into());
-    }
+    let credential = token::check_credential(credential)?;
     let info = backend
         .token_by_hash(&token::hash(credential))?
         .ok_or_else(token::unknown)?;
@@ -87,42 +68,52 @@ pub fn authorize(
         Access::Write(namespace) => token::Access::Write(namespace),
         Access::Operator => token::Access::Operator,
     };
-    let grant = Grant {
-        namespaces: &info.namespaces,
-        operator: info.operator,
-        expires: info.expires,
-        revoked: info.revoked,
-    };
-    token::check(&grant, access, now_millis())?;
+    token::check(&grant(&info), access, now_millis())?;
     Ok(info)
 }
 
 /// Revokes token `id`.
 pub fn revoke(backend: &dyn Backend, id: &str) -> Result<TokenInfo, StoreError> {
-    backend.revoke_token(id, now_millis())?.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "there is no token `{id}`; `depot token list` shows the tokens and their ids"
-        ))
-    })
+    backend
+        .revoke_token(id, now_millis())?
+        .ok_or_else(|| StoreError::NotFound(token::no_such_token(id)))
+}
+
+/// What `info` grants, for `depot_protocol::token`'s rules.
+fn grant(info: &TokenInfo) -> Grant<'_> {
+    Grant {
+        namespaces: &info.namespaces,
+        operator: info.operator,
+        expires: info.expires,
+        revoked: info.revoked,
+    }
+}
+
+/// Whether `tokens` include an operator's token that still works.
+pub fn has_live_operator(tokens: &[TokenInfo]) -> bool {
+    let now = now_millis();
+    tokens
+        .iter()
+        .any(|info| token::is_live_operator(&grant(info), now))
+}
+
+/// What the operator's token grants: everything, until revoked.
+pub fn operator_grant() -> TokenGrant {
+    TokenGrant {
+        label: Some(token::OPERATOR_LABEL.to_string()),
+        namespaces: vec![token::EVERY_NAMESPACE.to_string()],
+        operator: true,
+        expires: None,
+    }
 }
 
 /// On a registry's first start: makes the operator's token when there is
 /// no operator token that still works, and returns its secret (to be shown
 /// once). None when there is one.
 pub fn ensure_operator(backend: &dyn Backend) -> Result<Option<String>, StoreError> {
-    let now = now_millis();
-    let live = backend.list_tokens()?.into_iter().any(|t| {
-        t.operator && t.revoked.is_none() && t.expires.is_none_or(|expires| expires > now)
-    });
-    if live {
+    if has_live_operator(&backend.list_tokens()?) {
         return Ok(None);
     }
-    let grant = TokenGrant {
-        label: Some("operator".to_string()),
-        namespaces: vec![token::EVERY_NAMESPACE.to_string()],
-        operator: true,
-        expires: None,
-    };
-    let (_, secret) = create(backend, grant)?;
+    let (_, secret) = create(backend, operator_grant())?;
     Ok(Some(secret))
 }

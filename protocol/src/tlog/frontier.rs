@@ -1,6 +1,6 @@
 //! The compact range of a whole tree: enough to append and to compute the root.
 
-use super::{Hash, NodeId, TlogError, empty_root, node_hash};
+use super::{Hash, LeafEntry, NodeId, TlogError, empty_root, node_hash};
 
 /// The roots of the perfect subtrees that make up a tree of some size, left to
 /// right: one per set bit of the size, largest first, so at most 64 hashes. It
@@ -78,6 +78,21 @@ impl Frontier {
         let mut completed = Vec::with_capacity(1 + self.size.trailing_ones() as usize);
         self.append_with(leaf, |id, hash| completed.push((id, hash)))?;
         Ok(completed)
+    }
+
+    /// Appends the leaf of registry log entry `entry` like [`Frontier::append`],
+    /// checking that it is the next one: entry `seq` is leaf `seq - 1`.
+    pub fn append_entry(
+        &mut self,
+        entry: &LeafEntry<'_>,
+    ) -> Result<Vec<(NodeId, Hash)>, TlogError> {
+        if Some(entry.seq) != self.size.checked_add(1) {
+            return Err(TlogError::EntryOutOfOrder {
+                seq: entry.seq,
+                size: self.size,
+            });
+        }
+        self.append(entry.leaf_hash())
     }
 
     /// Appends a leaf like [`Frontier::append`], for a caller that does not store

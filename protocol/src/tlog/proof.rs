@@ -122,6 +122,33 @@ impl ProofPlan {
         Ok(Self::from_ranges(&consistency_ranges(old_size, new_size)?))
     }
 
+    /// The plan of the inclusion proof a registry serves for its log entry
+    /// `seq` (leaf `seq - 1`; entries count from 1) in the tree of its first
+    /// `tree_size` entries, when its tree has `current` entries. The error is
+    /// the message for the client that asked.
+    pub fn entry_inclusion(seq: u64, tree_size: u64, current: u64) -> Result<Self, String> {
+        if seq == 0 || seq > tree_size || tree_size > current {
+            return Err(format!(
+                "no inclusion proof for entry {seq} in a tree of {tree_size}: entries run from 1 \
+                 to the tree size, and the tree has {current} entries now"
+            ));
+        }
+        Self::inclusion(seq - 1, tree_size).map_err(|e| e.to_string())
+    }
+
+    /// The plan of the consistency proof a registry serves from its tree of
+    /// `old_size` entries to that of `new_size`, when its tree has `current`
+    /// entries. The error is the message for the client that asked.
+    pub fn consistency_within(old_size: u64, new_size: u64, current: u64) -> Result<Self, String> {
+        if old_size > new_size || new_size > current {
+            return Err(format!(
+                "no consistency proof from {old_size} to {new_size} entries: the old size must be \
+                 at most the new one, and the tree has {current} entries now"
+            ));
+        }
+        Self::consistency(old_size, new_size).map_err(|e| e.to_string())
+    }
+
     fn from_ranges(ranges: &[(u64, u64)]) -> Self {
         let mut nodes = Vec::new();
         let mut ends = Vec::with_capacity(ranges.len());

@@ -687,3 +687,48 @@ fn proof_plans_name_the_subtrees_of_partial_ranges() {
     );
     assert_eq!(plan.proof_len(), 3);
 }
+
+#[test]
+fn a_registry_serves_proofs_only_within_its_tree() {
+    // Entry `seq` is leaf `seq - 1`.
+    assert_eq!(
+        ProofPlan::entry_inclusion(3, 5, 7).unwrap(),
+        ProofPlan::inclusion(2, 5).unwrap()
+    );
+    for (seq, size, current) in [(0, 5, 7), (6, 5, 7), (1, 8, 7)] {
+        let message = ProofPlan::entry_inclusion(seq, size, current).unwrap_err();
+        assert!(message.contains("the tree has 7 entries now"), "{message}");
+    }
+    assert_eq!(
+        ProofPlan::consistency_within(2, 5, 5).unwrap(),
+        ProofPlan::consistency(2, 5).unwrap()
+    );
+    for (old, new) in [(3, 2), (1, 6)] {
+        let message = ProofPlan::consistency_within(old, new, 5).unwrap_err();
+        assert!(
+            message.contains("the old size must be at most"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn log_entries_join_the_tree_in_order_only() {
+    let entry = |seq| LeafEntry {
+        seq,
+        time: 0,
+        name: "a:b",
+        version: "1.0.0",
+        action: LeafAction::Yank,
+    };
+    let mut frontier = Frontier::new();
+    assert_eq!(
+        frontier.append_entry(&entry(2)),
+        Err(TlogError::EntryOutOfOrder { seq: 2, size: 0 })
+    );
+    let nodes = frontier.append_entry(&entry(1)).unwrap();
+    assert_eq!(nodes, [(NodeId::leaf(0), entry(1).leaf_hash())]);
+    assert!(frontier.append_entry(&entry(1)).is_err());
+    assert_eq!(frontier.append_entry(&entry(2)).unwrap().len(), 2);
+    assert_eq!(frontier.size(), 2);
+}

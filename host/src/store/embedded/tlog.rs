@@ -97,18 +97,8 @@ pub fn grow(
         .prepare_cached("INSERT INTO tlog_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
         .during(GROWING)?;
     for logged in entries {
-        if logged.seq != frontier.size() + 1 {
-            return Err(StoreError::storage(
-                GROWING,
-                format!(
-                    "log entry {} does not follow the tree's {} leaves",
-                    logged.seq,
-                    frontier.size()
-                ),
-            ));
-        }
         let nodes = frontier
-            .append(leaf(logged).leaf_hash())
+            .append_entry(&leaf(logged))
             .map_err(|e| StoreError::storage(GROWING, e))?;
         for (id, hash) in nodes {
             insert
@@ -171,9 +161,9 @@ fn size(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 /// The hashes of a proof, read from the stored nodes.
-fn resolve(conn: &Connection, plan: Result<ProofPlan, TlogError>) -> Result<Vec<Hash>, StoreError> {
+fn resolve(conn: &Connection, plan: Result<ProofPlan, String>) -> Result<Vec<Hash>, StoreError> {
     const PROVING: &str = "reading a proof";
-    let plan = plan.map_err(|e| StoreError::BadRequest(e.to_string()))?;
+    let plan = plan.map_err(StoreError::BadRequest)?;
     let mut select = conn
         .prepare_cached("SELECT hash FROM tlog_nodes WHERE level = ?1 AND idx = ?2")
         .during(PROVING)?;
@@ -193,14 +183,10 @@ fn resolve(conn: &Connection, plan: Result<ProofPlan, TlogError>) -> Result<Vec<
 
 /// That entry `seq` is in the tree of `tree_size` leaves.
 pub fn inclusion(conn: &Connection, seq: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
-    let current = size(conn)?;
-    if seq == 0 || seq > tree_size || tree_size > current {
-        return Err(StoreError::BadRequest(format!(
-            "no inclusion proof for entry {seq} in a tree of {tree_size}: entries run from 1 \
-             to the tree size, and the tree has {current} entries now"
-        )));
-    }
-    resolve(conn, ProofPlan::inclusion(seq - 1, tree_size))
+    resolve(
+        conn,
+        ProofPlan::entry_inclusion(seq, tree_size, size(conn)?),
+    )
 }
 
 /// That the tree of `new_size` leaves extends the one of `old_size`.
@@ -209,14 +195,10 @@ pub fn consistency(
     old_size: u64,
     new_size: u64,
 ) -> Result<Vec<Hash>, StoreError> {
-    let current = size(conn)?;
-    if old_size > new_size || new_size > current {
-        return Err(StoreError::BadRequest(format!(
-            "no consistency proof from {old_size} to {new_size} entries: the old size must be \
-             at most the new one, and the tree has {current} entries now"
-        )));
-    }
-    resolve(conn, ProofPlan::consistency(old_size, new_size))
+    resolve(
+        conn,
+        ProofPlan::consistency_within(old_size, new_size, size(conn)?),
+    )
 }
 
 /// The registry's checkpoint key in `data`, made on first use: a C2SP signer

@@ -1,0 +1,354 @@
+//! The SQLite database, through the one call Spin's
+//! `fermyon:spin/sqlite@2.0.0` has: run one statement with parameters, get
+//! its rows. Typed rows, transactions and the schema are built on that.
+
+use std::cell::{Cell, OnceCell};
+
+use depot_protocol::tlog::NoteSigner;
+use serde::de::DeserializeOwned;
+use spin_sdk::sqlite::Value;
+
+use crate::error::{During, StoreError};
+use crate::sql;
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
+
+/// One SQLite connection: runs one statement, returning its rows.
+///
+/// Every statement of a transaction must go through the same connection
+/// (`BEGIN IMMEDIATE` ... `COMMIT` are statements like the others).
+pub trait Sql {
+    /// Runs `statement` with `params` bound to `?1`, `?2`, ...
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
+}
+
+impl Sql for spin_sdk::sqlite::Connection {
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        self.execute(statement, params)
+            .map(|result| result.rows.into_iter().map(|row| row.values).collect())
+            .map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// A statement parameter.
+pub trait Param {
+    fn value(&self) -> Value;
+}
+
+impl Param for str {
+    fn value(&self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+
+impl Param for String {
+    fn value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl Param for [u8] {
+    fn value(&self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+
+impl Param for u64 {
+    fn value(&self) -> Value {
+        // SQLite integers are i64; no size or sequence number comes near.
+        Value::Integer(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Param for u8 {
+    fn value(&self) -> Value {
+        Value::Integer((*self).into())
+    }
+}
+
+impl Param for u32 {
+    fn value(&self) -> Value {
+        Value::Integer((*self).into())
+    }
+}
+
+impl Param for usize {
+    fn value(&self) -> Value {
+        Value::Integer(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+
+impl Param for i64 {
+    fn value(&self) -> Value {
+        Value::Integer(*self)
+    }
+}
+
+impl Param for bool {
+    fn value(&self) -> Value {
+        Value::Integer((*self).into())
+    }
+}
+
+impl<T: Param + ?Sized> Param for &T {
+    fn value(&self) -> Value {
+        (**self).value()
+    }
+}
+
+impl<T: Param> Param for Option<T> {
+    fn value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, Param::value)
+    }
+}
+
+impl Param for Value {
+    fn value(&self) -> Value {
+        self.clone()
+    }
+}
+
+/// The parameters of a statement, in order.
+macro_rules! params {
+    ($($param:expr),* $(,)?) => {
+        &[$($crate::db::Param::value(&$param)),*]
+    };
+}
+pub(crate) use params;
+
+/// One row of a result, read column by column.
+#[derive(Debug)]
+pub struct Row {
+    values: Vec<Value>,
+    action: &'static str,
+}
+
+impl Row {
+    fn column(&self, index: usize) -> Result<&Value, StoreError> {
+        self.values
+            .get(index)
+            .ok_or_else(|| StoreError::storage(self.action, format!("no column {index}")))
+    }
+
+    fn mismatch(&self, index: usize, wanted: &str) -> StoreError {
+        StoreError::storage(
+            self.action,
+            format!(
+                "column {index} is not {wanted}: {:?}",
+                self.values.get(index)
+            ),
+        )
+    }
+
+    pub fn text(&self, index: usize) -> Result<String, StoreError> {
+        match self.column(index)? {
+            Value::Text(text) => Ok(text.clone()),
+            _ => Err(self.mismatch(index, "text")),
+        }
+    }
+
+    pub fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        match self.column(index)? {
+            Value::Null => Ok(None),
+            _ => self.text(index).map(Some),
+        }
+    }
+
+    pub fn i64(&self, index: usize) -> Result<i64, StoreError> {
+        match self.column(index)? {
+            Value::Integer(n) => Ok(*n),
+            _ => Err(self.mismatch(index, "an integer")),
+        }
+    }
+
+    pub fn u64(&self, index: usize) -> Result<u64, StoreError> {
+        let n = self.i64(index)?;
+        u64::try_from(n).map_err(|_| self.mismatch(index, "a count"))
+    }
+
+    pub fn opt_u64(&self, index: usize) -> Result<Option<u64>, StoreError> {
+        match self.column(index)? {
+            Value::Null => Ok(None),
+            _ => self.u64(index).map(Some),
+        }
+    }
+
+    pub fn u32(&self, index: usize) -> Result<u32, StoreError> {
+        let n = self.i64(index)?;
+        u32::try_from(n).map_err(|_| self.mismatch(index, "a small count"))
+    }
+
+    pub fn bool(&self, index: usize) -> Result<bool, StoreError> {
+        Ok(self.i64(index)? != 0)
+    }
+
+    pub fn bytes(&self, index: usize) -> Result<Vec<u8>, StoreError> {
+        match self.column(index)? {
+            Value::Blob(bytes) => Ok(bytes.clone()),
+            Value::Text(text) => Ok(text.as_bytes().to_vec()),
+            _ => Err(self.mismatch(index, "a blob")),
+        }
+    }
+
+    /// A JSON column.
+    pub fn json<T: DeserializeOwned>(&self, index: usize) -> Result<T, StoreError> {
+        serde_json::from_str(&self.text(index)?).during(self.action)
+    }
+}
+
+/// Where random bytes come from: `n` of them.
+pub type Random = fn(n: usize) -> Vec<u8>;
+
+/// The registry database of one instance.
+pub struct Db {
+    sql: Box<dyn Sql>,
+    /// Whether the FTS5 text index exists (a SQLite without FTS5 has none).
+    text_index: Cell<bool>,
+    /// For checkpoint keys and token secrets: WASI's random in the component.
+    random: Random,
+    /// The key that signs checkpoints, read once from the database.
+    signer: OnceCell<NoteSigner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("text_index", &self.text_index.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// The database behind `sql`, its tables created, its indexes rebuilt
+    /// first if they were derived by another version of `log::apply`, and
+    /// its transparency log set up if it is not yet (a database from before
+    /// it, or a new one). Keys and token secrets are drawn from `random`.
+    pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Self, StoreError> {
+        let db = Self {
+            sql,
+            text_index: Cell::new(false),
+            random,
+            signer: OnceCell::new(),
+        };
+        // Concurrent publishes queue on the write lock (`BEGIN IMMEDIATE`);
+        // a local Spin database waits 5 s for it by default, too short for a
+        // burst of them on a busy machine. A backend without the pragma
+        // (libSQL over the network) keeps its own behaviour.
+        let _ = db.sql.run(BUSY_TIMEOUT, &[]);
+        let (version, text_index, tlog) = db.open_state()?;
+        db.text_index.set(text_index);
+        if version != sql::INDEX_VERSION {
+            crate::log::rebuild_indexes(&db)?;
+        }
+        if !tlog {
+            crate::tlog::open(&db)?;
+        }
+        Ok(db)
+    }
+
+    /// The index version, whether the text index exists and whether the
+    /// transparency log is set up.
+    pub fn open_state(&self) -> Result<(i64, bool, bool), StoreError> {
+        const OPENING: &str = "opening the registry database";
+        let row = self.one(sql::OPEN_STATE, &[], OPENING)?;
+        Ok((row.i64(0)?, row.bool(1)?, row.bool(2)?))
+    }
+
+    /// `n` random bytes.
+    pub fn random(&self, n: usize) -> Vec<u8> {
+        (self.random)(n)
+    }
+
+    /// The key that signs checkpoints, read from the database on first use.
+    pub fn signer(&self) -> Result<&NoteSigner, StoreError> {
+        if let Some(signer) = self.signer.get() {
+            return Ok(signer);
+        }
+        let signer = crate::tlog::read_key(self)?;
+        Ok(self.signer.get_or_init(|| signer))
+    }
+
+    /// Whether text search has the FTS5 index.
+    pub fn text_index(&self) -> bool {
+        self.text_index.get()
+    }
+
+    /// Records whether the FTS5 text index exists.
+    pub fn set_text_index(&self, exists: bool) {
+        self.text_index.set(exists);
+    }
+
+    /// Runs `statement`, returning its rows.
+    pub fn rows(
+        &self,
+        statement: &str,
+        params: &[Value],
+        action: &'static str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let rows = self.sql.run(statement, params).during(action)?;
+        Ok(rows
+            .into_iter()
+            .map(|values| Row { values, action })
+            .collect())
+    }
+
+    /// Runs `statement`, which returns at most one row.
+    pub fn optional(
+        &self,
+        statement: &str,
+        params: &[Value],
+        action: &'static str,
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.rows(statement, params, action)?.into_iter().next())
+    }
+
+    /// Runs `statement`, which returns exactly one row.
+    pub fn one(
+        &self,
+        statement: &str,
+        params: &[Value],
+        action: &'static str,
+    ) -> Result<Row, StoreError> {
+        self.optional(statement, params, action)?
+            .ok_or_else(|| StoreError::storage(action, "the statement returned no row"))
+    }
+
+    /// Runs `statement`, ignoring any rows.
+    pub fn execute(
+        &self,
+        statement: &str,
+        params: &[Value],
+        action: &'static str,
+    ) -> Result<(), StoreError> {
+        self.sql.run(statement, params).during(action).map(drop)
+    }
+
+    /// Runs `body` in one transaction: committed when it returns `Ok`, rolled
+    /// back when it returns an error (or the commit fails), so nothing of a
+    /// failed change is ever visible.
+    ///
+    /// `BEGIN IMMEDIATE` takes the database's write lock at once, so
+    /// transactions of concurrent instances (each with its own connection)
+    /// run one after the other, and what `body` reads stays true until it
+    /// commits.
+    pub fn transaction<T>(
+        &self,
+        action: &'static str,
+        body: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.execute("BEGIN IMMEDIATE", &[], action)?;
+        let result = body(self).and_then(|value| {
+            self.execute("COMMIT", &[], action)?;
+            Ok(value)
+        });
+        if result.is_err()
+            && let Err(e) = self.execute("ROLLBACK", &[], action)
+        {
+            // A failed COMMIT may have ended the transaction already; any
+            // other failure leaves it to end with the connection.
+            eprintln!("depot spin-store: rollback after a failure: {e:?}");
+        }
+        result
+    }
+}

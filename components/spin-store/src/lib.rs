@@ -1,0 +1,376 @@
+//! Depot's store (`depot:registry/store`) as a component, on Spin's key-value
+//! store (blobs, in chunks: [`blobs`]) and SQLite database (the registry log
+//! and its indexes: [`log`], [`search`], [`oci`]; the transparency log:
+//! [`tlog`]; tokens: [`tokens`]), both labelled `default`.
+//!
+//! It imports only `fermyon:spin/key-value@2.0.0`, `fermyon:spin/sqlite@2.0.0`
+//! and WASI 0.2 (besides `depot:registry/types`, which holds only types), so
+//! it runs on Spin 3.x/4.x and SpinKube; the Spin build
+//! composes it into the handlers in place of the store `depot serve`
+//! implements natively. It keeps the native store's guarantees
+//! (host/src/store/embedded/): its schema and statements ([`sql`]), an append
+//! that checks the package's head and writes the entry and its index rows in
+//! one transaction (two racing appends: exactly one wins), the entry's leaf
+//! of the transparency log and a new signed checkpoint in that transaction
+//! too, nothing of a failed change visible, blobs that are whole under their
+//! digest or absent, and tokens kept only as their SHA-256.
+//!
+//! Each request runs in a fresh instance, which opens the database and the
+//! key-value store on first use.
+
+/// The WIT bindings and the export glue: generated, and `unsafe` by nature.
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "depot:registry/store-provider",
+        // The log keeps entries as JSON, in the native store's format.
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    });
+
+    use super::SpinStore;
+    export!(SpinStore);
+}
+
+mod blobs;
+mod db;
+mod error;
+mod log;
+mod oci;
+mod search;
+mod sql;
+#[cfg(all(test, not(target_family = "wasm")))]
+mod tests;
+mod tlog;
+mod tokens;
+
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bindings::depot::registry::types::{
+    Error, PackageSummary, RegistryStats, Release, SearchQuery,
+};
+use bindings::exports::depot::registry::store::{
+    self as wit, Access, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
+    LogEntry, OciManifest, SearchPage, TokenGrant, TokenInfo,
+};
+use spin_sdk::key_value::Store as KeyValue;
+use spin_sdk::sqlite::Connection;
+
+use db::Db;
+use error::{During, StoreError};
+
+/// The Spin key-value store and SQLite database Depot uses; a manifest grants
+/// them with `key_value_stores = ["default"]` and `sqlite_databases = ["default"]`.
+const LABEL: &str = "default";
+
+/// How often `wait-log` looks for a new entry: a new entry is seen within
+/// this, at one small query per look.
+const POLL: Duration = Duration::from_millis(40);
+
+/// The store.
+#[derive(Debug)]
+struct SpinStore;
+
+thread_local! {
+    static DB: OnceCell<Rc<Db>> = const { OnceCell::new() };
+    static KV: OnceCell<Rc<KeyValue>> = const { OnceCell::new() };
+}
+
+/// This instance's database, opened (and its schema brought up to date) on
+/// first use; a failure to open is not kept, so the next call tries again.
+fn db() -> Result<Rc<Db>, StoreError> {
+    DB.with(|cell| {
+        if let Some(db) = cell.get() {
+            return Ok(db.clone());
+        }
+        let connection = Connection::open(LABEL).during("opening the registry database")?;
+        let db = Rc::new(Db::open(Box::new(connection), random_bytes)?);
+        Ok(cell.get_or_init(|| db).clone())
+    })
+}
+
+/// This instance's key-value store, opened on first use.
+fn kv() -> Result<Rc<KeyValue>, StoreError> {
+    KV.with(|cell| {
+        if let Some(kv) = cell.get() {
+            return Ok(kv.clone());
+        }
+        let kv = Rc::new(KeyValue::open(LABEL).during("opening the blob store")?);
+        Ok(cell.get_or_init(|| kv).clone())
+    })
+}
+
+/// `n` bytes from WASI's cryptographically secure random.
+fn random_bytes(n: usize) -> Vec<u8> {
+    wasi::random::random::get_random_bytes(n as u64)
+}
+
+/// A new random id: 128 bits as 32 lowercase hex digits, safe in a URL path
+/// and in a key.
+fn new_id() -> String {
+    blobs::hex(&random_bytes(16))
+}
+
+impl Guest for SpinStore {
+    type BlobWriter = BlobWriter;
+    type BlobReader = BlobReader;
+    type UploadWriter = UploadWriter;
+
+    fn max_chunk() -> u32 {
+        blobs::MAX_CHUNK
+    }
+
+    fn create_blob() -> Result<wit::BlobWriter, Error> {
+        let writer = blobs::BlobWriter::new(new_id());
+        Ok(wit::BlobWriter::new(BlobWriter(RefCell::new(writer))))
+    }
+
+    fn open_blob(digest: String, offset: u64) -> Result<wit::BlobReader, Error> {
+        let reader = blobs::open_blob(&*db()?, kv()?.as_ref(), &digest, offset)?;
+        Ok(wit::BlobReader::new(BlobReader(RefCell::new(reader))))
+    }
+
+    fn start_upload() -> Result<String, Error> {
+        Ok(blobs::start_upload(&*db()?, kv()?.as_ref(), new_id())?)
+    }
+
+    fn open_upload(id: String) -> Result<wit::UploadWriter, Error> {
+        let writer = blobs::open_upload(&*db()?, kv()?.as_ref(), &id)?;
+        Ok(wit::UploadWriter::new(UploadWriter(RefCell::new(writer))))
+    }
+
+    fn upload_size(id: String) -> Result<u64, Error> {
+        Ok(blobs::upload_size(&*db()?, &id)?)
+    }
+
+    fn complete_upload(id: String, expected: String) -> Result<String, Error> {
+        let digest = blobs::complete_upload(&*db()?, kv()?.as_ref(), &id, &expected)?;
+        Ok(digest.to_string())
+    }
+
+    fn cancel_upload(id: String) -> Result<(), Error> {
+        Ok(blobs::cancel_upload(&*db()?, kv()?.as_ref(), &id)?)
+    }
+
+    fn put_oci_manifest(manifest: OciManifest, tag: Option<String>) -> Result<(), Error> {
+        Ok(oci::put_manifest(&*db()?, &manifest, tag.as_deref())?)
+    }
+
+    fn get_oci_manifest(
+        repository: String,
+        reference: String,
+    ) -> Result<Option<OciManifest>, Error> {
+        Ok(oci::get_manifest(&*db()?, &repository, &reference)?)
+    }
+
+    fn list_oci_tags(repository: String) -> Result<Vec<String>, Error> {
+        Ok(oci::list_tags(&*db()?, &repository)?)
+    }
+
+    fn has_oci_content(repository: String) -> Result<bool, Error> {
+        Ok(oci::has_content(&*db()?, &repository)?)
+    }
+
+    fn link_oci_blob(repository: String, digest: String) -> Result<(), Error> {
+        Ok(oci::link_blob(&*db()?, &repository, &digest)?)
+    }
+
+    fn unlink_oci_blob(repository: String, digest: String) -> Result<bool, Error> {
+        Ok(oci::unlink_blob(&*db()?, &repository, &digest)?)
+    }
+
+    fn oci_references(repository: String, digest: String) -> Result<bool, Error> {
+        Ok(oci::references(&*db()?, &repository, &digest)?)
+    }
+
+    fn delete_oci_manifest(repository: String, reference: String) -> Result<bool, Error> {
+        Ok(oci::delete_manifest(&*db()?, &repository, &reference)?)
+    }
+
+    fn list_referrers(repository: String, subject: String) -> Result<Vec<OciManifest>, Error> {
+        Ok(oci::list_referrers(&*db()?, &repository, &subject)?)
+    }
+
+    fn package_head(name: String) -> Result<u64, Error> {
+        Ok(log::package_head(&*db()?, &name)?)
+    }
+
+    fn append(entry: Entry, expected_head: u64) -> Result<LogEntry, Error> {
+        let db = db()?;
+        let logged = log::append(&db, entry, expected_head)?;
+        if matches!(logged.entry.action, Action::Takedown(_)) {
+            remove_taken_down_content(&db, &logged);
+        }
+        Ok(logged)
+    }
+
+    fn read_log(since: u64, limit: u32) -> Result<Vec<LogEntry>, Error> {
+        Ok(log::read_log(&*db()?, since, limit)?)
+    }
+
+    fn wait_log(since: u64, timeout_ms: u32) -> Result<bool, Error> {
+        use wasi::clocks::monotonic_clock;
+        // Spin gives a component no deadline to wait for; the handler's
+        // timeout bounds the wait.
+        let db = db()?;
+        let deadline = monotonic_clock::now() + u64::from(timeout_ms) * 1_000_000;
+        loop {
+            if log::has_entry_after(&db, since)? {
+                return Ok(true);
+            }
+            let now = monotonic_clock::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let pause = (deadline - now).min(POLL.as_nanos() as u64);
+            monotonic_clock::subscribe_duration(pause).block();
+        }
+    }
+
+    fn get_release(name: String, version: String) -> Result<Option<Release>, Error> {
+        Ok(log::get_release(&*db()?, &name, &version)?)
+    }
+
+    fn find_release(name: String, version: String) -> Result<Option<Release>, Error> {
+        Ok(log::find_release(&*db()?, &name, &version)?)
+    }
+
+    fn list_releases(name: String) -> Result<Vec<Release>, Error> {
+        Ok(log::list_releases(&*db()?, &name)?)
+    }
+
+    fn list_packages(after: Option<String>, limit: u32) -> Result<Vec<PackageSummary>, Error> {
+        Ok(log::list_packages(&*db()?, after.as_deref(), limit)?)
+    }
+
+    fn search(query: SearchQuery) -> Result<SearchPage, Error> {
+        let (releases, next) = search::search(&*db()?, &query)?;
+        Ok(SearchPage { releases, next })
+    }
+
+    fn stats() -> Result<RegistryStats, Error> {
+        Ok(log::stats(&*db()?)?)
+    }
+
+    fn log_checkpoint() -> Result<String, Error> {
+        let checkpoint = tlog::checkpoint(&*db()?)?;
+        Ok(checkpoint
+            .ok_or_else(|| StoreError::storage("reading the checkpoint", "none was signed"))?)
+    }
+
+    fn log_key() -> Result<String, Error> {
+        Ok(db()?.signer()?.verifier().to_string())
+    }
+
+    fn log_inclusion(seq: u64, tree_size: u64) -> Result<Vec<String>, Error> {
+        let proof = tlog::inclusion(&*db()?, seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(old_size: u64, new_size: u64) -> Result<Vec<String>, Error> {
+        let proof = tlog::consistency(&*db()?, old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn release_by_digest(digest: String) -> Result<Option<Release>, Error> {
+        let digest: depot_protocol::Digest = digest.parse().map_err(StoreError::from)?;
+        Ok(log::release_by_digest(&*db()?, digest.as_str())?)
+    }
+
+    fn authorize(credential: Option<String>, access: Access) -> Result<TokenInfo, Error> {
+        Ok(tokens::authorize(&*db()?, credential.as_deref(), &access)?)
+    }
+
+    fn create_token(grant: TokenGrant) -> Result<(TokenInfo, String), Error> {
+        Ok(tokens::create(&*db()?, grant)?)
+    }
+
+    fn list_tokens() -> Result<Vec<TokenInfo>, Error> {
+        Ok(tokens::list(&*db()?)?)
+    }
+
+    fn revoke_token(id: String) -> Result<TokenInfo, Error> {
+        Ok(tokens::revoke(&*db()?, &id)?)
+    }
+
+    fn namespace_trust(namespace: String) -> Result<wit::SigningPolicy, Error> {
+        Ok(log::namespace_trust(&*db()?, &namespace)?)
+    }
+
+    fn put_pending(release: wit::PendingRelease) -> Result<(), Error> {
+        Ok(log::put_pending(&*db()?, &release)?)
+    }
+
+    fn get_pending(name: String, version: String) -> Result<Option<wit::PendingRelease>, Error> {
+        Ok(log::get_pending(&*db()?, &name, &version)?)
+    }
+}
+
+/// Removes the content of the release `logged` took down (see
+/// [`blobs::remove_taken_down`]); the takedown is durable by now, so a
+/// failure is only logged.
+fn remove_taken_down_content(db: &Db, logged: &LogEntry) {
+    let Entry { name, version, .. } = &logged.entry;
+    if let Err(e) = kv().and_then(|kv| blobs::remove_taken_down(db, kv.as_ref(), name, version)) {
+        eprintln!(
+            "depot spin-store: cannot remove the content of {name} {version}, taken down: {e}"
+        );
+    }
+}
+
+/// The guest side of a `blob-writer` resource.
+#[derive(Debug)]
+struct BlobWriter(RefCell<blobs::BlobWriter>);
+
+impl GuestBlobWriter for BlobWriter {
+    fn write(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        Ok(self.0.borrow_mut().write(kv()?.as_ref(), &chunk)?)
+    }
+
+    fn finish(&self) -> Result<String, Error> {
+        let digest = self.0.borrow_mut().finish(&*db()?, kv()?.as_ref())?;
+        Ok(digest.to_string())
+    }
+}
+
+impl Drop for BlobWriter {
+    /// A writer dropped unfinished leaves nothing behind.
+    fn drop(&mut self) {
+        let writer = self.0.get_mut();
+        if writer.wrote_chunks()
+            && let Ok(kv) = kv()
+        {
+            writer.abandon(kv.as_ref());
+        }
+    }
+}
+
+/// The guest side of a `blob-reader` resource.
+#[derive(Debug)]
+struct BlobReader(RefCell<blobs::BlobReader>);
+
+impl GuestBlobReader for BlobReader {
+    fn size(&self) -> u64 {
+        self.0.borrow().size()
+    }
+
+    fn read(&self, len: u32) -> Result<Vec<u8>, Error> {
+        Ok(self.0.borrow_mut().read(kv()?.as_ref(), len)?)
+    }
+}
+
+/// The guest side of an `upload-writer` resource.
+#[derive(Debug)]
+struct UploadWriter(RefCell<blobs::UploadWriter>);
+
+impl GuestUploadWriter for UploadWriter {
+    fn write(&self, chunk: Vec<u8>) -> Result<(), Error> {
+        Ok(self.0.borrow_mut().write(&*db()?, kv()?.as_ref(), &chunk)?)
+    }
+
+    fn size(&self) -> u64 {
+        self.0.borrow().size()
+    }
+}

@@ -1,0 +1,390 @@
+//! The SQL text of the store: the native store's schema and statements
+//! (host/src/store/embedded/sqlite.rs and search.rs), as constants.
+//!
+//! Spin's `execute` runs one statement per call, so each schema statement is
+//! its own constant. The text is the native store's, so the two could share
+//! one file of constants; the few statements that differ say why.
+
+/// Version of the index derivation, kept in `PRAGMA user_version`, as in the
+/// native store: when it differs the index tables are dropped, created afresh
+/// and rebuilt from the log.
+pub const INDEX_VERSION: i64 = 6;
+
+/// The log, the truth, and what is kept outside it (OCI manifests that are
+/// not releases, blobs linked into repositories, small blobs, tags, and
+/// uploads in progress): never rebuilt. `refs` is a JSON list of the digests
+/// a manifest names.
+pub const LOG_SCHEMA: [&str; 8] = [
+    "CREATE TABLE IF NOT EXISTS log (
+        seq     INTEGER PRIMARY KEY,
+        time    INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        action  TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS oci_manifests (
+        repository    TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        media_type    TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        artifact_type TEXT,
+        subject       TEXT,
+        refs          TEXT NOT NULL,
+        PRIMARY KEY (repository, digest)
+    )",
+    "CREATE INDEX IF NOT EXISTS oci_manifests_by_subject ON oci_manifests (repository, subject)",
+    "CREATE TABLE IF NOT EXISTS oci_blobs (
+        repository TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        PRIMARY KEY (repository, digest)
+    )",
+    "CREATE TABLE IF NOT EXISTS small_blobs (
+        digest TEXT PRIMARY KEY,
+        bytes  BLOB NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS oci_tags (
+        repository TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        PRIMARY KEY (repository, tag)
+    )",
+    // Spin only: the native store keeps uploads as files. `touched` (ms since
+    // the epoch) lets an abandoned upload be found and removed.
+    "CREATE TABLE IF NOT EXISTS uploads (
+        id      TEXT PRIMARY KEY,
+        size    INTEGER NOT NULL,
+        touched INTEGER NOT NULL
+    )",
+    // Unpublished releases (host/src/store/embedded/pending.rs): one JSON
+    // record per name and version.
+    "CREATE TABLE IF NOT EXISTS pending_releases (
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        record  TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    )",
+];
+
+/// The indexes derived from the log, but the text index ([`TEXT_INDEX`]).
+/// `metadata` and `oci` are JSON (`oci` is `null` for a release without an
+/// OCI artifact); the `takedown_*` columns are set once the release is taken
+/// down.
+pub const INDEX_SCHEMA: [&str; 12] = [
+    "CREATE TABLE IF NOT EXISTS releases (
+        name         TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        digest       TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        published_at INTEGER NOT NULL,
+        yanked       INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        metadata     TEXT NOT NULL,
+        oci          TEXT NOT NULL,
+        takedown_reason TEXT,
+        takedown_time   INTEGER,
+        takedown_seq    INTEGER,
+        kind         TEXT NOT NULL,
+        licenses     TEXT,
+        signature    TEXT,
+        UNIQUE (name, version)
+    )",
+    "CREATE TABLE IF NOT EXISTS release_interfaces (
+        name      TEXT NOT NULL,
+        version   TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        interface TEXT NOT NULL,
+        base      TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS interfaces_by_base ON release_interfaces (direction, base, name)",
+    "CREATE INDEX IF NOT EXISTS interfaces_by_interface
+        ON release_interfaces (direction, interface, name)",
+    "CREATE INDEX IF NOT EXISTS interfaces_by_release ON release_interfaces (name, version)",
+    "CREATE INDEX IF NOT EXISTS releases_by_digest ON releases (digest, seq)",
+    "CREATE TABLE IF NOT EXISTS annotations (
+        seq     INTEGER PRIMARY KEY,
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        time    INTEGER NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS annotations_by_release ON annotations (name, version, seq)",
+    "CREATE TABLE IF NOT EXISTS packages (
+        name       TEXT PRIMARY KEY,
+        versions   INTEGER NOT NULL,
+        latest     TEXT,
+        updated_at INTEGER NOT NULL,
+        head       INTEGER NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS key_grants (
+        scope     TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        time      INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    )",
+    "CREATE INDEX IF NOT EXISTS key_grants_by_namespace ON key_grants (namespace, seq)",
+    "CREATE TABLE IF NOT EXISTS namespace_policy (
+        namespace          TEXT PRIMARY KEY,
+        require_signatures INTEGER NOT NULL
+    )",
+];
+
+/// The FTS5 text index over release names and descriptions. Its own
+/// statement because a SQLite built without FTS5 refuses it: the store then
+/// searches text without it (see `search`).
+pub const TEXT_INDEX: &str =
+    "CREATE VIRTUAL TABLE IF NOT EXISTS release_text USING fts5 (name, description)";
+
+/// Drops the index tables before a rebuild, one statement each.
+pub const DROP_INDEXES: [&str; 7] = [
+    "DROP TABLE IF EXISTS releases",
+    "DROP TABLE IF EXISTS packages",
+    "DROP TABLE IF EXISTS annotations",
+    "DROP TABLE IF EXISTS release_interfaces",
+    "DROP TABLE IF EXISTS release_text",
+    "DROP TABLE IF EXISTS key_grants",
+    "DROP TABLE IF EXISTS namespace_policy",
+];
+
+/// Tokens and the transparency log, as the native store keeps them
+/// (host/src/store/embedded/tokens.rs and tlog.rs), and the key checkpoints
+/// are signed with, which the native store keeps in `<data>/log.key` and a
+/// Spin app can keep only here. `crate::tlog::open` creates them all in one
+/// transaction with the key, the tree caught up to the log and its first
+/// checkpoint, so the presence of `tlog_key` says all of it is there.
+/// `namespaces` is a JSON list; times are milliseconds since the Unix epoch.
+pub const TLOG_SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS tokens (
+        id         TEXT PRIMARY KEY,
+        hash       TEXT NOT NULL UNIQUE,
+        label      TEXT,
+        namespaces TEXT NOT NULL,
+        operator   INTEGER NOT NULL,
+        created    INTEGER NOT NULL,
+        expires    INTEGER,
+        revoked    INTEGER
+    )",
+    "CREATE TABLE IF NOT EXISTS tlog_nodes (
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tlog_state (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        size       INTEGER NOT NULL,
+        frontier   BLOB NOT NULL,
+        checkpoint TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS tlog_key (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        key TEXT NOT NULL
+    )",
+];
+
+/// The index version, whether the FTS5 text index exists, and whether the
+/// transparency log and tokens are set up ([`TLOG_SCHEMA`]): what an instance
+/// reads once when it first opens the database.
+pub const OPEN_STATE: &str = "SELECT (SELECT user_version FROM pragma_user_version), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')";
+
+/// The columns a release is read from (`release_from_row`).
+macro_rules! release_columns {
+    () => {
+        "name, version, digest, size, published_at, yanked, seq, metadata, oci, \
+         takedown_reason, takedown_time, takedown_seq, signature"
+    };
+}
+
+/// The columns an OCI manifest is read from (`oci_manifest_from_row`).
+macro_rules! oci_columns {
+    () => {
+        "repository, digest, media_type, size, artifact_type, subject, refs"
+    };
+}
+
+pub const RELEASE_COLUMNS: &str = release_columns!();
+
+// The registry log.
+pub const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM log";
+pub const PACKAGE_HEAD: &str = "SELECT head FROM packages WHERE name = ?1";
+pub const INSERT_LOG: &str =
+    "INSERT INTO log (seq, time, name, version, action) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub const READ_LOG: &str =
+    "SELECT seq, time, name, version, action FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+/// Spin only: what `wait-log` polls.
+pub const HAS_ENTRY_AFTER: &str = "SELECT EXISTS (SELECT 1 FROM log WHERE seq > ?1)";
+
+// Indexing one entry (`apply`).
+pub const INSERT_RELEASE: &str = "INSERT INTO releases (name, version, digest, size, published_at, yanked, seq, \
+     metadata, oci, kind, licenses, signature) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11)";
+pub const INSERT_KEY_GRANT: &str = "INSERT INTO key_grants (scope, key, namespace, seq, time) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, key) DO NOTHING";
+/// Spin's `execute` returns no change count: the deletion returns its rows.
+pub const DELETE_KEY_GRANT: &str =
+    "DELETE FROM key_grants WHERE scope = ?1 AND key = ?2 RETURNING key";
+pub const SET_REQUIRE_SIGNATURES: &str = "INSERT INTO namespace_policy (namespace, require_signatures) \
+     VALUES (?1, ?2) ON CONFLICT (namespace) DO UPDATE SET \
+     require_signatures = excluded.require_signatures";
+pub const REQUIRE_SIGNATURES: &str =
+    "SELECT require_signatures FROM namespace_policy WHERE namespace = ?1";
+pub const KEY_GRANTS: &str =
+    "SELECT key, scope, seq, time FROM key_grants WHERE namespace = ?1 ORDER BY seq";
+pub const PUT_PENDING: &str = "INSERT INTO pending_releases (name, version, record) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (name, version) DO UPDATE SET record = excluded.record";
+pub const GET_PENDING: &str =
+    "SELECT record FROM pending_releases WHERE name = ?1 AND version = ?2";
+/// The native store inserts with `rowid = last_insert_rowid()`, which Spin's
+/// `fermyon:spin/sqlite@2.0.0` does not return; selecting the rowid is the
+/// same.
+pub const INSERT_RELEASE_TEXT: &str = "INSERT INTO release_text (rowid, name, description) \
+     SELECT rowid, name, ?3 FROM releases WHERE name = ?1 AND version = ?2";
+pub const INSERT_INTERFACE: &str = "INSERT INTO release_interfaces (name, version, direction, interface, base) \
+     VALUES (?1, ?2, ?3, ?4, ?5)";
+/// `RETURNING` stands in for rusqlite's changed-row count, which Spin's
+/// `fermyon:spin/sqlite@2.0.0` does not return (so do the other updates and
+/// deletes here).
+pub const SET_YANKED: &str =
+    "UPDATE releases SET yanked = ?3 WHERE name = ?1 AND version = ?2 RETURNING seq";
+pub const INSERT_ANNOTATION: &str = "INSERT INTO annotations (seq, name, version, type, value, time) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// A second takedown keeps the first one's reason and time.
+pub const SET_TAKEDOWN: &str = "UPDATE releases SET takedown_reason = ?3, takedown_time = ?4, \
+     takedown_seq = ?5 WHERE name = ?1 AND version = ?2 \
+     AND takedown_seq IS NULL RETURNING seq";
+pub const RELEASE_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM releases WHERE name = ?1 AND version = ?2)";
+pub const PACKAGE_RELEASES: &str =
+    "SELECT version, yanked, takedown_seq IS NOT NULL FROM releases WHERE name = ?1";
+pub const UPSERT_PACKAGE: &str = "INSERT INTO packages (name, versions, latest, updated_at, head)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (name) DO UPDATE SET versions = excluded.versions,
+         latest = excluded.latest, updated_at = excluded.updated_at, head = excluded.head";
+
+// Reading the indexes.
+pub const GET_RELEASE: &str = concat!(
+    "SELECT ",
+    release_columns!(),
+    " FROM releases WHERE name = ?1 AND version = ?2"
+);
+/// Semver versions hold only ASCII letters, digits, `-`, `.` and `+`, so the
+/// case-sensitive GLOB sees no wildcard in them.
+pub const FIND_RELEASE: &str = concat!(
+    "SELECT ",
+    release_columns!(),
+    " FROM releases WHERE name = ?1 AND (version = ?2 OR version GLOB ?2 || '+*') LIMIT 1"
+);
+pub const LIST_RELEASES: &str = concat!(
+    "SELECT ",
+    release_columns!(),
+    " FROM releases WHERE name = ?1 ORDER BY seq"
+);
+pub const RELEASE_BY_DIGEST: &str = concat!(
+    "SELECT ",
+    release_columns!(),
+    " FROM releases WHERE digest = ?1 ORDER BY takedown_seq IS NOT NULL, seq LIMIT 1"
+);
+pub const LIST_PACKAGES: &str = "SELECT name, versions, latest, updated_at FROM packages
+     WHERE name > ?1 ORDER BY name LIMIT ?2";
+pub const ANNOTATIONS_OF: &str = "SELECT name, version, type, value, time, seq FROM annotations \
+     WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq";
+pub const STATS: &str = "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM releases), \
+     (SELECT COALESCE(MAX(seq), 0) FROM log)";
+pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE digest = ?1 \
+     AND takedown_seq IS NULL)";
+
+// Small blobs.
+pub const PUT_SMALL_BLOB: &str =
+    "INSERT OR IGNORE INTO small_blobs (digest, bytes) VALUES (?1, ?2)";
+pub const GET_SMALL_BLOB: &str = "SELECT bytes FROM small_blobs WHERE digest = ?1";
+pub const REMOVE_SMALL_BLOB: &str = "DELETE FROM small_blobs WHERE digest = ?1";
+
+// OCI manifests that are not releases.
+pub const PUT_OCI_MANIFEST: &str = concat!(
+    "INSERT OR REPLACE INTO oci_manifests (",
+    oci_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+);
+pub const GET_OCI_MANIFEST: &str = concat!(
+    "SELECT ",
+    oci_columns!(),
+    " FROM oci_manifests WHERE repository = ?1 AND digest = \
+     COALESCE((SELECT digest FROM oci_tags WHERE repository = ?1 AND tag = ?2), ?2)"
+);
+pub const LIST_REFERRERS: &str = concat!(
+    "SELECT ",
+    oci_columns!(),
+    " FROM oci_manifests WHERE repository = ?1 AND subject = ?2 ORDER BY digest"
+);
+pub const PUT_OCI_TAG: &str =
+    "INSERT OR REPLACE INTO oci_tags (repository, tag, digest) VALUES (?1, ?2, ?3)";
+pub const LIST_OCI_TAGS: &str = "SELECT tag FROM oci_tags WHERE repository = ?1 ORDER BY tag";
+pub const HAS_OCI_CONTENT: &str = "SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1) \
+     OR EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1)";
+pub const LINK_OCI_BLOB: &str =
+    "INSERT OR IGNORE INTO oci_blobs (repository, digest) VALUES (?1, ?2)";
+pub const UNLINK_OCI_BLOB: &str =
+    "DELETE FROM oci_blobs WHERE repository = ?1 AND digest = ?2 RETURNING digest";
+pub const OCI_REFERENCES: &str = "SELECT EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1 AND digest = ?2) \
+     OR EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
+     (digest = ?2 OR EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2)))";
+pub const DELETE_OCI_TAG: &str =
+    "DELETE FROM oci_tags WHERE repository = ?1 AND tag = ?2 RETURNING tag";
+pub const DELETE_OCI_MANIFEST: &str =
+    "DELETE FROM oci_manifests WHERE repository = ?1 AND digest = ?2 RETURNING digest";
+pub const DELETE_OCI_TAGS_OF: &str = "DELETE FROM oci_tags WHERE repository = ?1 AND digest = ?2";
+
+// Uploads (Spin only).
+pub const START_UPLOAD: &str = "INSERT INTO uploads (id, size, touched) VALUES (?1, 0, ?2)";
+pub const UPLOAD_SIZE: &str = "SELECT size FROM uploads WHERE id = ?1";
+/// Moves the upload's size on only if no other write moved it meanwhile.
+pub const GROW_UPLOAD: &str =
+    "UPDATE uploads SET size = ?3, touched = ?4 WHERE id = ?1 AND size = ?2 RETURNING id";
+pub const END_UPLOAD: &str = "DELETE FROM uploads WHERE id = ?1 RETURNING size";
+pub const RESTORE_UPLOAD: &str =
+    "INSERT OR IGNORE INTO uploads (id, size, touched) VALUES (?1, ?2, ?3)";
+pub const STALE_UPLOADS: &str =
+    "SELECT id, size FROM uploads WHERE touched < ?1 ORDER BY touched LIMIT ?2";
+
+// The transparency log.
+pub const TLOG_FRONTIER: &str = "SELECT frontier FROM tlog_state WHERE id = 1";
+pub const TLOG_SIZE: &str = "SELECT size FROM tlog_state WHERE id = 1";
+pub const TLOG_CHECKPOINT: &str = "SELECT checkpoint FROM tlog_state WHERE id = 1";
+pub const INSERT_TLOG_NODE: &str = "INSERT INTO tlog_nodes (level, idx, hash) VALUES (?1, ?2, ?3)";
+pub const SET_TLOG_STATE: &str = "INSERT INTO tlog_state (id, size, frontier, checkpoint) \
+     VALUES (1, ?1, ?2, ?3) \
+     ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, \
+         checkpoint = excluded.checkpoint";
+/// The nodes of a proof, `?1` a JSON list of `[level, index]` pairs: one
+/// statement where the native store reads node by node, as each statement
+/// here is a call out of the component.
+pub const TLOG_NODES: &str = "SELECT level, idx, hash FROM tlog_nodes \
+     WHERE (level, idx) IN \
+     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))";
+pub const TLOG_KEY: &str = "SELECT key FROM tlog_key WHERE id = 1";
+/// The first key kept stays: a second instance opening a new database at
+/// once keeps the key the first one made.
+pub const PUT_TLOG_KEY: &str = "INSERT OR IGNORE INTO tlog_key (id, key) VALUES (1, ?1)";
+
+// Tokens.
+macro_rules! token_columns {
+    () => {
+        "id, label, namespaces, operator, created, expires, revoked"
+    };
+}
+pub const INSERT_TOKEN: &str = "INSERT INTO tokens (id, hash, label, namespaces, operator, \
+     created, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+pub const TOKEN_BY_HASH: &str =
+    concat!("SELECT ", token_columns!(), " FROM tokens WHERE hash = ?1");
+pub const LIST_TOKENS: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens ORDER BY created, id"
+);
+/// A second revocation keeps the first one's time.
+pub const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL";
+pub const TOKEN_BY_ID: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?1");

@@ -1,0 +1,1149 @@
+//! The store's logic against a real SQLite (rusqlite with its bundled
+//! SQLite, which is what Spin's own SQLite is, run the way Spin runs a
+//! statement) and a key-value store in memory. Only the Spin imports are
+//! left out; they are exercised by running the component.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Barrier};
+
+use depot_protocol::tlog::{Checkpoint, root as tlog_root, verify_consistency, verify_inclusion};
+use sha2::{Digest as _, Sha256, Sha512};
+use spin_sdk::sqlite::Value;
+
+use crate::bindings::depot::registry::types::{
+    ContentKind, Metadata, OciArtifact, Release, SearchQuery,
+};
+use crate::bindings::exports::depot::registry::store::{
+    Access, Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent, TokenGrant,
+};
+use crate::blobs::{self, KV_CHUNK, Kv, MAX_CHUNK, SMALL_BLOB};
+use crate::db::{Db, Sql};
+use crate::error::StoreError;
+use crate::{log, oci, search, tlog, tokens};
+
+/// A database file, removed when dropped.
+struct TempDb(PathBuf);
+
+impl TempDb {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("spin-store-test-{}-{n}.db", std::process::id()));
+        Self(path)
+    }
+
+    /// A new connection, as each Spin instance has.
+    fn open(&self) -> Db {
+        self.open_with(|_| true)
+    }
+
+    /// A new connection that refuses the statements `allowed` refuses.
+    fn open_with(&self, allowed: fn(&str) -> bool) -> Db {
+        let conn = rusqlite::Connection::open(&self.0).unwrap();
+        Db::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
+    }
+
+    fn count(&self, table: &str) -> i64 {
+        rusqlite::Connection::open(&self.0)
+            .unwrap()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Distinct bytes on every call (the component draws on WASI's random).
+fn not_so_random(n: usize) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut bytes = Vec::with_capacity(n);
+    while bytes.len() < n {
+        let draw = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes.extend_from_slice(&Sha256::digest(draw.to_le_bytes()));
+    }
+    bytes.truncate(n);
+    bytes
+}
+
+/// One connection, running statements as Spin's `InProcConnection` does.
+struct Sqlite {
+    conn: rusqlite::Connection,
+    allowed: fn(&str) -> bool,
+}
+
+impl Sql for Sqlite {
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        use rusqlite::types::{Value as V, ValueRef};
+        if !(self.allowed)(statement) {
+            return Err(format!("refused: {statement}"));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(statement)
+            .map_err(|e| e.to_string())?;
+        let columns = stmt.column_count();
+        let params = params.iter().map(|value| match value {
+            Value::Integer(n) => V::Integer(*n),
+            Value::Real(x) => V::Real(*x),
+            Value::Text(text) => V::Text(text.clone()),
+            Value::Blob(bytes) => V::Blob(bytes.clone()),
+            Value::Null => V::Null,
+        });
+        stmt.query_map(rusqlite::params_from_iter(params), |row| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => Value::Null,
+                        ValueRef::Integer(n) => Value::Integer(n),
+                        ValueRef::Real(x) => Value::Real(x),
+                        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                    })
+                })
+                .collect()
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A key-value store in memory, whose writes can be made to fail.
+#[derive(Default)]
+struct MemKv {
+    map: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// Writes left before every write fails; none: never.
+    writes_left: Cell<Option<u32>>,
+}
+
+impl MemKv {
+    fn keys(&self) -> Vec<String> {
+        self.map.borrow().keys().cloned().collect()
+    }
+}
+
+impl Kv for MemKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.map.borrow().get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        match self.writes_left.get() {
+            Some(0) => return Err("the disk is full".into()),
+            Some(n) => self.writes_left.set(Some(n - 1)),
+            None => {}
+        }
+        assert!(value.len() <= KV_CHUNK, "{key} holds {} bytes", value.len());
+        self.map.borrow_mut().insert(key.into(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.map.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", blobs::hex(&[n; 32]))
+}
+
+fn metadata(n: u8, description: Option<&str>) -> Metadata {
+    Metadata {
+        kind: ContentKind::Component,
+        size: 100 + u64::from(n),
+        digest: digest(n),
+        name: Some("greet".into()),
+        description: description.map(Into::into),
+        authors: None,
+        licenses: Some("Apache-2.0".into()),
+        source: None,
+        homepage: None,
+        revision: None,
+        version: None,
+        imports: vec!["wasi:cli/environment@0.2.0".into()],
+        exports: vec!["example:greet/greeter@0.1.0".into()],
+        wit: None,
+        worlds: None,
+        registry: None,
+    }
+}
+
+fn release_with(name: &str, version: &str, n: u8, description: Option<&str>) -> Entry {
+    let metadata = metadata(n, description);
+    Entry {
+        name: name.into(),
+        version: version.into(),
+        action: Action::Release(ReleaseContent {
+            digest: digest(n),
+            size: metadata.size,
+            metadata,
+            oci: Some(OciArtifact {
+                manifest: digest(n.wrapping_add(100)),
+                config: digest(n.wrapping_add(200)),
+            }),
+            signature: None,
+        }),
+    }
+}
+
+fn release(name: &str, version: &str, n: u8) -> Entry {
+    release_with(name, version, n, None)
+}
+
+fn change(name: &str, version: &str, action: Action) -> Entry {
+    Entry {
+        name: name.into(),
+        version: version.into(),
+        action,
+    }
+}
+
+/// Appends at the package's current head.
+fn append(db: &Db, entry: Entry) -> Result<LogEntry, StoreError> {
+    let head = log::package_head(db, &entry.name)?;
+    log::append(db, entry, head)
+}
+
+fn all_releases(db: &Db) -> Vec<Release> {
+    log::list_packages(db, None, 1000)
+        .unwrap()
+        .iter()
+        .flat_map(|p| log::list_releases(db, &p.name).unwrap())
+        .collect()
+}
+
+#[test]
+fn racing_appends_for_one_version_let_exactly_one_win() {
+    let file = Arc::new(TempDb::new());
+    file.open();
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers));
+    let outcomes: Vec<_> = (0..racers)
+        .map(|i| {
+            let (file, barrier) = (file.clone(), barrier.clone());
+            // Each racer is an instance with its own connection.
+            std::thread::spawn(move || {
+                let db = file.open();
+                let head = log::package_head(&db, "example:greet").unwrap();
+                barrier.wait();
+                log::append(&db, release("example:greet", "1.0.0", i as u8), head)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    for outcome in outcomes.iter().filter(|o| o.is_err()) {
+        assert_eq!(outcome, &Err(StoreError::HeadMoved { current: 1 }));
+    }
+    let db = file.open();
+    assert_eq!(log::read_log(&db, 0, 100).unwrap().len(), 1);
+    assert_eq!(log::list_releases(&db, "example:greet").unwrap().len(), 1);
+}
+
+#[test]
+fn an_append_at_a_stale_head_is_refused_with_the_current_head() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let err = log::append(&db, release("example:greet", "1.1.0", 2), 0).unwrap_err();
+    assert_eq!(err, StoreError::HeadMoved { current: 1 });
+    // Another package's head is independent.
+    log::append(&db, release("example:other", "1.0.0", 3), 0).unwrap();
+}
+
+#[test]
+fn a_refused_release_leaves_nothing_behind() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let before = ["log", "releases", "release_interfaces", "release_text"].map(|t| file.count(t));
+    let err = append(&db, release("example:greet", "1.0.0", 2)).unwrap_err();
+    assert!(matches!(err, StoreError::VersionExists { .. }), "{err:?}");
+    let err = append(&db, change("example:greet", "2.0.0", Action::Yank)).unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let after = ["log", "releases", "release_interfaces", "release_text"].map(|t| file.count(t));
+    assert_eq!(before, after);
+    let kept = log::get_release(&db, "example:greet", "1.0.0")
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.digest, digest(1));
+    // The connection is usable after the rollback.
+    append(&db, release("example:greet", "1.1.0", 3)).unwrap();
+    assert_eq!(log::package_head(&db, "example:greet").unwrap(), 2);
+}
+
+#[test]
+fn a_failure_midway_through_an_append_rolls_it_back() {
+    let file = TempDb::new();
+    file.open();
+    // The last write of an append (the log row) fails.
+    let db = file.open_with(|statement| !statement.starts_with("INSERT INTO log"));
+    let err = append(&db, release("example:greet", "1.0.0", 1)).unwrap_err();
+    assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
+    for table in [
+        "log",
+        "releases",
+        "packages",
+        "release_interfaces",
+        "release_text",
+    ] {
+        assert_eq!(file.count(table), 0, "{table}");
+    }
+    append(&file.open(), release("example:greet", "1.0.0", 1)).unwrap();
+}
+
+#[test]
+fn the_log_numbers_entries_from_one_and_reads_in_pages() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let _ = append(&db, release("example:greet", "1.0.0", 2));
+    append(&db, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+    let seqs: Vec<u64> = log::read_log(&db, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2]);
+    assert_eq!(log::read_log(&db, 1, 100).unwrap()[0].seq, 2);
+    assert_eq!(log::read_log(&db, 0, 1).unwrap().len(), 1);
+    assert!(log::has_entry_after(&db, 1).unwrap());
+    assert!(!log::has_entry_after(&db, 2).unwrap());
+    let entry = &log::read_log(&db, 1, 1).unwrap()[0].entry;
+    assert_eq!(entry.action, Action::Yank);
+}
+
+#[test]
+fn log_entries_are_kept_as_the_native_store_keeps_them() {
+    // The JSON of the native store's `action` column, so a log moves between them.
+    let annotate = Action::Annotate(AnnotationContent {
+        type_: "review".into(),
+        value: "1".into(),
+    });
+    assert_eq!(serde_json::to_string(&Action::Yank).unwrap(), "\"Yank\"");
+    assert_eq!(
+        serde_json::to_string(&annotate).unwrap(),
+        r#"{"Annotate":{"type_":"review","value":"1"}}"#
+    );
+}
+
+#[test]
+fn a_release_is_found_up_to_build_metadata_only() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0+a", 1)).unwrap();
+    append(&db, release("example:greet", "1.0.0-RC.1", 2)).unwrap();
+    append(&db, release("example:greet", "1.0.10", 3)).unwrap();
+    let found = |version: &str| {
+        log::find_release(&db, "example:greet", version)
+            .unwrap()
+            .map(|release| release.version)
+    };
+    assert_eq!(found("1.0.0+b").as_deref(), Some("1.0.0+a"));
+    assert_eq!(found("1.0.0").as_deref(), Some("1.0.0+a"));
+    assert_eq!(found("1.0.1"), None);
+    assert_eq!(found("1.0.0-rc.1"), None);
+    assert_eq!(found("1.0.0-RC.1+x").as_deref(), Some("1.0.0-RC.1"));
+}
+
+#[test]
+fn the_package_summary_follows_releases_and_yanks() {
+    let file = TempDb::new();
+    let db = file.open();
+    for (version, n) in [("1.0.0", 1), ("1.10.0", 2), ("1.9.0", 3), ("2.0.0-rc.1", 4)] {
+        append(&db, release("example:greet", version, n)).unwrap();
+    }
+    let summary = || log::list_packages(&db, None, 10).unwrap().remove(0);
+    assert_eq!(summary().latest.as_deref(), Some("1.10.0"));
+    assert_eq!(summary().versions, 4);
+    for version in ["1.10.0", "1.9.0", "1.0.0"] {
+        append(&db, change("example:greet", version, Action::Yank)).unwrap();
+    }
+    assert_eq!(summary().latest.as_deref(), Some("2.0.0-rc.1"));
+    let yank = append(&db, change("example:greet", "2.0.0-rc.1", Action::Yank)).unwrap();
+    assert_eq!(summary().latest, None);
+    assert_eq!(summary().updated_at, yank.time);
+    assert_eq!(log::package_head(&db, "example:greet").unwrap(), yank.seq);
+    append(&db, change("example:greet", "1.9.0", Action::Unyank)).unwrap();
+    assert_eq!(summary().latest.as_deref(), Some("1.9.0"));
+    for (name, n) in [("b:x", 5), ("a:x", 6)] {
+        append(&db, release(name, "1.0.0", n)).unwrap();
+    }
+    let names = |after, limit| -> Vec<String> {
+        log::list_packages(&db, after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    };
+    assert_eq!(names(None, 2), ["a:x", "b:x"]);
+    assert_eq!(names(Some("b:x"), 2), ["example:greet"]);
+}
+
+#[test]
+fn annotations_takedowns_and_digests_are_indexed() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 7)).unwrap();
+    append(&db, release("example:copy", "1.0.0", 7)).unwrap();
+    for value in ["1", "\"two\""] {
+        let annotate = Action::Annotate(AnnotationContent {
+            type_: "review".into(),
+            value: value.into(),
+        });
+        append(&db, change("example:greet", "1.0.0", annotate)).unwrap();
+    }
+    let greet = log::get_release(&db, "example:greet", "1.0.0")
+        .unwrap()
+        .unwrap();
+    let values: Vec<&str> = greet.annotations.iter().map(|a| a.value.as_str()).collect();
+    assert_eq!(values, ["1", "\"two\""]);
+    assert_eq!(
+        log::release_by_digest(&db, &digest(7))
+            .unwrap()
+            .unwrap()
+            .name,
+        "example:greet"
+    );
+
+    let takedown = Action::Takedown("malware".into());
+    append(&db, change("example:greet", "1.0.0", takedown)).unwrap();
+    let again = Action::Takedown("twice".into());
+    append(&db, change("example:greet", "1.0.0", again)).unwrap();
+    let down = log::get_release(&db, "example:greet", "1.0.0")
+        .unwrap()
+        .unwrap();
+    assert_eq!(down.takedown.unwrap().reason, "malware");
+    // A release still up comes first.
+    assert_eq!(
+        log::release_by_digest(&db, &digest(7))
+            .unwrap()
+            .unwrap()
+            .name,
+        "example:copy"
+    );
+    assert!(log::release_by_digest(&db, &digest(8)).unwrap().is_none());
+}
+
+#[test]
+fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(
+        &db,
+        release_with("example:greet", "1.0.0", 1, Some("Says hello")),
+    )
+    .unwrap();
+    append(&db, release("example:greet", "1.1.0", 2)).unwrap();
+    append(&db, release("example:other", "0.1.0", 3)).unwrap();
+    append(&db, change("example:greet", "1.1.0", Action::Yank)).unwrap();
+    let annotate = Action::Annotate(AnnotationContent {
+        type_: "review".into(),
+        value: "1".into(),
+    });
+    append(&db, change("example:greet", "1.0.0", annotate)).unwrap();
+    append(
+        &db,
+        change("example:other", "0.1.0", Action::Takedown("x".into())),
+    )
+    .unwrap();
+    // Key entries name a namespace or a package and no version, and stay out
+    // of the package summaries.
+    for (scope, action) in [
+        ("example", Action::GrantKey("ed25519:A".into())),
+        ("example:greet", Action::GrantKey("ed25519:B".into())),
+        ("example", Action::RevokeKey("ed25519:A".into())),
+        ("example", Action::RequireSignatures(true)),
+    ] {
+        append(&db, change(scope, "", action)).unwrap();
+    }
+    let revoke_again = change("example", "", Action::RevokeKey("ed25519:A".into()));
+    assert!(append(&db, revoke_again).is_err());
+    let trust = log::namespace_trust(&db, "example").unwrap();
+    assert!(trust.require_signatures);
+    let keys: Vec<(&str, &str)> = trust
+        .grants
+        .iter()
+        .map(|g| (g.scope.as_str(), g.key.as_str()))
+        .collect();
+    assert_eq!(keys, [("example:greet", "ed25519:B")]);
+    let incremental = (
+        log::list_packages(&db, None, 100).unwrap(),
+        all_releases(&db),
+    );
+    db.execute("PRAGMA user_version = 0", &[], "test").unwrap();
+    drop(db);
+    let db = file.open();
+    assert_eq!(
+        (
+            log::list_packages(&db, None, 100).unwrap(),
+            all_releases(&db)
+        ),
+        incremental
+    );
+    let hello = query(Some("hello"));
+    assert_eq!(search::search(&db, &hello).unwrap().0.len(), 1);
+    assert_eq!(log::namespace_trust(&db, "example").unwrap(), trust);
+}
+
+#[test]
+fn search_by_namespace_finds_only_that_namespace() {
+    let file = TempDb::new();
+    let db = file.open();
+    for (n, name) in ["acme:toml", "acme-extra:toml", "acmf:toml", "zed:toml"]
+        .into_iter()
+        .enumerate()
+    {
+        append(&db, release(name, "1.0.0", n as u8)).unwrap();
+    }
+    let mut in_acme = query(None);
+    in_acme.namespace = Some("acme".into());
+    assert_eq!(found(&db, &in_acme), ["acme:toml"]);
+    in_acme.text = Some("toml".into());
+    assert_eq!(found(&db, &in_acme), ["acme:toml"]);
+}
+
+#[test]
+fn stats_count_packages_releases_and_the_head() {
+    let file = TempDb::new();
+    let db = file.open();
+    let empty = log::stats(&db).unwrap();
+    assert_eq!((empty.packages, empty.releases, empty.head), (0, 0, 0));
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, release("example:greet", "1.1.0", 2)).unwrap();
+    append(&db, release("example:other", "0.1.0", 3)).unwrap();
+    append(&db, change("example:greet", "1.1.0", Action::Yank)).unwrap();
+    let stats = log::stats(&db).unwrap();
+    assert_eq!((stats.packages, stats.releases, stats.head), (2, 3, 4));
+}
+
+fn query(text: Option<&str>) -> SearchQuery {
+    SearchQuery {
+        text: text.map(Into::into),
+        exports: None,
+        imports: None,
+        license: None,
+        namespace: None,
+        kind: None,
+        include_yanked: false,
+        include_taken_down: false,
+        after: None,
+        limit: 10,
+    }
+}
+
+/// The packages of a search, in order.
+fn found(db: &Db, query: &SearchQuery) -> Vec<String> {
+    let (releases, _) = search::search(db, query).unwrap();
+    let mut names: Vec<String> = releases.into_iter().map(|r| r.name).collect();
+    names.dedup();
+    names
+}
+
+/// Searches by text rank the exact name, then names starting with the text,
+/// then word matches, with and without FTS5.
+#[test]
+fn text_search_ranks_exact_names_then_prefixes_then_words() {
+    for fts5 in [true, false] {
+        let file = TempDb::new();
+        let db = if fts5 {
+            file.open()
+        } else {
+            file.open_with(|statement| !statement.contains("fts5"))
+        };
+        assert_eq!(db.text_index(), fts5);
+        let packages = [
+            ("acme:toml", "A parser for TOML documents"),
+            ("acme:toml-edit", "Edits TOML and keeps its format"),
+            ("zed:markdown", "Renders Markdown to HTML"),
+            ("acme:web", "A small web server"),
+            ("other:tomlish", "Almost TOML"),
+        ];
+        for (n, (name, description)) in packages.into_iter().enumerate() {
+            append(&db, release_with(name, "1.0.0", n as u8, Some(description))).unwrap();
+        }
+        let by_text = |text| found(&db, &query(Some(text)));
+        assert_eq!(
+            by_text("acme:toml"),
+            ["acme:toml", "acme:toml-edit"],
+            "fts5: {fts5}"
+        );
+        assert_eq!(
+            by_text("toml"),
+            ["acme:toml", "acme:toml-edit", "other:tomlish"],
+            "fts5: {fts5}"
+        );
+        assert_eq!(by_text("markdown"), ["zed:markdown"], "fts5: {fts5}");
+        assert_eq!(by_text("web server"), ["acme:web"], "fts5: {fts5}");
+        assert_eq!(by_text("TOML documents"), ["acme:toml"], "fts5: {fts5}");
+        assert!(by_text("nothing").is_empty(), "fts5: {fts5}");
+
+        // Pages, with the cursor the previous one ended at.
+        let mut page = query(Some("toml"));
+        page.limit = 2;
+        let (first, next) = search::search(&db, &page).unwrap();
+        assert_eq!(first.len(), 2);
+        page.after = next;
+        assert_eq!(found(&db, &page), ["other:tomlish"]);
+        page.after = Some("nonsense".into());
+        assert!(matches!(
+            search::search(&db, &page),
+            Err(StoreError::BadRequest(_))
+        ));
+    }
+}
+
+#[test]
+fn search_filters_by_interface_license_and_yank() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let mut other = release("example:other", "1.0.0", 2);
+    if let Action::Release(content) = &mut other.action {
+        content.metadata.exports = vec!["example:other/api@1.0.0".into()];
+        content.metadata.licenses = Some("(MIT OR Apache-2.0)".into());
+    }
+    append(&db, other).unwrap();
+    let mut by_export = query(None);
+    by_export.exports = Some("example:greet/greeter".into());
+    assert_eq!(found(&db, &by_export), ["example:greet"]);
+    by_export.exports = Some("example:other/api@1.0.0".into());
+    assert_eq!(found(&db, &by_export), ["example:other"]);
+    let mut by_license = query(None);
+    by_license.license = Some("mit".into());
+    assert_eq!(found(&db, &by_license), ["example:other"]);
+    append(&db, change("example:other", "1.0.0", Action::Yank)).unwrap();
+    assert!(found(&db, &by_license).is_empty());
+    by_license.include_yanked = true;
+    assert_eq!(found(&db, &by_license), ["example:other"]);
+}
+
+#[test]
+fn oci_manifests_are_kept_apart_from_the_log() {
+    let file = TempDb::new();
+    let db = file.open();
+    let manifest = |n: u8, subject: Option<String>| OciManifest {
+        repository: "example:greet".into(),
+        digest: digest(n),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        size: 100,
+        artifact_type: Some("application/vnd.example.sbom".into()),
+        subject,
+        references: vec![digest(n + 100)],
+    };
+    oci::put_manifest(&db, &manifest(1, None), Some("latest")).unwrap();
+    oci::put_manifest(&db, &manifest(2, Some(digest(1))), None).unwrap();
+    assert_eq!(
+        oci::get_manifest(&db, "example:greet", "latest").unwrap(),
+        Some(manifest(1, None))
+    );
+    assert_eq!(
+        oci::get_manifest(&db, "example:greet", &digest(2)).unwrap(),
+        Some(manifest(2, Some(digest(1))))
+    );
+    assert!(oci::references(&db, "example:greet", &digest(101)).unwrap());
+    assert!(!oci::references(&db, "example:other", &digest(101)).unwrap());
+    oci::link_blob(&db, "example:other", &digest(101)).unwrap();
+    assert!(oci::references(&db, "example:other", &digest(101)).unwrap());
+    assert!(oci::unlink_blob(&db, "example:other", &digest(101)).unwrap());
+    assert!(!oci::unlink_blob(&db, "example:other", &digest(101)).unwrap());
+    assert_eq!(
+        oci::list_referrers(&db, "example:greet", &digest(1))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(log::read_log(&db, 0, 10).unwrap().is_empty());
+    assert_eq!(oci::list_tags(&db, "example:greet").unwrap(), ["latest"]);
+    assert!(oci::delete_manifest(&db, "example:greet", &digest(1)).unwrap());
+    assert!(oci::list_tags(&db, "example:greet").unwrap().is_empty());
+    assert!(oci::has_content(&db, "example:greet").unwrap());
+    assert!(!oci::delete_manifest(&db, "example:greet", "latest").unwrap());
+}
+
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", blobs::hex(&Sha256::digest(bytes)))
+}
+
+fn store(db: &Db, kv: &MemKv, content: &[u8], chunk: usize) -> Result<String, StoreError> {
+    let mut writer = blobs::BlobWriter::new(blobs::hex(&Sha256::digest(content))[..32].into());
+    for part in content.chunks(chunk) {
+        writer.write(kv, part)?;
+    }
+    Ok(writer.finish(db, kv)?.to_string())
+}
+
+fn read(db: &Db, kv: &MemKv, digest: &str, offset: u64, len: u32) -> Vec<u8> {
+    let mut reader = blobs::open_blob(db, kv, digest, offset).unwrap();
+    let mut all = Vec::new();
+    loop {
+        let chunk = reader.read(kv, len).unwrap();
+        if chunk.is_empty() {
+            return all;
+        }
+        assert!(chunk.len() <= len.min(MAX_CHUNK) as usize);
+        all.extend(chunk);
+    }
+}
+
+#[test]
+fn small_blobs_live_in_sqlite_and_large_ones_in_chunks() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let small = bytes(SMALL_BLOB, 1);
+    let large = bytes(2 * KV_CHUNK + 12345, 2);
+    let small_digest = store(&db, &kv, &small, 1000).unwrap();
+    assert!(kv.keys().is_empty());
+    assert_eq!(file.count("small_blobs"), 1);
+    let large_digest = store(&db, &kv, &large, MAX_CHUNK as usize).unwrap();
+    assert_eq!(small_digest, sha256(&small));
+    assert_eq!(large_digest, sha256(&large));
+    // Three chunks and the header.
+    assert_eq!(kv.keys().len(), 4);
+
+    for (digest, content) in [(&small_digest, &small), (&large_digest, &large)] {
+        assert_eq!(
+            blobs::open_blob(&db, &kv, digest, 0).unwrap().size(),
+            content.len() as u64
+        );
+        for (offset, len) in [(0, 1000), (5, MAX_CHUNK), (KV_CHUNK - 1, u32::MAX)] {
+            let offset = offset.min(content.len());
+            assert_eq!(
+                read(&db, &kv, digest, offset as u64, len),
+                content[offset..]
+            );
+        }
+        let end = content.len() as u64;
+        assert!(read(&db, &kv, digest, end, 10).is_empty());
+        assert!(matches!(
+            blobs::open_blob(&db, &kv, digest, end + 1),
+            Err(StoreError::BadRequest(_))
+        ));
+    }
+    // The same content again keeps one copy.
+    let again = {
+        let mut writer = blobs::BlobWriter::new("another".into());
+        writer.write(&kv, &large).unwrap();
+        writer.finish(&db, &kv).unwrap().to_string()
+    };
+    assert_eq!(again, large_digest);
+    assert_eq!(kv.keys().len(), 4);
+    assert!(matches!(
+        blobs::open_blob(&db, &kv, &sha256(b"never stored"), 0),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        blobs::open_blob(&db, &kv, "sha256:short", 0),
+        Err(StoreError::InvalidDigest(_))
+    ));
+}
+
+#[test]
+fn a_blob_is_whole_under_its_digest_or_absent() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let content = bytes(3 * KV_CHUNK, 3);
+    // Every chunk is written, then the header write fails.
+    kv.writes_left.set(Some(3));
+    let err = store(&db, &kv, &content, MAX_CHUNK as usize).unwrap_err();
+    assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    assert!(matches!(
+        blobs::open_blob(&db, &kv, &sha256(&content), 0),
+        Err(StoreError::NotFound(_))
+    ));
+    // A chunk write fails: what was written goes, the writer is done.
+    kv.writes_left.set(Some(1));
+    let mut writer = blobs::BlobWriter::new("failing".into());
+    let err = writer.write(&kv, &content).unwrap_err();
+    assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    assert!(writer.finish(&db, &kv).is_err());
+}
+
+#[test]
+fn an_unfinished_writer_leaves_nothing_and_a_finished_one_refuses_more() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let mut writer = blobs::BlobWriter::new("unfinished".into());
+    writer.write(&kv, &bytes(KV_CHUNK + 1, 4)).unwrap();
+    assert!(writer.wrote_chunks());
+    writer.abandon(&kv);
+    assert!(kv.keys().is_empty());
+
+    let mut writer = blobs::BlobWriter::new("finished".into());
+    writer.finish(&db, &kv).unwrap();
+    assert!(matches!(
+        writer.write(&kv, b"x"),
+        Err(StoreError::BadRequest(_))
+    ));
+    assert!(matches!(
+        writer.finish(&db, &kv),
+        Err(StoreError::BadRequest(_))
+    ));
+    let oversized = vec![0; MAX_CHUNK as usize + 1];
+    let mut writer = blobs::BlobWriter::new("oversized".into());
+    assert!(matches!(
+        writer.write(&kv, &oversized),
+        Err(StoreError::BadRequest(_))
+    ));
+}
+
+const UPLOAD: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let id = blobs::start_upload(&db, &kv, UPLOAD.into()).unwrap();
+    let content = bytes(3 * KV_CHUNK + 17, 5);
+    // Writes that straddle chunk boundaries, each from a fresh writer (a request).
+    for part in content.chunks(100_003) {
+        let mut writer = blobs::open_upload(&db, &kv, &id).unwrap();
+        writer.write(&db, &kv, part).unwrap();
+        writer.write(&db, &kv, &[]).unwrap();
+    }
+    assert_eq!(blobs::upload_size(&db, &id).unwrap(), content.len() as u64);
+    let wrong = digest(0);
+    assert!(matches!(
+        blobs::complete_upload(&db, &kv, &id, &wrong),
+        Err(StoreError::DigestMismatch { .. })
+    ));
+    // Kept after a mismatch.
+    assert_eq!(blobs::upload_size(&db, &id).unwrap(), content.len() as u64);
+    let expected = sha256(&content);
+    let digest = blobs::complete_upload(&db, &kv, &id, &expected).unwrap();
+    assert_eq!(digest.to_string(), expected);
+    assert_eq!(read(&db, &kv, &expected, 0, MAX_CHUNK), content);
+    assert!(matches!(
+        blobs::upload_size(&db, &id),
+        Err(StoreError::NotFound(_))
+    ));
+
+    let id = blobs::start_upload(&db, &kv, UPLOAD.replace('0', "1")).unwrap();
+    let mut writer = blobs::open_upload(&db, &kv, &id).unwrap();
+    writer.write(&db, &kv, b"long hash").unwrap();
+    assert_eq!(writer.size(), 9);
+    let sha512 = format!("sha512:{}", blobs::hex(&Sha512::digest(b"long hash")));
+    blobs::complete_upload(&db, &kv, &id, &sha512).unwrap();
+    assert_eq!(read(&db, &kv, &sha512, 0, 100), b"long hash");
+
+    let cancelled = blobs::start_upload(&db, &kv, UPLOAD.replace('0', "2")).unwrap();
+    blobs::open_upload(&db, &kv, &cancelled)
+        .unwrap()
+        .write(&db, &kv, &bytes(KV_CHUNK + 1, 6))
+        .unwrap();
+    let keys = kv.keys().len();
+    blobs::cancel_upload(&db, &kv, &cancelled).unwrap();
+    assert_eq!(kv.keys().len(), keys - 2);
+    for id in [cancelled.as_str(), "chunk:x", "nonsense"] {
+        assert!(
+            matches!(
+                blobs::open_upload(&db, &kv, id),
+                Err(StoreError::NotFound(_))
+            ),
+            "{id}"
+        );
+        assert!(matches!(
+            blobs::cancel_upload(&db, &kv, id),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
+#[test]
+fn a_write_to_an_upload_that_moved_on_is_refused() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let id = blobs::start_upload(&db, &kv, UPLOAD.into()).unwrap();
+    let mut first = blobs::open_upload(&db, &kv, &id).unwrap();
+    let mut second = blobs::open_upload(&db, &kv, &id).unwrap();
+    first.write(&db, &kv, b"one").unwrap();
+    assert!(matches!(
+        second.write(&db, &kv, b"two"),
+        Err(StoreError::BadRequest(_))
+    ));
+    blobs::cancel_upload(&db, &kv, &id).unwrap();
+    assert!(matches!(
+        first.write(&db, &kv, b"three"),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn a_takedown_removes_content_no_release_still_up_has() {
+    let file = TempDb::new();
+    let db = file.open();
+    let kv = MemKv::default();
+    let content = bytes(KV_CHUNK + 1, 7);
+    let shared = bytes(100, 8);
+    let (digest, shared_digest) = (
+        store(&db, &kv, &content, MAX_CHUNK as usize).unwrap(),
+        store(&db, &kv, &shared, 100).unwrap(),
+    );
+    let with_content = |name: &str, digest: &str| {
+        let mut entry = release(name, "1.0.0", 1);
+        if let Action::Release(release) = &mut entry.action {
+            release.digest = digest.into();
+        }
+        entry
+    };
+    append(&db, with_content("example:greet", &digest)).unwrap();
+    append(&db, with_content("example:one", &shared_digest)).unwrap();
+    append(&db, with_content("example:two", &shared_digest)).unwrap();
+    for name in ["example:greet", "example:one"] {
+        append(&db, change(name, "1.0.0", Action::Takedown("legal".into()))).unwrap();
+        blobs::remove_taken_down(&db, &kv, name, "1.0.0").unwrap();
+    }
+    assert!(matches!(
+        blobs::open_blob(&db, &kv, &digest, 0),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    // example:two still has the shared content.
+    assert_eq!(read(&db, &kv, &shared_digest, 0, 1000), shared);
+}
+
+/// The leaf hashes of every entry in the log.
+fn leaf_hashes(db: &Db) -> Vec<depot_protocol::tlog::Hash> {
+    log::read_log(db, 0, 1000)
+        .unwrap()
+        .iter()
+        .map(|logged| tlog::leaf(logged).leaf_hash())
+        .collect()
+}
+
+/// The current checkpoint, opened with the database's own key.
+fn opened_checkpoint(db: &Db) -> Checkpoint {
+    let note = tlog::checkpoint(db).unwrap().expect("a checkpoint");
+    Checkpoint::open(&note, &db.signer().unwrap().verifier()).unwrap()
+}
+
+#[test]
+fn every_append_signs_a_checkpoint_whose_proofs_verify() {
+    let file = TempDb::new();
+    let db = file.open();
+    // A new database has a checkpoint of the empty tree at once.
+    assert_eq!(opened_checkpoint(&db).size, 0);
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, change("example:greet", "1.0.0", Action::Yank)).unwrap();
+    let annotation = AnnotationContent {
+        type_: "review".into(),
+        value: "{\"verdict\":\"ok\"}".into(),
+    };
+    append(
+        &db,
+        change("example:greet", "1.0.0", Action::Annotate(annotation)),
+    )
+    .unwrap();
+    append(&db, release("example:other", "0.1.0", 2)).unwrap();
+    let early = tlog::checkpoint(&db).unwrap().unwrap();
+    append(
+        &db,
+        change("example:other", "0.1.0", Action::Takedown("legal".into())),
+    )
+    .unwrap();
+
+    let checkpoint = opened_checkpoint(&db);
+    let leaves = leaf_hashes(&db);
+    assert_eq!(checkpoint.size, 5);
+    assert_eq!(checkpoint.root, tlog_root(&leaves));
+    assert!(checkpoint.origin.starts_with("depot/"), "{checkpoint:?}");
+    for (index, leaf) in leaves.iter().enumerate() {
+        let seq = index as u64 + 1;
+        let proof = tlog::inclusion(&db, seq, 5).unwrap();
+        verify_inclusion(leaf, index as u64, 5, &proof, &checkpoint.root).unwrap();
+    }
+    let early = Checkpoint::open(&early, &db.signer().unwrap().verifier()).unwrap();
+    assert_eq!(early.size, 4);
+    let proof = tlog::consistency(&db, 4, 5).unwrap();
+    verify_consistency(4, 5, &early.root, &checkpoint.root, &proof).unwrap();
+}
+
+#[test]
+fn proofs_outside_the_tree_are_bad_requests() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    append(&db, release("example:greet", "1.1.0", 2)).unwrap();
+    for (seq, size) in [(0, 2), (3, 2), (1, 3)] {
+        let err = tlog::inclusion(&db, seq, size).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    for (old, new) in [(2, 1), (1, 3)] {
+        let err = tlog::consistency(&db, old, new).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    assert!(tlog::consistency(&db, 0, 2).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_append_leaves_the_tree_and_checkpoint_as_they_were() {
+    let file = TempDb::new();
+    let db = file.open();
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let before = tlog::checkpoint(&db).unwrap();
+    let nodes = file.count("tlog_nodes");
+    // The last write of an append (the new checkpoint) fails.
+    let failing = file.open_with(|statement| !statement.starts_with("INSERT INTO tlog_state"));
+    let err = append(&failing, release("example:greet", "1.1.0", 2)).unwrap_err();
+    assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
+    assert_eq!(file.count("log"), 1);
+    assert_eq!(file.count("tlog_nodes"), nodes);
+    assert_eq!(tlog::checkpoint(&db).unwrap(), before);
+    // A refused release (the version exists) changes nothing either.
+    let err = append(&db, release("example:greet", "1.0.0", 3)).unwrap_err();
+    assert!(matches!(err, StoreError::VersionExists { .. }), "{err:?}");
+    assert_eq!(tlog::checkpoint(&db).unwrap(), before);
+}
+
+#[test]
+fn a_database_from_before_the_tree_is_caught_up_under_one_key() {
+    let file = Arc::new(TempDb::new());
+    let db = file.open();
+    for n in 0..7 {
+        append(&db, release("example:greet", &format!("1.{n}.0"), n)).unwrap();
+    }
+    let leaves = leaf_hashes(&db);
+    drop(db);
+    let conn = rusqlite::Connection::open(&file.0).unwrap();
+    for table in ["tokens", "tlog_nodes", "tlog_state", "tlog_key"] {
+        conn.execute(&format!("DROP TABLE {table}"), []).unwrap();
+    }
+    drop(conn);
+
+    // Instances opening the database at once agree on one key.
+    let barrier = Arc::new(Barrier::new(4));
+    let keys: Vec<String> = (0..4)
+        .map(|_| {
+            let (file, barrier) = (file.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                file.open().signer().unwrap().verifier().to_string()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(keys.iter().all(|key| *key == keys[0]), "{keys:?}");
+    let name = keys[0].split('+').next().unwrap();
+    assert!(
+        name.len() == "depot/".len() + 8 && name.starts_with("depot/"),
+        "{name}"
+    );
+
+    let db = file.open();
+    let checkpoint = opened_checkpoint(&db);
+    assert_eq!(checkpoint.size, 7);
+    assert_eq!(checkpoint.root, tlog_root(&leaves));
+    let proof = tlog::inclusion(&db, 3, 7).unwrap();
+    verify_inclusion(&leaves[2], 2, 7, &proof, &checkpoint.root).unwrap();
+    // And the tree goes on growing with the log.
+    append(&db, release("example:greet", "2.0.0", 9)).unwrap();
+    assert_eq!(opened_checkpoint(&db).size, 8);
+}
+
+fn grant(namespaces: &[&str], operator: bool, expires: Option<u64>) -> TokenGrant {
+    TokenGrant {
+        label: Some("ci".into()),
+        namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        operator,
+        expires,
+    }
+}
+
+#[test]
+fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces() {
+    let file = TempDb::new();
+    let db = file.open();
+    let (info, secret) = tokens::create(&db, grant(&["example"], false, None)).unwrap();
+    assert!(depot_protocol::token::is_well_formed(&secret), "{secret}");
+    assert_eq!(info.id.len(), 12);
+    let stored: String = rusqlite::Connection::open(&file.0)
+        .unwrap()
+        .query_row("SELECT hash FROM tokens", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, depot_protocol::token::hash(&secret));
+
+    let write = |namespace: &str| Access::Write(namespace.into());
+    let authorized = tokens::authorize(&db, Some(&secret), &write("example")).unwrap();
+    assert_eq!(authorized, info);
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    for access in [write("other"), Access::Operator] {
+        let err = tokens::authorize(&db, Some(&secret), &access).unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    }
+    let unknown = depot_protocol::token::format(&[9; 32]);
+    for credential in [None, Some("hunter2"), Some(unknown.as_str())] {
+        let err = tokens::authorize(&db, credential, &Access::Read).unwrap_err();
+        assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    }
+
+    let (operator, operator_secret) = tokens::create(&db, grant(&["*"], true, None)).unwrap();
+    assert!(tokens::authorize(&db, Some(&operator_secret), &Access::Operator).is_ok());
+    let listed: Vec<String> = tokens::list(&db)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [info.id.clone(), operator.id]);
+
+    let revoked = tokens::revoke(&db, &info.id).unwrap();
+    let when = revoked.revoked.expect("revoked");
+    let err = tokens::authorize(&db, Some(&secret), &write("example")).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    // Revoking again keeps the first time.
+    assert_eq!(tokens::revoke(&db, &info.id).unwrap().revoked, Some(when));
+    let err = tokens::revoke(&db, "nope").unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+#[test]
+fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires() {
+    let file = TempDb::new();
+    let db = file.open();
+    for bad in [
+        grant(&[], false, None),
+        grant(&["Not-Kebab"], false, None),
+        grant(&["example"], false, Some(1)),
+    ] {
+        let err = tokens::create(&db, bad).unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+    }
+    assert_eq!(file.count("tokens"), 0);
+    let soon = log::now_millis() + 50;
+    let (_, secret) = tokens::create(&db, grant(&["example"], false, Some(soon))).unwrap();
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let err = tokens::authorize(&db, Some(&secret), &Access::Read).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+}

@@ -1,0 +1,117 @@
+//! Tokens in the `tokens` table, as the native store keeps them
+//! (host/src/store/tokens.rs and embedded/tokens.rs): the SHA-256 of each
+//! token, never the token, beside the log rather than in it (tokens are this
+//! registry's own). The rules are `depot_protocol::token`'s.
+
+use depot_protocol::token::{self, Grant};
+
+use crate::bindings::exports::depot::registry::store::{Access, TokenGrant, TokenInfo};
+use crate::db::{Db, Row, params};
+use crate::error::{During, StoreError};
+use crate::log::now_millis;
+use crate::sql;
+
+/// See `store.create-token`.
+pub fn create(db: &Db, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {
+    const SAVING: &str = "saving a token";
+    let now = now_millis();
+    token::check_new_grant(&grant.namespaces, grant.operator, grant.expires, now)
+        .map_err(StoreError::BadRequest)?;
+    let secret: [u8; token::SECRET_BYTES] = db
+        .random(token::SECRET_BYTES)
+        .try_into()
+        .map_err(|_| StoreError::storage(SAVING, "too few random bytes"))?;
+    let info = TokenInfo {
+        id: crate::blobs::hex(&db.random(token::ID_BYTES)),
+        label: grant.label,
+        namespaces: grant.namespaces,
+        operator: grant.operator,
+        created: now,
+        expires: grant.expires,
+        revoked: None,
+    };
+    let secret = token::format(&secret);
+    let namespaces = serde_json::to_string(&info.namespaces).during(SAVING)?;
+    db.execute(
+        sql::INSERT_TOKEN,
+        params![
+            info.id,
+            token::hash(&secret),
+            info.label,
+            namespaces,
+            info.operator,
+            info.created,
+            info.expires,
+            info.revoked
+        ],
+        SAVING,
+    )?;
+    Ok((info, secret))
+}
+
+/// See `store.authorize`: the token `credential` is, if it grants `access`.
+pub fn authorize(
+    db: &Db,
+    credential: Option<&str>,
+    access: &Access,
+) -> Result<TokenInfo, StoreError> {
+    let credential = token::check_credential(credential)?;
+    let info = db
+        .optional(
+            sql::TOKEN_BY_HASH,
+            params![token::hash(credential)],
+            "looking a token up",
+        )?
+        .map(|row| token_from_row(&row))
+        .transpose()?
+        .ok_or_else(token::unknown)?;
+    let access = match access {
+        Access::Read => token::Access::Read,
+        Access::Write(namespace) => token::Access::Write(namespace),
+        Access::Operator => token::Access::Operator,
+    };
+    token::check(&grant(&info), access, now_millis())?;
+    Ok(info)
+}
+
+/// See `store.list-tokens`.
+pub fn list(db: &Db) -> Result<Vec<TokenInfo>, StoreError> {
+    db.rows(sql::LIST_TOKENS, &[], "listing tokens")?
+        .iter()
+        .map(token_from_row)
+        .collect()
+}
+
+/// See `store.revoke-token`.
+pub fn revoke(db: &Db, id: &str) -> Result<TokenInfo, StoreError> {
+    const REVOKING: &str = "revoking a token";
+    db.transaction(REVOKING, |tx| {
+        tx.execute(sql::REVOKE_TOKEN, params![id, now_millis()], REVOKING)?;
+        tx.optional(sql::TOKEN_BY_ID, params![id], REVOKING)?
+            .map(|row| token_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(token::no_such_token(id)))
+    })
+}
+
+/// What `info` grants, for `depot_protocol::token`'s rules.
+fn grant(info: &TokenInfo) -> Grant<'_> {
+    Grant {
+        namespaces: &info.namespaces,
+        operator: info.operator,
+        expires: info.expires,
+        revoked: info.revoked,
+    }
+}
+
+fn token_from_row(row: &Row) -> Result<TokenInfo, StoreError> {
+    Ok(TokenInfo {
+        id: row.text(0)?,
+        label: row.opt_text(1)?,
+        namespaces: row.json(2)?,
+        operator: row.bool(3)?,
+        created: row.u64(4)?,
+        expires: row.opt_u64(5)?,
+        revoked: row.opt_u64(6)?,
+    })
+}

@@ -1,0 +1,115 @@
+//! Spin's key-value and SQLite interfaces (`fermyon:spin/key-value@2.0.0`
+//! and `fermyon:spin/sqlite@2.0.0`, copied from spin-sdk 5.2 into `wit/`),
+//! implemented on local SQLite files, so that `depot serve --spin-app` runs
+//! the Spin build of Depot (the handlers composed with spin-store by `depot
+//! compose`) without a Spin binary: the test suite's way to check the
+//! composition `spin up` serves.
+//!
+//! It behaves as `spin up` does with no runtime config (Spin's
+//! `sqlite-inproc` and `key-value-spin` crates): the `default` database is
+//! `sqlite_db.db` in the state folder and each `open` is a new connection to
+//! it; the `default` key-value store is the table `spin_key_value` of
+//! `sqlite_key_value.db`, behind one shared connection. The files are laid
+//! out as in Spin's `.spin/` folder. Only the label `default` is granted, as
+//! Depot's `spin.toml` grants it.
+//!
+//! Shaped like the store capability ([`crate::store`]): a [`SpinCtx`] per
+//! server, a borrowed [`SpinView`] implementing the generated host traits, and
+//! [`add_to_linker`].
+
+mod key_value;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+
+pub use self::key_value::KeyValueStore;
+pub use self::sqlite::SqliteConnection;
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "src/spin/wit",
+        world: "depot:spin-host/spin-storage",
+        imports: { default: trappable },
+        with: {
+            "fermyon:spin/key-value.store": super::KeyValueStore,
+            "fermyon:spin/sqlite.connection": super::SqliteConnection,
+        },
+    });
+}
+
+use self::generated::fermyon::spin::{key_value as wit_key_value, sqlite as wit_sqlite};
+
+/// The one label a Spin build of Depot asks for, for both its key-value
+/// store and its database.
+const LABEL: &str = "default";
+
+/// The file of the `default` database, as Spin names it.
+const SQLITE_FILE: &str = "sqlite_db.db";
+
+/// The file of the `default` key-value store, as Spin names it.
+const KEY_VALUE_FILE: &str = "sqlite_key_value.db";
+
+/// The state of the Spin interfaces, shared by every request.
+#[derive(Clone)]
+pub struct SpinCtx {
+    /// The `default` key-value store's database.
+    key_value: Arc<Mutex<rusqlite::Connection>>,
+    /// The `default` database.
+    sqlite: PathBuf,
+}
+
+impl SpinCtx {
+    /// Opens (creating them if need be) the key-value store and database in
+    /// `dir`.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the Spin state folder {}", dir.display()))?;
+        let key_value = key_value::open(&dir.join(KEY_VALUE_FILE))?;
+        Ok(Self {
+            key_value: Arc::new(Mutex::new(key_value)),
+            sqlite: dir.join(SQLITE_FILE),
+        })
+    }
+}
+
+/// A view of a [`SpinCtx`] and the request's resource table.
+pub struct SpinView<'a> {
+    ctx: &'a SpinCtx,
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> SpinView<'a> {
+    /// A view of `ctx`, with resources kept in `table`.
+    pub fn new(ctx: &'a SpinCtx, table: &'a mut ResourceTable) -> Self {
+        Self { ctx, table }
+    }
+}
+
+impl std::fmt::Debug for SpinCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpinCtx")
+            .field("sqlite", &self.sqlite)
+            .finish_non_exhaustive()
+    }
+}
+
+struct HasSpin;
+
+impl HasData for HasSpin {
+    type Data<'a> = SpinView<'a>;
+}
+
+/// Adds `fermyon:spin/key-value@2.0.0` and `fermyon:spin/sqlite@2.0.0` to
+/// `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    f: fn(&mut T) -> SpinView<'_>,
+) -> wasmtime::Result<()> {
+    wit_key_value::add_to_linker::<_, HasSpin>(linker, f)?;
+    wit_sqlite::add_to_linker::<_, HasSpin>(linker, f)?;
+    Ok(())
+}

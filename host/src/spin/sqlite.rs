@@ -1,0 +1,104 @@
+//! `fermyon:spin/sqlite@2.0.0` on a local SQLite file, as Spin's own
+//! `sqlite-inproc` serves it: a new connection per `open`, one statement per
+//! `execute`.
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use wasmtime::component::Resource;
+
+use super::wit_sqlite::{Error, Host, HostConnection, QueryResult, RowResult, Value};
+use super::{LABEL, SpinView};
+
+/// An open connection to the `default` database.
+pub struct SqliteConnection(rusqlite::Connection);
+
+impl std::fmt::Debug for SqliteConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteConnection").finish_non_exhaustive()
+    }
+}
+
+/// Spin's error for a failure of the database.
+fn io(e: rusqlite::Error) -> Error {
+    Error::Io(e.to_string())
+}
+
+fn to_sql(value: Value) -> SqlValue {
+    match value {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(r) => SqlValue::Real(r),
+        Value::Text(t) => SqlValue::Text(t),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Runs one statement and collects its rows.
+fn execute(
+    connection: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> rusqlite::Result<QueryResult> {
+    let mut statement = connection.prepare_cached(statement)?;
+    let columns: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let width = columns.len();
+    let rows = statement
+        .query_map(
+            rusqlite::params_from_iter(parameters.into_iter().map(to_sql)),
+            |row| {
+                let values = (0..width)
+                    .map(|i| row.get_ref(i).map(from_sql))
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(RowResult { values })
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(QueryResult { columns, rows })
+}
+
+impl Host for SpinView<'_> {}
+
+impl HostConnection for SpinView<'_> {
+    fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConnection>, Error>> {
+        if database != LABEL {
+            // As Spin answers a database the manifest does not grant.
+            return Ok(Err(Error::AccessDenied));
+        }
+        let connection = match rusqlite::Connection::open(&self.ctx.sqlite) {
+            Ok(connection) => connection,
+            Err(e) => return Ok(Err(io(e))),
+        };
+        Ok(Ok(self.table.push(SqliteConnection(connection))?))
+    }
+
+    fn execute(
+        &mut self,
+        connection: Resource<SqliteConnection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let connection = &self.table.get(&connection)?.0;
+        Ok(execute(connection, &statement, parameters).map_err(io))
+    }
+
+    fn drop(&mut self, connection: Resource<SqliteConnection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}

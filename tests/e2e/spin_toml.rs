@@ -1,0 +1,105 @@
+//! The Spin app: `spin.toml` is a valid Spin manifest (version 2), and its
+//! build's `depot compose` step composes what `spin-handlers.toml` names.
+//! CI has no Spin binary, so the manifest is checked against the JSON schema
+//! Spin generates from its manifest structs (`spin maintenance
+//! generate-manifest-schema`), kept in tests/spin/.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+/// The repository's root.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `spin.toml`, as the JSON value Spin's schema describes.
+fn spin_toml() -> serde_json::Value {
+    let text = std::fs::read_to_string(repo().join("spin.toml")).expect("spin.toml");
+    let manifest: toml::Value = toml::from_str(&text).expect("spin.toml is TOML");
+    serde_json::to_value(manifest).expect("TOML as JSON")
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo().join("tests/spin/spin-manifest-v2.schema.json"))
+        .expect("the schema");
+    jsonschema::validator_for(&serde_json::from_str(&text).expect("schema JSON")).expect("schema")
+}
+
+/// Whether `manifest` is valid, with every reason it is not.
+fn check(manifest: &serde_json::Value) -> Result<(), Vec<String>> {
+    let errors: Vec<String> = schema()
+        .iter_errors(manifest)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+#[test]
+fn spin_toml_is_a_valid_spin_manifest_that_grants_the_default_stores() {
+    let manifest = spin_toml();
+    check(&manifest).unwrap_or_else(|errors| panic!("spin.toml: {errors:#?}"));
+    let component = &manifest["component"]["depot"];
+    assert_eq!(
+        component["key_value_stores"],
+        serde_json::json!(["default"])
+    );
+    assert_eq!(
+        component["sqlite_databases"],
+        serde_json::json!(["default"])
+    );
+    assert_eq!(manifest["trigger"]["http"][0]["route"], "/...");
+
+    // The schema does catch mistakes.
+    let mut wrong = manifest.clone();
+    wrong["component"]["depot"]["key_value_store"] = serde_json::json!(["default"]);
+    assert!(check(&wrong).is_err(), "a misspelt field passed");
+    let mut wrong = manifest;
+    wrong["spin_manifest_version"] = serde_json::json!(3);
+    assert!(check(&wrong).is_err(), "manifest version 3 passed");
+}
+
+#[test]
+fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_serves() {
+    let manifest = spin_toml();
+    let component = &manifest["component"]["depot"];
+    let command = component["build"]["command"]
+        .as_str()
+        .expect("a build command");
+    let source = component["source"].as_str().expect("a source");
+    let (cargo, args) = command
+        .split_once(" -- ")
+        .expect("the build runs `cargo run … -- ARGS`");
+    assert!(
+        cargo.starts_with("cargo run") && cargo.contains("-p depot"),
+        "{command}"
+    );
+    let args: Vec<&str> = args.split_whitespace().collect();
+    assert_eq!(args[0], "compose", "{command}");
+    let output = args
+        .iter()
+        .position(|a| *a == "--output")
+        .expect("--output");
+    assert_eq!(
+        args[output + 1],
+        source,
+        "the build writes what spin.toml serves"
+    );
+
+    // Run the same compose step, into a temporary file.
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("depot.wasm");
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args[output + 1] = app.display().to_string();
+    let out = ok(std::process::Command::new(DEPOT)
+        .args(&args)
+        .current_dir(repo())
+        .output()
+        .unwrap());
+    assert!(out.contains("spin_store.wasm"), "{out}");
+    assert!(std::fs::metadata(&app).unwrap().len() > 100_000);
+}
