@@ -486,9 +486,20 @@ fn an_unpublished_release_expires(runtime: Runtime) {
             .0,
         404
     );
-    // Created again, it publishes.
+    // Created again, it publishes; of two racing publishes exactly one wins
+    // and the status says published.
     let unpublished = create_with(&server, &text, bytes);
-    assert_eq!(publish(&server, &unpublished, &json!({})).0, 201);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| publish(&server, &unpublished, &json!({})).0))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [201, 409], "{statuses:?}");
+    let (_, status) = server.get_json("/v1/packages/example:late/versions/1.0.0/unpublished");
+    assert_eq!(status["status"], "published", "{status}");
 }
 
 fn the_two_phase_publish_and_key_management_need_the_right_token(runtime: Runtime) {

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use wasip2::http::types::IncomingRequest;
 
 use crate::auth;
-use crate::bindings::depot::registry::publish;
 use crate::bindings::depot::registry::store::{self, Access, PendingRelease, PendingStatus};
 use crate::bindings::depot::registry::types::{Error, ReleaseSignature};
+use crate::bindings::depot::registry::{publish, query};
 use crate::body;
 use crate::error::ApiError;
 use crate::fetch;
@@ -247,6 +247,20 @@ pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<R
             store::put_pending(&pending)?;
             let location = routes::release_path(&release.name, &release.version);
             Ok(Response::json(201, &json::release(&release)).with_header("location", location))
+        }
+        // The version was taken meanwhile: by a racing publish of this very
+        // release (then it is published), or by another release.
+        Err(e) if e.code == "version-exists" => {
+            let released = query::get_release(name, version)
+                .is_ok_and(|release| release.digest == pending.content_digest);
+            if released {
+                pending.status = PendingStatus::Published;
+            } else {
+                pending.status = PendingStatus::Rejected;
+                pending.reason = Some(format!("{}: {}", e.code, e.message));
+            }
+            store::put_pending(&pending)?;
+            Err(e)
         }
         Err(e) => {
             // A failure that may pass on retry leaves the release pending;
