@@ -182,6 +182,30 @@ fn a_release_signed_with_a_granted_key_is_published_verified_and_shown(runtime: 
     let verified = ok(server.cli(&["verify"]));
     assert!(verified.contains("2 log entries match"), "{verified}");
 
+    // A WIT package is signed as one: the CLI reads its packageType off the bytes.
+    let mut resolve = wit_parser::Resolve::default();
+    let package = resolve
+        .push_source(
+            "types.wit",
+            "package example:types@0.1.0;\ninterface t { type x = u32; }\n",
+        )
+        .unwrap();
+    let wit = wit_component::encode(&resolve, package).unwrap();
+    let (_wit_dir, wit_file) = temp_file("types.wasm", &wit);
+    let key = key_file.to_str().unwrap();
+    ok(server.cli(&[
+        "publish",
+        "example:types@0.1.0",
+        wit_file.to_str().unwrap(),
+        "--sign",
+        key,
+    ]));
+    let (_, types) = server.get_json("/v1/packages/example:types/versions/0.1.0");
+    assert_eq!(types["metadata"]["kind"], "wit-package");
+    let signed_manifest: Value =
+        serde_json::from_str(types["signature"]["manifest"].as_str().unwrap()).unwrap();
+    assert_eq!(signed_manifest["packageType"], "wit-package");
+
     // The web view says who signed it.
     let (status, page) = server.get_bytes("/packages/example/greet");
     assert_eq!(status, 200);

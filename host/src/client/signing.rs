@@ -174,10 +174,17 @@ pub fn read_key(path: &Path) -> Result<SigningKey> {
         .with_context(|| format!("{} is not a signing key", path.display()))
 }
 
-/// The `packageType` of the file: a component unless its header says core module.
-fn package_type(header: &[u8]) -> &'static str {
-    if header.get(4..8) == Some(&[1, 0, 0, 0]) {
+/// The `packageType` of `bytes`: a core module by its header, a WIT package
+/// when it decodes as one, a component otherwise (the registry has the last
+/// word, and refuses a manifest that says otherwise than the content).
+fn package_type(bytes: &[u8]) -> &'static str {
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         "core-module"
+    } else if matches!(
+        wit_parser::decoding::decode(bytes),
+        Ok(wit_parser::decoding::DecodedWasm::WitPackage(..))
+    ) {
+        "wit-package"
     } else {
         "component"
     }
