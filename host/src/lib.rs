@@ -41,6 +41,11 @@ enum Command {
 /// Runs the `depot` command line.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Two TLS backends are linked (wasmtime-wasi-http's ring, reqwest's
+    // aws-lc-rs), so rustls cannot pick one itself: a handler's `https://`
+    // request (a content source) would panic. Installing one fails only when
+    // one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // Logs go to stderr, filtered by RUST_LOG (default: info).
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -378,7 +378,14 @@ fn content_sources_are_fetched_and_checked_against_the_manifest(runtime: Runtime
         ("/other.wasm", other.clone()),
     ]));
     let server = Server::start_with(ServerOptions {
-        args: vec!["--content-source".into(), "http://127.0.0.1:".into()],
+        args: [
+            "--content-source",
+            "http://127.0.0.1:",
+            "--content-source",
+            "https://127.0.0.1:",
+        ]
+        .map(String::from)
+        .to_vec(),
         runtime,
         ..ServerOptions::default()
     });
@@ -445,10 +452,32 @@ fn content_sources_are_fetched_and_checked_against_the_manifest(runtime: Runtime
     let (_, status) = server.get_json("/v1/packages/example:fetched/versions/3.0.0/unpublished");
     assert_eq!(status["status"], "pending", "{status}");
 
+    // An https:// source whose server does not speak TLS: unavailable, not a crash.
+    let text = manifest("example:fetched", "5.0.0", &greeter_n(15));
+    let tls = create(&server, &text);
+    let path5 = "/v1/packages/example:fetched/versions/5.0.0/unpublished/content-sources";
+    let closer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let https = format!("https://{}", closer.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in closer.incoming() {
+            drop(stream);
+        }
+    });
+    let not_tls = json!({"contentSources": [{"url": format!("{https}/good.wasm")}]});
+    assert_eq!(server.post(path5, &not_tls).0, 200);
+    assert_error(
+        &publish(&server, &tls, &json!({})),
+        502,
+        "content-unavailable",
+    );
+
     // URLs outside the allowed prefixes are refused before anything is fetched.
     let elsewhere = json!({"contentSources": [{"url": "http://10.1.2.3/x.wasm"}]});
     let message = assert_error(&server.post(path, &elsewhere), 400, "bad-request");
-    assert!(message.contains("http://127.0.0.1:"), "{message}");
+    assert!(
+        message.contains("http://127.0.0.1:, https://127.0.0.1:"),
+        "{message}"
+    );
     let (_, status) = server.get_json("/v1/packages/example:fetched/versions/3.0.0/unpublished");
     assert_eq!(status["contentSources"].as_array().unwrap().len(), 1);
 
