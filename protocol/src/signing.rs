@@ -41,6 +41,24 @@ pub fn release_digest(manifest: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// The release digest of `manifest`, in lowercase hex (`releaseDigest`).
+pub fn release_digest_hex(manifest: &[u8]) -> String {
+    hex(&release_digest(manifest))
+}
+
+/// Checks that `given` (hex) is the release digest of `manifest`.
+pub fn check_release_digest(manifest: &[u8], given: &str) -> Result<(), SignatureError> {
+    let expected = release_digest_hex(manifest);
+    if given.eq_ignore_ascii_case(&expected) {
+        Ok(())
+    } else {
+        Err(SignatureError::Digest {
+            given: given.chars().take(100).collect(),
+            expected,
+        })
+    }
+}
+
 /// Lowercase hex.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -168,22 +186,16 @@ impl SigningKey {
     }
 }
 
-/// Checks that `release_digest_hex` is the release digest of `manifest` and
+/// Checks that `given_digest` (hex) is the release digest of `manifest` and
 /// that `signature` (base64) is `key`'s signature of it.
 pub fn verify_release(
     key: &PublicKey,
     manifest: &[u8],
-    release_digest_hex: &str,
+    given_digest: &str,
     signature: &str,
 ) -> Result<(), SignatureError> {
+    check_release_digest(manifest, given_digest)?;
     let digest = release_digest(manifest);
-    let expected = hex(&digest);
-    if !release_digest_hex.eq_ignore_ascii_case(&expected) {
-        return Err(SignatureError::Digest {
-            given: release_digest_hex.chars().take(100).collect(),
-            expected,
-        });
-    }
     let bytes = STANDARD
         .decode(signature)
         .map_err(|_| SignatureError::Malformed)?;

@@ -145,7 +145,10 @@ async fn text(browser: &Client, css: &str) -> String {
 }
 
 /// Clicks the element `locator` finds.
+/// Clicks a link or button that leads to another page, and waits until the
+/// browser is there (a click returns before the navigation it starts ends).
 async fn click(browser: &Client, locator: Locator<'_>) {
+    let before = browser.current_url().await.expect("url");
     browser
         .find(locator)
         .await
@@ -153,6 +156,14 @@ async fn click(browser: &Client, locator: Locator<'_>) {
         .click()
         .await
         .expect("click");
+    let start = Instant::now();
+    while browser.current_url().await.expect("url") == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the click on a link left the browser on {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn script(browser: &Client, script: &str) -> Value {

@@ -210,19 +210,9 @@ struct PublishBody {
 pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Response, ApiError> {
     let body: PublishBody = read_json(request)?;
     let mut pending = open(name, version)?;
-    let manifest = pending.manifest.as_bytes();
     if let Some(given) = &body.release_digest {
-        let expected = signing::release_digest(manifest);
-        let expected: String = expected.iter().map(|b| format!("{b:02x}")).collect();
-        if !given.eq_ignore_ascii_case(&expected) {
-            return Err(ApiError::from(Error::InvalidSignature(
-                signing::SignatureError::Digest {
-                    given: given.chars().take(100).collect(),
-                    expected,
-                }
-                .to_string(),
-            )));
-        }
+        signing::check_release_digest(pending.manifest.as_bytes(), given)
+            .map_err(|e| ApiError::from(Error::InvalidSignature(e.to_string())))?;
     }
     let signature = match &body.release_signature {
         None => None,
@@ -283,8 +273,7 @@ fn signature_of(
     body: &PublishBody,
     signature: &str,
 ) -> Result<ReleaseSignature, ApiError> {
-    let digest = signing::release_digest(pending.manifest.as_bytes());
-    let release_digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let release_digest = signing::release_digest_hex(pending.manifest.as_bytes());
     let make = |key: String| ReleaseSignature {
         key,
         manifest: pending.manifest.clone(),

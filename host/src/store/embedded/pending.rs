@@ -4,12 +4,11 @@
 //! version. Its own connection, as these writes are rare.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::During;
+use super::sqlite::{During, connect, lock};
 use crate::store::PendingRelease;
 use crate::store::backend::StoreError;
 
@@ -31,19 +30,16 @@ pub struct Pending {
 impl Pending {
     /// Opens the unpublished releases of the database at `path`, creating the table if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        const OPENING: &str = "opening the unpublished releases";
-        let conn = Connection::open(path).during(OPENING)?;
-        conn.busy_timeout(Duration::from_secs(5)).during(OPENING)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .during(OPENING)?;
-        conn.execute_batch(SCHEMA).during(OPENING)?;
+        let conn = connect(path)?;
+        conn.execute_batch(SCHEMA)
+            .during("opening the unpublished releases")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.conn)
     }
 
     /// See [`crate::store::Backend::put_pending`].

@@ -171,13 +171,14 @@ impl<T, E: std::error::Error + Send + Sync + 'static> During<T> for Result<T, E>
     }
 }
 
-fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(super) fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding a connection leaves no transaction open (a
     // `Transaction` rolls back on drop), so the connection is still usable.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+/// A connection to the registry database, set up as every one of its users needs.
+pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     const OPENING: &str = "opening the registry database";
     let conn = Connection::open(path).during(OPENING)?;
     conn.busy_timeout(BUSY_TIMEOUT).during(OPENING)?;

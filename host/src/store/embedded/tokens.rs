@@ -4,12 +4,11 @@
 //! rare and lookups are single-row.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::sqlite::During;
+use super::sqlite::{During, connect, lock};
 use crate::store::TokenInfo;
 use crate::store::backend::StoreError;
 
@@ -38,19 +37,16 @@ pub struct Tokens {
 impl Tokens {
     /// Opens the tokens of the database at `path`, creating the table if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        const OPENING: &str = "opening the token table";
-        let conn = Connection::open(path).during(OPENING)?;
-        conn.busy_timeout(Duration::from_secs(5)).during(OPENING)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .during(OPENING)?;
-        conn.execute_batch(SCHEMA).during(OPENING)?;
+        let conn = connect(path)?;
+        conn.execute_batch(SCHEMA)
+            .during("opening the token table")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.conn)
     }
 
     /// See [`crate::store::Backend::insert_token`].
