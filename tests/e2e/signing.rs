@@ -16,6 +16,7 @@ use depot_protocol::signing::{SigningKey, verify_release};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::oci::{basic_auth, host, oci_client, wasm_config, wasm_layer};
 use crate::support::*;
 
 on_every_runtime!(
@@ -305,6 +306,29 @@ fn bad_ungranted_and_missing_signatures_are_refused(runtime: Runtime) {
     let (_wasm_dir, wasm) = temp_file("greet.wasm", &greeter_n(5));
     let refused = fails(server.cli(&["publish", "example:greet@3.0.0", wasm.to_str().unwrap()]));
     assert!(refused.contains("signature-required"), "{refused}");
+    // An OCI push is a publish like any other: refused too.
+    let oci_bytes = greeter_n(6);
+    let reference: oci_client::Reference = format!("{}/example/greet:4.0.0", host(&server))
+        .parse()
+        .unwrap();
+    let pushed = crate::oci::runtime().block_on(oci_client().push(
+        &reference,
+        &[wasm_layer(&oci_bytes)],
+        wasm_config(&oci_bytes, "2026-11-28T00:00:00Z"),
+        &basic_auth(&server),
+        None,
+    ));
+    let Err(refused) = pushed else {
+        panic!("an unsigned OCI push was accepted");
+    };
+    let refused = refused.to_string();
+    assert!(refused.contains("requires signed releases"), "{refused}");
+    assert_eq!(
+        server
+            .get_json("/v1/packages/example:greet/versions/4.0.0")
+            .0,
+        404
+    );
 
     // A revoked key signs no more.
     ok(server.cli(&["key", "revoke", &granted, "--package", "example:greet"]));
