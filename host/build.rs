@@ -68,6 +68,7 @@ fn main() {
         );
     }
 
+    ensure_wasm_target();
     build_components(&components, &target_dir);
 
     let release = target_dir.join("wasm32-wasip2").join("release");
@@ -90,6 +91,55 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     fs::write(out_dir.join("handlers.rs"), generate(&release))
         .expect("cannot write $OUT_DIR/handlers.rs");
+}
+
+/// The target the handler components are built for.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain has the standard library for [`WASM_TARGET`]
+/// before the nested build starts. `rust-toolchain.toml` lists the target, but
+/// rustup adds listed targets only when it installs the toolchain itself: on a
+/// machine that already had the toolchain the target is missing, and the
+/// nested build would fail only after minutes. With rustup, add it; without,
+/// stop at once and say what to run.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let installed = |sysroot: &Path| sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    // Under rustup, cargo runs with RUSTUP_TOOLCHAIN naming the toolchain in
+    // use (the one rust-toolchain.toml pins): add the target to that one.
+    let rustup = env::var_os("RUSTUP_TOOLCHAIN").and_then(|toolchain| {
+        println!("cargo:warning=adding the {WASM_TARGET} target to the Rust toolchain (rustup target add {WASM_TARGET}), for the handler components");
+        Command::new("rustup")
+            .args(["target", "add", WASM_TARGET, "--toolchain"])
+            .arg(toolchain)
+            .status()
+            .ok()
+    });
+    match rustup {
+        Some(status) if status.success() => {}
+        Some(status) => panic!(
+            "\n\n`rustup target add {WASM_TARGET}` failed ({status}). The handler components \
+             are built for {WASM_TARGET}: add the target (`rustup target add {WASM_TARGET}`) \
+             and build again.\n\n"
+        ),
+        None => panic!(
+            "\n\nThe Rust toolchain at {} has no standard library for {WASM_TARGET}, which the \
+             handler components are built for, and rustup is not there to add it.\n\
+             Install rustup (https://rustup.rs) and run `rustup target add {WASM_TARGET}`, or \
+             install your distribution's {WASM_TARGET} standard library for this rustc, then \
+             build again.\n\n",
+            sysroot.map_or_else(|| "(unknown)".to_owned(), |s| s.display().to_string()),
+        ),
+    }
 }
 
 /// Runs `cargo build --release --workspace` in `components`, failing the

@@ -11,6 +11,7 @@
 //! answered; distribution only stores the bytes.
 
 #[allow(dead_code)]
+#[macro_use]
 mod common;
 #[allow(dead_code)]
 #[path = "../../tests/e2e/support.rs"]
@@ -63,7 +64,7 @@ impl Distribution {
         {
             Ok(child) => child,
             Err(e) => {
-                println!("docker-registry not started ({e}); apt-get install docker-registry");
+                figure!("docker-registry not started ({e}); apt-get install docker-registry");
                 return None;
             }
         };
@@ -95,6 +96,7 @@ impl Drop for Distribution {
 }
 
 fn main() {
+    start_figures("oci");
     let depot = Server::start_with(ServerOptions {
         args: vec!["--max-content-size".into(), (64 * MIB).to_string()],
         ..ServerOptions::default()
@@ -103,7 +105,7 @@ fn main() {
     let Some(distribution) = Distribution::start() else {
         return;
     };
-    println!(
+    figure!(
         "depot on {depot_host}, distribution ({}) on {}",
         version(),
         distribution.host
@@ -175,7 +177,7 @@ fn version() -> String {
 }
 
 fn report(what: &str, depot: Duration, distribution: Duration) {
-    println!(
+    figure!(
         "{what}: depot {:.1} ms, distribution {:.1} ms, ratio depot/distribution {:.2} \
          (target <= 1.0)",
         ms(depot),

@@ -4,6 +4,7 @@
 //! `depot serve` on loopback. Run with `cargo bench -p depot --bench registry`.
 //! GET throughput uses `wrk` (Debian package `wrk`) when it is installed.
 
+#[macro_use]
 mod common;
 #[allow(dead_code)]
 #[path = "../../tests/e2e/support.rs"]
@@ -19,12 +20,13 @@ use support::*;
 const MIB: usize = 1024 * 1024;
 
 fn main() {
+    start_figures("registry");
     let server = Server::start_with(ServerOptions {
         args: vec!["--max-content-size".into(), (200 * MIB).to_string()],
         ..ServerOptions::default()
     });
     let pid = server_pid(&server);
-    println!("depot bench on {} (pid {pid})", server.url);
+    figure!("depot bench on {} (pid {pid})", server.url);
 
     publish_latency(&server);
     signed_publish_latency(&server);
@@ -71,7 +73,7 @@ fn instantiation_cost() {
     );
     let n = samples.len();
     let (p50, p99) = percentiles(&mut samples);
-    println!(
+    figure!(
         "instantiation of the composed handlers per request (n={n}): p50 {} us, p99 {} us",
         p50.as_micros(),
         p99.as_micros()
@@ -101,7 +103,7 @@ fn publish_latency(server: &Server) {
         assert_eq!(status, 201, "{body}");
     }
     let (p50, p99) = percentiles(&mut samples);
-    println!(
+    figure!(
         "publish, sequential, {size} B component: p50 {:.2} ms, p99 {:.2} ms (target p50 <= 10 ms)",
         ms(p50),
         ms(p99)
@@ -172,7 +174,7 @@ fn signed_publish_latency(server: &Server) {
     }
     let (p50, p99) = percentiles(&mut whole);
     let (last50, last99) = percentiles(&mut last);
-    println!(
+    figure!(
         "signed publish, two-phase, sequential: whole exchange p50 {:.2} ms, p99 {:.2} ms; \
          the signed publish step p50 {:.2} ms, p99 {:.2} ms (target: within 2 ms of the publish p50)",
         ms(p50),
@@ -199,13 +201,13 @@ fn get_throughput(server: &Server) {
                 .lines()
                 .find(|l| l.trim_start().starts_with("50%"))
                 .unwrap_or("50% ?");
-            println!(
+            figure!(
                 "release JSON GET, wrk 16 connections 10 s: {} (latency {}) (target >= 10000 req/s)",
                 rps.trim(),
                 p50.trim()
             );
         }
-        _ => println!("release JSON GET: wrk not installed (apt-get install wrk); skipped"),
+        _ => figure!("release JSON GET: wrk not installed (apt-get install wrk); skipped"),
     }
 }
 
@@ -237,7 +239,7 @@ fn package_page(server: &Server) {
             size = drain(response);
         }
         let (p50, p99) = percentiles(&mut samples);
-        println!(
+        figure!(
             "package page, {versions} versions ({size} B of HTML), time to first byte: \
              p50 {:.2} ms, p99 {:.2} ms (target p50 <= 5 ms)",
             ms(p50),
@@ -268,7 +270,7 @@ fn download_speed(server: &Server) {
         best = best.min(took.as_secs_f64());
     }
     let mb = bytes.len() as f64 / 1e6;
-    println!(
+    figure!(
         "download, 32 MiB: mean {:.0} MB/s, best {:.0} MB/s (target >= 500 MB/s)",
         mb * rounds as f64 / total.as_secs_f64(),
         mb / best
@@ -305,7 +307,7 @@ fn memory_while_serving(server: &Server, pid: u32) {
     let n = drain(response);
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.join().unwrap();
-    println!(
+    figure!(
         "memory serving a {} MiB blob: idle {} MiB, peak {} MiB, +{} MiB (target <= +64 MiB)",
         n / MIB,
         idle / 1024,

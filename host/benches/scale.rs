@@ -7,6 +7,7 @@
 //! `cargo bench -p depot --bench scale`. The filled registry is kept under
 //! `target/bench-scale/` and reused; `DEPOT_BENCH_PACKAGES` changes its size.
 
+#[macro_use]
 mod common;
 #[allow(dead_code)]
 #[path = "../../tests/e2e/support.rs"]
@@ -30,6 +31,7 @@ const WORDS: [&str; 8] = [
 const LICENSES: [&str; 3] = ["MIT", "Apache-2.0", "MIT OR Apache-2.0"];
 
 fn main() {
+    start_figures("scale");
     let packages: usize = std::env::var("DEPOT_BENCH_PACKAGES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -41,26 +43,34 @@ fn main() {
     let cache = root.join("compile-cache");
     start_server(&data, &cache).kill_and_wait(); // warms the compile cache
     let (server, startup) = start_server(&data, &cache).timed();
-    println!(
+    figure!(
         "start-up with {packages} packages x {VERSIONS} versions: {:.0} ms (target <= 1000 ms)",
         ms(startup)
     );
 
     let http = client();
-    let get = |path: &str| {
+    // Each query is timed, and its answer checked: a fast empty answer is
+    // not a figure.
+    let get = |path: &str, answered: &dyn Fn(&serde_json::Value) -> bool| {
         let start = Instant::now();
         let response = http
             .get(format!("{}{path}", server.url))
             .send()
             .expect("GET");
         let status = response.status().as_u16();
-        let _ = response.bytes();
+        let body = response.bytes().expect("body");
+        let elapsed = start.elapsed();
         assert_eq!(status, 200, "{path}");
-        start.elapsed()
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("a JSON answer");
+        assert!(answered(&json), "{path} answered {json}");
+        elapsed
+    };
+    let nonempty = |key: &'static str| {
+        move |json: &serde_json::Value| json[key].as_array().is_some_and(|a| !a.is_empty())
     };
     let report = |what: &str, target: f64, mut samples: Vec<Duration>| {
         let (p50, p99) = percentiles(&mut samples);
-        println!(
+        figure!(
             "{what}: p50 {:.2} ms, p99 {:.2} ms (target p99 <= {target} ms)",
             ms(p50),
             ms(p99)
@@ -69,10 +79,13 @@ fn main() {
     let mut rng = Lcg(7);
     let resolve: Vec<Duration> = (0..2000)
         .map(|_| {
-            get(&format!(
-                "/v1/packages/{}/resolve?req=%5E1.2",
-                name(rng.below(packages))
-            ))
+            get(
+                &format!(
+                    "/v1/packages/{}/resolve?req=%5E1.2",
+                    name(rng.below(packages))
+                ),
+                &|json| json["version"] == format!("1.{}.0", VERSIONS - 1),
+            )
         })
         .collect();
     report("resolve ^1.2", 2.0, resolve);
@@ -83,21 +96,27 @@ fn main() {
             } else {
                 format!("scale%3Aiface{}%2Fapi", rng.below(INTERFACES))
             };
-            get(&format!("/v1/search?exports={interface}&limit=20"))
+            get(
+                &format!("/v1/search?exports={interface}&limit=20"),
+                &nonempty("results"),
+            )
         })
         .collect();
     report("search by export, 20 per page", 20.0, search);
     let list: Vec<Duration> = (0..2000)
         .map(|_| {
-            get(&format!(
-                "/v1/packages?after={}&limit=100",
-                name(rng.below(packages))
-            ))
+            get(
+                &format!(
+                    "/v1/packages?after={}&limit=100",
+                    name(rng.below(packages - 1))
+                ),
+                &nonempty("packages"),
+            )
         })
         .collect();
     report("list page of 100", 5.0, list);
     let rss = rss_kib(server.pid()) / 1024;
-    println!("server resident memory after the queries: {rss} MiB (target <= 300 MB)");
+    figure!("server resident memory after the queries: {rss} MiB (target <= 300 MB)");
     drop(server);
 
     mirror_lag();
@@ -113,7 +132,7 @@ fn name(i: usize) -> String {
 fn fill(data: &Path, packages: usize) {
     let done = data.join("filled");
     if done.exists() {
-        println!("reusing the registry in {}", data.display());
+        figure!("reusing the registry in {}", data.display());
         return;
     }
     let _ = std::fs::remove_dir_all(data);
@@ -166,7 +185,7 @@ fn fill(data: &Path, packages: usize) {
             store.append(entry, head).expect("append");
         }
         if i % 10_000 == 9_999 {
-            println!(
+            figure!(
                 "filled {} packages in {:.0} s",
                 i + 1,
                 start.elapsed().as_secs_f64()
@@ -174,7 +193,7 @@ fn fill(data: &Path, packages: usize) {
         }
     }
     std::fs::write(&done, b"").expect("mark the registry filled");
-    println!(
+    figure!(
         "filled {} releases in {:.0} s ({:.2} ms per durable append)",
         packages * VERSIONS,
         start.elapsed().as_secs_f64(),
@@ -189,8 +208,8 @@ fn start_server(data: &Path, cache: &Path) -> Starting {
         .arg(data)
         .arg("--compile-cache")
         .arg(cache)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start depot serve");
     Starting {
@@ -207,16 +226,16 @@ struct Starting {
 impl Starting {
     /// Waits for the server to listen: it and how long that took.
     fn timed(mut self) -> (Running, Duration) {
-        let stderr = self.child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
+        let stdout = self.child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
         let url = loop {
-            let line = lines.next().expect("the server exited").expect("stderr");
+            let line = lines.next().expect("the server exited").expect("stdout");
             if let Some(rest) = line.split("Depot listening on ").nth(1) {
                 break rest.trim().to_string();
             }
         };
         let elapsed = self.started.elapsed();
-        // Keep draining stderr so the server never blocks on it.
+        // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
         (
             Running {
@@ -282,7 +301,7 @@ fn mirror_lag() {
         samples.push(published.elapsed());
     }
     let (p50, p99) = percentiles(&mut samples);
-    println!(
+    figure!(
         "publish-to-visible lag on a mirror: p50 {:.1} ms, p99 {:.1} ms (target p99 <= 1000 ms)",
         ms(p50),
         ms(p99)

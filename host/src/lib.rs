@@ -67,9 +67,15 @@ pub fn main() -> anyhow::Result<()> {
             )
         }
         Command::Compose(args) => serve::compose_app(args),
-        Command::Client(command) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(client::run(command, &cli.registry)),
+        Command::Client(command) => {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(client::run(command, &cli.registry));
+            match result {
+                Err(error) if client::stdout_closed(&error) => Ok(()),
+                result => result,
+            }
+        }
     }
 }

@@ -211,6 +211,86 @@ mod tests {
 
     const MANIFEST: &[u8] = br#"{"packageType":"component","name":"example:greet","version":"1.0.0","contentDigest":{"sha256":"00"}}"#;
 
+    // A known-answer vector computed outside Depot, with Python's hashlib and
+    // `cryptography` (OpenSSL's `pkeyutl -sign -rawin` gives the same):
+    //
+    //     import base64, hashlib
+    //     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    //     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    //     seed = bytes(range(32))
+    //     content = hashlib.sha256(b"\0asm\x0d\0\x01\0").hexdigest()
+    //     manifest = ('{"contentDigest":{"sha256":"%s"},"name":"example:greet",'
+    //                 '"packageType":"component","version":"1.2.3"}' % content).encode()
+    //     key = Ed25519PrivateKey.from_private_bytes(seed)
+    //     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    //     digest = hashlib.sha256(b"WASM-COMPONENT-REGISTRY-RELEASE-V1" + manifest).digest()
+    //     print("ed25519:" + base64.b64encode(public).decode())
+    //     print("depot-signing-key-v1 ed25519:" + base64.b64encode(seed).decode())
+    //     print(digest.hex())
+    //     print(base64.b64encode(key.sign(digest)).decode())
+    //
+    // The manifest is what `depot publish` sends (serde_json sorts the keys).
+    const KAT_MANIFEST: &[u8] = br#"{"contentDigest":{"sha256":"24eaf3439a60c96764c4f2c92a0a81b52bd4fe5d5b91f090184a0f6486b1bf29"},"name":"example:greet","packageType":"component","version":"1.2.3"}"#;
+    const KAT_PUBLIC_KEY: &str = "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+    const KAT_KEY_FILE: &str =
+        "depot-signing-key-v1 ed25519:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+    const KAT_RELEASE_DIGEST: &str =
+        "76115cdf6036ed7ece051459ab7337d415e522aa6d86e3498518838b452e3ce8";
+    const KAT_SIGNATURE: &str =
+        "NvAEUnj659xTzbUus/rcbgvpRgCUshtjIwF5Y5caBQBhwi4iVa+RgYwWXcWyVqoOOXt/DTewy1oPmXrWyNPvCw==";
+
+    #[test]
+    fn release_signatures_match_an_independently_computed_vector() {
+        let seed: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let key = SigningKey::from_seed(seed);
+        assert_eq!(key.public_key().to_string(), KAT_PUBLIC_KEY);
+        assert_eq!(key.to_file_text(), KAT_KEY_FILE);
+        let public: PublicKey = KAT_PUBLIC_KEY.parse().unwrap();
+        assert_eq!(public, key.public_key());
+        let again = SigningKey::from_file_text(KAT_KEY_FILE).unwrap();
+        assert_eq!(again.public_key(), public);
+        assert_eq!(again.to_file_text(), KAT_KEY_FILE);
+
+        assert_eq!(release_digest_hex(KAT_MANIFEST), KAT_RELEASE_DIGEST);
+        assert_eq!(
+            key.sign_release(KAT_MANIFEST),
+            SignedRelease {
+                release_digest: KAT_RELEASE_DIGEST.to_string(),
+                signature: KAT_SIGNATURE.to_string(),
+            }
+        );
+        assert_eq!(
+            verify_release(&public, KAT_MANIFEST, KAT_RELEASE_DIGEST, KAT_SIGNATURE),
+            Ok(())
+        );
+
+        let mut flipped = STANDARD.decode(KAT_SIGNATURE).unwrap();
+        flipped[17] ^= 0x04;
+        let flipped = STANDARD.encode(flipped);
+        assert!(matches!(
+            verify_release(&public, KAT_MANIFEST, KAT_RELEASE_DIGEST, &flipped),
+            Err(SignatureError::Invalid(_))
+        ));
+
+        let mut changed = KAT_MANIFEST.to_vec();
+        let last = changed.len() - 3;
+        assert_eq!(changed[last], b'3');
+        changed[last] = b'4';
+        assert!(matches!(
+            verify_release(&public, &changed, KAT_RELEASE_DIGEST, KAT_SIGNATURE),
+            Err(SignatureError::Digest { .. })
+        ));
+        assert!(matches!(
+            verify_release(
+                &public,
+                &changed,
+                &release_digest_hex(&changed),
+                KAT_SIGNATURE
+            ),
+            Err(SignatureError::Invalid(_))
+        ));
+    }
+
     #[test]
     fn the_release_digest_hashes_the_prefix_then_the_manifest() {
         let mut whole = RELEASE_DIGEST_PREFIX.to_vec();

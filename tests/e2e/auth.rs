@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use reqwest::Method;
 use reqwest::blocking::Response;
@@ -59,10 +60,14 @@ impl Refused {
         let other = create_token(server, json!({"namespaces": ["other"], "label": "other"}));
         std::thread::sleep(Duration::from_millis(1100));
         let secret = |made: &Value| Some(made["token"].as_str().unwrap().to_string());
+        // Shaped like a token, but never issued by this registry.
+        let unknown = format!("depot_{}", "0123456789abcdef".repeat(4));
+        assert_ne!(secret(&other).as_deref(), Some(unknown.as_str()));
         Self {
             cases: vec![
                 ("no token", None, 401),
                 ("malformed", Some("not-a-depot-token".to_string()), 401),
+                ("unknown", Some(unknown), 401),
                 ("expired", secret(&expired), 401),
                 ("revoked", secret(&revoked), 401),
                 ("wrong namespace", secret(&other), 403),
@@ -149,19 +154,12 @@ fn every_v1_write_needs_a_token_granted_its_namespace(runtime: Runtime) {
             };
             let message = assert_error(&got, *status, code);
             let what = format!("{} {} with {case}: {message}", write.method, write.path);
-            match *case {
-                "no token" => assert!(
-                    message.contains("no token: pass --token or DEPOT_TOKEN"),
-                    "{what}"
-                ),
-                "expired" => assert!(message.starts_with("token expired on "), "{what}"),
-                "revoked" => assert!(message.starts_with("token revoked"), "{what}"),
-                "wrong namespace" => assert!(
-                    message.contains("this token may publish to namespaces other; not `example`"),
-                    "{what}"
-                ),
-                _ => assert!(message.contains("not a Depot token"), "{what}"),
-            }
+            assert_refusal_message(
+                case,
+                &message,
+                "this token may publish to namespaces other; not `example`",
+                &what,
+            );
             assert_eq!(
                 challenge.as_deref(),
                 (*status == 401).then_some("Bearer realm=\"depot\""),
@@ -188,14 +186,31 @@ fn every_v1_write_needs_a_token_granted_its_namespace(runtime: Runtime) {
         } else {
             "forbidden"
         };
-        assert_error(&got, *status, code);
-        let _ = case;
+        let message = assert_error(&got, *status, code);
+        let what = format!("takedown with {case}: {message}");
+        assert_refusal_message(case, &message, "only the operator", &what);
     }
     let by_publisher = status_json(send(&Method::POST, &takedown, Some(valid), reason.clone()));
     let message = assert_error(&by_publisher, 403, "forbidden");
     assert!(message.contains("only the operator"), "{message}");
     let by_operator = send(&Method::POST, &takedown, Some(&server.token), reason);
     assert_eq!(by_operator.status(), 200);
+}
+
+/// Checks that the message refusing a [`Refused`] case says what was wrong
+/// with the credential; `wrong_namespace` is what the refusal of a valid
+/// token without the grant says.
+fn assert_refusal_message(case: &str, message: &str, wrong_namespace: &str, what: &str) {
+    let expected = match case {
+        "no token" => "no token: pass --token or DEPOT_TOKEN",
+        "malformed" => "not a Depot token",
+        "unknown" => "unknown token: this registry issued no such token",
+        "expired" => "token expired on ",
+        "revoked" => "token revoked",
+        "wrong namespace" => wrong_namespace,
+        _ => panic!("no expected message for the case {case}"),
+    };
+    assert!(message.contains(expected), "{what}");
 }
 
 /// Uploads `bytes` monolithically into `example/greet` with `token`.
@@ -565,8 +580,15 @@ fn a_private_registry_needs_a_token_to_read_but_discovery_stays_public(runtime: 
         let client = oci_client();
         let anonymous = client
             .pull_image_manifest(&reference, &RegistryAuth::Anonymous)
-            .await;
-        assert!(anonymous.is_err());
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &anonymous,
+                OciDistributionError::UnauthorizedError { url } if url.contains("/manifests/1.0.0")
+            ),
+            "{anonymous:?}"
+        );
         let client = oci_client();
         let (manifest, _) = client
             .pull_image_manifest(&reference, &basic_auth(&server))
@@ -631,10 +653,21 @@ fn oci_clients_log_in_through_the_token_endpoint() {
     let auth = RegistryAuth::Basic("depot".into(), token.to_string());
     runtime().block_on(async {
         let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
-        let refused = oci_client()
+        let Err(refused) = oci_client()
             .push(&other, &[wasm_layer(&bytes)], config, &auth, None)
-            .await;
-        assert!(refused.is_err(), "pushed to a namespace not granted");
+            .await
+        else {
+            panic!("pushed to a namespace not granted");
+        };
+        assert!(
+            matches!(
+                &refused,
+                OciDistributionError::ServerError { code: 403, message, .. }
+                    if message.contains("DENIED")
+                        && message.contains("use a token granted `acme`")
+            ),
+            "pushed to a namespace not granted: {refused:?}"
+        );
         let config = wasm_config(&bytes, "2026-11-28T00:00:00Z");
         oci_client()
             .push(&reference, &[wasm_layer(&bytes)], config, &auth, None)
@@ -643,6 +676,23 @@ fn oci_clients_log_in_through_the_token_endpoint() {
     });
     let (status, release) = server.get_json("/v1/packages/example:greet/versions/1.0.0");
     assert_eq!(status, 200, "{release}");
+    // The refused push left nothing: no package, no tag, no blob.
+    assert_error(
+        &server.get_json("/v1/packages/acme:greet"),
+        404,
+        "not-found",
+    );
+    let tags = client()
+        .get(server.at("/v2/acme/greet/tags/list"))
+        .send()
+        .unwrap();
+    assert_eq!(oci_error(tags).1, "NAME_UNKNOWN");
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    let blob = client()
+        .head(server.at(&format!("/v2/acme/greet/blobs/{digest}")))
+        .send()
+        .unwrap();
+    assert_eq!(blob.status(), 404);
 }
 
 #[test]
@@ -664,8 +714,23 @@ fn wkg_style_basic_auth_publishes_and_fetches_through_wasm_pkg_client() {
         let source = Box::pin(std::io::Cursor::new(wit_package("1.0.0")));
         let refused = wrong
             .publish_release_data(source, PublishOpts::default())
-            .await;
-        assert!(refused.is_err(), "published with a wrong token");
+            .await
+            .unwrap_err();
+        let said = format!("{refused:#}");
+        assert!(
+            matches!(refused, wasm_pkg_client::Error::RegistryError(_))
+                && said.contains("code: 401")
+                && said.contains("UNAUTHORIZED"),
+            "published with a wrong token: {said}"
+        );
+    });
+    // The refused publish left nothing behind.
+    assert_error(
+        &server.get_json("/v1/packages/example:wkg"),
+        404,
+        "not-found",
+    );
+    runtime().block_on(async {
         let bytes = wit_package("1.0.0");
         let source = Box::pin(std::io::Cursor::new(bytes.clone()));
         client

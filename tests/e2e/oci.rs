@@ -249,8 +249,22 @@ fn wasm_pkg_client_gets_a_cli_published_release_through_discovery() {
                 &"example:absent".parse().unwrap(),
                 &"1.0.0".parse().unwrap(),
             )
-            .await;
-        assert!(missing.is_err());
+            .await
+            .unwrap_err();
+        // The registry's OCI error, as oci-client read it: the repository is unknown.
+        let wasm_pkg_client::Error::RegistryError(error) = &missing else {
+            panic!("{missing:?}");
+        };
+        assert!(
+            matches!(
+                error.downcast_ref::<oci_client::errors::OciDistributionError>(),
+                Some(oci_client::errors::OciDistributionError::RegistryError { envelope, .. })
+                    if envelope.errors.len() == 1
+                        && envelope.errors[0].code
+                            == oci_client::errors::OciErrorCode::NameUnknown
+            ),
+            "{missing:?}"
+        );
     });
 }
 

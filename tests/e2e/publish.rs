@@ -11,6 +11,116 @@ on_every_runtime!(
     a_restarted_registry_still_has_everything,
 );
 
+/// Whether `path` is a request for release content (`/v1/content/…` or a
+/// version's `/content`).
+fn is_content(method: &str, path: &str) -> bool {
+    method == "GET" && (path.starts_with("/v1/content/") || path.ends_with("/content"))
+}
+
+#[test]
+fn get_refuses_content_that_does_not_match_the_release_and_writes_nothing() {
+    let server = Server::start();
+    let bytes = greeter_n(1);
+    assert_eq!(server.publish("example:greet", "1.0.0", &bytes).0, 201);
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    // Bytes altered on the way: one flipped (same size), or one more.
+    let flipped = Proxy::start(&server.url, |method, path| {
+        if is_content(method, path) {
+            Proxied::Alter(|mut body| {
+                let middle = body.len() / 2;
+                body[middle] ^= 1;
+                body
+            })
+        } else {
+            Proxied::Forward
+        }
+    });
+    let longer = Proxy::start(&server.url, |method, path| {
+        if is_content(method, path) {
+            Proxied::Alter(|mut body| {
+                body.push(0);
+                body
+            })
+        } else {
+            Proxied::Forward
+        }
+    });
+    for (proxy, size) in [(&flipped, bytes.len()), (&longer, bytes.len() + 1)] {
+        let work = tempfile::tempdir().unwrap();
+        for output in [None, Some("copy.wasm")] {
+            let mut args = vec!["--registry", proxy.url.as_str(), "get", "example:greet"];
+            args.extend(output.iter().flat_map(|file| ["-o", *file]));
+            let said = fails(server.cli_in(work.path(), &args));
+            assert!(
+                said.contains("does not match its release")
+                    && said.contains(&digest)
+                    && said.contains(&format!("({size} bytes)"))
+                    && said.contains("nothing was written"),
+                "{said}"
+            );
+            let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+            assert!(left.is_empty(), "a refused get left {left:?}");
+        }
+    }
+    // A good file already there is not replaced by a refused download.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("greet-1.0.0.wasm"), b"mine").unwrap();
+    fails(server.cli_in(
+        work.path(),
+        &["--registry", flipped.url.as_str(), "get", "example:greet"],
+    ));
+    assert_eq!(
+        std::fs::read(work.path().join("greet-1.0.0.wasm")).unwrap(),
+        b"mine"
+    );
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 1);
+    // Through a proxy that alters nothing, the same get succeeds.
+    let honest = Proxy::start(&server.url, |_, _| Proxied::Forward);
+    let work = tempfile::tempdir().unwrap();
+    ok(server.cli_in(
+        work.path(),
+        &["--registry", honest.url.as_str(), "get", "example:greet"],
+    ));
+    assert_eq!(
+        std::fs::read(work.path().join("greet-1.0.0.wasm")).unwrap(),
+        bytes
+    );
+}
+
+#[test]
+fn the_cli_stops_quietly_when_its_reader_goes_away() {
+    use std::process::{Command, Stdio};
+    let server = Server::start();
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(1)).0,
+        201
+    );
+    for args in [
+        &["info", "example:greet@1.0.0"][..],
+        &["list"],
+        &["get", "example:greet", "-o", "-"],
+    ] {
+        let mut child = Command::new(DEPOT)
+            .args(args)
+            .env("DEPOT_REGISTRY", &server.url)
+            .env("DEPOT_CONFIG_DIR", &server.config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // As `depot info … | head -c0` does: the reader closes the pipe
+        // before the CLI has asked the registry anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && !stderr.contains("panicked"),
+            "depot {args:?} with stdout closed: {:?}\n{stderr}",
+            output.status
+        );
+    }
+}
+
 fn published_and_fetched_bytes_are_identical(runtime: Runtime) {
     let server = Server::start_on(runtime);
     let bytes = greeter(&Meta {

@@ -139,14 +139,13 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start depot serve");
-        let printed = read_operator_token(&mut child);
+        let stdout = read_stdout(&mut child);
         let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
+        let (said_tx, said) = mpsc::channel();
         let log = options.log;
-        // Keep draining stderr so the server never blocks on a full pipe. Until
-        // the address shows, keep what it says, to report why it did not start.
+        // Keep draining stderr so the server never blocks on a full pipe; keep
+        // its first lines, to report why it did not start.
         std::thread::spawn(move || {
-            let mut tx = Some(tx);
             let mut early = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(log) = &log {
@@ -155,29 +154,30 @@ impl Server {
                 if std::env::var_os("DEPOT_TEST_LOG").is_some() {
                     eprintln!("[depot] {line}");
                 }
-                match line.split("Depot listening on ").nth(1) {
-                    Some(rest) => {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(Ok(rest.trim().to_string()));
-                        }
-                    }
-                    None if tx.is_some() => early.push(line),
-                    None => {}
+                if early.len() < 200 {
+                    early.push(line);
                 }
             }
-            if let Some(tx) = tx {
-                let _ = tx.send(Err(early.join("\n")));
-            }
+            let _ = said_tx.send(early.join("\n"));
         });
-        let url = match rx.recv_timeout(Duration::from_secs(180)) {
-            Ok(Ok(url)) => url,
-            Ok(Err(said)) => {
-                let status = child.wait();
-                panic!("depot serve exited ({status:?}) before listening:\n{said}");
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("depot serve did not report its address in 180 s");
+        // The token, when this start makes one, comes before the address on
+        // stdout: once the address shows, whether a token was printed is known.
+        let mut printed_token = None;
+        let url = loop {
+            match stdout.recv_timeout(Duration::from_secs(180)) {
+                Ok(Stdout::Token(token)) => printed_token = Some(token),
+                Ok(Stdout::Listening(url)) => break url,
+                Ok(Stdout::Closed) => {
+                    let status = child.wait();
+                    let said = said
+                        .recv_timeout(Duration::from_secs(30))
+                        .unwrap_or_default();
+                    panic!("depot serve exited ({status:?}) before listening:\n{said}");
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("depot serve did not report its address in 180 s");
+                }
             }
         };
         let (config_temp, config) = match options.config {
@@ -188,8 +188,6 @@ impl Server {
                 (Some(t), config)
             }
         };
-        // The token is printed (and flushed) before the server listens.
-        let printed_token = printed.recv_timeout(Duration::from_millis(200)).ok();
         Server {
             child,
             url,
@@ -341,17 +339,29 @@ pub fn client_with_token(token: &str) -> reqwest::blocking::Client {
         .expect("client")
 }
 
-/// Reads the server's stdout for as long as it runs, sending the operator's
-/// token when it shows.
-fn read_operator_token(child: &mut Child) -> mpsc::Receiver<String> {
+/// What the server says on stdout.
+enum Stdout {
+    /// The operator's token, printed on the first start.
+    Token(String),
+    /// `http://ADDR`: the server answers there.
+    Listening(String),
+    /// Stdout closed: the server exited.
+    Closed,
+}
+
+/// Reads the server's stdout for as long as it runs, sending what it says.
+fn read_stdout(child: &mut Child) -> mpsc::Receiver<Stdout> {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(token) = line.strip_prefix(OPERATOR_TOKEN_LINE) {
-                let _ = tx.send(token.trim().to_string());
+                let _ = tx.send(Stdout::Token(token.trim().to_string()));
+            } else if let Some(url) = line.strip_prefix("Depot listening on ") {
+                let _ = tx.send(Stdout::Listening(url.trim().to_string()));
             }
         }
+        let _ = tx.send(Stdout::Closed);
     });
     rx
 }
@@ -418,6 +428,7 @@ pub struct Meta<'a> {
     pub licenses: Option<&'a str>,
     pub authors: Option<&'a str>,
     pub source: Option<&'a str>,
+    pub homepage: Option<&'a str>,
     /// Bytes of padding in a custom section, to reach a given size.
     pub padding: usize,
 }
@@ -496,7 +507,9 @@ pub fn core_module(meta: &Meta) -> Vec<u8> {
 }
 
 fn stamp(wasm: &[u8], meta: &Meta) -> Vec<u8> {
-    use wasm_metadata::{AddMetadata, AddMetadataField, Authors, Description, Licenses, Source};
+    use wasm_metadata::{
+        AddMetadata, AddMetadataField, Authors, Description, Homepage, Licenses, Source,
+    };
     fn field<T: std::fmt::Debug + Clone>(v: Option<T>) -> AddMetadataField<T> {
         v.map_or(AddMetadataField::Keep, AddMetadataField::Set)
     }
@@ -508,6 +521,10 @@ fn stamp(wasm: &[u8], meta: &Meta) -> Vec<u8> {
     );
     add.authors = field(meta.authors.map(|a| Authors::new(a.to_string())));
     add.source = field(meta.source.map(|s| Source::new(s).expect("source URL")));
+    add.homepage = field(
+        meta.homepage
+            .map(|h| Homepage::new(h).expect("homepage URL")),
+    );
     let mut out = add.to_wasm(wasm).expect("add metadata");
     if meta.padding > 0 {
         // A custom section is valid in both modules and components (id 0).
@@ -559,4 +576,120 @@ pub fn fixture_handler(file: &str) -> PathBuf {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// What a [`Proxy`] does with a request.
+pub enum Proxied {
+    /// Passes it to the server and its answer back.
+    Forward,
+    /// Passes it on, and the answer's body back through this function.
+    Alter(fn(Vec<u8>) -> Vec<u8>),
+    /// Never answers (until the proxy is dropped): the client waits.
+    Hold,
+}
+
+/// An HTTP proxy in front of a server, for what a client receives altered or
+/// held back. Each answer closes its connection; requests with a body are
+/// not supported (clients only read through it).
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The paths (with query) of the requests held so far.
+    pub held: mpsc::Receiver<String>,
+    /// Dropped with the proxy, which ends every held request.
+    _release: mpsc::Sender<()>,
+}
+
+impl Proxy {
+    /// Proxies to `upstream`, deciding by `rule(method, path with query)`.
+    pub fn start(upstream: &str, rule: fn(&str, &str) -> Proxied) -> Self {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+        let (held_tx, held) = mpsc::channel();
+        let upstream = upstream.to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (upstream, released, held_tx) =
+                    (upstream.clone(), released.clone(), held_tx.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).is_err() {
+                        return;
+                    }
+                    let mut parts = request_line.split_whitespace();
+                    let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+                        return;
+                    };
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).is_err() {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            headers.push((name.trim().to_string(), value.trim().to_string()));
+                        }
+                    }
+                    let alter = match rule(method, path) {
+                        Proxied::Forward => None,
+                        Proxied::Alter(alter) => Some(alter),
+                        Proxied::Hold => {
+                            let _ = held_tx.send(path.to_string());
+                            // Wait until the proxy is dropped, then hang up.
+                            let _ = released.lock().map(|r| r.recv());
+                            return;
+                        }
+                    };
+                    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+                    let mut request = client().request(method, format!("{upstream}{path}"));
+                    for (name, value) in &headers {
+                        let skip = ["host", "connection", "content-length", "accept-encoding"];
+                        if !skip.contains(&name.to_ascii_lowercase().as_str()) {
+                            request = request.header(name, value);
+                        }
+                    }
+                    let Ok(response) = request.send() else { return };
+                    let status = response.status();
+                    let mut head = format!(
+                        "HTTP/1.1 {} {}\r\n",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("")
+                    );
+                    for (name, value) in response.headers() {
+                        let skip = ["transfer-encoding", "content-length", "connection"];
+                        if !skip.contains(&name.as_str()) {
+                            let value = value.to_str().unwrap_or_default();
+                            head.push_str(&format!("{name}: {value}\r\n"));
+                        }
+                    }
+                    let Ok(body) = response.bytes() else { return };
+                    let mut body = body.to_vec();
+                    if let Some(alter) = alter {
+                        body = alter(body);
+                    }
+                    head.push_str(&format!(
+                        "content-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    ));
+                    let _ = stream
+                        .write_all(head.as_bytes())
+                        .and_then(|()| stream.write_all(&body));
+                });
+            }
+        });
+        Proxy {
+            url,
+            held,
+            _release: release,
+        }
+    }
 }

@@ -39,10 +39,32 @@ fn proof(json: &Value) -> Vec<Hash> {
         .collect()
 }
 
-/// Runs `depot get` against `server` in a fresh folder.
-fn get(server: &Server, spec: &str) -> Output {
+/// Runs `depot get` against `server` in a fresh folder; returns its output
+/// and the names of the files it left there.
+fn get(server: &Server, spec: &str) -> (Output, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    server.cli_in(dir.path(), &["get", spec])
+    let output = server.cli_in(dir.path(), &["get", spec]);
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (output, files)
+}
+
+/// Runs `depot get` that must fail; returns what it said, having checked it
+/// left no file behind (neither the release nor a partial download).
+fn get_refused(server: &Server, spec: &str) -> String {
+    let (output, files) = get(server, spec);
+    let said = fails(output);
+    assert!(files.is_empty(), "a refused get wrote {files:?}: {said}");
+    said
+}
+
+/// Runs `depot get` that must succeed; checks it wrote the release's file.
+fn get_ok(server: &Server, spec: &str, file: &str) {
+    let (output, files) = get(server, spec);
+    ok(output);
+    assert_eq!(files, [file]);
 }
 
 fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify(runtime: Runtime) {
@@ -173,7 +195,7 @@ fn the_tree_survives_a_restart_and_the_key_stays(runtime: Runtime) {
     assert_eq!((after.size, after.root), (before.size, before.root));
     assert_eq!(server.publish("example:greet", "1.1.0", &bytes).0, 201);
     assert_eq!(checkpoint(&server).size, 2);
-    ok(get(&server, "example:greet@1.1.0"));
+    get_ok(&server, "example:greet@1.1.0", "greet-1.1.0.wasm");
 }
 
 fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
@@ -203,14 +225,16 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
 
     let server = start(&data, Some(listen.clone()), token.clone());
     assert_eq!(server.publish("example:greet", "1.1.0", &bytes).0, 201);
-    let said = String::from_utf8(get(&server, "example:greet@1.1.0").stderr).unwrap();
+    let (output, files) = get(&server, "example:greet@1.1.0");
+    let said = String::from_utf8(output.stderr).unwrap();
     assert!(said.contains("trusting"), "{said}");
-    ok(get(&server, "example:greet@1.0.0"));
+    assert_eq!(files, ["greet-1.1.0.wasm"]);
+    get_ok(&server, "example:greet@1.0.0", "greet-1.1.0.wasm");
     drop(server);
 
     // The same registry, rolled back to its first entry.
     let server = start(&old, Some(listen.clone()), token.clone());
-    let err = fails(get(&server, "example:greet@1.0.0"));
+    let err = get_refused(&server, "example:greet@1.0.0");
     assert!(err.contains("rollback"), "{err}");
     assert!(
         err.contains("1 entries") && err.contains("2 entries"),
@@ -220,13 +244,13 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
     // ...then grown apart from what the client saw: a fork.
     assert_eq!(server.publish("example:other", "1.0.0", &bytes).0, 201);
     assert_eq!(server.publish("example:other", "2.0.0", &bytes).0, 201);
-    let err = fails(get(&server, "example:greet@1.0.0"));
+    let err = get_refused(&server, "example:greet@1.0.0");
     assert!(err.contains("fork"), "{err}");
     drop(server);
 
     // The honest registry is still accepted.
     let server = start(&data, Some(listen), token);
-    ok(get(&server, "example:greet@1.0.0"));
+    get_ok(&server, "example:greet@1.0.0", "greet-1.1.0.wasm");
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -188,7 +188,7 @@ fn a_published_package_is_found_read_and_downloaded_in_a_browser() {
         licenses: Some("Apache-2.0 WITH LLVM-exception"),
         authors: Some("Ada Example"),
         source: Some("https://example.com/greet.git"),
-        padding: 0,
+        ..Meta::default()
     });
     let (_dir, file) = temp_file("greet.wasm", &bytes);
     ok(server.cli(&["publish", "example:greet@1.0.0", file.to_str().unwrap()]));
@@ -444,17 +444,37 @@ fn a_published_package_is_found_read_and_downloaded_in_a_browser() {
 }
 
 #[test]
-fn a_description_with_markup_shows_as_text() {
+fn publisher_written_text_with_markup_shows_as_text() {
     let server = Server::start();
     let hostile =
         r#"<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>"#;
+    let authors = r#"Eve <eve@example.com> "><script>window.pwned = 4</script>"#;
+    let homepage = "https://example.com/?a=1&b=<i>x</i>";
     let bytes = greeter(&Meta {
         description: Some(hostile),
+        authors: Some(authors),
         source: Some("javascript:window.pwned=3"),
+        homepage: Some(homepage),
         ..Meta::default()
     });
     let (_dir, file) = temp_file("greet.wasm", &bytes);
     ok(server.cli(&["publish", "example:hostile@1.0.0", file.to_str().unwrap()]));
+    let note = r#"{"verdict":"</code></pre><script>window.pwned = 5</script>"}"#;
+    ok(server.cli(&[
+        "annotate",
+        "example:hostile@1.0.0",
+        "--type",
+        "review",
+        "--value",
+        note,
+    ]));
+    // The homepage as the registry keeps it (the URL parser escapes `<`).
+    let (_, release) = server.get_json("/v1/packages/example:hostile/versions/1.0.0");
+    let kept_homepage = release["metadata"]["homepage"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(kept_homepage.contains("&b="), "{kept_homepage}");
 
     let (status, html) = server.get_bytes("/packages/example/hostile");
     assert_eq!(status, 200);
@@ -465,6 +485,10 @@ fn a_description_with_markup_shows_as_text() {
         "{html}"
     );
     assert!(!html.contains("href=\"javascript:"), "{html}");
+    assert!(
+        html.contains(&format!("href=\"{}\"", kept_homepage.replace('&', "&amp;"))),
+        "{html}"
+    );
 
     let driver = Driver::start();
     block_on(async {
@@ -487,8 +511,164 @@ fn a_description_with_markup_shows_as_text() {
                 "{path} made markup of the description"
             );
         }
+        // On the package page: the authors and the annotation as written,
+        // the homepage a link to exactly the URL kept, and nothing run.
+        browser
+            .goto(&server.at("/packages/example/hostile"))
+            .await
+            .unwrap();
+        let page = script(&browser, "return document.body.innerText;").await;
+        let page = page.as_str().unwrap();
+        assert!(page.contains(authors), "{page}");
+        assert!(page.contains(note), "{page}");
+        let href = script(
+            &browser,
+            "return [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))\
+             .filter(h => h.startsWith('https://example.com'));",
+        )
+        .await;
+        assert_eq!(href, json!([kept_homepage]));
+        assert_eq!(
+            script(
+                &browser,
+                "return window.pwned === undefined && \
+                 [...document.scripts].every(s => s.getAttribute('src')?.startsWith('/static/')) && \
+                 [...document.querySelectorAll('img, b, i')].every(e => e.closest('a.brand'));"
+            )
+            .await,
+            json!(true),
+            "the package page made markup of what the publisher wrote"
+        );
         browser.close().await.unwrap();
     });
+}
+
+/// The content security policy every page carries: the registry's own
+/// stylesheet, script and images, forms and fetches to it, nothing else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+/// The attribute values of `html`'s tags: (tag, attribute, value), with the
+/// value single-, double- or un-quoted as HTML allows.
+fn attributes(html: &str) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let tag = rest[..name_end].to_ascii_lowercase();
+        rest = &rest[name_end..];
+        if tag.starts_with('!') || tag.is_empty() {
+            continue;
+        }
+        // Attributes until the tag's `>` (a `>` inside quotes does not end it).
+        loop {
+            rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+            if rest.is_empty() || rest.starts_with('>') {
+                break;
+            }
+            let name_end = rest
+                .find(|c: char| c.is_whitespace() || c == '=' || c == '>')
+                .unwrap_or(rest.len());
+            let name = rest[..name_end].to_ascii_lowercase();
+            rest = rest[name_end..].trim_start();
+            let mut value = String::new();
+            if let Some(after) = rest.strip_prefix('=') {
+                let after = after.trim_start();
+                let (v, remaining) = match after.chars().next() {
+                    Some(quote @ ('"' | '\'')) => {
+                        let body = &after[1..];
+                        let end = body.find(quote).unwrap_or(body.len());
+                        (&body[..end], &body[(end + 1).min(body.len())..])
+                    }
+                    _ => {
+                        let end = after
+                            .find(|c: char| c.is_whitespace() || c == '>')
+                            .unwrap_or(after.len());
+                        (&after[..end], &after[end..])
+                    }
+                };
+                value = v.to_string();
+                rest = remaining;
+            }
+            found.push((tag.clone(), name, value));
+        }
+    }
+    found
+}
+
+/// Checks that `html` loads nothing from outside the registry: every
+/// resource it names (`src`, `srcset`, `href` but an `<a>`'s, `action`,
+/// `formaction`, `poster`, `data`, CSS `url(…)`) is one of the registry's own
+/// paths. Links a person may follow (`<a href>`) may leave, but only to a web
+/// page, never to a script.
+fn assert_loads_nothing_from_outside(page: &str, html: &str) {
+    let own = |value: &str| {
+        value.starts_with('/') && !value.starts_with("//")
+            || value.starts_with('#')
+            || value.starts_with('?')
+    };
+    let loading = [
+        "src",
+        "srcset",
+        "href",
+        "action",
+        "formaction",
+        "poster",
+        "data",
+    ];
+    let mut resources = 0;
+    for (tag, name, value) in attributes(html) {
+        if tag == "a" && name == "href" {
+            let lower = value.to_ascii_lowercase();
+            assert!(
+                own(&value) || lower.starts_with("https://") || lower.starts_with("http://"),
+                "{page}: <a href={value:?}>"
+            );
+        } else if loading.contains(&name.as_str()) {
+            resources += 1;
+            assert!(
+                own(&value),
+                "{page}: <{tag} {name}={value:?}> leaves the registry"
+            );
+        } else if name == "style" {
+            assert!(!value.contains("url("), "{page}: <{tag} style={value:?}>");
+        }
+    }
+    assert!(
+        resources > 0,
+        "{page}: no stylesheet or script found: {html}"
+    );
+    for style in html.split("<style").skip(1) {
+        let css = style.split("</style>").next().unwrap_or_default();
+        for url in css.split("url(").skip(1) {
+            let url = url.trim_start_matches(['"', '\'']);
+            assert!(own(url), "{page}: CSS url({url:.40}) leaves the registry");
+        }
+    }
+}
+
+#[test]
+fn the_attribute_scan_finds_resources_in_any_quoting() {
+    let html = r#"<link rel=stylesheet href=https://cdn.example/x.css><img src='//evil/x.png'><a href="/p">p</a>"#;
+    assert_eq!(
+        attributes(html),
+        [
+            ("link".into(), "rel".into(), "stylesheet".into()),
+            (
+                "link".into(),
+                "href".into(),
+                "https://cdn.example/x.css".into()
+            ),
+            ("img".into(), "src".into(), "//evil/x.png".into()),
+            ("a".into(), "href".into(), "/p".into()),
+        ]
+    );
+    let refused = std::panic::catch_unwind(|| assert_loads_nothing_from_outside("test", html));
+    assert!(refused.is_err(), "an outside stylesheet passed the scan");
 }
 
 fn pages_say_how_to_cache_them_and_answer_a_revisit_with_304(runtime: Runtime) {
@@ -506,25 +686,27 @@ fn pages_say_how_to_cache_them_and_answer_a_revisit_with_304(runtime: Runtime) {
     let headers = page.headers().clone();
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(headers["cache-control"], "no-cache");
-    assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .starts_with("default-src 'none'"),
-        "{headers:?}"
-    );
     let etag = headers["etag"].to_str().unwrap().to_string();
     let body = page.text().unwrap();
 
-    // Nothing from outside the registry.
-    for attribute in ["src=\"", "href=\""] {
-        for reference in body.split(attribute).skip(1) {
-            assert!(
-                reference.starts_with('/') || reference.starts_with('#'),
-                "{attribute}{} leaves the registry",
-                &reference[..reference.len().min(40)]
-            );
-        }
+    // Every page, the missing page too, has the whole policy and loads
+    // nothing from outside the registry.
+    for path in [
+        "/",
+        "/search?q=greet",
+        "/search?exports=example%3Agreet%2Fgreeter%400.1.0",
+        "/packages/example",
+        "/packages/example/greet",
+        "/packages/example/greet/1.0.0",
+        "/packages/example/nope",
+    ] {
+        let response = http.get(server.at(path)).send().unwrap();
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        assert_loads_nothing_from_outside(path, &response.text().unwrap());
     }
 
     let revisit = http

@@ -1,6 +1,45 @@
-//! What the benches share: percentiles, milliseconds, resident memory.
+//! What the benches share: percentiles, milliseconds, resident memory, and
+//! the figures each run prints and keeps under `target/bench-figures/`.
 
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Prints a line of figures and keeps it in this run's file (see
+/// [`start_figures`]).
+macro_rules! figure {
+    ($($arg:tt)*) => {
+        $crate::common::record(&format!($($arg)*))
+    };
+}
+
+/// The file this run's figures go to.
+static FIGURES: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Starts `target/bench-figures/<bench>.txt` for this run's figures; the last
+/// run's become `<bench>.previous.txt`, to compare with. Returns the path.
+pub fn start_figures(bench: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../bench-figures");
+    std::fs::create_dir_all(&dir).expect("a folder for the figures");
+    let path = dir.join(format!("{bench}.txt"));
+    if path.exists() {
+        std::fs::rename(&path, dir.join(format!("{bench}.previous.txt")))
+            .expect("keep the last run's figures");
+    }
+    let file = std::fs::File::create(&path).expect("a file for the figures");
+    *FIGURES.lock().expect("figures") = Some(file);
+    println!("figures also go to {}", path.display());
+    path
+}
+
+/// Prints `line` and appends it to this run's figures file.
+pub fn record(line: &str) {
+    println!("{line}");
+    if let Some(file) = FIGURES.lock().expect("figures").as_mut() {
+        writeln!(file, "{line}").expect("write a figure");
+    }
+}
 
 /// The 50th and 99th percentiles of `samples` (sorted in place).
 pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {

@@ -1,6 +1,16 @@
 //! The `depot` command-line client: publish, get, yank, unyank, annotate,
 //! takedown, info, list, search, verify, and tokens, keys and namespaces.
 
+/// `println!` that fails instead of panicking when stdout is closed: a reader
+/// that stops early (`depot info … | head`) closes the pipe, the write fails
+/// with [`StdoutClosed`], and [`stdout_closed`] lets `main` end quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::client::stdout_error)?
+    }};
+}
+
 mod api;
 mod signing;
 mod token;
@@ -25,6 +35,26 @@ const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 const SEARCH_MAX: usize = 1000;
 /// Bytes read from disk per upload chunk.
 const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// Stdout was closed before the client wrote everything (a broken pipe).
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed")]
+pub struct StdoutClosed;
+
+/// A write to stdout failed: [`StdoutClosed`] for a broken pipe.
+pub(crate) fn stdout_error(error: std::io::Error) -> anyhow::Error {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        StdoutClosed.into()
+    } else {
+        anyhow::Error::new(error).context("cannot write to stdout")
+    }
+}
+
+/// Whether `error` is the reader of stdout going away, which a command-line
+/// tool answers by stopping quietly.
+pub fn stdout_closed(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<StdoutClosed>().is_some()
+}
 
 /// Where the client finds the registry.
 #[derive(Debug, Args)]
@@ -194,9 +224,13 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
                 Some(signature) => format!(", signed by {}", signature.public_key),
                 None => String::new(),
             };
-            println!(
+            outln!(
                 "published {}@{} ({}, {} bytes, {}{signed})",
-                release.name, release.version, release.metadata.kind, release.size, release.digest
+                release.name,
+                release.version,
+                release.metadata.kind,
+                release.size,
+                release.digest
             );
             Ok(())
         }
@@ -212,9 +246,10 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             let (name, version) = release_spec(&release)?;
             let release = registry.takedown(name.as_str(), &version, &reason).await?;
             let reason = release.takedown.map(|t| t.reason).unwrap_or_default();
-            println!(
+            outln!(
                 "{}@{} is taken down: {reason}",
-                release.name, release.version
+                release.name,
+                release.version
             );
             Ok(())
         }
@@ -242,13 +277,13 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             .collect();
             let results = registry.search(&params, SEARCH_MAX).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                outln!("{}", serde_json::to_string_pretty(&results)?);
             } else if results.is_empty() {
-                println!("no package matches");
+                outln!("no package matches");
             } else {
                 for release in &results {
                     let description = release.metadata.description.as_deref().unwrap_or("");
-                    println!("{}@{}  {description}", release.name, release.version);
+                    outln!("{}@{}  {description}", release.name, release.version);
                 }
             }
             Ok(())
@@ -301,9 +336,13 @@ async fn publish(registry: &Registry, spec: &str, file: &Path) -> Result<()> {
     let release = registry.publish(name.as_str(), &version, size, body).await;
     bar.finish_and_clear();
     let release = release?;
-    println!(
+    outln!(
         "published {}@{} ({}, {} bytes, {})",
-        release.name, release.version, release.metadata.kind, release.size, release.digest
+        release.name,
+        release.version,
+        release.metadata.kind,
+        release.size,
+        release.digest
     );
     Ok(())
 }
@@ -437,7 +476,9 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
                 path.display()
             );
         }
-        _ => std::io::stdout().write_all(&received)?,
+        _ => std::io::stdout()
+            .write_all(&received)
+            .map_err(stdout_error)?,
     }
     if let Some(key) = signer {
         eprintln!("signature by {key} verified");
@@ -448,7 +489,7 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
 async fn verify(registry: &Registry) -> Result<()> {
     let (problems, entries) = transparency::audit(registry).await?;
     if problems.is_empty() {
-        println!(
+        outln!(
             "{}: {entries} log entries match the signed checkpoint, and every package and \
              release served matches the log",
             registry.base()
@@ -456,7 +497,7 @@ async fn verify(registry: &Registry) -> Result<()> {
         return Ok(());
     }
     for problem in &problems {
-        println!("{problem}");
+        outln!("{problem}");
     }
     bail!(
         "{} problem(s) found auditing {} ({entries} log entries)",
@@ -473,7 +514,7 @@ async fn set_yanked(registry: &Registry, spec: &str, yank: bool) -> Result<()> {
     } else {
         "not yanked"
     };
-    println!("{}@{} is {state}", release.name, release.version);
+    outln!("{}@{} is {state}", release.name, release.version);
     Ok(())
 }
 
@@ -484,7 +525,7 @@ async fn annotate(registry: &Registry, spec: &str, kind: &str, value: &str) -> R
     let release = registry
         .annotate(name.as_str(), &version, kind, &value)
         .await?;
-    println!(
+    outln!(
         "{}@{} has {} annotation(s)",
         release.name,
         release.version,
@@ -500,32 +541,35 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
             parse_version(version)?;
             let release = registry.release(name.as_str(), version).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&release)?);
+                outln!("{}", serde_json::to_string_pretty(&release)?);
             } else {
-                print_release(&release);
+                print_release(&release)?;
             }
         }
         None => {
             let package = registry.package(name.as_str()).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&package)?);
+                outln!("{}", serde_json::to_string_pretty(&package)?);
                 return Ok(());
             }
-            println!("{}", package.name);
-            println!("latest: {}", package.latest.as_deref().unwrap_or("(none)"));
+            outln!("{}", package.name);
+            outln!("latest: {}", package.latest.as_deref().unwrap_or("(none)"));
             if let Some(description) = package
                 .versions
                 .iter()
                 .find_map(|r| r.metadata.description.as_deref())
             {
-                println!("description: {description}");
+                outln!("description: {description}");
             }
-            println!("versions:");
+            outln!("versions:");
             for r in &package.versions {
                 let yanked = if r.yanked { "  (yanked)" } else { "" };
-                println!(
+                outln!(
                     "  {:<16} {:>10} bytes  {}  {}{yanked}",
-                    r.version, r.size, r.published_at, r.digest
+                    r.version,
+                    r.size,
+                    r.published_at,
+                    r.digest
                 );
             }
         }
@@ -533,22 +577,22 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_release(r: &Release) {
-    println!(
+fn print_release(r: &Release) -> Result<()> {
+    outln!(
         "{}@{}{}",
         r.name,
         r.version,
         if r.yanked { " (yanked)" } else { "" }
     );
-    println!("kind:        {}", r.metadata.kind);
-    println!("digest:      {}", r.digest);
-    println!("size:        {} bytes", r.size);
-    println!("published:   {}", r.published_at);
+    outln!("kind:        {}", r.metadata.kind);
+    outln!("digest:      {}", r.digest);
+    outln!("size:        {} bytes", r.size);
+    outln!("published:   {}", r.published_at);
     if let Some(takedown) = &r.takedown {
-        println!("TAKEN DOWN:  {} ({})", takedown.reason, takedown.time);
+        outln!("TAKEN DOWN:  {} ({})", takedown.reason, takedown.time);
     }
     if let Some(signature) = &r.signature {
-        println!("signed by:   {}", signature.public_key);
+        outln!("signed by:   {}", signature.public_key);
     }
     let m = &r.metadata;
     for (label, value) in [
@@ -560,59 +604,58 @@ fn print_release(r: &Release) {
         ("revision", &m.revision),
     ] {
         if let Some(value) = value {
-            println!("{:<12} {value}", format!("{label}:"));
+            outln!("{:<12} {value}", format!("{label}:"));
         }
     }
     for (label, items) in [("imports", &m.imports), ("exports", &m.exports)] {
         if !items.is_empty() {
-            println!("{label}:");
+            outln!("{label}:");
             for item in items {
-                println!("  {item}");
+                outln!("  {item}");
             }
         }
     }
     if let Some(registry) = &m.registry {
         for link in &registry.links {
-            println!(
+            outln!(
                 "{:<12} {}",
                 format!("{}:", link.kind.to_lowercase()),
                 link.url
             );
         }
         if !registry.categories.is_empty() {
-            println!("categories:  {}", registry.categories.join(", "));
+            outln!("categories:  {}", registry.categories.join(", "));
         }
     }
     if let Some(worlds) = &m.worlds {
-        println!("worlds:      {}", worlds.join(", "));
+        outln!("worlds:      {}", worlds.join(", "));
     }
     if let Some(wit) = &m.wit {
-        println!("wit:");
+        outln!("wit:");
         for line in wit.lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     if !r.annotations.is_empty() {
-        println!("annotations:");
+        outln!("annotations:");
         for a in &r.annotations {
-            println!("  {} {} {}", a.time, a.type_, a.value);
+            outln!("  {} {} {}", a.time, a.type_, a.value);
         }
     }
+    Ok(())
 }
 
 async fn list(registry: &Registry, json: bool) -> Result<()> {
     let packages = registry.packages().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&packages)?);
+        outln!("{}", serde_json::to_string_pretty(&packages)?);
         return Ok(());
     }
     if packages.is_empty() {
-        println!(
-            "no packages yet: publish one with `depot publish <namespace:name@version> <file>`"
-        );
+        outln!("no packages yet: publish one with `depot publish <namespace:name@version> <file>`");
     }
     for p in &packages {
-        println!(
+        outln!(
             "{:<40} {:<16} {:>4} versions",
             p.name,
             p.latest.as_deref().unwrap_or("(all yanked)"),

@@ -80,7 +80,7 @@ pub async fn run_key(registry: &Registry, command: KeyCommand) -> Result<()> {
             getrandom::fill(&mut seed).context("the system gave no random bytes for a key")?;
             let key = SigningKey::from_seed(seed);
             write_secret(&file, &key.to_file_text())?;
-            println!("{}", key.public_key());
+            outln!("{}", key.public_key());
             eprintln!(
                 "wrote the signing key to {} (keep it secret); have the operator run \
                  `depot key grant {} --namespace NS`",
@@ -90,7 +90,7 @@ pub async fn run_key(registry: &Registry, command: KeyCommand) -> Result<()> {
             Ok(())
         }
         KeyCommand::Public { file } => {
-            println!("{}", read_key(&file)?.public_key());
+            outln!("{}", read_key(&file)?.public_key());
             Ok(())
         }
         KeyCommand::Grant { key, scope } => change(registry, &key, scope, false).await,
@@ -105,7 +105,7 @@ async fn change(registry: &Registry, key: &str, scope: Scope, revoke: bool) -> R
     let info = registry
         .change_key(&key.to_string(), &scope, revoke)
         .await?;
-    print_namespace(&info);
+    print_namespace(&info)?;
     Ok(())
 }
 
@@ -115,21 +115,21 @@ pub async fn run_namespace(registry: &Registry, command: NamespaceCommand) -> Re
         NamespaceCommand::Show { namespace, json } => {
             let info = registry.namespace(&namespace).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                outln!("{}", serde_json::to_string_pretty(&info)?);
             } else {
-                print_namespace(&info);
+                print_namespace(&info)?;
             }
         }
         NamespaceCommand::RequireSignatures { namespace, off } => {
             let info = registry.require_signatures(&namespace, !off).await?;
-            print_namespace(&info);
+            print_namespace(&info)?;
         }
     }
     Ok(())
 }
 
-fn print_namespace(info: &NamespaceInfo) {
-    println!(
+fn print_namespace(info: &NamespaceInfo) -> Result<()> {
+    outln!(
         "namespace {}: signatures {}",
         info.namespace,
         if info.require_signatures {
@@ -139,11 +139,15 @@ fn print_namespace(info: &NamespaceInfo) {
         }
     );
     for grant in &info.keys {
-        println!(
+        outln!(
             "  {} may sign {} (granted {}, log entry {})",
-            grant.public_key, grant.scope, grant.granted_at, grant.seq
+            grant.public_key,
+            grant.scope,
+            grant.granted_at,
+            grant.seq
         );
     }
+    Ok(())
 }
 
 /// Writes `text` to a new file only its owner may read.

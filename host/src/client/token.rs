@@ -54,9 +54,9 @@ pub async fn run(registry: &Registry, command: TokenCommand) -> Result<()> {
             });
             let made = registry.create_token(&body).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&made)?);
+                outln!("{}", serde_json::to_string_pretty(&made)?);
             } else {
-                println!("{}", made.token);
+                outln!("{}", made.token);
                 eprintln!(
                     "token {} may publish to {}{}; it is shown only now, store it",
                     made.info.id,
@@ -71,16 +71,16 @@ pub async fn run(registry: &Registry, command: TokenCommand) -> Result<()> {
         TokenCommand::List { json } => {
             let tokens = registry.tokens().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&tokens)?);
+                outln!("{}", serde_json::to_string_pretty(&tokens)?);
             } else {
                 for token in &tokens {
-                    println!("{}", describe(token));
+                    outln!("{}", describe(token));
                 }
             }
         }
         TokenCommand::Revoke { id } => {
             let token = registry.revoke_token(&id).await?;
-            println!("{}", describe(&token));
+            outln!("{}", describe(&token));
         }
     }
     Ok(())

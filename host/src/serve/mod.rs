@@ -149,8 +149,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    // Tests and scripts wait for this line.
-    eprintln!("Depot listening on http://{address}");
+    // Scripts and tests wait for this line. It goes to stdout after the
+    // operator's token (when this start made one), so a reader of stdout
+    // knows, once it shows, that no token is still to come. A closed stdout
+    // only loses the line.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "Depot listening on http://{address}").and_then(|()| out.flush());
+    }
 
     Arc::new(Server::new(
         all,
