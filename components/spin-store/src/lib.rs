@@ -1,65 +1,35 @@
-//! Depot's store (`depot:registry/store`) as a component, on Spin's key-value
-//! store (blobs, in chunks: [`blobs`]) and SQLite database (the registry log
-//! and its indexes: [`log`], [`search`], [`oci`]; the transparency log:
-//! [`tlog`]; tokens: [`tokens`]), both labelled `default`.
+//! Depot's store (`depot:registry/store`) as a component: the store crate
+//! (`depot-store`, in `store/`) on Spin's drivers, the key-value store
+//! (blobs, in chunks) and the SQLite database (the registry log, its indexes,
+//! the transparency log and the tokens), both labelled `default`.
 //!
 //! It imports only `fermyon:spin/key-value@2.0.0`, `fermyon:spin/sqlite@2.0.0`
 //! and WASI 0.2 (besides `depot:registry/types`, which holds only types), so
-//! it runs on Spin 3.x/4.x and SpinKube; the Spin build
-//! composes it into the handlers in place of the store `depot serve`
-//! implements natively. It keeps the native store's guarantees
-//! (host/src/store/embedded/): its schema and statements ([`sql`]), an append
-//! that checks the package's head and writes the entry and its index rows in
-//! one transaction (two racing appends: exactly one wins), the entry's leaf
-//! of the transparency log and a new signed checkpoint in that transaction
-//! too, nothing of a failed change visible, blobs that are whole under their
-//! digest or absent, and tokens kept only as their SHA-256.
+//! it runs on Spin 3.x/4.x and SpinKube; the Spin build composes it into the
+//! handlers in place of the store `depot serve` implements natively. This
+//! crate is the `Guest` glue and the two drivers; the store's rules are the
+//! store crate's.
 //!
 //! Each request runs in a fresh instance, which opens the database and the
 //! key-value store on first use.
-
-/// The WIT bindings and the export glue: generated, and `unsafe` by nature.
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "depot:registry/store-provider",
-        // The log keeps entries as JSON, in the native store's format.
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
-    });
-
-    use super::SpinStore;
-    export!(SpinStore);
-}
-
-mod blobs;
-mod db;
-mod error;
-mod log;
-mod oci;
-mod search;
-mod sql;
-#[cfg(all(test, not(target_family = "wasm")))]
-mod tests;
-mod tlog;
-mod tokens;
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use bindings::depot::registry::types::{
+use depot_store::bindings::depot::registry::types::{
     Error, PackageSummary, RegistryStats, Release, SearchQuery,
 };
-use bindings::exports::depot::registry::store::{
+use depot_store::bindings::exports::depot::registry::store::{
     self as wit, Access, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
     LogEntry, OciManifest, SearchPage, TokenGrant, TokenInfo,
 };
+use depot_store::blobs::{self, Kv};
+use depot_store::{Db, During, Sql, StoreError, Value, log, oci, search, tlog, tokens};
 use spin_sdk::key_value::Store as KeyValue;
 use spin_sdk::sqlite::Connection;
 
-use db::Db;
-use error::{During, StoreError};
+depot_store::bindings::export!(SpinStore with_types_in depot_store::bindings);
 
 /// The Spin key-value store and SQLite database Depot uses; a manifest grants
 /// them with `key_value_stores = ["default"]` and `sqlite_databases = ["default"]`.
@@ -75,7 +45,63 @@ struct SpinStore;
 
 thread_local! {
     static DB: OnceCell<Rc<Db>> = const { OnceCell::new() };
-    static KV: OnceCell<Rc<KeyValue>> = const { OnceCell::new() };
+    static KV: OnceCell<Rc<SpinKv>> = const { OnceCell::new() };
+}
+
+/// The SQL driver: Spin's SQLite.
+struct SpinSqlite(Connection);
+
+impl Sql for SpinSqlite {
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        use spin_sdk::sqlite::Value as Spin;
+        let params: Vec<Spin> = params
+            .iter()
+            .map(|value| match value {
+                Value::Integer(i) => Spin::Integer(*i),
+                Value::Real(r) => Spin::Real(*r),
+                Value::Text(t) => Spin::Text(t.clone()),
+                Value::Blob(b) => Spin::Blob(b.clone()),
+                Value::Null => Spin::Null,
+            })
+            .collect();
+        let result = self
+            .0
+            .execute(statement, &params)
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.values
+                    .into_iter()
+                    .map(|value| match value {
+                        Spin::Integer(i) => Value::Integer(i),
+                        Spin::Real(r) => Value::Real(r),
+                        Spin::Text(t) => Value::Text(t),
+                        Spin::Blob(b) => Value::Blob(b),
+                        Spin::Null => Value::Null,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// The blob driver: Spin's key-value store.
+struct SpinKv(KeyValue);
+
+impl Kv for SpinKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.get(key).map_err(|e| format!("{e:?}"))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.set(key, value).map_err(|e| format!("{e:?}"))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.0.delete(key).map_err(|e| format!("{e:?}"))
+    }
 }
 
 /// This instance's database, opened (and its schema brought up to date) on
@@ -86,18 +112,20 @@ fn db() -> Result<Rc<Db>, StoreError> {
             return Ok(db.clone());
         }
         let connection = Connection::open(LABEL).during("opening the registry database")?;
-        let db = Rc::new(Db::open(Box::new(connection), random_bytes)?);
+        let db = Rc::new(Db::open(Box::new(SpinSqlite(connection)), random_bytes)?);
         Ok(cell.get_or_init(|| db).clone())
     })
 }
 
 /// This instance's key-value store, opened on first use.
-fn kv() -> Result<Rc<KeyValue>, StoreError> {
+fn kv() -> Result<Rc<SpinKv>, StoreError> {
     KV.with(|cell| {
         if let Some(kv) = cell.get() {
             return Ok(kv.clone());
         }
-        let kv = Rc::new(KeyValue::open(LABEL).during("opening the blob store")?);
+        let kv = Rc::new(SpinKv(
+            KeyValue::open(LABEL).during("opening the blob store")?,
+        ));
         Ok(cell.get_or_init(|| kv).clone())
     })
 }

@@ -1,6 +1,5 @@
 //! OCI manifests that are not releases, tags and blobs linked into
-//! repositories: kept outside the log, as any OCI registry keeps them (the
-//! native store's, host/src/store/embedded/sqlite.rs).
+//! repositories: kept outside the log, as any OCI registry keeps them.
 
 use crate::bindings::exports::depot::registry::store::OciManifest;
 use crate::db::{Db, Row, params};

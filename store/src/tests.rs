@@ -1,16 +1,15 @@
 //! The store's logic against a real SQLite (rusqlite with its bundled
-//! SQLite, which is what Spin's own SQLite is, run the way Spin runs a
-//! statement) and a key-value store in memory. Only the Spin imports are
-//! left out; they are exercised by running the component.
+//! SQLite, which is what Spin's own SQLite is, run one statement at a time
+//! as the SQL driver runs them) and a key-value store in memory.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
+use crate::db::Value;
 use depot_protocol::tlog::{Checkpoint, root as tlog_root, verify_consistency, verify_inclusion};
 use sha2::{Digest as _, Sha256, Sha512};
-use spin_sdk::sqlite::Value;
 
 use crate::bindings::depot::registry::types::{
     ContentKind, Metadata, OciArtifact, Release, SearchQuery,

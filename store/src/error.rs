@@ -1,5 +1,5 @@
 //! Why a store call failed, and how that reaches the handler: each case maps
-//! to one case of the WIT `error` variant, with the native store's message.
+//! to one case of the WIT `error` variant.
 
 use std::fmt;
 
@@ -107,7 +107,7 @@ impl From<StoreError> for Error {
             StoreError::Storage { action, source } => {
                 // Logged here, once (Spin keeps a component's stderr); the
                 // handler gets a message without the backend's details.
-                eprintln!("depot spin-store: storage failed while {action}: {source}");
+                eprintln!("depot store: storage failed while {action}: {source}");
                 Error::Storage(message)
             }
         }

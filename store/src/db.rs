@@ -1,12 +1,11 @@
-//! The SQLite database, through the one call Spin's
-//! `fermyon:spin/sqlite@2.0.0` has: run one statement with parameters, get
-//! its rows. Typed rows, transactions and the schema are built on that.
+//! The SQL driver: one call, run one statement with parameters and get its
+//! rows (all that Spin's `fermyon:spin/sqlite@2.0.0` has). Typed rows,
+//! transactions and the schema are built on that, once for every driver.
 
 use std::cell::{Cell, OnceCell};
 
 use depot_protocol::tlog::NoteSigner;
 use serde::de::DeserializeOwned;
-use spin_sdk::sqlite::Value;
 
 use crate::error::{During, StoreError};
 use crate::sql;
@@ -23,12 +22,14 @@ pub trait Sql {
     fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
 }
 
-impl Sql for spin_sdk::sqlite::Connection {
-    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
-        self.execute(statement, params)
-            .map(|result| result.rows.into_iter().map(|row| row.values).collect())
-            .map_err(|e| format!("{e:?}"))
-    }
+/// A parameter or column value, in SQLite's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    Null,
 }
 
 /// A statement parameter.
@@ -347,7 +348,7 @@ impl Db {
         {
             // A failed COMMIT may have ended the transaction already; any
             // other failure leaves it to end with the connection.
-            eprintln!("depot spin-store: rollback after a failure: {e:?}");
+            eprintln!("depot store: rollback after a failure: {e:?}");
         }
         result
     }

@@ -9,7 +9,7 @@
 //! in the release's name or description: the same packages for whole words
 //! and word prefixes, and a few more for a word inside another word.
 
-use spin_sdk::sqlite::Value;
+use crate::db::Value;
 
 use crate::bindings::depot::registry::types::{Release, SearchQuery};
 use crate::db::Db;

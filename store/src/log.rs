@@ -1,5 +1,4 @@
-//! The registry log and its indexes in SQLite: the native store's
-//! (host/src/store/embedded/sqlite.rs) over Spin's SQLite.
+//! The registry log and its indexes, over the SQL driver ([`crate::db`]).
 //!
 //! The `log` table is the truth; `releases`, `packages`, `annotations` and the
 //! search tables are derived from it by [`apply`], one entry at a time, in the

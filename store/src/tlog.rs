@@ -1,14 +1,12 @@
-//! The transparency log over the registry log, as the native store keeps it
-//! (host/src/store/embedded/tlog.rs): a Merkle tree (RFC 6962) with one leaf
+//! The transparency log over the registry log: a Merkle tree (RFC 6962) with one leaf
 //! per log entry, grown in the same transaction as the entry, and a checkpoint
 //! signed after every commit.
 //!
 //! `tlog_nodes` keeps the hash of every complete subtree and `tlog_state` the
 //! frontier of the current tree with its signed checkpoint. The signing key
-//! lives in `tlog_key`: a Spin app has no private file of its own, and every
-//! instance (of every replica sharing the database) must sign with one key.
-//! It is made from WASI's random on first use and named like the native
-//! store's, `depot/<8 hex digits>`.
+//! lives in `tlog_key`: every instance (of every replica sharing the
+//! database) must sign with one key. It is made from the driver's random on
+//! first use and named `depot/<8 hex digits>`.
 
 use std::collections::HashMap;
 

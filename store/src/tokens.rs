@@ -1,5 +1,4 @@
-//! Tokens in the `tokens` table, as the native store keeps them
-//! (host/src/store/tokens.rs and embedded/tokens.rs): the SHA-256 of each
+//! Tokens in the `tokens` table: the SHA-256 of each
 //! token, never the token, beside the log rather than in it (tokens are this
 //! registry's own). The rules are `depot_protocol::token`'s.
 

@@ -46,25 +46,11 @@ const STALE_UPLOAD_MS: u64 = 24 * 3600 * 1000;
 /// The most abandoned uploads one `start-upload` removes, so it stays quick.
 const SWEEP_LIMIT: u32 = 4;
 
-/// A key-value store: Spin's, or a map in the tests.
+/// The blob driver of a key-value store: Spin's, or a map in the tests.
 pub trait Kv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String>;
     fn delete(&self, key: &str) -> Result<(), String>;
-}
-
-impl Kv for spin_sdk::key_value::Store {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        spin_sdk::key_value::Store::get(self, key).map_err(|e| format!("{e:?}"))
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        spin_sdk::key_value::Store::set(self, key, value).map_err(|e| format!("{e:?}"))
-    }
-
-    fn delete(&self, key: &str) -> Result<(), String> {
-        spin_sdk::key_value::Store::delete(self, key).map_err(|e| format!("{e:?}"))
-    }
 }
 
 /// What `blob:<digest>` holds.
@@ -96,7 +82,7 @@ fn chunks_for(size: u64) -> u64 {
 fn discard(kv: &dyn Kv, data: &str, count: u64) {
     for n in 0..count {
         if let Err(e) = kv.delete(&chunk_key(data, n)) {
-            eprintln!("depot spin-store: cannot remove chunk {n} of {data}: {e}");
+            eprintln!("depot store: cannot remove chunk {n} of {data}: {e}");
         }
     }
 }
@@ -489,11 +475,11 @@ fn remove_stale_uploads(db: &Db, kv: &dyn Kv) {
         Ok(stale) => {
             for (id, _) in stale {
                 if let Err(e) = end_upload(db, kv, &id) {
-                    eprintln!("depot spin-store: cannot remove abandoned upload {id}: {e}");
+                    eprintln!("depot store: cannot remove abandoned upload {id}: {e}");
                 }
             }
         }
-        Err(e) => eprintln!("depot spin-store: cannot look for abandoned uploads: {e}"),
+        Err(e) => eprintln!("depot store: cannot look for abandoned uploads: {e}"),
     }
 }
 
@@ -693,7 +679,7 @@ pub fn complete_upload(
             params![id, size, now_millis()],
             COMPLETING,
         ) {
-            eprintln!("depot spin-store: cannot keep upload {id} after a failure: {restore}");
+            eprintln!("depot store: cannot keep upload {id} after a failure: {restore}");
         }
         return Err(e);
     }
