@@ -990,3 +990,313 @@ fn other_artifacts_are_kept_as_any_oci_registry_keeps_them() {
         assert_eq!(tags.tags, ["latest"]);
     });
 }
+
+// The OCI distribution-spec conformance suite's cases, on both runtimes.
+on_every_runtime!(
+    referrers_answer_an_empty_index_for_nothing_known_and_carry_each_referrers_annotations,
+    an_out_of_order_last_chunk_on_the_closing_put_is_416_and_the_upload_resumes,
+    a_manifest_with_non_distributable_layers_is_kept_without_their_blobs,
+    manifests_are_pushed_and_pulled_by_sha512_digests_too,
+);
+
+const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Uploads `bytes` monolithically into `repository` under the digest
+/// `algorithm` gives (sha256 or sha512); returns the digest.
+fn upload_as(server: &Server, repository: &str, bytes: &[u8], algorithm: &str) -> String {
+    use sha2::Digest as _;
+    let digest = match algorithm {
+        "sha512" => format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes))),
+        _ => format!("sha256:{}", sha256_hex(bytes)),
+    };
+    let response = server
+        .http()
+        .post(server.at(&format!("/v2/{repository}/blobs/uploads/?digest={digest}")))
+        .body(bytes.to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201, "{digest}");
+    digest
+}
+
+/// PUTs `manifest` at `/v2/{repository}/manifests/{reference}`.
+fn put_manifest(
+    server: &Server,
+    repository: &str,
+    reference: &str,
+    manifest: &Value,
+) -> reqwest::blocking::Response {
+    let media_type = manifest["mediaType"].as_str().unwrap().to_string();
+    server
+        .http()
+        .put(server.at(&format!("/v2/{repository}/manifests/{reference}")))
+        .header("content-type", media_type)
+        .body(serde_json::to_vec(manifest).unwrap())
+        .send()
+        .unwrap()
+}
+
+fn referrers_answer_an_empty_index_for_nothing_known_and_carry_each_referrers_annotations(
+    runtime: Runtime,
+) {
+    let server = Server::start_on(runtime);
+    let http = server.http();
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    // An unknown repository, and a known one whose subject nobody refers to:
+    // 200 with an empty image index, not 404.
+    publish_greeter(&server, "1.0.0");
+    for repository in ["example/never-pushed", "example/greet"] {
+        let response = http
+            .get(server.at(&format!("/v2/{repository}/referrers/{zeros}")))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "{repository}");
+        assert_eq!(response.headers()["content-type"], IMAGE_INDEX);
+        let index: Value = response.json().unwrap();
+        assert_eq!(
+            index,
+            json!({"schemaVersion": 2, "mediaType": IMAGE_INDEX, "manifests": []})
+        );
+    }
+
+    // A referrer with annotations, one without: each descriptor is the
+    // referrer's media type, digest, size, artifactType and annotations.
+    let repository = "example/signed";
+    let empty = upload_as(&server, repository, b"{}", "sha256");
+    let image = json!({
+        "schemaVersion": 2,
+        "mediaType": IMAGE_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [],
+    });
+    let response = put_manifest(&server, repository, "image", &image);
+    assert_eq!(response.status(), 201);
+    let subject = response.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let subject_size = serde_json::to_vec(&image).unwrap().len();
+    let mut pushed = Vec::new();
+    for (tag, annotations) in [
+        (
+            "signature",
+            Some(
+                json!({"org.example.signer": "ana", "org.opencontainers.image.created": "2026-12-03T00:00:00Z"}),
+            ),
+        ),
+        ("sbom", None),
+    ] {
+        let mut referrer = json!({
+            "schemaVersion": 2,
+            "mediaType": IMAGE_MANIFEST,
+            "artifactType": format!("application/vnd.example.{tag}"),
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [],
+            "subject": {"mediaType": IMAGE_MANIFEST, "digest": subject, "size": subject_size},
+        });
+        if let Some(annotations) = &annotations {
+            referrer["annotations"] = annotations.clone();
+        }
+        let response = put_manifest(&server, repository, tag, &referrer);
+        assert_eq!(response.status(), 201, "{tag}");
+        let digest = response.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let mut descriptor = json!({
+            "mediaType": IMAGE_MANIFEST,
+            "digest": digest,
+            "size": serde_json::to_vec(&referrer).unwrap().len(),
+            "artifactType": format!("application/vnd.example.{tag}"),
+        });
+        if let Some(annotations) = annotations {
+            descriptor["annotations"] = annotations;
+        }
+        pushed.push(descriptor);
+    }
+    let response = http
+        .get(server.at(&format!("/v2/{repository}/referrers/{subject}")))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let index: Value = response.json().unwrap();
+    let mut listed = index["manifests"].as_array().unwrap().clone();
+    listed.sort_by_key(|d| d["digest"].as_str().unwrap().to_string());
+    pushed.sort_by_key(|d| d["digest"].as_str().unwrap().to_string());
+    assert_eq!(listed, pushed);
+}
+
+fn an_out_of_order_last_chunk_on_the_closing_put_is_416_and_the_upload_resumes(runtime: Runtime) {
+    let server = Server::start_on(runtime);
+    let http = server.http();
+    let start = http
+        .post(server.at("/v2/example/raw/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    let first = http
+        .patch(&location)
+        .header("content-range", "0-4")
+        .body("hello")
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    let digest = format!("sha256:{}", sha256_hex(b"hello world"));
+    // The closing PUT carries a chunk that skips ahead: refused, nothing
+    // appended, and the answer says where the upload is.
+    let skipped = http
+        .put(format!("{location}?digest={digest}"))
+        .header("content-range", "7-11")
+        .body("world")
+        .send()
+        .unwrap();
+    assert_eq!(skipped.headers()["range"], "0-4");
+    assert!(skipped.headers().contains_key("location"));
+    let got = oci_error(skipped);
+    assert_eq!((got.0, got.1.as_str()), (416, "BLOB_UPLOAD_INVALID"));
+    assert!(
+        got.2["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("starting at 5"),
+        "{}",
+        got.2
+    );
+    // The right last chunk then completes it.
+    let done = http
+        .put(format!("{location}?digest={digest}"))
+        .header("content-range", "5-10")
+        .body(" world")
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), 201);
+    let (status, bytes) = server.get_bytes(&format!("/v2/example/raw/blobs/{digest}"));
+    assert_eq!((status, bytes.as_slice()), (200, b"hello world".as_slice()));
+}
+
+fn a_manifest_with_non_distributable_layers_is_kept_without_their_blobs(runtime: Runtime) {
+    let server = Server::start_on(runtime);
+    let repository = "example/windows";
+    let config = upload_as(&server, repository, br#"{"os":"windows"}"#, "sha256");
+    let foreign = format!("sha256:{}", sha256_hex(b"never pushed"));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": IMAGE_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 16},
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+            "digest": foreign,
+            "size": 12,
+            "urls": ["https://example.com/layer.tar.gz"],
+        }],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let digest = format!("sha256:{}", sha256_hex(&body));
+    for reference in [digest.as_str(), "v1"] {
+        let response = put_manifest(&server, repository, reference, &manifest);
+        assert_eq!(response.status(), 201, "{reference}");
+        assert_eq!(response.headers()["docker-content-digest"], digest.as_str());
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let got = server
+                .http()
+                .request(
+                    method.clone(),
+                    server.at(&format!("/v2/{repository}/manifests/{reference}")),
+                )
+                .send()
+                .unwrap();
+            assert_eq!(got.status(), 200, "{method} {reference}");
+            assert_eq!(got.headers()["content-type"], IMAGE_MANIFEST);
+            assert_eq!(got.headers()["docker-content-digest"], digest.as_str());
+            if method == reqwest::Method::GET {
+                assert_eq!(got.bytes().unwrap().as_ref(), body.as_slice());
+            }
+        }
+    }
+    let (_, tags) = server.get_json(&format!("/v2/{repository}/tags/list"));
+    assert_eq!(tags["tags"], json!(["v1"]));
+    // The registry does not have the foreign layer, and does not pretend to.
+    let got = oci_error(
+        server
+            .http()
+            .get(server.at(&format!("/v2/{repository}/blobs/{foreign}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (404, "BLOB_UNKNOWN"));
+    // A distributable layer that was never pushed is still refused.
+    let mut missing = manifest.clone();
+    missing["layers"][0]["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
+    let got = oci_error(put_manifest(&server, repository, "v2", &missing));
+    assert_eq!((got.0, got.1.as_str()), (400, "MANIFEST_BLOB_UNKNOWN"));
+}
+
+fn manifests_are_pushed_and_pulled_by_sha512_digests_too(runtime: Runtime) {
+    use sha2::Digest as _;
+    let server = Server::start_on(runtime);
+    let repository = "example/sha512";
+    let config = upload_as(&server, repository, b"{}", "sha512");
+    let layer = upload_as(&server, repository, b"layer", "sha512");
+    let image = json!({
+        "schemaVersion": 2,
+        "mediaType": IMAGE_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": 5}],
+    });
+    let body = serde_json::to_vec(&image).unwrap();
+    let digest = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&body)));
+    let response = put_manifest(&server, repository, &digest, &image);
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["docker-content-digest"], digest.as_str());
+    assert_eq!(
+        response.headers()["location"],
+        format!("/v2/{repository}/manifests/{digest}").as_str()
+    );
+    let path = format!("/v2/{repository}/manifests/{digest}");
+    let got = server.http().get(server.at(&path)).send().unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["docker-content-digest"], digest.as_str());
+    assert_eq!(got.headers()["content-type"], IMAGE_MANIFEST);
+    assert_eq!(got.bytes().unwrap().as_ref(), body.as_slice());
+    let head = server.http().head(server.at(&path)).send().unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        body.len().to_string().as_str()
+    );
+
+    // An index that names it by its sha512 digest, pushed by its own.
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": IMAGE_INDEX,
+        "manifests": [{"mediaType": IMAGE_MANIFEST, "digest": digest, "size": body.len()}],
+    });
+    let index_body = serde_json::to_vec(&index).unwrap();
+    let index_digest = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&index_body)));
+    assert_eq!(
+        put_manifest(&server, repository, &index_digest, &index).status(),
+        201
+    );
+    let got = server
+        .http()
+        .get(server.at(&format!("/v2/{repository}/manifests/{index_digest}")))
+        .send()
+        .unwrap();
+    assert_eq!(got.headers()["content-type"], IMAGE_INDEX);
+    assert_eq!(got.bytes().unwrap().as_ref(), index_body.as_slice());
+
+    // Bytes that do not hash to the digest in the path are refused, and
+    // nothing is kept under it.
+    let wrong = format!("sha512:{}", "ab".repeat(64));
+    let got = oci_error(put_manifest(&server, repository, &wrong, &image));
+    assert_eq!((got.0, got.1.as_str()), (400, "DIGEST_INVALID"));
+    let got = oci_error(
+        server
+            .http()
+            .get(server.at(&format!("/v2/{repository}/manifests/{wrong}")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((got.0, got.1.as_str()), (404, "MANIFEST_UNKNOWN"));
+}

@@ -180,30 +180,7 @@ pub fn upload(
             Ok(upload_accepted(204, repository, id, size))
         }
         UploadStep::Append => {
-            let size = store::upload_size(id).map_err(upload_error(id))?;
-            if let Some(range) = header(request, "content-range") {
-                let start = content_range_start(&range).ok_or_else(|| {
-                    OciError::new(
-                        400,
-                        "BLOB_UPLOAD_INVALID",
-                        format!("Content-Range `{range}` is not `<start>-<end>`"),
-                    )
-                })?;
-                if start != size {
-                    let e = OciError::new(
-                        416,
-                        "BLOB_UPLOAD_INVALID",
-                        format!(
-                            "this chunk starts at byte {start}, but the upload has {size} bytes; \
-                             chunks must arrive in order: send the one starting at {size}"
-                        ),
-                    );
-                    return Err(OciError {
-                        range: Some((upload_location(repository, id), size)),
-                        ..e
-                    });
-                }
-            }
+            check_chunk_start(request, repository, id)?;
             let writer = store::open_upload(id).map_err(upload_error(id))?;
             body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             Ok(upload_accepted(202, repository, id, writer.size()))
@@ -217,6 +194,9 @@ pub fn upload(
                 )
             })?;
             check_digest(&digest)?;
+            // The closing PUT may carry the last chunk, which must come in
+            // order like any other.
+            check_chunk_start(request, repository, id)?;
             let writer = store::open_upload(id).map_err(upload_error(id))?;
             body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             drop(writer);
@@ -228,6 +208,42 @@ pub fn upload(
             Ok(Response::new(204, "application/json", Body::Empty))
         }
     }
+}
+
+/// Refuses a chunk whose `Content-Range` does not start where the upload
+/// ends, with `416` and the upload's location and range so the client can
+/// resume (a chunk without a `Content-Range` is appended).
+fn check_chunk_start(
+    request: &IncomingRequest,
+    repository: &Repository,
+    id: &str,
+) -> Result<(), OciError> {
+    let Some(range) = header(request, "content-range") else {
+        return Ok(());
+    };
+    let size = store::upload_size(id).map_err(upload_error(id))?;
+    let start = content_range_start(&range).ok_or_else(|| {
+        OciError::new(
+            400,
+            "BLOB_UPLOAD_INVALID",
+            format!("Content-Range `{range}` is not `<start>-<end>`"),
+        )
+    })?;
+    if start == size {
+        return Ok(());
+    }
+    let e = OciError::new(
+        416,
+        "BLOB_UPLOAD_INVALID",
+        format!(
+            "this chunk starts at byte {start}, but the upload has {size} bytes; chunks must \
+             arrive in order: send the one starting at {size}"
+        ),
+    );
+    Err(OciError {
+        range: Some((upload_location(repository, id), size)),
+        ..e
+    })
 }
 
 /// The first byte of `Content-Range: <start>-<end>` (also with a `bytes `
@@ -370,6 +386,11 @@ fn put_other(
     let mut references = Vec::new();
     for descriptor in manifest.config.iter().chain(&manifest.layers) {
         check_digest(&descriptor.digest)?;
+        // Non-distributable layers are fetched from elsewhere (their `urls`),
+        // never pushed to a registry.
+        if is_non_distributable(&descriptor.media_type) {
+            continue;
+        }
         if let Err(e) = store::open_blob(&descriptor.digest, 0) {
             return Err(missing(e, &descriptor.digest));
         }
@@ -386,11 +407,12 @@ fn put_other(
         }
         references.push(descriptor.digest.clone());
     }
-    let digest = store_manifest(bytes)?;
     let by_digest = reference.contains(':');
-    if by_digest && digest != reference {
-        return Err(OciError::digest_invalid(reference));
-    }
+    let digest = if by_digest {
+        store_manifest_as(bytes, reference)?
+    } else {
+        store_manifest(bytes)?
+    };
     let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
     let artifact_type = manifest
         .artifact_type
@@ -492,6 +514,39 @@ fn store_manifest(bytes: &[u8]) -> Result<String, OciError> {
         writer.write(part)?;
     }
     Ok(writer.finish()?)
+}
+
+/// Stores the manifest's bytes as the blob `digest` (sha256 or sha512, the
+/// algorithm the client named it by): refused with `DIGEST_INVALID` when the
+/// bytes hash to another digest.
+fn store_manifest_as(bytes: &[u8], digest: &str) -> Result<String, OciError> {
+    let id = store::start_upload()?;
+    let stored = (|| {
+        let writer = store::open_upload(&id)?;
+        for part in bytes.chunks(store::max_chunk().max(1) as usize) {
+            writer.write(part)?;
+        }
+        drop(writer);
+        store::complete_upload(&id, digest)
+    })();
+    match stored {
+        Ok(stored) => Ok(stored),
+        Err(Error::InvalidDigest(_)) => {
+            let _ = store::cancel_upload(&id);
+            Err(OciError::digest_invalid(digest))
+        }
+        Err(e) => {
+            let _ = store::cancel_upload(&id);
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether a layer of `media_type` is non-distributable: its blob lives
+/// elsewhere (the descriptor's `urls`) and is never pushed.
+fn is_non_distributable(media_type: &str) -> bool {
+    media_type.starts_with("application/vnd.oci.image.layer.nondistributable.")
+        || media_type.starts_with("application/vnd.docker.image.rootfs.foreign.")
 }
 
 fn manifest_created(repository: &Repository, digest: &str) -> Response {
