@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::bindings::depot::registry::types::Error;
+use crate::types::Error;
 
 /// A failure of a store call.
 #[derive(Debug, PartialEq)]
@@ -91,6 +91,8 @@ impl From<depot_protocol::token::Denied> for StoreError {
     }
 }
 
+impl std::error::Error for StoreError {}
+
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         let message = err.to_string();
@@ -107,6 +109,9 @@ impl From<StoreError> for Error {
             StoreError::Storage { action, source } => {
                 // Logged here, once (Spin keeps a component's stderr); the
                 // handler gets a message without the backend's details.
+                #[cfg(feature = "wasmtime")]
+                tracing::error!(error = %source, "storage failed while {action}");
+                #[cfg(not(feature = "wasmtime"))]
                 eprintln!("depot store: storage failed while {action}: {source}");
                 Error::Storage(message)
             }

@@ -10,6 +10,12 @@
 //! Drivers never call back into the logic. `components/spin-store` plugs in
 //! Spin's SQLite and key-value store; the tests plug in rusqlite and a map.
 //!
+//! With the `wasmtime` feature the crate is also the host's side of the
+//! store: its WIT types come from wasmtime's bindings (the same names and
+//! fields as wit-bindgen's, so the logic compiles against either), and
+//! `host` implements `depot:registry/store` for `depot serve` over a
+//! native `host::Backend`.
+//!
 //! ```ignore
 //! let db = depot_store::Db::open(Box::new(my_sql_driver), random_bytes)?;
 //! let logged = depot_store::log::append(&db, entry, expected_head)?;
@@ -18,8 +24,10 @@
 /// The WIT bindings of `depot:registry/store-provider`: the store's types,
 /// and the export glue a component runs with
 /// `depot_store::bindings::export!(MyStore with_types_in depot_store::bindings)`.
-/// Generated, and `unsafe` by nature.
-#[allow(unsafe_code, missing_docs)]
+/// Generated, and `unsafe` by nature. (With the `wasmtime` feature the types
+/// come from wasmtime's bindings instead: `host`.)
+#[cfg(not(feature = "wasmtime"))]
+#[allow(unsafe_code)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -30,6 +38,34 @@ pub mod bindings {
         default_bindings_module: "depot_store::bindings",
     });
 }
+
+/// The WIT types the store works with, from whichever bindings this build
+/// generates: wit-bindgen's for a component (spin-store), wasmtime's for the
+/// host (the `wasmtime` feature). Both generators give the same names and
+/// fields, so the logic is written once against these.
+pub mod types {
+    #[cfg(not(feature = "wasmtime"))]
+    use crate::bindings::{
+        depot::registry::types as wit_types, exports::depot::registry::store as wit_store,
+    };
+    #[cfg(feature = "wasmtime")]
+    use crate::host::generated::depot::registry::{store as wit_store, types as wit_types};
+
+    pub use wit_store::{
+        Access, Action, AnnotationContent, Entry, KeyGrant, LogEntry, OciManifest, PendingRelease,
+        PendingStatus, ReleaseContent, SearchPage, SigningPolicy, TokenGrant, TokenInfo,
+    };
+    pub use wit_types::{
+        Annotation, ContentKind, CustomLicense, Error, Link, Metadata, OciArtifact, PackageSummary,
+        RegistryMetadata, RegistryStats, Release, ReleaseSignature, SearchQuery, Takedown,
+    };
+}
+
+/// The store as a wasmtime host capability: `depot:registry/store`
+/// implemented natively over a [`host::Backend`], added to a linker with
+/// [`host::add_to_linker`].
+#[cfg(feature = "wasmtime")]
+pub mod host;
 
 pub mod blobs;
 pub mod db;

@@ -9,15 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use depot_protocol::{Candidate, Version};
 
-use crate::bindings::depot::registry::types::{
-    Annotation, ContentKind, Metadata, PackageSummary, RegistryStats, Release, Takedown,
-};
-use crate::bindings::exports::depot::registry::store::{
-    Action, Entry, KeyGrant, LogEntry, PendingRelease, SigningPolicy,
-};
 use crate::db::{Db, Row, params};
 use crate::error::{During, StoreError};
 use crate::sql;
+use crate::types::{Action, Entry, KeyGrant, LogEntry, PendingRelease, SigningPolicy};
+use crate::types::{
+    Annotation, ContentKind, Metadata, PackageSummary, RegistryStats, Release, Takedown,
+};
 
 /// The most entries or packages one listing returns, whatever is asked for.
 pub const MAX_PAGE: u32 = 1000;

@@ -1,10 +1,10 @@
 //! OCI manifests that are not releases, tags and blobs linked into
 //! repositories: kept outside the log, as any OCI registry keeps them.
 
-use crate::bindings::exports::depot::registry::store::OciManifest;
 use crate::db::{Db, Row, params};
 use crate::error::{During, StoreError};
 use crate::sql;
+use crate::types::OciManifest;
 
 fn oci_manifest_from_row(row: &Row) -> Result<OciManifest, StoreError> {
     Ok(OciManifest {

@@ -11,11 +11,11 @@
 
 use crate::db::Value;
 
-use crate::bindings::depot::registry::types::{Release, SearchQuery};
 use crate::db::Db;
 use crate::error::{During, StoreError};
 use crate::log::{self, MAX_PAGE, kind_name};
 use crate::sql::RELEASE_COLUMNS;
+use crate::types::{Release, SearchQuery};
 
 /// The column of `release_interfaces` that matches `interface`: the full
 /// name when it has a version, else the name without one.

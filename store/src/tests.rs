@@ -11,15 +11,13 @@ use crate::db::Value;
 use depot_protocol::tlog::{Checkpoint, root as tlog_root, verify_consistency, verify_inclusion};
 use sha2::{Digest as _, Sha256, Sha512};
 
-use crate::bindings::depot::registry::types::{
-    ContentKind, Metadata, OciArtifact, Release, SearchQuery,
-};
-use crate::bindings::exports::depot::registry::store::{
-    Access, Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent, TokenGrant,
-};
 use crate::blobs::{self, KV_CHUNK, Kv, MAX_CHUNK, SMALL_BLOB};
 use crate::db::{Db, Sql};
 use crate::error::StoreError;
+use crate::types::{
+    Access, Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent, TokenGrant,
+};
+use crate::types::{ContentKind, Metadata, OciArtifact, Release, SearchQuery};
 use crate::{log, oci, search, tlog, tokens};
 
 /// A database file, removed when dropped.

@@ -15,11 +15,11 @@ use depot_protocol::tlog::{
     TlogError,
 };
 
-use crate::bindings::exports::depot::registry::store::{Action, LogEntry};
 use crate::db::{Db, params};
 use crate::error::{During, StoreError};
 use crate::log::{MAX_PAGE, read_log};
 use crate::sql;
+use crate::types::{Action, LogEntry};
 
 const GROWING: &str = "adding to the transparency log";
 const KEY: &str = "reading the checkpoint key";

@@ -4,11 +4,11 @@
 
 use depot_protocol::token::{self, Grant};
 
-use crate::bindings::exports::depot::registry::store::{Access, TokenGrant, TokenInfo};
 use crate::db::{Db, Row, params};
 use crate::error::{During, StoreError};
 use crate::log::now_millis;
 use crate::sql;
+use crate::types::{Access, TokenGrant, TokenInfo};
 
 /// See `store.create-token`.
 pub fn create(db: &Db, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {

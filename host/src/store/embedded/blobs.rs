@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use depot_protocol::{Algorithm, Digest};
 use sha2::{Digest as _, Sha256, Sha512};
 
-use crate::store::backend::{BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
+use crate::store::{BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 
 /// Temporary files older than this are left over from a crash and removed at start-up.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);

@@ -22,11 +22,11 @@ use self::blobs::{BlobDir, FileBlobWriter};
 use self::pending::Pending;
 use self::sqlite::SqliteLog;
 use self::tokens::Tokens;
-use super::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use super::{
     Action, Entry, LogEntry, OciManifest, PackageSummary, RegistryStats, Release, SearchQuery,
 };
 use super::{PendingRelease, SigningPolicy, TokenInfo};
+use crate::store::{Backend, BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use tokio::sync::watch;
 
 /// Blobs up to this size are kept in the database.

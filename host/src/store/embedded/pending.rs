@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{During, connect, lock};
 use crate::store::PendingRelease;
-use crate::store::backend::StoreError;
+use crate::store::StoreError;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS pending_releases (

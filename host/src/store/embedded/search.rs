@@ -10,8 +10,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::sqlite::{During, RELEASE_COLUMNS, release_from_row};
-use crate::store::backend::StoreError;
-use crate::store::generated::depot::registry::types::{ContentKind, Metadata};
+use crate::store::StoreError;
+use crate::store::{ContentKind, Metadata};
 use crate::store::{Release, SearchQuery};
 
 /// The most packages one page holds.

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::cache::ReleaseCache;
 use super::{search, tlog};
-use crate::store::backend::StoreError;
+use crate::store::StoreError;
 use crate::store::{
     Action, Annotation, Entry, KeyGrant, LogEntry, OciManifest, PackageSummary, RegistryStats,
     Release, SearchQuery, SigningPolicy, Takedown,
@@ -1095,8 +1095,8 @@ fn rebuild_indexes(conn: &mut Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::store::OciManifest;
-    use crate::store::generated::depot::registry::store::{AnnotationContent, ReleaseContent};
-    use crate::store::generated::depot::registry::types::{ContentKind, Metadata, OciArtifact};
+    use crate::store::{AnnotationContent, ReleaseContent};
+    use crate::store::{ContentKind, Metadata, OciArtifact};
     use std::sync::{Arc, Barrier};
 
     fn open(dir: &Path) -> SqliteLog {

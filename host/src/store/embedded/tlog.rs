@@ -18,7 +18,7 @@ use depot_protocol::tlog::{
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{During, read_log};
-use crate::store::backend::StoreError;
+use crate::store::StoreError;
 use crate::store::{Action, LogEntry};
 
 pub const SCHEMA: &str = "

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sqlite::{During, connect, lock};
+use crate::store::StoreError;
 use crate::store::TokenInfo;
-use crate::store::backend::StoreError;
 
 /// `namespaces` is a JSON list; times are milliseconds since the Unix epoch.
 const SCHEMA: &str = "

@@ -1,4 +1,4 @@
-//! The one trait handlers' storage goes through, and its error type.
+//! The one trait the native store capability goes through.
 //!
 //! The embedded backend (SQLite and a blob directory, [`super::embedded`]) is
 //! the default; other backends (PostgreSQL with object storage) sit beside it
@@ -8,7 +8,8 @@
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
 
-use super::{
+use crate::StoreError;
+use crate::types::{
     Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
     SearchQuery, SigningPolicy, TokenInfo,
 };
@@ -186,79 +187,4 @@ pub trait BlobRead: Send {
 
     /// Reads up to `len` bytes (at most [`MAX_CHUNK`]); empty at the end.
     fn read(&mut self, len: u32) -> Result<Vec<u8>, StoreError>;
-}
-
-/// A storage failure a handler can act on. Each maps to one case of the WIT
-/// `error` variant; the message says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another entry about the package landed first.
-    #[error(
-        "another change to the package landed first (its head is now {current}); \
-         read the head again and retry"
-    )]
-    HeadMoved {
-        /// The package's head now.
-        current: u64,
-    },
-    /// A second release of one version.
-    #[error(
-        "{name} {version} is already released and releases are immutable; \
-         publish a new version instead"
-    )]
-    VersionExists {
-        /// The package.
-        name: String,
-        /// The version released before.
-        version: String,
-    },
-    /// No such version, blob or package.
-    #[error("{0}")]
-    NotFound(String),
-    /// A malformed digest.
-    #[error(transparent)]
-    InvalidDigest(#[from] depot_protocol::ParseError),
-    /// Uploaded bytes that hash to another digest than the one expected.
-    #[error(
-        "the uploaded bytes have digest {actual}, not {expected}; send the digest of what \
-         was uploaded, or upload again"
-    )]
-    DigestMismatch {
-        /// The digest the client gave.
-        expected: String,
-        /// The digest of the bytes.
-        actual: String,
-    },
-    /// A request the store cannot carry out as asked.
-    #[error("{0}")]
-    BadRequest(String),
-    /// No valid token for a request that needs one.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// A valid token that does not grant what the request does.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Storage itself failed. The message sent to handlers names what was being
-    /// done; `source`, which may name files, is only logged.
-    #[error("storage failed while {action}; nothing was changed, retry later")]
-    Storage {
-        /// What the store was doing, e.g. "appending to the registry log".
-        action: &'static str,
-        /// The underlying failure.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-}
-
-impl StoreError {
-    /// A storage failure while doing `action`.
-    pub fn storage(
-        action: &'static str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
-        Self::Storage {
-            action,
-            source: source.into(),
-        }
-    }
 }

@@ -4,10 +4,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use depot_protocol::token::{self, Denied, Grant};
+use depot_protocol::token::{self, Grant};
 
-use super::backend::{Backend, StoreError};
-use super::{Access, TokenGrant, TokenInfo};
+use super::backend::Backend;
+use crate::StoreError;
+use crate::types::{Access, TokenGrant, TokenInfo};
 
 /// Milliseconds since the Unix epoch.
 fn now_millis() -> u64 {
@@ -16,22 +17,13 @@ fn now_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl From<Denied> for StoreError {
-    fn from(denied: Denied) -> Self {
-        match denied {
-            Denied::Unauthorized(m) => Self::Unauthorized(m),
-            Denied::Forbidden(m) => Self::Forbidden(m),
-        }
-    }
-}
-
 /// Makes a token with `grant`; returns it and its secret.
 pub fn create(backend: &dyn Backend, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {
     let now = now_millis();
     token::check_new_grant(&grant.namespaces, grant.operator, grant.expires, now)
         .map_err(StoreError::BadRequest)?;
     let secret = random_bytes::<{ token::SECRET_BYTES }>()?;
-    let id = hex::encode(random_bytes::<{ token::ID_BYTES }>()?);
+    let id = crate::blobs::hex(&random_bytes::<{ token::ID_BYTES }>()?);
     let info = TokenInfo {
         id,
         label: grant.label,

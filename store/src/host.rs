@@ -1,0 +1,457 @@
+//! The `depot:registry/store` capability: what the runtime provides to the
+//! handler components, implemented natively on a [`Backend`].
+//!
+//! Shaped like wasmtime's `wasi-keyvalue`: the `bindgen!` output stays private,
+//! a [`StoreCtx`] lives in each request's `Store`, a borrowed [`StoreView`]
+//! implements the generated host traits, and [`add_to_linker`] wires it up:
+//!
+//! ```ignore
+//! struct Host { store: StoreCtx, table: ResourceTable, /* wasi, http */ }
+//!
+//! store::add_to_linker(&mut linker, |h: &mut Host| StoreView::new(&h.store, &mut h.table))?;
+//! ```
+//!
+//! Failures a handler can act on reach it as WIT `error` values; only bugs in
+//! the host (a stale resource handle, say) trap.
+
+mod backend;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
+
+pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
+pub use crate::StoreError;
+/// The WIT `error` a store call returns: what a host calling a store
+/// component's exports gets back.
+pub use crate::types::Error as WitError;
+use crate::types::{
+    Access, Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
+    SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
+};
+
+pub(crate) mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "depot:registry/runtime",
+        imports: {
+            "depot:registry/store.wait-log": async | trappable,
+            default: trappable,
+        },
+        with: {
+            "depot:registry/store.blob-writer": super::BlobWriter,
+            "depot:registry/store.blob-reader": super::BlobReader,
+            "depot:registry/store.upload-writer": super::UploadWriter,
+        },
+        trappable_error_type: {
+            "depot:registry/types.error" => super::CallError,
+        },
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
+    });
+}
+
+use self::generated::depot::registry::{store as wit_store, types as wit_types};
+
+/// The most entries or packages one listing call returns, whatever the
+/// handler asks for, so one call cannot make the host allocate without bound.
+const MAX_PAGE: u32 = 1000;
+
+/// How long before the request's deadline `wait-log` gives up, so the
+/// handler has time to answer.
+const WAIT_MARGIN: Duration = Duration::from_millis(500);
+
+/// Per-request state of the store capability: which backend to use, and
+/// when the request must be answered by.
+#[derive(Clone)]
+pub struct StoreCtx {
+    backend: Arc<dyn Backend>,
+    deadline: Option<Instant>,
+}
+
+impl StoreCtx {
+    /// A context whose calls go to `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            backend,
+            deadline: None,
+        }
+    }
+
+    /// This context for a request that must be answered by `deadline`.
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            deadline: Some(deadline),
+        }
+    }
+}
+
+/// A borrowed view of a request's store state; implements the generated host traits.
+pub struct StoreView<'a> {
+    ctx: &'a StoreCtx,
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> StoreView<'a> {
+    /// A view of `ctx`, with resources kept in `table`.
+    pub fn new(ctx: &'a StoreCtx, table: &'a mut ResourceTable) -> Self {
+        Self { ctx, table }
+    }
+}
+
+/// Adds `depot:registry/store` (and the `types` it uses) to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    f: fn(&mut T) -> StoreView<'_>,
+) -> wasmtime::Result<()> {
+    wit_types::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_store::add_to_linker::<_, HasStore>(linker, f)?;
+    Ok(())
+}
+
+struct HasStore;
+
+impl HasData for HasStore {
+    type Data<'a> = StoreView<'a>;
+}
+
+/// The host side of a `blob-writer` resource.
+pub struct BlobWriter(Box<dyn BlobWrite>);
+
+/// The host side of a `blob-reader` resource.
+pub struct BlobReader(Box<dyn BlobRead>);
+
+/// The host side of an `upload-writer` resource.
+pub struct UploadWriter(Box<dyn UploadWrite>);
+
+/// What a resource or view is, for logs: their state is a backend's.
+macro_rules! opaque_debug {
+    ($($ty:ty),*) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+opaque_debug!(
+    StoreCtx,
+    StoreView<'_>,
+    BlobWriter,
+    BlobReader,
+    UploadWriter
+);
+
+/// Why a store call failed: an expected failure, returned to the handler as a
+/// WIT `error`, or a host bug, which traps.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum CallError {
+    Store(StoreError),
+    Trap(wasmtime::Error),
+}
+
+impl From<StoreError> for CallError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<ResourceTableError> for CallError {
+    fn from(e: ResourceTableError) -> Self {
+        Self::Trap(e.into())
+    }
+}
+
+impl From<depot_protocol::ParseError> for CallError {
+    fn from(e: depot_protocol::ParseError) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl wit_types::Host for StoreView<'_> {
+    fn convert_error(&mut self, err: CallError) -> wasmtime::Result<wit_types::Error> {
+        match err {
+            CallError::Store(err) => Ok(err.into()),
+            CallError::Trap(trap) => Err(trap),
+        }
+    }
+}
+
+impl wit_store::Host for StoreView<'_> {
+    fn max_chunk(&mut self) -> wasmtime::Result<u32> {
+        Ok(MAX_CHUNK)
+    }
+
+    fn create_blob(&mut self) -> Result<Resource<BlobWriter>, CallError> {
+        let writer = self.ctx.backend.create_blob()?;
+        Ok(self.table.push(BlobWriter(writer))?)
+    }
+
+    fn open_blob(
+        &mut self,
+        digest: String,
+        offset: u64,
+    ) -> Result<Resource<BlobReader>, CallError> {
+        let reader = self.ctx.backend.open_blob(&digest.parse()?, offset)?;
+        Ok(self.table.push(BlobReader(reader))?)
+    }
+
+    fn package_head(&mut self, name: String) -> Result<u64, CallError> {
+        Ok(self.ctx.backend.package_head(&name)?)
+    }
+
+    fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
+        Ok(self.ctx.backend.append(entry, expected_head)?)
+    }
+
+    async fn wait_log(&mut self, since: u64, timeout_ms: u32) -> Result<bool, CallError> {
+        let mut head = self.ctx.backend.watch_log();
+        let mut until = Instant::now() + Duration::from_millis(timeout_ms.into());
+        if let Some(deadline) = self.ctx.deadline {
+            until = until.min(deadline.checked_sub(WAIT_MARGIN).unwrap_or(deadline));
+        }
+        loop {
+            if *head.borrow_and_update() > since {
+                return Ok(true);
+            }
+            match tokio::time::timeout_at(until.into(), head.changed()).await {
+                Ok(Ok(())) => {}
+                // The deadline passed, or the store is shutting down.
+                Ok(Err(_)) | Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    fn read_log(&mut self, since: u64, limit: u32) -> Result<Vec<LogEntry>, CallError> {
+        Ok(self.ctx.backend.read_log(since, limit.min(MAX_PAGE))?)
+    }
+
+    fn get_release(&mut self, name: String, version: String) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.get_release(&name, &version)?)
+    }
+
+    fn search(&mut self, query: SearchQuery) -> Result<wit_store::SearchPage, CallError> {
+        let (releases, next) = self.ctx.backend.search(&query)?;
+        Ok(wit_store::SearchPage { releases, next })
+    }
+
+    fn stats(&mut self) -> Result<RegistryStats, CallError> {
+        Ok(self.ctx.backend.stats()?)
+    }
+
+    fn log_checkpoint(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_checkpoint()?)
+    }
+
+    fn log_key(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_key()?)
+    }
+
+    fn log_inclusion(&mut self, seq: u64, tree_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_inclusion(seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(&mut self, old_size: u64, new_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_consistency(old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn find_release(
+        &mut self,
+        name: String,
+        version: String,
+    ) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.find_release(&name, &version)?)
+    }
+
+    fn list_releases(&mut self, name: String) -> Result<Vec<Release>, CallError> {
+        Ok(self.ctx.backend.list_releases(&name)?)
+    }
+
+    fn list_packages(
+        &mut self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<PackageSummary>, CallError> {
+        Ok(self
+            .ctx
+            .backend
+            .list_packages(after.as_deref(), limit.min(MAX_PAGE))?)
+    }
+
+    fn release_by_digest(&mut self, digest: String) -> Result<Option<Release>, CallError> {
+        Ok(self.ctx.backend.release_by_digest(&digest.parse()?)?)
+    }
+
+    fn start_upload(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.start_upload()?)
+    }
+
+    fn open_upload(&mut self, id: String) -> Result<Resource<UploadWriter>, CallError> {
+        let writer = self.ctx.backend.open_upload(&id)?;
+        Ok(self.table.push(UploadWriter(writer))?)
+    }
+
+    fn upload_size(&mut self, id: String) -> Result<u64, CallError> {
+        Ok(self.ctx.backend.upload_size(&id)?)
+    }
+
+    fn complete_upload(&mut self, id: String, expected: String) -> Result<String, CallError> {
+        let digest = self.ctx.backend.complete_upload(&id, &expected.parse()?)?;
+        Ok(digest.to_string())
+    }
+
+    fn cancel_upload(&mut self, id: String) -> Result<(), CallError> {
+        Ok(self.ctx.backend.cancel_upload(&id)?)
+    }
+
+    fn put_oci_manifest(
+        &mut self,
+        manifest: OciManifest,
+        tag: Option<String>,
+    ) -> Result<(), CallError> {
+        Ok(self.backend().put_oci_manifest(manifest, tag.as_deref())?)
+    }
+
+    fn get_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<Option<OciManifest>, CallError> {
+        Ok(self.backend().get_oci_manifest(&repository, &reference)?)
+    }
+
+    fn list_oci_tags(&mut self, repository: String) -> Result<Vec<String>, CallError> {
+        Ok(self.backend().list_oci_tags(&repository)?)
+    }
+
+    fn has_oci_content(&mut self, repository: String) -> Result<bool, CallError> {
+        Ok(self.backend().has_oci_content(&repository)?)
+    }
+
+    fn link_oci_blob(&mut self, repository: String, digest: String) -> Result<(), CallError> {
+        Ok(self.backend().link_oci_blob(&repository, &digest)?)
+    }
+
+    fn unlink_oci_blob(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().unlink_oci_blob(&repository, &digest)?)
+    }
+
+    fn oci_references(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().oci_references(&repository, &digest)?)
+    }
+
+    fn delete_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<bool, CallError> {
+        Ok(self
+            .backend()
+            .delete_oci_manifest(&repository, &reference)?)
+    }
+
+    fn list_referrers(
+        &mut self,
+        repository: String,
+        subject: String,
+    ) -> Result<Vec<OciManifest>, CallError> {
+        Ok(self.backend().list_referrers(&repository, &subject)?)
+    }
+
+    fn authorize(
+        &mut self,
+        credential: Option<String>,
+        access: Access,
+    ) -> Result<TokenInfo, CallError> {
+        Ok(tokens::authorize(
+            self.backend(),
+            credential.as_deref(),
+            &access,
+        )?)
+    }
+
+    fn create_token(&mut self, grant: TokenGrant) -> Result<(TokenInfo, String), CallError> {
+        Ok(tokens::create(self.backend(), grant)?)
+    }
+
+    fn list_tokens(&mut self) -> Result<Vec<TokenInfo>, CallError> {
+        Ok(self.backend().list_tokens()?)
+    }
+
+    fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
+        Ok(tokens::revoke(self.backend(), &id)?)
+    }
+
+    fn namespace_trust(&mut self, namespace: String) -> Result<SigningPolicy, CallError> {
+        Ok(self.backend().namespace_trust(&namespace)?)
+    }
+
+    fn put_pending(&mut self, release: PendingRelease) -> Result<(), CallError> {
+        Ok(self.backend().put_pending(&release)?)
+    }
+
+    fn get_pending(
+        &mut self,
+        name: String,
+        version: String,
+    ) -> Result<Option<PendingRelease>, CallError> {
+        Ok(self.backend().get_pending(&name, &version)?)
+    }
+}
+
+impl StoreView<'_> {
+    fn backend(&self) -> &dyn Backend {
+        self.ctx.backend.as_ref()
+    }
+}
+
+impl wit_store::HostUploadWriter for StoreView<'_> {
+    fn write(&mut self, writer: Resource<UploadWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
+        Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
+    }
+
+    fn size(&mut self, writer: Resource<UploadWriter>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&writer)?.0.size())
+    }
+
+    fn drop(&mut self, writer: Resource<UploadWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}
+
+impl wit_store::HostBlobWriter for StoreView<'_> {
+    fn write(&mut self, writer: Resource<BlobWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
+        Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
+    }
+
+    fn finish(&mut self, writer: Resource<BlobWriter>) -> Result<String, CallError> {
+        Ok(self.table.get_mut(&writer)?.0.finish()?.to_string())
+    }
+
+    fn drop(&mut self, writer: Resource<BlobWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}
+
+impl wit_store::HostBlobReader for StoreView<'_> {
+    fn size(&mut self, reader: Resource<BlobReader>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&reader)?.0.size())
+    }
+
+    fn read(&mut self, reader: Resource<BlobReader>, len: u32) -> Result<Vec<u8>, CallError> {
+        Ok(self.table.get_mut(&reader)?.0.read(len)?)
+    }
+
+    fn drop(&mut self, reader: Resource<BlobReader>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
