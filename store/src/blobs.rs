@@ -87,10 +87,6 @@ fn discard(kv: &dyn Kv, data: &str, count: u64) {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
     if chunk.len() > MAX_CHUNK as usize {
         return Err(StoreError::BadRequest(format!(
@@ -207,7 +203,7 @@ impl BlobWriter {
     pub fn finish(&mut self, db: &Db, kv: &dyn Kv) -> Result<Digest, StoreError> {
         match std::mem::replace(&mut self.state, WriterState::Finished) {
             WriterState::Small(bytes) => {
-                let digest = Digest::sha256(&hex(&Sha256::digest(&bytes)))?;
+                let digest = Digest::sha256(&hex::encode(Sha256::digest(&bytes)))?;
                 db.execute(
                     sql::PUT_SMALL_BLOB,
                     params![digest.as_str(), bytes.as_slice()],
@@ -227,7 +223,7 @@ impl BlobWriter {
                             .during("writing a blob")?;
                         chunks += 1;
                     }
-                    let digest = Digest::sha256(&hex(&hasher.finalize()))?;
+                    let digest = Digest::sha256(&hex::encode(hasher.finalize()))?;
                     if blob_exists(db, kv, &digest)? {
                         // The same content is stored already: keep that copy.
                         discard(kv, &self.data, chunks);
@@ -610,8 +606,8 @@ impl Hasher {
 
     fn finish(self) -> Result<Digest, StoreError> {
         let (algorithm, hex) = match self {
-            Self::Sha256(h) => ("sha256", hex(&h.finalize())),
-            Self::Sha512(h) => ("sha512", hex(&h.finalize())),
+            Self::Sha256(h) => ("sha256", hex::encode(h.finalize())),
+            Self::Sha512(h) => ("sha512", hex::encode(h.finalize())),
         };
         Ok(format!("{algorithm}:{hex}").parse()?)
     }

@@ -221,11 +221,9 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// The database behind `sql`, its tables created, its indexes rebuilt
-    /// first if they were derived by another version of `log::apply`, and
-    /// its transparency log set up if it is not yet (a database from before
-    /// it, or a new one). Keys and token secrets are drawn from `random`.
-    pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Self, StoreError> {
+    /// The database behind `sql`, as it is: [`crate::open`] also brings its
+    /// schema up to date. Keys and token secrets are drawn from `random`.
+    pub fn new(sql: Box<dyn Sql>, random: Random) -> Self {
         let db = Self {
             sql,
             text_index: Cell::new(false),
@@ -237,15 +235,7 @@ impl Db {
         // burst of them on a busy machine. A backend without the pragma
         // (libSQL over the network) keeps its own behaviour.
         let _ = db.sql.run(BUSY_TIMEOUT, &[]);
-        let (version, text_index, tlog) = db.open_state()?;
-        db.text_index.set(text_index);
-        if version != sql::INDEX_VERSION {
-            crate::log::rebuild_indexes(&db)?;
-        }
-        if !tlog {
-            crate::tlog::open(&db)?;
-        }
-        Ok(db)
+        db
     }
 
     /// The index version, whether the text index exists and whether the
@@ -261,13 +251,10 @@ impl Db {
         (self.random)(n)
     }
 
-    /// The key that signs checkpoints, read from the database on first use.
-    pub fn signer(&self) -> Result<&NoteSigner, StoreError> {
-        if let Some(signer) = self.signer.get() {
-            return Ok(signer);
-        }
-        let signer = crate::tlog::read_key(self)?;
-        Ok(self.signer.get_or_init(|| signer))
+    /// Where the key that signs checkpoints is kept once read
+    /// ([`crate::tlog::signer`]).
+    pub fn signer_cell(&self) -> &OnceCell<NoteSigner> {
+        &self.signer
     }
 
     /// Whether text search has the FTS5 index.

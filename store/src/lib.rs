@@ -17,7 +17,7 @@
 //! native `host::Backend`.
 //!
 //! ```ignore
-//! let db = depot_store::Db::open(Box::new(my_sql_driver), random_bytes)?;
+//! let db = depot_store::open(Box::new(my_sql_driver), random_bytes)?;
 //! let logged = depot_store::log::append(&db, entry, expected_head)?;
 //! ```
 
@@ -79,5 +79,23 @@ mod tests;
 pub mod tlog;
 pub mod tokens;
 
-pub use db::{Db, Sql, Value};
+pub use db::{Db, Random, Sql, Value};
 pub use error::{During, StoreError};
+
+/// Opens the registry database behind `sql`: its tables created, its
+/// indexes rebuilt first if they were derived by another version of
+/// [`log`]'s rules, and its transparency log set up if it is not yet (a
+/// database from before it, or a new one). Keys and token secrets are drawn
+/// from `random`.
+pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Db, StoreError> {
+    let db = Db::new(sql, random);
+    let (version, text_index, tlog_ready) = db.open_state()?;
+    db.set_text_index(text_index);
+    if version != sql::INDEX_VERSION {
+        log::rebuild_indexes(&db)?;
+    }
+    if !tlog_ready {
+        tlog::open(&db)?;
+    }
+    Ok(db)
+}

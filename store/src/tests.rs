@@ -40,7 +40,7 @@ impl TempDb {
     /// A new connection that refuses the statements `allowed` refuses.
     fn open_with(&self, allowed: fn(&str) -> bool) -> Db {
         let conn = rusqlite::Connection::open(&self.0).unwrap();
-        Db::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
+        crate::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
     }
 
     /// Runs `sql` on the database behind the store's back.
@@ -162,7 +162,7 @@ impl Kv for MemKv {
 }
 
 fn digest(n: u8) -> String {
-    format!("sha256:{}", blobs::hex(&[n; 32]))
+    format!("sha256:{}", hex::encode([n; 32]))
 }
 
 fn metadata(n: u8, description: Option<&str>) -> Metadata {
@@ -690,11 +690,11 @@ fn bytes(len: usize, seed: u8) -> Vec<u8> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", blobs::hex(&Sha256::digest(bytes)))
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn store(db: &Db, kv: &MemKv, content: &[u8], chunk: usize) -> Result<String, StoreError> {
-    let mut writer = blobs::BlobWriter::new(blobs::hex(&Sha256::digest(content))[..32].into());
+    let mut writer = blobs::BlobWriter::new(hex::encode(Sha256::digest(content))[..32].into());
     for part in content.chunks(chunk) {
         writer.write(kv, part)?;
     }
@@ -856,7 +856,7 @@ fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to() {
     let mut writer = blobs::open_upload(&db, &kv, &id).unwrap();
     writer.write(&db, &kv, b"long hash").unwrap();
     assert_eq!(writer.size(), 9);
-    let sha512 = format!("sha512:{}", blobs::hex(&Sha512::digest(b"long hash")));
+    let sha512 = format!("sha512:{}", hex::encode(Sha512::digest(b"long hash")));
     blobs::complete_upload(&db, &kv, &id, &sha512).unwrap();
     assert_eq!(read(&db, &kv, &sha512, 0, 100), b"long hash");
 
@@ -949,7 +949,7 @@ fn leaf_hashes(db: &Db) -> Vec<depot_protocol::tlog::Hash> {
 /// The current checkpoint, opened with the database's own key.
 fn opened_checkpoint(db: &Db) -> Checkpoint {
     let note = tlog::checkpoint(db).unwrap().expect("a checkpoint");
-    Checkpoint::open(&note, &db.signer().unwrap().verifier()).unwrap()
+    Checkpoint::open(&note, &tlog::signer(db).unwrap().verifier()).unwrap()
 }
 
 #[test]
@@ -987,7 +987,7 @@ fn every_append_signs_a_checkpoint_whose_proofs_verify() {
         let proof = tlog::inclusion(&db, seq, 5).unwrap();
         verify_inclusion(leaf, index as u64, 5, &proof, &checkpoint.root).unwrap();
     }
-    let early = Checkpoint::open(&early, &db.signer().unwrap().verifier()).unwrap();
+    let early = Checkpoint::open(&early, &tlog::signer(&db).unwrap().verifier()).unwrap();
     assert_eq!(early.size, 4);
     let proof = tlog::consistency(&db, 4, 5).unwrap();
     verify_consistency(4, 5, &early.root, &checkpoint.root, &proof).unwrap();
@@ -1052,7 +1052,7 @@ fn a_database_from_before_the_tree_is_caught_up_under_one_key() {
             let (file, barrier) = (file.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                file.open().signer().unwrap().verifier().to_string()
+                tlog::signer(&file.open()).unwrap().verifier().to_string()
             })
         })
         .collect::<Vec<_>>()

@@ -80,12 +80,21 @@ fn new_key(db: &Db) -> Result<String, StoreError> {
         .random(32)
         .try_into()
         .map_err(|_| StoreError::storage(KEY, "too few random bytes"))?;
-    let name = format!("depot/{}", crate::blobs::hex(&db.random(4)));
+    let name = format!("depot/{}", hex::encode(db.random(4)));
     let signer = NoteSigner::from_seed(&name, seed).map_err(|e| StoreError::storage(KEY, e))?;
     Ok(signer.to_key_string())
 }
 
-/// The key checkpoints are signed with (see [`Db::signer`], which keeps it).
+/// The key that signs checkpoints, read from the database on first use.
+pub fn signer(db: &Db) -> Result<&NoteSigner, StoreError> {
+    if let Some(signer) = db.signer_cell().get() {
+        return Ok(signer);
+    }
+    let signer = read_key(db)?;
+    Ok(db.signer_cell().get_or_init(|| signer))
+}
+
+/// The key checkpoints are signed with (see [`signer`], which keeps it).
 pub fn read_key(db: &Db) -> Result<NoteSigner, StoreError> {
     db.optional(sql::TLOG_KEY, &[], KEY)?
         .ok_or_else(|| StoreError::storage(KEY, "the database has no checkpoint key"))?
@@ -125,7 +134,7 @@ pub fn grow(db: &Db, entries: &[LogEntry]) -> Result<(), StoreError> {
 
 /// Signs a checkpoint of `frontier` and keeps it as the current state.
 fn sign(db: &Db, frontier: &Frontier) -> Result<(), StoreError> {
-    let signer = db.signer()?;
+    let signer = signer(db)?;
     let note = Checkpoint::new(signer.name(), frontier.size(), frontier.root())
         .sign(signer)
         .map_err(|e| StoreError::storage("signing a checkpoint", e))?;
@@ -141,7 +150,7 @@ fn sign(db: &Db, frontier: &Frontier) -> Result<(), StoreError> {
 /// is none by this key.
 fn catch_up(db: &Db) -> Result<(), StoreError> {
     let mut size = frontier(db)?.size();
-    let verifier = db.signer()?.verifier();
+    let verifier = signer(db)?.verifier();
     let signed_by_us =
         checkpoint(db)?.is_some_and(|note| Checkpoint::open(&note, &verifier).is_ok());
     let mut grew = false;

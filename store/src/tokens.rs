@@ -21,7 +21,7 @@ pub fn create(db: &Db, grant: TokenGrant) -> Result<(TokenInfo, String), StoreEr
         .try_into()
         .map_err(|_| StoreError::storage(SAVING, "too few random bytes"))?;
     let info = TokenInfo {
-        id: crate::blobs::hex(&db.random(token::ID_BYTES)),
+        id: hex::encode(db.random(token::ID_BYTES)),
         label: grant.label,
         namespaces: grant.namespaces,
         operator: grant.operator,

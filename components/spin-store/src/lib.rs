@@ -112,7 +112,10 @@ fn db() -> Result<Rc<Db>, StoreError> {
             return Ok(db.clone());
         }
         let connection = Connection::open(LABEL).during("opening the registry database")?;
-        let db = Rc::new(Db::open(Box::new(SpinSqlite(connection)), random_bytes)?);
+        let db = Rc::new(depot_store::open(
+            Box::new(SpinSqlite(connection)),
+            random_bytes,
+        )?);
         Ok(cell.get_or_init(|| db).clone())
     })
 }
@@ -138,7 +141,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 /// A new random id: 128 bits as 32 lowercase hex digits, safe in a URL path
 /// and in a key.
 fn new_id() -> String {
-    blobs::hex(&random_bytes(16))
+    hex::encode(random_bytes(16))
 }
 
 impl Guest for SpinStore {
@@ -289,7 +292,7 @@ impl Guest for SpinStore {
     }
 
     fn log_key() -> Result<String, Error> {
-        Ok(db()?.signer()?.verifier().to_string())
+        Ok(tlog::signer(&*db()?)?.verifier().to_string())
     }
 
     fn log_inclusion(seq: u64, tree_size: u64) -> Result<Vec<String>, Error> {

@@ -23,7 +23,7 @@ pub fn create(backend: &dyn Backend, grant: TokenGrant) -> Result<(TokenInfo, St
     token::check_new_grant(&grant.namespaces, grant.operator, grant.expires, now)
         .map_err(StoreError::BadRequest)?;
     let secret = random_bytes::<{ token::SECRET_BYTES }>()?;
-    let id = crate::blobs::hex(&random_bytes::<{ token::ID_BYTES }>()?);
+    let id = hex::encode(random_bytes::<{ token::ID_BYTES }>()?);
     let info = TokenInfo {
         id,
         label: grant.label,
