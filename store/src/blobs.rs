@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::db::{Db, params};
+use crate::entries::now_millis;
 use crate::error::{During, StoreError};
-use crate::log::now_millis;
 use crate::sql;
 
 /// The most bytes one blob write accepts or one blob read returns (1 MiB),

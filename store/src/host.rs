@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
+use crate::entries::MAX_PAGE;
+
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
 pub use crate::StoreError;
 /// The WIT `error` a store call returns: what a host calling a store
@@ -53,10 +55,6 @@ pub(crate) mod generated {
 }
 
 use self::generated::depot::registry::{store as wit_store, types as wit_types};
-
-/// The most entries or packages one listing call returns, whatever the
-/// handler asks for, so one call cannot make the host allocate without bound.
-const MAX_PAGE: u32 = 1000;
 
 /// How long before the request's deadline `wait-log` gives up, so the
 /// handler has time to answer.

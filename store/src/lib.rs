@@ -69,6 +69,7 @@ pub mod host;
 
 pub mod blobs;
 pub mod db;
+pub mod entries;
 pub mod error;
 pub mod log;
 pub mod oci;

@@ -5,27 +5,16 @@
 //! same transaction as the append, and can be rebuilt from the log at any time
 //! ([`rebuild_indexes`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use depot_protocol::{Candidate, Version};
 
 use crate::db::{Db, Row, params};
+use crate::entries::{MAX_PAGE, insert_log, now_millis, read_log};
 use crate::error::{During, StoreError};
 use crate::sql;
 use crate::types::{Action, Entry, KeyGrant, LogEntry, PendingRelease, SigningPolicy};
 use crate::types::{
     Annotation, ContentKind, Metadata, PackageSummary, RegistryStats, Release, Takedown,
 };
-
-/// The most entries or packages one listing returns, whatever is asked for.
-pub const MAX_PAGE: u32 = 1000;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// See `store.package-head`.
 pub fn package_head(db: &Db, name: &str) -> Result<u64, StoreError> {
@@ -54,44 +43,6 @@ pub fn append(db: &Db, entry: Entry, expected_head: u64) -> Result<LogEntry, Sto
         crate::tlog::grow(tx, std::slice::from_ref(&logged))?;
         Ok(logged)
     })
-}
-
-fn insert_log(db: &Db, logged: &LogEntry) -> Result<(), StoreError> {
-    const APPENDING: &str = "appending to the registry log";
-    let action = serde_json::to_string(&logged.entry.action).during(APPENDING)?;
-    db.execute(
-        sql::INSERT_LOG,
-        params![
-            logged.seq,
-            logged.time,
-            logged.entry.name,
-            logged.entry.version,
-            action
-        ],
-        APPENDING,
-    )
-}
-
-/// See `store.read-log`.
-pub fn read_log(db: &Db, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
-    db.rows(
-        sql::READ_LOG,
-        params![since, limit.min(MAX_PAGE)],
-        "reading the registry log",
-    )?
-    .iter()
-    .map(log_entry_from_row)
-    .collect()
-}
-
-/// Whether the log has an entry after `since`.
-pub fn has_entry_after(db: &Db, since: u64) -> Result<bool, StoreError> {
-    db.one(
-        sql::HAS_ENTRY_AFTER,
-        params![since],
-        "reading the registry log",
-    )?
-    .bool(0)
 }
 
 /// See `store.get-release`.
@@ -232,18 +183,6 @@ pub fn with_annotations(db: &Db, mut releases: Vec<Release>) -> Result<Vec<Relea
         }
     }
     Ok(releases)
-}
-
-fn log_entry_from_row(row: &Row) -> Result<LogEntry, StoreError> {
-    Ok(LogEntry {
-        seq: row.u64(0)?,
-        time: row.u64(1)?,
-        entry: Entry {
-            name: row.text(2)?,
-            version: row.text(3)?,
-            action: row.json(4)?,
-        },
-    })
 }
 
 /// How a content kind is kept in the `kind` column.

@@ -12,8 +12,9 @@
 use crate::db::Value;
 
 use crate::db::Db;
+use crate::entries::MAX_PAGE;
 use crate::error::{During, StoreError};
-use crate::log::{self, MAX_PAGE, kind_name};
+use crate::log::{self, kind_name};
 use crate::sql::RELEASE_COLUMNS;
 use crate::types::{Release, SearchQuery};
 

@@ -18,7 +18,7 @@ use crate::types::{
     Access, Action, AnnotationContent, Entry, LogEntry, OciManifest, ReleaseContent, TokenGrant,
 };
 use crate::types::{ContentKind, Metadata, OciArtifact, Release, SearchQuery};
-use crate::{log, oci, search, tlog, tokens};
+use crate::{entries, log, oci, search, tlog, tokens};
 
 /// A database file, removed when dropped.
 struct TempDb(PathBuf);
@@ -260,7 +260,7 @@ fn racing_appends_for_one_version_let_exactly_one_win() {
         assert_eq!(outcome, &Err(StoreError::HeadMoved { current: 1 }));
     }
     let db = file.open();
-    assert_eq!(log::read_log(&db, 0, 100).unwrap().len(), 1);
+    assert_eq!(entries::read_log(&db, 0, 100).unwrap().len(), 1);
     assert_eq!(log::list_releases(&db, "example:greet").unwrap().len(), 1);
 }
 
@@ -323,17 +323,17 @@ fn the_log_numbers_entries_from_one_and_reads_in_pages() {
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let _ = append(&db, release("example:greet", "1.0.0", 2));
     append(&db, change("example:greet", "1.0.0", Action::Yank)).unwrap();
-    let seqs: Vec<u64> = log::read_log(&db, 0, 100)
+    let seqs: Vec<u64> = entries::read_log(&db, 0, 100)
         .unwrap()
         .iter()
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, [1, 2]);
-    assert_eq!(log::read_log(&db, 1, 100).unwrap()[0].seq, 2);
-    assert_eq!(log::read_log(&db, 0, 1).unwrap().len(), 1);
-    assert!(log::has_entry_after(&db, 1).unwrap());
-    assert!(!log::has_entry_after(&db, 2).unwrap());
-    let entry = &log::read_log(&db, 1, 1).unwrap()[0].entry;
+    assert_eq!(entries::read_log(&db, 1, 100).unwrap()[0].seq, 2);
+    assert_eq!(entries::read_log(&db, 0, 1).unwrap().len(), 1);
+    assert!(entries::has_entry_after(&db, 1).unwrap());
+    assert!(!entries::has_entry_after(&db, 2).unwrap());
+    let entry = &entries::read_log(&db, 1, 1).unwrap()[0].entry;
     assert_eq!(entry.action, Action::Yank);
 }
 
@@ -677,7 +677,7 @@ fn oci_manifests_are_kept_apart_from_the_log() {
             .len(),
         1
     );
-    assert!(log::read_log(&db, 0, 10).unwrap().is_empty());
+    assert!(entries::read_log(&db, 0, 10).unwrap().is_empty());
     assert_eq!(oci::list_tags(&db, "example:greet").unwrap(), ["latest"]);
     assert!(oci::delete_manifest(&db, "example:greet", &digest(1)).unwrap());
     assert!(oci::list_tags(&db, "example:greet").unwrap().is_empty());
@@ -939,7 +939,7 @@ fn a_takedown_removes_content_no_release_still_up_has() {
 
 /// The leaf hashes of every entry in the log.
 fn leaf_hashes(db: &Db) -> Vec<depot_protocol::tlog::Hash> {
-    log::read_log(db, 0, 1000)
+    entries::read_log(db, 0, 1000)
         .unwrap()
         .iter()
         .map(|logged| tlog::leaf(logged).leaf_hash())
@@ -1145,13 +1145,13 @@ fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires() {
         assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
     }
     assert_eq!(file.count("tokens"), 0);
-    let in_an_hour = log::now_millis() + 3_600_000;
+    let in_an_hour = entries::now_millis() + 3_600_000;
     let (info, secret) = tokens::create(&db, grant(&["example"], false, Some(in_an_hour))).unwrap();
     assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
     // The hour passes: the expiry is now a millisecond ago.
     file.execute(
         "UPDATE tokens SET expires = ?1 WHERE id = ?2",
-        (log::now_millis() - 1, &info.id),
+        (entries::now_millis() - 1, &info.id),
     );
     let err = tokens::authorize(&db, Some(&secret), &Access::Read).unwrap_err();
     assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");

@@ -16,8 +16,8 @@ use depot_protocol::tlog::{
 };
 
 use crate::db::{Db, params};
+use crate::entries::{MAX_PAGE, read_log};
 use crate::error::{During, StoreError};
-use crate::log::{MAX_PAGE, read_log};
 use crate::sql;
 use crate::types::{Action, LogEntry};
 

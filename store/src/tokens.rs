@@ -5,8 +5,8 @@
 use depot_protocol::token::{self, Grant};
 
 use crate::db::{Db, Row, params};
+use crate::entries::now_millis;
 use crate::error::{During, StoreError};
-use crate::log::now_millis;
 use crate::sql;
 use crate::types::{Access, TokenGrant, TokenInfo};
 

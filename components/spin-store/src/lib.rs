@@ -25,7 +25,7 @@ use depot_store::bindings::exports::depot::registry::store::{
     LogEntry, OciManifest, SearchPage, TokenGrant, TokenInfo,
 };
 use depot_store::blobs::{self, Kv};
-use depot_store::{Db, During, Sql, StoreError, Value, log, oci, search, tlog, tokens};
+use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use spin_sdk::key_value::Store as KeyValue;
 use spin_sdk::sqlite::Connection;
 
@@ -238,7 +238,7 @@ impl Guest for SpinStore {
     }
 
     fn read_log(since: u64, limit: u32) -> Result<Vec<LogEntry>, Error> {
-        Ok(log::read_log(&*db()?, since, limit)?)
+        Ok(entries::read_log(&*db()?, since, limit)?)
     }
 
     fn wait_log(since: u64, timeout_ms: u32) -> Result<bool, Error> {
@@ -248,7 +248,7 @@ impl Guest for SpinStore {
         let db = db()?;
         let deadline = monotonic_clock::now() + u64::from(timeout_ms) * 1_000_000;
         loop {
-            if log::has_entry_after(&db, since)? {
+            if entries::has_entry_after(&db, since)? {
                 return Ok(true);
             }
             let now = monotonic_clock::now();

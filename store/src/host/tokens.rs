@@ -2,20 +2,12 @@
 //! SHA-256), checking a request's credential, revoking. The rules are
 //! `depot_protocol::token`'s; the backend only keeps rows.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use depot_protocol::token::{self, Grant};
 
 use super::backend::Backend;
 use crate::StoreError;
+use crate::entries::now_millis;
 use crate::types::{Access, TokenGrant, TokenInfo};
-
-/// Milliseconds since the Unix epoch.
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// Makes a token with `grant`; returns it and its secret.
 pub fn create(backend: &dyn Backend, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {
