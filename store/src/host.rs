@@ -8,7 +8,7 @@
 //! ```ignore
 //! struct Host { store: StoreCtx, table: ResourceTable, /* wasi, http */ }
 //!
-//! store::add_to_linker(&mut linker, |h: &mut Host| StoreView::new(&h.store, &mut h.table))?;
+//! depot_store::host::add_to_linker(&mut linker, |h: &mut Host| StoreView::new(&h.store, &mut h.table))?;
 //! ```
 //!
 //! Failures a handler can act on reach it as WIT `error` values; only bugs in

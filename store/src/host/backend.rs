@@ -1,9 +1,9 @@
 //! The one trait the native store capability goes through.
 //!
-//! The embedded backend (SQLite and a blob directory, [`super::embedded`]) is
-//! the default; other backends (PostgreSQL with object storage) sit beside it
-//! and implement the same trait, so nothing above this module knows which one
-//! is in use.
+//! The host's embedded backend (SQLite and a blob directory,
+//! `host/src/store/embedded`) is the default; other backends (PostgreSQL with
+//! object storage) sit beside it and implement the same trait, so nothing
+//! above this module knows which one is in use.
 
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
