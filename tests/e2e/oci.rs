@@ -626,18 +626,7 @@ fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
         monolithic.headers()["docker-content-digest"],
         sha512.as_str()
     );
-    let start = http
-        .post(server.at("/v2/example/raw/blobs/uploads/"))
-        .send()
-        .unwrap();
-    let location = server.at(start.headers()["location"].to_str().unwrap());
-    let first = http
-        .patch(&location)
-        .header("content-range", "0-5")
-        .body("hello ")
-        .send()
-        .unwrap();
-    assert_eq!(first.status(), 202);
+    let location = upload_first_chunk(&server, "hello ");
     let done = http
         .put(format!("{location}?digest={sha512}"))
         .body("world")
@@ -651,6 +640,25 @@ fn uploads_go_in_order_and_end_as_the_digest_they_hash_to() {
             .unwrap(),
     );
     assert_eq!((got.0, got.1.as_str()), (400, "NAME_INVALID"));
+}
+
+/// Starts a chunked upload into `example/raw` and sends `chunk` as its first
+/// chunk; returns the upload's location.
+fn upload_first_chunk(server: &Server, chunk: &'static str) -> String {
+    let http = server.http();
+    let start = http
+        .post(server.at("/v2/example/raw/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = server.at(start.headers()["location"].to_str().unwrap());
+    let first = http
+        .patch(&location)
+        .header("content-range", format!("0-{}", chunk.len() - 1))
+        .body(chunk)
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 202);
+    location
 }
 
 fn patch_at(http: &reqwest::blocking::Client, location: &str) -> reqwest::blocking::Response {
@@ -1130,18 +1138,7 @@ fn referrers_answer_an_empty_index_for_nothing_known_and_carry_each_referrers_an
 fn an_out_of_order_last_chunk_on_the_closing_put_is_416_and_the_upload_resumes(runtime: Runtime) {
     let server = Server::start_on(runtime);
     let http = server.http();
-    let start = http
-        .post(server.at("/v2/example/raw/blobs/uploads/"))
-        .send()
-        .unwrap();
-    let location = server.at(start.headers()["location"].to_str().unwrap());
-    let first = http
-        .patch(&location)
-        .header("content-range", "0-4")
-        .body("hello")
-        .send()
-        .unwrap();
-    assert_eq!(first.status(), 202);
+    let location = upload_first_chunk(&server, "hello");
     let digest = format!("sha256:{}", sha256_hex(b"hello world"));
     // The closing PUT carries a chunk that skips ahead: refused, nothing
     // appended, and the answer says where the upload is.
