@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use depot::store::{Action, Backend, ContentKind, Embedded, Entry, Metadata, ReleaseContent};
+use depot::store::{Action, Backend, ContentKind, Entry, Metadata, ReleaseContent, embedded};
 use support::*;
 
 const VERSIONS: usize = 10;
@@ -136,7 +136,7 @@ fn fill(data: &Path, packages: usize) {
         return;
     }
     let _ = std::fs::remove_dir_all(data);
-    let store = Embedded::open(data).expect("open the store");
+    let store = embedded::open(data).expect("open the store");
     let start = Instant::now();
     for i in 0..packages {
         for v in 0..VERSIONS {

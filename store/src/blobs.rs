@@ -27,8 +27,7 @@ use crate::entries::now_millis;
 use crate::error::{During, StoreError};
 use crate::sql;
 
-/// The most bytes one blob write accepts or one blob read returns (1 MiB),
-/// as in the native store.
+/// The most bytes one blob write accepts or one blob read returns (1 MiB).
 pub const MAX_CHUNK: u32 = 1024 * 1024;
 
 /// Blobs up to this size are kept in SQLite.
@@ -87,7 +86,7 @@ fn discard(kv: &dyn Kv, data: &str, count: u64) {
     }
 }
 
-fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
     if chunk.len() > MAX_CHUNK as usize {
         return Err(StoreError::BadRequest(format!(
             "a blob chunk may be at most {MAX_CHUNK} bytes (`max-chunk`), this one has {}; \
@@ -98,13 +97,13 @@ fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn finished() -> StoreError {
+pub(crate) fn finished() -> StoreError {
     StoreError::BadRequest(
         "this blob writer is already finished; create a new blob to write more".into(),
     )
 }
 
-fn offset_past_end(digest: &Digest, offset: u64, size: u64) -> StoreError {
+pub(crate) fn offset_past_end(digest: &Digest, offset: u64, size: u64) -> StoreError {
     StoreError::BadRequest(format!(
         "offset {offset} is past the end of blob {digest} ({size} bytes); read from an offset of \
          at most {size}"
@@ -584,27 +583,27 @@ impl UploadWriter {
 }
 
 /// The hash of an upload, in the algorithm of the digest it is expected to have.
-enum Hasher {
+pub(crate) enum Hasher {
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl Hasher {
-    fn new(algorithm: Algorithm) -> Self {
+    pub(crate) fn new(algorithm: Algorithm) -> Self {
         match algorithm {
             Algorithm::Sha256 => Self::Sha256(Sha256::new()),
             Algorithm::Sha512 => Self::Sha512(Sha512::new()),
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             Self::Sha256(h) => h.update(bytes),
             Self::Sha512(h) => h.update(bytes),
         }
     }
 
-    fn finish(self) -> Result<Digest, StoreError> {
+    pub(crate) fn finish(self) -> Result<Digest, StoreError> {
         let (algorithm, hex) = match self {
             Self::Sha256(h) => ("sha256", hex::encode(h.finalize())),
             Self::Sha512(h) => ("sha512", hex::encode(h.finalize())),

@@ -17,7 +17,7 @@ const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
 ///
 /// Every statement of a transaction must go through the same connection
 /// (`BEGIN IMMEDIATE` ... `COMMIT` are statements like the others).
-pub trait Sql {
+pub trait Sql: Send {
     /// Runs `statement` with `params` bound to `?1`, `?2`, ...
     fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
 }

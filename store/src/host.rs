@@ -15,7 +15,11 @@
 //! the host (a stale resource handle, say) trap.
 
 mod backend;
-pub mod tokens;
+mod cache;
+#[cfg(feature = "rusqlite")]
+pub mod embedded;
+pub mod files;
+mod sql_backend;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +29,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 use crate::entries::MAX_PAGE;
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
+pub use self::sql_backend::{BlobStore, SMALL_BLOB, SqlBackend};
 pub use crate::StoreError;
 /// The WIT `error` a store call returns: what a host calling a store
 /// component's exports gets back.
@@ -367,15 +372,11 @@ impl wit_store::Host for StoreView<'_> {
         credential: Option<String>,
         access: Access,
     ) -> Result<TokenInfo, CallError> {
-        Ok(tokens::authorize(
-            self.backend(),
-            credential.as_deref(),
-            &access,
-        )?)
+        Ok(self.backend().authorize(credential.as_deref(), &access)?)
     }
 
     fn create_token(&mut self, grant: TokenGrant) -> Result<(TokenInfo, String), CallError> {
-        Ok(tokens::create(self.backend(), grant)?)
+        Ok(self.backend().create_token(grant)?)
     }
 
     fn list_tokens(&mut self) -> Result<Vec<TokenInfo>, CallError> {
@@ -383,7 +384,7 @@ impl wit_store::Host for StoreView<'_> {
     }
 
     fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
-        Ok(tokens::revoke(self.backend(), &id)?)
+        Ok(self.backend().revoke_token(&id)?)
     }
 
     fn namespace_trust(&mut self, namespace: String) -> Result<SigningPolicy, CallError> {

@@ -73,6 +73,8 @@ pub mod entries;
 pub mod error;
 pub mod log;
 pub mod oci;
+#[cfg(any(feature = "rusqlite", all(test, not(target_family = "wasm"))))]
+pub mod rusqlite_driver;
 pub mod search;
 pub mod sql;
 #[cfg(all(test, not(target_family = "wasm")))]
@@ -81,14 +83,26 @@ pub mod tlog;
 pub mod tokens;
 
 pub use db::{Db, Random, Sql, Value};
+use depot_protocol::tlog::NoteSigner;
 pub use error::{During, StoreError};
 
 /// Opens the registry database behind `sql`: its tables created, its
 /// indexes rebuilt first if they were derived by another version of
 /// [`log`]'s rules, and its transparency log set up if it is not yet (a
-/// database from before it, or a new one). Keys and token secrets are drawn
-/// from `random`.
+/// database from before it, or a new one) with a new checkpoint key. Keys and
+/// token secrets are drawn from `random`.
 pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Db, StoreError> {
+    open_with_key(sql, random, None)
+}
+
+/// [`open`], with the checkpoint key given by the operator (a key file)
+/// rather than made by the first instance: a database set up with another
+/// key is refused, so instances never sign one tree with two keys.
+pub fn open_with_key(
+    sql: Box<dyn Sql>,
+    random: Random,
+    key: Option<&NoteSigner>,
+) -> Result<Db, StoreError> {
     let db = Db::new(sql, random);
     let (version, text_index, tlog_ready) = db.open_state()?;
     db.set_text_index(text_index);
@@ -96,7 +110,26 @@ pub fn open(sql: Box<dyn Sql>, random: Random) -> Result<Db, StoreError> {
         log::rebuild_indexes(&db)?;
     }
     if !tlog_ready {
-        tlog::open(&db)?;
+        tlog::open(&db, key)?;
     }
+    if let Some(key) = key {
+        let kept = tlog::signer(&db)?;
+        if kept.to_key_string() != key.to_key_string() {
+            return Err(StoreError::BadRequest(format!(
+                "the database's checkpoint key is {}, not the key given ({}); give the key the \
+                 registry was set up with",
+                kept.verifier(),
+                key.verifier()
+            )));
+        }
+    }
+    Ok(db)
+}
+
+/// Another connection to a database [`open`] has set up, for reading.
+pub fn open_reader(sql: Box<dyn Sql>, random: Random) -> Result<Db, StoreError> {
+    let db = Db::new(sql, random);
+    let (_, text_index, _) = db.open_state()?;
+    db.set_text_index(text_index);
     Ok(db)
 }

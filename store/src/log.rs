@@ -26,18 +26,48 @@ pub fn package_head(db: &Db, name: &str) -> Result<u64, StoreError> {
 /// leaf of the transparency log, with a new signed checkpoint, in one
 /// transaction.
 pub fn append(db: &Db, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
-    const APPENDING: &str = "appending to the registry log";
-    db.transaction(APPENDING, |tx| {
+    commit(db, |tx, last| {
         let current = package_head(tx, &entry.name)?;
         if current != expected_head {
             return Err(StoreError::HeadMoved { current });
         }
-        let last = tx.one(sql::LAST_SEQ, &[], APPENDING)?.u64(0)?;
-        let logged = LogEntry {
+        Ok(LogEntry {
             seq: last + 1,
             time: now_millis(),
             entry,
-        };
+        })
+    })
+}
+
+/// Appends `logged`, an entry of another registry's log (a mirror's origin),
+/// with its own sequence number and time, which must follow this log's last
+/// entry; its index rows and transparency-log leaf come with it as in
+/// [`append`].
+pub fn replicate(db: &Db, logged: LogEntry) -> Result<LogEntry, StoreError> {
+    commit(db, |_, last| {
+        if logged.seq == last + 1 {
+            Ok(logged)
+        } else {
+            Err(StoreError::BadRequest(format!(
+                "entry {} does not follow this log's last entry, {last}; replicate the \
+                 entries after {last} in order",
+                logged.seq
+            )))
+        }
+    })
+}
+
+/// Adds the entry `make` returns (given the transaction and the last
+/// sequence number) to the log, the indexes and the transparency log, in one
+/// transaction.
+fn commit(
+    db: &Db,
+    make: impl FnOnce(&Db, u64) -> Result<LogEntry, StoreError>,
+) -> Result<LogEntry, StoreError> {
+    const APPENDING: &str = "appending to the registry log";
+    db.transaction(APPENDING, |tx| {
+        let last = tx.one(sql::LAST_SEQ, &[], APPENDING)?.u64(0)?;
+        let logged = make(tx, last)?;
         apply(tx, &logged)?;
         insert_log(tx, &logged)?;
         crate::tlog::grow(tx, std::slice::from_ref(&logged))?;

@@ -1,5 +1,4 @@
-//! Search over the indexes: the native store's (host/src/store/embedded/search.rs).
-//! Which packages have a release matching a query, ranked (an exact name,
+//! Search over the indexes: which packages have a release matching a query, ranked (an exact name,
 //! then names starting with the text, then word matches in names and
 //! descriptions), and their matching releases.
 //!

@@ -1,9 +1,8 @@
-//! The SQL text of the store: the native store's schema and statements
-//! (host/src/store/embedded/sqlite.rs and search.rs), as constants.
+//! The SQL text of the store: its schema and statements, as constants, one
+//! source for every driver.
 //!
 //! Spin's `execute` runs one statement per call, so each schema statement is
-//! its own constant. The text is the native store's, so the two could share
-//! one file of constants; the few statements that differ say why.
+//! its own constant.
 
 /// Version of the index derivation, kept in `PRAGMA user_version`, as in the
 /// native store: when it differs the index tables are dropped, created afresh
@@ -48,15 +47,15 @@ pub const LOG_SCHEMA: [&str; 8] = [
         digest     TEXT NOT NULL,
         PRIMARY KEY (repository, tag)
     )",
-    // Spin only: the native store keeps uploads as files. `touched` (ms since
-    // the epoch) lets an abandoned upload be found and removed.
+    // Uploads whose bytes are in a key-value store (the file driver keeps
+    // them as files). `touched` (ms since the epoch) lets an abandoned upload
+    // be found and removed.
     "CREATE TABLE IF NOT EXISTS uploads (
         id      TEXT PRIMARY KEY,
         size    INTEGER NOT NULL,
         touched INTEGER NOT NULL
     )",
-    // Unpublished releases (host/src/store/embedded/pending.rs): one JSON
-    // record per name and version.
+    // Unpublished releases: one JSON record per name and version.
     "CREATE TABLE IF NOT EXISTS pending_releases (
         name    TEXT NOT NULL,
         version TEXT NOT NULL,
@@ -148,10 +147,9 @@ pub const DROP_INDEXES: [&str; 7] = [
     "DROP TABLE IF EXISTS namespace_policy",
 ];
 
-/// Tokens and the transparency log, as the native store keeps them
-/// (host/src/store/embedded/tokens.rs and tlog.rs), and the key checkpoints
-/// are signed with, which the native store keeps in `<data>/log.key` and a
-/// Spin app can keep only here. `crate::tlog::open` creates them all in one
+/// Tokens and the transparency log, and the key checkpoints are signed with
+/// (the embedded store also keeps it in `<data>/log.key`, from which it is
+/// copied here; a Spin app can keep it only here). `crate::tlog::open` creates them all in one
 /// transaction with the key, the tree caught up to the log and its first
 /// checkpoint, so the presence of `tlog_key` says all of it is there.
 /// `namespaces` is a JSON list; times are milliseconds since the Unix epoch.

@@ -39,7 +39,7 @@ impl TempDb {
 
     /// A new connection that refuses the statements `allowed` refuses.
     fn open_with(&self, allowed: fn(&str) -> bool) -> Db {
-        let conn = rusqlite::Connection::open(&self.0).unwrap();
+        let conn = crate::rusqlite_driver::Sqlite::open(&self.0, false).unwrap();
         crate::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
     }
 
@@ -83,45 +83,18 @@ fn not_so_random(n: usize) -> Vec<u8> {
     bytes
 }
 
-/// One connection, running statements as Spin's `InProcConnection` does.
+/// The embedded driver, refusing the statements `allowed` refuses.
 struct Sqlite {
-    conn: rusqlite::Connection,
+    conn: crate::rusqlite_driver::Sqlite,
     allowed: fn(&str) -> bool,
 }
 
 impl Sql for Sqlite {
     fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
-        use rusqlite::types::{Value as V, ValueRef};
         if !(self.allowed)(statement) {
             return Err(format!("refused: {statement}"));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached(statement)
-            .map_err(|e| e.to_string())?;
-        let columns = stmt.column_count();
-        let params = params.iter().map(|value| match value {
-            Value::Integer(n) => V::Integer(*n),
-            Value::Real(x) => V::Real(*x),
-            Value::Text(text) => V::Text(text.clone()),
-            Value::Blob(bytes) => V::Blob(bytes.clone()),
-            Value::Null => V::Null,
-        });
-        stmt.query_map(rusqlite::params_from_iter(params), |row| {
-            (0..columns)
-                .map(|i| {
-                    Ok(match row.get_ref(i)? {
-                        ValueRef::Null => Value::Null,
-                        ValueRef::Integer(n) => Value::Integer(n),
-                        ValueRef::Real(x) => Value::Real(x),
-                        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-                    })
-                })
-                .collect()
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| e.to_string())
+        self.conn.run(statement, params)
     }
 }
 

@@ -61,15 +61,19 @@ pub fn leaf(logged: &LogEntry) -> LeafEntry<'_> {
 
 /// Sets up the transparency log and the tokens of a database that has none
 /// (a new one, or one from before them), in one transaction: the tables, a
-/// new key unless another instance made one first, the tree caught up to the
+/// new key (or `key`) unless another instance set one first, the tree caught up to the
 /// log and a checkpoint signed.
-pub fn open(db: &Db) -> Result<(), StoreError> {
+pub fn open(db: &Db, key: Option<&NoteSigner>) -> Result<(), StoreError> {
     const OPENING: &str = "opening the transparency log";
     db.transaction(OPENING, |tx| {
         for statement in sql::TLOG_SCHEMA {
             tx.execute(statement, &[], OPENING)?;
         }
-        tx.execute(sql::PUT_TLOG_KEY, params![new_key(tx)?], OPENING)?;
+        let key = match key {
+            Some(key) => key.to_key_string(),
+            None => new_key(tx)?,
+        };
+        tx.execute(sql::PUT_TLOG_KEY, params![key], OPENING)?;
         catch_up(tx)
     })
 }

@@ -93,6 +93,38 @@ pub fn revoke(db: &Db, id: &str) -> Result<TokenInfo, StoreError> {
     })
 }
 
+/// On a registry's first start: makes the operator's token when there is no
+/// operator token that still works, and returns its secret (to be shown
+/// once); none when there is one. One transaction, so instances starting
+/// together on one database make one token between them.
+pub fn ensure_operator(db: &Db) -> Result<Option<String>, StoreError> {
+    db.transaction("making the operator's token", |tx| {
+        if has_live_operator(&list(tx)?) {
+            return Ok(None);
+        }
+        let (_, secret) = create(tx, operator_grant())?;
+        Ok(Some(secret))
+    })
+}
+
+/// Whether `tokens` include an operator's token that still works.
+pub fn has_live_operator(tokens: &[TokenInfo]) -> bool {
+    let now = now_millis();
+    tokens
+        .iter()
+        .any(|info| token::is_live_operator(&grant(info), now))
+}
+
+/// What the operator's token grants: everything, until revoked.
+pub fn operator_grant() -> TokenGrant {
+    TokenGrant {
+        label: Some(token::OPERATOR_LABEL.to_string()),
+        namespaces: vec![token::EVERY_NAMESPACE.to_string()],
+        operator: true,
+        expires: None,
+    }
+}
+
 /// What `info` grants, for `depot_protocol::token`'s rules.
 fn grant(info: &TokenInfo) -> Grant<'_> {
     Grant {

@@ -24,7 +24,7 @@ use self::engine::{Compiled, EpochTicker};
 use self::http::Server;
 use self::request::{Limits, Storage};
 use crate::spin::SpinCtx;
-use crate::store::{Backend, Embedded, StoreCtx};
+use crate::store::{Backend, StoreCtx};
 
 /// Tokio worker threads: at least this many, so a worker blocked in a storage
 /// call (an fsync) or running a handler between yields leaves others free.
@@ -85,11 +85,13 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     };
     // A mirror takes no writes: it needs a token only to be read privately.
     if mirror.is_none() || args.private {
-        let secret = match &app.backend {
-            Some(backend) => crate::store::tokens::ensure_operator(backend.as_ref())
-                .context("cannot make the operator's token")?,
-            None => ensure_spin_operator(&engine, &all, &storage, &limits).await?,
-        };
+        let secret = match &storage {
+            Storage::Native(_) => app.backend.as_ref().map(|b| b.ensure_operator()),
+            Storage::Spin(spin) => Some(spin.ensure_operator()),
+        }
+        .transpose()
+        .context("cannot make the operator's token")?
+        .flatten();
         if let Some(secret) = secret {
             show_operator_token(&secret)?;
         }
@@ -218,7 +220,7 @@ struct App {
 impl App {
     /// The handlers the manifest names, composed here, on the embedded store.
     fn native(args: &ServeArgs) -> anyhow::Result<Self> {
-        let backend = Embedded::open(&args.data).with_context(|| {
+        let backend = crate::store::embedded::open(&args.data).with_context(|| {
             format!(
                 "cannot open the registry in {}; check that the directory given to --data is \
                  writable",
@@ -335,72 +337,6 @@ fn stub_handler_imports(
         }
     }
     Ok(())
-}
-
-/// Makes the operator's token of a Spin build on its first start (or when
-/// the last one was revoked), through the store the build carries: `depot
-/// compose` exports it beside the HTTP handler. The rule is the native
-/// store's ([`crate::store::tokens::ensure_operator`]); the store component
-/// draws the secret and keeps only its hash.
-async fn ensure_spin_operator(
-    engine: &wasmtime::Engine,
-    pre: &ProxyPre<request::RequestState>,
-    storage: &Storage,
-    limits: &Limits,
-) -> anyhow::Result<Option<String>> {
-    use crate::store::tokens::{has_live_operator, operator_grant};
-    use crate::store::{TokenGrant, TokenInfo, WitError};
-    const MAKING: &str = "cannot make the operator's token in the Spin build's store";
-    let mut store = request::new_store(engine, storage, limits, Instant::now() + limits.deadline);
-    let instance = pre
-        .instance_pre()
-        .instantiate_async(&mut store)
-        .await
-        .map_err(anyhow::Error::from)
-        .context(MAKING)?;
-    let interface = instance
-        .get_export_index(&mut store, None, compose::STORE_EXPORT)
-        .with_context(|| {
-            format!(
-                "the Spin build does not export `{}`, through which `depot serve` makes the \
-                 operator's token; compose it again with this version's `depot compose`",
-                compose::STORE_EXPORT
-            )
-        })?;
-    let function = |store: &mut wasmtime::Store<_>, name: &str| {
-        instance
-            .get_export_index(&mut *store, Some(&interface), name)
-            .with_context(|| format!("the Spin build's store has no `{name}`"))
-    };
-    let refused = |e: WitError| anyhow::anyhow!("{MAKING}: {e:?}");
-
-    let list = function(&mut store, "list-tokens")?;
-    let list = instance
-        .get_typed_func::<(), (Result<Vec<TokenInfo>, WitError>,)>(&mut store, list)
-        .map_err(anyhow::Error::from)
-        .context(MAKING)?;
-    let (tokens,) = list
-        .call_async(&mut store, ())
-        .await
-        .map_err(anyhow::Error::from)
-        .context(MAKING)?;
-    if has_live_operator(&tokens.map_err(refused)?) {
-        return Ok(None);
-    }
-    let create = function(&mut store, "create-token")?;
-    let create = instance
-        .get_typed_func::<(TokenGrant,), (Result<(TokenInfo, String), WitError>,)>(
-            &mut store, create,
-        )
-        .map_err(anyhow::Error::from)
-        .context(MAKING)?;
-    let (made,) = create
-        .call_async(&mut store, (operator_grant(),))
-        .await
-        .map_err(anyhow::Error::from)
-        .context(MAKING)?;
-    let (_, secret) = made.map_err(refused)?;
-    Ok(Some(secret))
 }
 
 /// Prints the operator's new token, the one time it is ever shown: only its

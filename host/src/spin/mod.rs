@@ -74,6 +74,17 @@ impl SpinCtx {
             sqlite: dir.join(SQLITE_FILE),
         })
     }
+
+    /// On the Spin build's first start (or when the last one was revoked),
+    /// makes the operator's token in the build's store and returns its
+    /// secret: the store's own rule ([`depot_store::tokens::ensure_operator`])
+    /// run natively on the file that is the build's `default` database, as
+    /// spin-store opens it, before any request runs.
+    pub fn ensure_operator(&self) -> Result<Option<String>, depot_store::StoreError> {
+        let sql = depot_store::rusqlite_driver::Sqlite::open(&self.sqlite, false)?;
+        let db = depot_store::open(Box::new(sql), depot_store::host::embedded::random_bytes)?;
+        depot_store::tokens::ensure_operator(&db)
+    }
 }
 
 /// A view of a [`SpinCtx`] and the request's resource table.

@@ -1,10 +1,7 @@
 //! Storage for `depot serve`: the store capability the handlers import
-//! (`depot_store::host`: `depot:registry/store` over a [`Backend`]) and the
+//! (`depot_store::host`: `depot:registry/store` over a [`Backend`]) and its
 //! embedded backend, SQLite and a content-addressed blob directory
-//! ([`Embedded`]).
-
-mod embedded;
+//! ([`embedded::open`]).
 
 pub use depot_store::host::*;
 pub use depot_store::types::*;
-pub use embedded::Embedded;

@@ -1,21 +1,18 @@
 //! The one trait the native store capability goes through.
 //!
-//! The host's embedded backend (SQLite and a blob directory,
-//! `host/src/store/embedded`) is the default; other backends (PostgreSQL with
-//! object storage) sit beside it and implement the same trait, so nothing
-//! above this module knows which one is in use.
+//! [`super::SqlBackend`] implements it over any SQL driver and blob store;
+//! nothing above this module knows which drivers are in use.
 
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
 
 use crate::StoreError;
 use crate::types::{
-    Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
-    SearchQuery, SigningPolicy, TokenInfo,
+    Access, Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
+    SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
 };
 
-/// The most bytes one blob write accepts or one blob read returns (1 MiB).
-pub const MAX_CHUNK: u32 = 1024 * 1024;
+pub use crate::blobs::MAX_CHUNK;
 
 /// Storage for one registry: content-addressed blobs, the registry log and the
 /// indexes derived from it.
@@ -137,19 +134,22 @@ pub trait Backend: Send + Sync + 'static {
         subject: &str,
     ) -> Result<Vec<OciManifest>, StoreError>;
 
-    /// Keeps a new token: its SHA-256 (`hash`), never the token itself.
-    /// Tokens are this registry's own, kept beside the log rather than in it.
-    fn insert_token(&self, token: &TokenInfo, hash: &str) -> Result<(), StoreError>;
+    /// The token `credential` is, if it grants `access` (see `store.authorize`).
+    fn authorize(&self, credential: Option<&str>, access: &Access)
+    -> Result<TokenInfo, StoreError>;
 
-    /// The token whose SHA-256 is `hash`, if any.
-    fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>, StoreError>;
+    /// Makes a token with `grant`; returns it and its secret, of which only
+    /// the SHA-256 is kept.
+    fn create_token(&self, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError>;
 
     /// Every token, oldest first.
     fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
 
-    /// Marks token `id` revoked at `time` unless it already is; returns it,
-    /// or none when there is no such token.
-    fn revoke_token(&self, id: &str, time: u64) -> Result<Option<TokenInfo>, StoreError>;
+    /// Revokes token `id` (once: a second revocation keeps the first time).
+    fn revoke_token(&self, id: &str) -> Result<TokenInfo, StoreError>;
+
+    /// Makes the operator's token unless one still works; returns its secret.
+    fn ensure_operator(&self) -> Result<Option<String>, StoreError>;
 
     /// Whether `namespace` requires signed releases, and the keys granted on it
     /// or its packages.

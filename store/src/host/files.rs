@@ -11,10 +11,12 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use depot_protocol::{Algorithm, Digest};
-use sha2::{Digest as _, Sha256, Sha512};
+use depot_protocol::Digest;
+use sha2::{Digest as _, Sha256};
 
-use crate::store::{BlobRead, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
+use super::{BlobRead, BlobStore, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
+use crate::blobs::{Hasher, check_chunk};
+pub(crate) use crate::blobs::{finished, offset_past_end};
 
 /// Temporary files older than this are left over from a crash and removed at start-up.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
@@ -117,7 +119,7 @@ impl BlobDir {
         Ok(self.uploads.join(id.hyphenated().to_string()))
     }
 
-    /// See [`crate::store::Backend::start_upload`].
+    /// See [`super::Backend::start_upload`].
     pub fn start_upload(&self) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
         File::create_new(self.uploads.join(&id))
@@ -125,7 +127,7 @@ impl BlobDir {
         Ok(id)
     }
 
-    /// See [`crate::store::Backend::open_upload`].
+    /// See [`super::Backend::open_upload`].
     pub fn open_upload(&self, id: &str) -> Result<FileUploadWriter, StoreError> {
         let file = fs::OpenOptions::new()
             .append(true)
@@ -138,21 +140,18 @@ impl BlobDir {
         Ok(FileUploadWriter { file, size })
     }
 
-    /// See [`crate::store::Backend::upload_size`].
+    /// See [`super::Backend::upload_size`].
     pub fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
         fs::metadata(self.upload_path(id)?)
             .map(|m| m.len())
             .map_err(|e| upload_error(id, "reading an upload's size", e))
     }
 
-    /// See [`crate::store::Backend::complete_upload`].
+    /// See [`super::Backend::complete_upload`].
     pub fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
         let path = self.upload_path(id)?;
         let mut file = File::open(&path).map_err(|e| upload_error(id, "opening an upload", e))?;
-        let mut hasher = match expected.algorithm() {
-            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
-        };
+        let mut hasher = Hasher::new(expected.algorithm());
         let mut buffer = vec![0; MAX_CHUNK as usize];
         loop {
             let n = file
@@ -179,33 +178,45 @@ impl BlobDir {
         Ok(actual)
     }
 
-    /// See [`crate::store::Backend::cancel_upload`].
+    /// See [`super::Backend::cancel_upload`].
     pub fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
         fs::remove_file(self.upload_path(id)?)
             .map_err(|e| upload_error(id, "cancelling an upload", e))
     }
 }
 
-/// The hash of an upload, in the algorithm of the digest it is expected to have.
-enum Hasher {
-    Sha256(Sha256),
-    Sha512(Sha512),
-}
-
-impl Hasher {
-    fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Self::Sha256(h) => h.update(bytes),
-            Self::Sha512(h) => h.update(bytes),
-        }
+/// The file blob driver.
+impl BlobStore for BlobDir {
+    fn create(&self) -> Result<Box<dyn BlobWrite>, StoreError> {
+        Ok(Box::new(BlobDir::create(self)?))
     }
 
-    fn finish(self) -> Result<Digest, StoreError> {
-        let (algorithm, hex) = match self {
-            Self::Sha256(h) => ("sha256", hex::encode(h.finalize())),
-            Self::Sha512(h) => ("sha512", hex::encode(h.finalize())),
-        };
-        Ok(format!("{algorithm}:{hex}").parse()?)
+    fn open(&self, digest: &Digest, offset: u64) -> Result<Box<dyn BlobRead>, StoreError> {
+        Ok(Box::new(self.open_blob(digest, offset)?))
+    }
+
+    fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
+        BlobDir::remove(self, digest)
+    }
+
+    fn start_upload(&self) -> Result<String, StoreError> {
+        BlobDir::start_upload(self)
+    }
+
+    fn open_upload(&self, id: &str) -> Result<Box<dyn UploadWrite>, StoreError> {
+        Ok(Box::new(BlobDir::open_upload(self, id)?))
+    }
+
+    fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
+        BlobDir::upload_size(self, id)
+    }
+
+    fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
+        BlobDir::complete_upload(self, id, expected)
+    }
+
+    fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
+        BlobDir::cancel_upload(self, id)
     }
 }
 
@@ -326,34 +337,9 @@ fn place(temp: &Path, dir: &Path, dest: &Path) -> io::Result<()> {
     sync_dir(dir)
 }
 
-fn check_chunk(chunk: &[u8]) -> Result<(), StoreError> {
-    if chunk.len() > MAX_CHUNK as usize {
-        return Err(StoreError::BadRequest(format!(
-            "a blob chunk may be at most {MAX_CHUNK} bytes (`max-chunk`), this one has {}; \
-             split it",
-            chunk.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The error for reading blob `digest` of `size` bytes from past its end.
-pub fn offset_past_end(digest: &Digest, offset: u64, size: u64) -> StoreError {
-    StoreError::BadRequest(format!(
-        "offset {offset} is past the end of blob {digest} ({size} bytes); read from an offset of \
-         at most {size}"
-    ))
-}
-
 /// The SHA-256 digest of `bytes`.
 pub fn sha256(bytes: &[u8]) -> Result<Digest, StoreError> {
     Ok(Digest::sha256(&hex::encode(Sha256::digest(bytes)))?)
-}
-
-pub fn finished() -> StoreError {
-    StoreError::BadRequest(
-        "this blob writer is already finished; create a new blob to write more".into(),
-    )
 }
 
 impl Drop for FileBlobWriter {
@@ -393,6 +379,7 @@ impl BlobRead for FileBlobReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Sha512;
 
     fn read_all(reader: &mut FileBlobReader, len: u32) -> Vec<u8> {
         let mut all = Vec::new();

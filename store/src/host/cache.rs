@@ -1,13 +1,13 @@
 //! Releases recently read, kept decoded in memory: a release-JSON or content
 //! GET then costs no SQL and no JSON decoding. Correct because this process is
 //! the only writer of its database and every write goes through
-//! [`super::sqlite::SqliteLog::append`], which forgets the package's releases
-//! once its transaction has committed.
+//! [`super::SqlBackend`]'s commit, which forgets the package's releases once
+//! its transaction has committed.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::store::Release;
+use crate::types::Release;
 
 /// Most releases kept; when full the cache starts afresh (hot releases come
 /// back on their next read).
