@@ -13,13 +13,31 @@ use crate::sql;
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 30000";
 
-/// One SQLite connection: runs one statement, returning its rows.
+/// One database connection: runs one statement, returning its rows.
 ///
 /// Every statement of a transaction must go through the same connection
-/// (`BEGIN IMMEDIATE` ... `COMMIT` are statements like the others).
+/// (`BEGIN` ... `COMMIT` are statements like the others).
 pub trait Sql: Send {
-    /// Runs `statement` with `params` bound to `?1`, `?2`, ...
+    /// Runs `statement` with `params` bound to `?1`, `?2`, ... (a driver whose
+    /// engine numbers them otherwise renames them).
     fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String>;
+
+    /// The SQL the engine speaks: the store picks the few statements that
+    /// differ by it.
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+}
+
+/// The SQL dialects the store speaks. Most statements are the same text in
+/// both; [`crate::sql`] gives the others per dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: the embedded store and Spin.
+    Sqlite,
+    /// PostgreSQL: many instances on one database. A boolean result reads
+    /// as an integer (0 or 1), as in SQLite.
+    Postgres,
 }
 
 /// A parameter or column value, in SQLite's types.
@@ -230,20 +248,48 @@ impl Db {
             random,
             signer: OnceCell::new(),
         };
-        // Concurrent publishes queue on the write lock (`BEGIN IMMEDIATE`);
-        // a local Spin database waits 5 s for it by default, too short for a
-        // burst of them on a busy machine. A backend without the pragma
-        // (libSQL over the network) keeps its own behaviour.
-        let _ = db.sql.run(BUSY_TIMEOUT, &[]);
+        match db.dialect() {
+            // Concurrent publishes queue on the write lock (`BEGIN
+            // IMMEDIATE`); a local Spin database waits 5 s for it by
+            // default, too short for a burst of them on a busy machine. A
+            // backend without the pragma (libSQL over the network) keeps its
+            // own behaviour.
+            Dialect::Sqlite => drop(db.sql.run(BUSY_TIMEOUT, &[])),
+            // Where the index version is kept (SQLite's `user_version`), made
+            // before anything reads it.
+            Dialect::Postgres => drop(db.sql.run(sql::postgres::META_SCHEMA, &[])),
+        }
         db
+    }
+
+    /// The SQL this database speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.sql.dialect()
+    }
+
+    /// `statement` in this database's dialect.
+    pub fn pick(&self, statement: &sql::Dialects) -> &'static str {
+        match self.dialect() {
+            Dialect::Sqlite => statement.sqlite,
+            Dialect::Postgres => statement.postgres,
+        }
     }
 
     /// The index version, whether the text index exists and whether the
     /// transparency log is set up.
     pub fn open_state(&self) -> Result<(i64, bool, bool), StoreError> {
         const OPENING: &str = "opening the registry database";
-        let row = self.one(sql::OPEN_STATE, &[], OPENING)?;
+        let row = self.one(self.pick(&sql::OPEN_STATE), &[], OPENING)?;
         Ok((row.i64(0)?, row.bool(1)?, row.bool(2)?))
+    }
+
+    /// Runs the schema statement `ddl` (written in SQLite's types), in this
+    /// database's types.
+    pub fn create(&self, ddl: &str, action: &'static str) -> Result<(), StoreError> {
+        match self.dialect() {
+            Dialect::Sqlite => self.execute(ddl, &[], action),
+            Dialect::Postgres => self.execute(&sql::postgres::ddl(ddl), &[], action),
+        }
     }
 
     /// `n` random bytes.
@@ -316,16 +362,26 @@ impl Db {
     /// back when it returns an error (or the commit fails), so nothing of a
     /// failed change is ever visible.
     ///
-    /// `BEGIN IMMEDIATE` takes the database's write lock at once, so
-    /// transactions of concurrent instances (each with its own connection)
-    /// run one after the other, and what `body` reads stays true until it
-    /// commits.
+    /// The transaction takes the database's write lock at once (SQLite's
+    /// `BEGIN IMMEDIATE`; on PostgreSQL one advisory lock, held until the
+    /// transaction ends), so write transactions of concurrent instances
+    /// (each with its own connection) run one after the other, and what
+    /// `body` reads stays true until it commits.
     pub fn transaction<T>(
         &self,
         action: &'static str,
         body: impl FnOnce(&Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.execute("BEGIN IMMEDIATE", &[], action)?;
+        match self.dialect() {
+            Dialect::Sqlite => self.execute("BEGIN IMMEDIATE", &[], action)?,
+            Dialect::Postgres => {
+                self.execute("BEGIN", &[], action)?;
+                if let Err(e) = self.execute(sql::postgres::WRITE_LOCK, &[], action) {
+                    let _ = self.execute("ROLLBACK", &[], action);
+                    return Err(e);
+                }
+            }
+        }
         let result = body(self).and_then(|value| {
             self.execute("COMMIT", &[], action)?;
             Ok(value)

@@ -73,6 +73,8 @@ pub mod entries;
 pub mod error;
 pub mod log;
 pub mod oci;
+#[cfg(any(feature = "postgres", all(test, not(target_family = "wasm"))))]
+pub mod postgres_driver;
 #[cfg(any(feature = "rusqlite", all(test, not(target_family = "wasm"))))]
 pub mod rusqlite_driver;
 pub mod search;

@@ -7,7 +7,7 @@
 
 use depot_protocol::{Candidate, Version};
 
-use crate::db::{Db, Row, params};
+use crate::db::{Db, Dialect, Row, params};
 use crate::entries::{MAX_PAGE, insert_log, now_millis, read_log};
 use crate::error::{During, StoreError};
 use crate::sql;
@@ -198,7 +198,7 @@ pub fn with_annotations(db: &Db, mut releases: Vec<Release>) -> Result<Vec<Relea
     let mut names: Vec<&str> = releases.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
     let names = serde_json::to_string(&names).during(READING)?;
-    for row in db.rows(sql::ANNOTATIONS_OF, params![names], READING)? {
+    for row in db.rows(db.pick(&sql::ANNOTATIONS_OF), params![names], READING)? {
         let (name, version) = (row.text(0)?, row.text(1)?);
         if let Some(release) = releases
             .iter_mut()
@@ -463,19 +463,24 @@ pub fn rebuild_indexes(db: &Db) -> Result<(), StoreError> {
     const REBUILDING: &str = "rebuilding the registry indexes from the log";
     db.transaction(REBUILDING, |tx| {
         for statement in sql::LOG_SCHEMA {
-            tx.execute(statement, &[], REBUILDING)?;
+            tx.create(statement, REBUILDING)?;
         }
         let (version, text_index, _) = tx.open_state()?;
         tx.set_text_index(text_index);
         if version == sql::INDEX_VERSION {
             return Ok(());
         }
-        for statement in sql::DROP_INDEXES.iter().chain(&sql::INDEX_SCHEMA) {
+        for statement in sql::DROP_INDEXES {
             tx.execute(statement, &[], REBUILDING)?;
         }
-        // A SQLite without FTS5 refuses the table; text search then reads
-        // the releases themselves (see `search`).
-        tx.set_text_index(tx.execute(sql::TEXT_INDEX, &[], REBUILDING).is_ok());
+        for statement in sql::INDEX_SCHEMA {
+            tx.create(statement, REBUILDING)?;
+        }
+        // A SQLite without FTS5 refuses the table, and PostgreSQL has no
+        // FTS5; text search then reads the releases themselves (see `search`).
+        tx.set_text_index(
+            tx.dialect() == Dialect::Sqlite && tx.execute(sql::TEXT_INDEX, &[], REBUILDING).is_ok(),
+        );
         let mut since = 0;
         loop {
             let page = read_log(tx, since, MAX_PAGE)?;
@@ -490,8 +495,17 @@ pub fn rebuild_indexes(db: &Db) -> Result<(), StoreError> {
                 })?;
             }
         }
-        // PRAGMA takes no parameters.
-        let set_version = format!("PRAGMA user_version = {}", sql::INDEX_VERSION);
-        tx.execute(&set_version, &[], REBUILDING)
+        match tx.dialect() {
+            Dialect::Sqlite => {
+                // PRAGMA takes no parameters.
+                let set_version = format!("PRAGMA user_version = {}", sql::INDEX_VERSION);
+                tx.execute(&set_version, &[], REBUILDING)
+            }
+            Dialect::Postgres => tx.execute(
+                sql::postgres::SET_INDEX_VERSION,
+                params![sql::INDEX_VERSION],
+                REBUILDING,
+            ),
+        }
     })
 }

@@ -103,7 +103,7 @@ pub fn unlink_blob(db: &Db, repository: &str, digest: &str) -> Result<bool, Stor
 /// See `store.oci-references`.
 pub fn references(db: &Db, repository: &str, digest: &str) -> Result<bool, StoreError> {
     db.one(
-        sql::OCI_REFERENCES,
+        db.pick(&sql::OCI_REFERENCES),
         params![repository, digest],
         "reading OCI manifests",
     )?

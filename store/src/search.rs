@@ -10,7 +10,7 @@
 
 use crate::db::Value;
 
-use crate::db::Db;
+use crate::db::{Db, Dialect};
 use crate::entries::MAX_PAGE;
 use crate::error::{During, StoreError};
 use crate::log::{self, kind_name};
@@ -53,8 +53,8 @@ fn rows(query: &SearchQuery, params: &mut Vec<Value>) -> (String, &'static str) 
 /// The SQL conditions on a release `r` every filter of `query` but the
 /// text adds, with their parameters; `driven` leaves out the interface
 /// [`rows`] already matches (the export when there is one, else the import).
-fn release_filters(query: &SearchQuery, params: &mut Vec<Value>, driven: bool) -> String {
-    let mut conditions = vec!["1".to_string()];
+fn release_filters(db: &Db, query: &SearchQuery, params: &mut Vec<Value>, driven: bool) -> String {
+    let mut conditions = vec!["1 = 1".to_string()];
     let interfaces = [("export", &query.exports), ("import", &query.imports)];
     let skip = usize::from(driven && interfaces.iter().any(|(_, i)| i.is_some()));
     let checked = interfaces
@@ -74,9 +74,11 @@ fn release_filters(query: &SearchQuery, params: &mut Vec<Value>, driven: bool) -
         params.push(Value::Text(license.to_ascii_lowercase()));
         let n = params.len();
         // The identifier as a word of the expression, or the whole expression.
+        let words = "' ' || lower(replace(replace(r.licenses, '(', ' '), ')', ' ')) || ' '";
+        let word = format!("' ' || CAST(?{n} AS TEXT) || ' '");
         conditions.push(format!(
-            "(lower(r.licenses) = ?{n} OR instr(' ' || lower(replace(replace(r.licenses, '(', ' '), \
-             ')', ' ')) || ' ', ' ' || ?{n} || ' ') > 0)"
+            "(lower(r.licenses) = ?{n} OR {} > 0)",
+            position(db, words, &word)
         ));
     }
     if let Some(namespace) = &query.namespace {
@@ -127,15 +129,27 @@ fn word_match(db: &Db, text: &str, params: &mut Vec<Value>) -> Option<String> {
     }
     // Without FTS5: every word in the name or the description. `lower` folds
     // ASCII only, so the words are lowercased here and the text there.
-    let haystack =
-        "lower(r.name || ' ' || COALESCE(json_extract(r.metadata, '$.description'), ''))";
+    let description = match db.dialect() {
+        Dialect::Sqlite => "json_extract(r.metadata, '$.description')",
+        Dialect::Postgres => "(CAST(r.metadata AS jsonb) ->> 'description')",
+    };
+    let haystack = format!("lower(r.name || ' ' || COALESCE({description}, ''))");
     let conditions: Vec<String> = words(text)
         .map(|word| {
             params.push(Value::Text(word.to_lowercase()));
-            format!("instr({haystack}, ?{}) > 0", params.len())
+            let needle = format!("CAST(?{} AS TEXT)", params.len());
+            format!("{} > 0", position(db, &haystack, &needle))
         })
         .collect();
     (!conditions.is_empty()).then(|| format!("({})", conditions.join(" AND ")))
+}
+
+/// Where `needle` starts in `haystack`, from 1; 0 when it does not occur.
+fn position(db: &Db, haystack: &str, needle: &str) -> String {
+    match db.dialect() {
+        Dialect::Sqlite => format!("instr({haystack}, {needle})"),
+        Dialect::Postgres => format!("strpos({haystack}, {needle})"),
+    }
 }
 
 /// Where a page starts: after this rank and name.
@@ -169,7 +183,7 @@ fn packages(db: &Db, query: &SearchQuery) -> Result<(Vec<String>, Option<String>
     let limit = query.limit.clamp(1, MAX_PAGE);
     let mut params = Vec::new();
     let (from, name) = rows(query, &mut params);
-    let filters = release_filters(query, &mut params, true);
+    let filters = release_filters(db, query, &mut params, true);
     let Some(text) = &query.text else {
         // One rank: packages in name order, read in that order from an
         // index and only as far as the page goes.
@@ -194,9 +208,11 @@ fn packages(db: &Db, query: &SearchQuery) -> Result<(Vec<String>, Option<String>
     // Ranks: the exact name, then names starting with the text, then words.
     params.push(Value::Text(text.clone()));
     let q = params.len();
+    let length = format!("length(CAST(?{q} AS TEXT))");
     let prefix = format!(
-        "(substr(r.name, 1, length(?{q})) = ?{q} \
-         OR substr(r.name, instr(r.name, ':') + 1, length(?{q})) = ?{q})"
+        "(substr(r.name, 1, {length}) = ?{q} \
+         OR substr(r.name, {} + 1, {length}) = ?{q})",
+        position(db, "r.name", "':'")
     );
     let rank = format!("CASE WHEN r.name = ?{q} THEN 0 WHEN {prefix} THEN 1 ELSE 2 END");
     let words = word_match(db, text, &mut params)
@@ -212,8 +228,8 @@ fn packages(db: &Db, query: &SearchQuery) -> Result<(Vec<String>, Option<String>
     let sql = format!(
         "SELECT name, MIN(rank) AS best FROM \
            (SELECT r.name AS name, {rank} AS rank FROM {from} \
-            WHERE {filters} AND {text_match}) \
-         GROUP BY name HAVING best > ?{ar} OR (best = ?{ar} AND name > ?{an}) \
+            WHERE {filters} AND {text_match}) AS hits \
+         GROUP BY name HAVING MIN(rank) > ?{ar} OR (MIN(rank) = ?{ar} AND name > ?{an}) \
          ORDER BY best, name LIMIT ?{lim}"
     );
     let hits = db
@@ -233,10 +249,14 @@ fn packages(db: &Db, query: &SearchQuery) -> Result<(Vec<String>, Option<String>
 fn releases_of(db: &Db, names: &[String], query: &SearchQuery) -> Result<Vec<Release>, StoreError> {
     let listed = serde_json::to_string(names).during("searching")?;
     let mut params = vec![Value::Text(listed)];
-    let filters = release_filters(query, &mut params, false);
+    let filters = release_filters(db, query, &mut params, false);
+    let listed = match db.dialect() {
+        Dialect::Sqlite => "json_each(?1)",
+        Dialect::Postgres => "jsonb_array_elements_text(CAST(?1 AS jsonb))",
+    };
     let sql = format!(
         "SELECT {RELEASE_COLUMNS} FROM releases r \
-         WHERE r.name IN (SELECT value FROM json_each(?1)) AND {filters} ORDER BY r.seq"
+         WHERE r.name IN (SELECT value FROM {listed}) AND {filters} ORDER BY r.seq"
     );
     let mut releases = log::releases_from_rows(&db.rows(&sql, &params, "searching")?)?;
     // Stable: publish order stays within each package.

@@ -4,9 +4,9 @@
 //! Spin's `execute` runs one statement per call, so each schema statement is
 //! its own constant.
 
-/// Version of the index derivation, kept in `PRAGMA user_version`, as in the
-/// native store: when it differs the index tables are dropped, created afresh
-/// and rebuilt from the log.
+/// Version of the index derivation, kept in SQLite's `PRAGMA user_version`
+/// (PostgreSQL: the `depot_meta` table): when it differs the index tables are
+/// dropped, created afresh and rebuilt from the log.
 pub const INDEX_VERSION: i64 = 6;
 
 /// The log, the truth, and what is kept outside it (OCI manifests that are
@@ -185,9 +185,21 @@ pub const TLOG_SCHEMA: [&str; 4] = [
 /// The index version, whether the FTS5 text index exists, and whether the
 /// transparency log and tokens are set up ([`TLOG_SCHEMA`]): what an instance
 /// reads once when it first opens the database.
-pub const OPEN_STATE: &str = "SELECT (SELECT user_version FROM pragma_user_version), \
+pub const OPEN_STATE: Dialects = Dialects {
+    sqlite: "SELECT (SELECT user_version FROM pragma_user_version), \
      EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
-     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')";
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')",
+    // No text index: PostgreSQL searches words without one (see `search`).
+    postgres: "SELECT COALESCE((SELECT index_version FROM depot_meta WHERE id = 1), 0), \
+     false, to_regclass('tlog_key') IS NOT NULL",
+};
+
+/// A statement whose text differs between the dialects ([`crate::db::Dialect`]).
+#[derive(Debug)]
+pub struct Dialects {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
 
 /// The columns a release is read from (`release_from_row`).
 macro_rules! release_columns {
@@ -269,12 +281,12 @@ pub const GET_RELEASE: &str = concat!(
     release_columns!(),
     " FROM releases WHERE name = ?1 AND version = ?2"
 );
-/// Semver versions hold only ASCII letters, digits, `-`, `.` and `+`, so the
-/// case-sensitive GLOB sees no wildcard in them.
+/// The version itself, or it with build metadata (`+...`).
 pub const FIND_RELEASE: &str = concat!(
     "SELECT ",
     release_columns!(),
-    " FROM releases WHERE name = ?1 AND (version = ?2 OR version GLOB ?2 || '+*') LIMIT 1"
+    " FROM releases WHERE name = ?1 AND (version = ?2 OR \
+     substr(version, 1, length(CAST(?2 AS TEXT)) + 1) = CAST(?2 AS TEXT) || '+') LIMIT 1"
 );
 pub const LIST_RELEASES: &str = concat!(
     "SELECT ",
@@ -288,8 +300,13 @@ pub const RELEASE_BY_DIGEST: &str = concat!(
 );
 pub const LIST_PACKAGES: &str = "SELECT name, versions, latest, updated_at FROM packages
      WHERE name > ?1 ORDER BY name LIMIT ?2";
-pub const ANNOTATIONS_OF: &str = "SELECT name, version, type, value, time, seq FROM annotations \
-     WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq";
+/// `?1` a JSON list of names.
+pub const ANNOTATIONS_OF: Dialects = Dialects {
+    sqlite: "SELECT name, version, type, value, time, seq FROM annotations \
+     WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq",
+    postgres: "SELECT name, version, type, value, time, seq FROM annotations \
+     WHERE name IN (SELECT value FROM jsonb_array_elements_text(CAST(?1 AS jsonb))) ORDER BY seq",
+};
 pub const STATS: &str = "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM releases), \
      (SELECT COALESCE(MAX(seq), 0) FROM log)";
 pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE digest = ?1 \
@@ -297,15 +314,17 @@ pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE di
 
 // Small blobs.
 pub const PUT_SMALL_BLOB: &str =
-    "INSERT OR IGNORE INTO small_blobs (digest, bytes) VALUES (?1, ?2)";
+    "INSERT INTO small_blobs (digest, bytes) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 pub const GET_SMALL_BLOB: &str = "SELECT bytes FROM small_blobs WHERE digest = ?1";
 pub const REMOVE_SMALL_BLOB: &str = "DELETE FROM small_blobs WHERE digest = ?1";
 
 // OCI manifests that are not releases.
 pub const PUT_OCI_MANIFEST: &str = concat!(
-    "INSERT OR REPLACE INTO oci_manifests (",
+    "INSERT INTO oci_manifests (",
     oci_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (repository, digest) DO UPDATE SET \
+     media_type = excluded.media_type, size = excluded.size, \
+     artifact_type = excluded.artifact_type, subject = excluded.subject, refs = excluded.refs"
 );
 pub const GET_OCI_MANIFEST: &str = concat!(
     "SELECT ",
@@ -318,18 +337,24 @@ pub const LIST_REFERRERS: &str = concat!(
     oci_columns!(),
     " FROM oci_manifests WHERE repository = ?1 AND subject = ?2 ORDER BY digest"
 );
-pub const PUT_OCI_TAG: &str =
-    "INSERT OR REPLACE INTO oci_tags (repository, tag, digest) VALUES (?1, ?2, ?3)";
+pub const PUT_OCI_TAG: &str = "INSERT INTO oci_tags (repository, tag, digest) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest";
 pub const LIST_OCI_TAGS: &str = "SELECT tag FROM oci_tags WHERE repository = ?1 ORDER BY tag";
 pub const HAS_OCI_CONTENT: &str = "SELECT EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1) \
      OR EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1)";
 pub const LINK_OCI_BLOB: &str =
-    "INSERT OR IGNORE INTO oci_blobs (repository, digest) VALUES (?1, ?2)";
+    "INSERT INTO oci_blobs (repository, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 pub const UNLINK_OCI_BLOB: &str =
     "DELETE FROM oci_blobs WHERE repository = ?1 AND digest = ?2 RETURNING digest";
-pub const OCI_REFERENCES: &str = "SELECT EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1 AND digest = ?2) \
+pub const OCI_REFERENCES: Dialects = Dialects {
+    sqlite: "SELECT EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1 AND digest = ?2) \
      OR EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
-     (digest = ?2 OR EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2)))";
+     (digest = ?2 OR EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2)))",
+    postgres: "SELECT EXISTS (SELECT 1 FROM oci_blobs WHERE repository = ?1 AND digest = ?2) \
+     OR EXISTS (SELECT 1 FROM oci_manifests WHERE repository = ?1 AND \
+     (digest = ?2 OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST(refs AS jsonb)) \
+     WHERE value = ?2)))",
+};
 pub const DELETE_OCI_TAG: &str =
     "DELETE FROM oci_tags WHERE repository = ?1 AND tag = ?2 RETURNING tag";
 pub const DELETE_OCI_MANIFEST: &str =
@@ -344,7 +369,7 @@ pub const GROW_UPLOAD: &str =
     "UPDATE uploads SET size = ?3, touched = ?4 WHERE id = ?1 AND size = ?2 RETURNING id";
 pub const END_UPLOAD: &str = "DELETE FROM uploads WHERE id = ?1 RETURNING size";
 pub const RESTORE_UPLOAD: &str =
-    "INSERT OR IGNORE INTO uploads (id, size, touched) VALUES (?1, ?2, ?3)";
+    "INSERT INTO uploads (id, size, touched) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 pub const STALE_UPLOADS: &str =
     "SELECT id, size FROM uploads WHERE touched < ?1 ORDER BY touched LIMIT ?2";
 
@@ -360,13 +385,20 @@ pub const SET_TLOG_STATE: &str = "INSERT INTO tlog_state (id, size, frontier, ch
 /// The nodes of a proof, `?1` a JSON list of `[level, index]` pairs: one
 /// statement where the native store reads node by node, as each statement
 /// here is a call out of the component.
-pub const TLOG_NODES: &str = "SELECT level, idx, hash FROM tlog_nodes \
+pub const TLOG_NODES: Dialects = Dialects {
+    sqlite: "SELECT level, idx, hash FROM tlog_nodes \
      WHERE (level, idx) IN \
-     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))";
+     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))",
+    postgres: "SELECT level, idx, hash FROM tlog_nodes \
+     WHERE (level, idx) IN \
+     (SELECT CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT) \
+      FROM jsonb_array_elements(CAST(?1 AS jsonb)))",
+};
 pub const TLOG_KEY: &str = "SELECT key FROM tlog_key WHERE id = 1";
 /// The first key kept stays: a second instance opening a new database at
 /// once keeps the key the first one made.
-pub const PUT_TLOG_KEY: &str = "INSERT OR IGNORE INTO tlog_key (id, key) VALUES (1, ?1)";
+pub const PUT_TLOG_KEY: &str =
+    "INSERT INTO tlog_key (id, key) VALUES (1, ?1) ON CONFLICT DO NOTHING";
 
 // Tokens.
 macro_rules! token_columns {
@@ -386,3 +418,41 @@ pub const LIST_TOKENS: &str = concat!(
 /// A second revocation keeps the first one's time.
 pub const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL";
 pub const TOKEN_BY_ID: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?1");
+
+/// What PostgreSQL needs beside the statements above.
+pub mod postgres {
+    use std::borrow::Cow;
+
+    /// Where the index version is kept (SQLite keeps it in `user_version`).
+    pub const META_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS depot_meta (
+        id            BIGINT PRIMARY KEY CHECK (id = 1),
+        index_version BIGINT NOT NULL
+    )";
+
+    /// Records the index version once the indexes are rebuilt.
+    pub const SET_INDEX_VERSION: &str = "INSERT INTO depot_meta (id, index_version) \
+         VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET index_version = excluded.index_version";
+
+    /// Taken by every write transaction, held until it ends: writes of all
+    /// instances run one after the other, as under SQLite's write lock, so
+    /// appends are totally ordered and each reads the head it extends.
+    pub const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(7240100113)";
+
+    /// A schema statement of the store (in SQLite's types) in PostgreSQL's:
+    /// 64-bit integers (sequence numbers and milliseconds do not fit in 32
+    /// bits), `BYTEA` for blobs, and no `WITHOUT ROWID`.
+    pub fn ddl(statement: &str) -> Cow<'_, str> {
+        if !statement.contains("INTEGER")
+            && !statement.contains("BLOB")
+            && !statement.contains("ROWID")
+        {
+            return Cow::Borrowed(statement);
+        }
+        Cow::Owned(
+            statement
+                .replace("INTEGER", "BIGINT")
+                .replace("BLOB", "BYTEA")
+                .replace(") WITHOUT ROWID", ")"),
+        )
+    }
+}

@@ -20,55 +20,149 @@ use crate::types::{
 use crate::types::{ContentKind, Metadata, OciArtifact, Release, SearchQuery};
 use crate::{entries, log, oci, search, tlog, tokens};
 
-/// A database file, removed when dropped.
-struct TempDb(PathBuf);
+/// The engines the store's tests run on, each test once on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// A SQLite file through the embedded driver, as Spin's SQLite runs it.
+    Sqlite,
+    /// A database of its own on the PostgreSQL server named by
+    /// `DEPOT_TEST_DATABASE_URL` (`scripts/test` starts one when unset).
+    Postgres,
+}
+
+/// Where a test's database is, removed when dropped.
+enum TempDb {
+    File(PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+/// The URL of the test server's database `name`.
+fn postgres_url(name: &str) -> String {
+    let url = std::env::var("DEPOT_TEST_DATABASE_URL").expect(
+        "DEPOT_TEST_DATABASE_URL names no PostgreSQL server for the store's tests; run \
+         ./scripts/test, which starts one, or set it (postgres://user@127.0.0.1:5432/postgres)",
+    );
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url.as_str(), ""), |(b, q)| (b, q));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    }
+}
 
 impl TempDb {
-    fn new() -> Self {
+    fn new(engine: Engine) -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("spin-store-test-{}-{n}.db", std::process::id()));
-        Self(path)
+        let name = format!("depot_store_test_{}_{n}", std::process::id());
+        match engine {
+            Engine::Sqlite => Self::File(std::env::temp_dir().join(format!("{name}.db"))),
+            Engine::Postgres => {
+                let admin = postgres_url("postgres");
+                let server = crate::postgres_driver::Postgres::connect(&admin).unwrap();
+                server
+                    .run(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[])
+                    .unwrap();
+                server.run(&format!("CREATE DATABASE {name}"), &[]).unwrap();
+                Self::Postgres { admin, name }
+            }
+        }
     }
 
-    /// A new connection, as each Spin instance has.
+    fn engine(&self) -> Engine {
+        match self {
+            Self::File(_) => Engine::Sqlite,
+            Self::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// A new connection through the engine's driver.
+    fn connect(&self) -> Box<dyn Sql> {
+        match self {
+            Self::File(path) => {
+                Box::new(crate::rusqlite_driver::Sqlite::open(path, false).unwrap())
+            }
+            Self::Postgres { name, .. } => {
+                Box::new(crate::postgres_driver::Postgres::connect(&postgres_url(name)).unwrap())
+            }
+        }
+    }
+
+    /// A new connection, as each instance has.
     fn open(&self) -> Db {
         self.open_with(|_| true)
     }
 
     /// A new connection that refuses the statements `allowed` refuses.
     fn open_with(&self, allowed: fn(&str) -> bool) -> Db {
-        let conn = crate::rusqlite_driver::Sqlite::open(&self.0, false).unwrap();
-        crate::open(Box::new(Sqlite { conn, allowed }), not_so_random).unwrap()
+        let conn = self.connect();
+        crate::open(Box::new(Refusing { conn, allowed }), not_so_random).unwrap()
     }
 
     /// Runs `sql` on the database behind the store's back.
-    fn execute(&self, sql: &str, params: impl rusqlite::Params) {
-        rusqlite::Connection::open(&self.0)
-            .unwrap()
-            .execute(sql, params)
-            .unwrap();
+    fn execute(&self, sql: &str, params: &[Value]) {
+        self.connect().run(sql, params).unwrap();
     }
 
+    /// The rows of `table`; PostgreSQL has no `release_text` (no FTS5).
     fn count(&self, table: &str) -> i64 {
-        rusqlite::Connection::open(&self.0)
-            .unwrap()
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
-                row.get(0)
-            })
-            .unwrap()
+        if self.engine() == Engine::Postgres && table == "release_text" {
+            return 0;
+        }
+        match self
+            .connect()
+            .run(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .unwrap()[0][0]
+        {
+            Value::Integer(n) => n,
+            ref other => panic!("a count is {other:?}"),
+        }
     }
 }
 
 impl Drop for TempDb {
     fn drop(&mut self) {
-        for suffix in ["", "-journal", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
+        match self {
+            Self::File(path) => {
+                for suffix in ["", "-journal", "-wal", "-shm"] {
+                    let mut path = path.clone().into_os_string();
+                    path.push(suffix);
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            Self::Postgres { admin, name } => {
+                if let Ok(server) = crate::postgres_driver::Postgres::connect(admin) {
+                    let _ =
+                        server.run(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[]);
+                }
+            }
         }
     }
+}
+
+/// Each test, once on each engine: `sqlite::name` and `postgres::name`.
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Engine::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Engine::Postgres)
+            })*
+        }
+    };
 }
 
 /// Distinct bytes on every call (the component draws on WASI's random).
@@ -83,18 +177,22 @@ fn not_so_random(n: usize) -> Vec<u8> {
     bytes
 }
 
-/// The embedded driver, refusing the statements `allowed` refuses.
-struct Sqlite {
-    conn: crate::rusqlite_driver::Sqlite,
+/// A driver refusing the statements `allowed` refuses.
+struct Refusing {
+    conn: Box<dyn Sql>,
     allowed: fn(&str) -> bool,
 }
 
-impl Sql for Sqlite {
+impl Sql for Refusing {
     fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
         if !(self.allowed)(statement) {
             return Err(format!("refused: {statement}"));
         }
         self.conn.run(statement, params)
+    }
+
+    fn dialect(&self) -> crate::db::Dialect {
+        self.conn.dialect()
     }
 }
 
@@ -203,9 +301,8 @@ fn all_releases(db: &Db) -> Vec<Release> {
         .collect()
 }
 
-#[test]
-fn racing_appends_for_one_version_let_exactly_one_win() {
-    let file = Arc::new(TempDb::new());
+fn racing_appends_for_one_version_let_exactly_one_win(engine: Engine) {
+    let file = Arc::new(TempDb::new(engine));
     file.open();
     let racers = 8;
     let barrier = Arc::new(Barrier::new(racers));
@@ -237,9 +334,8 @@ fn racing_appends_for_one_version_let_exactly_one_win() {
     assert_eq!(log::list_releases(&db, "example:greet").unwrap().len(), 1);
 }
 
-#[test]
-fn an_append_at_a_stale_head_is_refused_with_the_current_head() {
-    let file = TempDb::new();
+fn an_append_at_a_stale_head_is_refused_with_the_current_head(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let err = log::append(&db, release("example:greet", "1.1.0", 2), 0).unwrap_err();
@@ -248,9 +344,8 @@ fn an_append_at_a_stale_head_is_refused_with_the_current_head() {
     log::append(&db, release("example:other", "1.0.0", 3), 0).unwrap();
 }
 
-#[test]
-fn a_refused_release_leaves_nothing_behind() {
-    let file = TempDb::new();
+fn a_refused_release_leaves_nothing_behind(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let before = ["log", "releases", "release_interfaces", "release_text"].map(|t| file.count(t));
@@ -269,9 +364,8 @@ fn a_refused_release_leaves_nothing_behind() {
     assert_eq!(log::package_head(&db, "example:greet").unwrap(), 2);
 }
 
-#[test]
-fn a_failure_midway_through_an_append_rolls_it_back() {
-    let file = TempDb::new();
+fn a_failure_midway_through_an_append_rolls_it_back(engine: Engine) {
+    let file = TempDb::new(engine);
     file.open();
     // The last write of an append (the log row) fails.
     let db = file.open_with(|statement| !statement.starts_with("INSERT INTO log"));
@@ -289,9 +383,8 @@ fn a_failure_midway_through_an_append_rolls_it_back() {
     append(&file.open(), release("example:greet", "1.0.0", 1)).unwrap();
 }
 
-#[test]
-fn the_log_numbers_entries_from_one_and_reads_in_pages() {
-    let file = TempDb::new();
+fn the_log_numbers_entries_from_one_and_reads_in_pages(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let _ = append(&db, release("example:greet", "1.0.0", 2));
@@ -324,9 +417,8 @@ fn log_entries_are_kept_as_the_native_store_keeps_them() {
     );
 }
 
-#[test]
-fn a_release_is_found_up_to_build_metadata_only() {
-    let file = TempDb::new();
+fn a_release_is_found_up_to_build_metadata_only(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0+a", 1)).unwrap();
     append(&db, release("example:greet", "1.0.0-RC.1", 2)).unwrap();
@@ -343,9 +435,8 @@ fn a_release_is_found_up_to_build_metadata_only() {
     assert_eq!(found("1.0.0-RC.1+x").as_deref(), Some("1.0.0-RC.1"));
 }
 
-#[test]
-fn the_package_summary_follows_releases_and_yanks() {
-    let file = TempDb::new();
+fn the_package_summary_follows_releases_and_yanks(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     for (version, n) in [("1.0.0", 1), ("1.10.0", 2), ("1.9.0", 3), ("2.0.0-rc.1", 4)] {
         append(&db, release("example:greet", version, n)).unwrap();
@@ -377,9 +468,8 @@ fn the_package_summary_follows_releases_and_yanks() {
     assert_eq!(names(Some("b:x"), 2), ["example:greet"]);
 }
 
-#[test]
-fn annotations_takedowns_and_digests_are_indexed() {
-    let file = TempDb::new();
+fn annotations_takedowns_and_digests_are_indexed(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 7)).unwrap();
     append(&db, release("example:copy", "1.0.0", 7)).unwrap();
@@ -422,9 +512,8 @@ fn annotations_takedowns_and_digests_are_indexed() {
     assert!(log::release_by_digest(&db, &digest(8)).unwrap().is_none());
 }
 
-#[test]
-fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
-    let file = TempDb::new();
+fn indexes_rebuilt_from_the_log_equal_the_incremental_ones(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(
         &db,
@@ -468,7 +557,12 @@ fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
         log::list_packages(&db, None, 100).unwrap(),
         all_releases(&db),
     );
-    db.execute("PRAGMA user_version = 0", &[], "test").unwrap();
+    match engine {
+        Engine::Sqlite => db.execute("PRAGMA user_version = 0", &[], "test").unwrap(),
+        Engine::Postgres => db
+            .execute("UPDATE depot_meta SET index_version = 0", &[], "test")
+            .unwrap(),
+    }
     drop(db);
     let db = file.open();
     assert_eq!(
@@ -483,9 +577,8 @@ fn indexes_rebuilt_from_the_log_equal_the_incremental_ones() {
     assert_eq!(log::namespace_trust(&db, "example").unwrap(), trust);
 }
 
-#[test]
-fn search_by_namespace_finds_only_that_namespace() {
-    let file = TempDb::new();
+fn search_by_namespace_finds_only_that_namespace(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     for (n, name) in ["acme:toml", "acme-extra:toml", "acmf:toml", "zed:toml"]
         .into_iter()
@@ -500,9 +593,8 @@ fn search_by_namespace_finds_only_that_namespace() {
     assert_eq!(found(&db, &in_acme), ["acme:toml"]);
 }
 
-#[test]
-fn stats_count_packages_releases_and_the_head() {
-    let file = TempDb::new();
+fn stats_count_packages_releases_and_the_head(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let empty = log::stats(&db).unwrap();
     assert_eq!((empty.packages, empty.releases, empty.head), (0, 0, 0));
@@ -539,10 +631,14 @@ fn found(db: &Db, query: &SearchQuery) -> Vec<String> {
 
 /// Searches by text rank the exact name, then names starting with the text,
 /// then word matches, with and without FTS5.
-#[test]
-fn text_search_ranks_exact_names_then_prefixes_then_words() {
-    for fts5 in [true, false] {
-        let file = TempDb::new();
+fn text_search_ranks_exact_names_then_prefixes_then_words(engine: Engine) {
+    // PostgreSQL has no FTS5: it always searches words without it.
+    let with_fts5: &[bool] = match engine {
+        Engine::Sqlite => &[true, false],
+        Engine::Postgres => &[false],
+    };
+    for &fts5 in with_fts5 {
+        let file = TempDb::new(engine);
         let db = if fts5 {
             file.open()
         } else {
@@ -590,9 +686,8 @@ fn text_search_ranks_exact_names_then_prefixes_then_words() {
     }
 }
 
-#[test]
-fn search_filters_by_interface_license_and_yank() {
-    let file = TempDb::new();
+fn search_filters_by_interface_license_and_yank(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let mut other = release("example:other", "1.0.0", 2);
@@ -615,9 +710,8 @@ fn search_filters_by_interface_license_and_yank() {
     assert_eq!(found(&db, &by_license), ["example:other"]);
 }
 
-#[test]
-fn oci_manifests_are_kept_apart_from_the_log() {
-    let file = TempDb::new();
+fn oci_manifests_are_kept_apart_from_the_log(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let manifest = |n: u8, subject: Option<String>| OciManifest {
         repository: "example:greet".into(),
@@ -687,9 +781,8 @@ fn read(db: &Db, kv: &MemKv, digest: &str, offset: u64, len: u32) -> Vec<u8> {
     }
 }
 
-#[test]
-fn small_blobs_live_in_sqlite_and_large_ones_in_chunks() {
-    let file = TempDb::new();
+fn small_blobs_live_in_sqlite_and_large_ones_in_chunks(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let small = bytes(SMALL_BLOB, 1);
@@ -740,9 +833,8 @@ fn small_blobs_live_in_sqlite_and_large_ones_in_chunks() {
     ));
 }
 
-#[test]
-fn a_blob_is_whole_under_its_digest_or_absent() {
-    let file = TempDb::new();
+fn a_blob_is_whole_under_its_digest_or_absent(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let content = bytes(3 * KV_CHUNK, 3);
@@ -764,9 +856,8 @@ fn a_blob_is_whole_under_its_digest_or_absent() {
     assert!(writer.finish(&db, &kv).is_err());
 }
 
-#[test]
-fn an_unfinished_writer_leaves_nothing_and_a_finished_one_refuses_more() {
-    let file = TempDb::new();
+fn an_unfinished_writer_leaves_nothing_and_a_finished_one_refuses_more(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let mut writer = blobs::BlobWriter::new("unfinished".into());
@@ -795,9 +886,8 @@ fn an_unfinished_writer_leaves_nothing_and_a_finished_one_refuses_more() {
 
 const UPLOAD: &str = "0123456789abcdef0123456789abcdef";
 
-#[test]
-fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to() {
-    let file = TempDb::new();
+fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let id = blobs::start_upload(&db, &kv, UPLOAD.into()).unwrap();
@@ -856,9 +946,8 @@ fn an_upload_spans_writers_and_becomes_the_blob_it_hashes_to() {
     }
 }
 
-#[test]
-fn a_write_to_an_upload_that_moved_on_is_refused() {
-    let file = TempDb::new();
+fn a_write_to_an_upload_that_moved_on_is_refused(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let id = blobs::start_upload(&db, &kv, UPLOAD.into()).unwrap();
@@ -876,9 +965,8 @@ fn a_write_to_an_upload_that_moved_on_is_refused() {
     ));
 }
 
-#[test]
-fn a_takedown_removes_content_no_release_still_up_has() {
-    let file = TempDb::new();
+fn a_takedown_removes_content_no_release_still_up_has(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let kv = MemKv::default();
     let content = bytes(KV_CHUNK + 1, 7);
@@ -925,9 +1013,8 @@ fn opened_checkpoint(db: &Db) -> Checkpoint {
     Checkpoint::open(&note, &tlog::signer(db).unwrap().verifier()).unwrap()
 }
 
-#[test]
-fn every_append_signs_a_checkpoint_whose_proofs_verify() {
-    let file = TempDb::new();
+fn every_append_signs_a_checkpoint_whose_proofs_verify(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     // A new database has a checkpoint of the empty tree at once.
     assert_eq!(opened_checkpoint(&db).size, 0);
@@ -966,9 +1053,8 @@ fn every_append_signs_a_checkpoint_whose_proofs_verify() {
     verify_consistency(4, 5, &early.root, &checkpoint.root, &proof).unwrap();
 }
 
-#[test]
-fn proofs_outside_the_tree_are_bad_requests() {
-    let file = TempDb::new();
+fn proofs_outside_the_tree_are_bad_requests(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     append(&db, release("example:greet", "1.1.0", 2)).unwrap();
@@ -983,9 +1069,8 @@ fn proofs_outside_the_tree_are_bad_requests() {
     assert!(tlog::consistency(&db, 0, 2).unwrap().is_empty());
 }
 
-#[test]
-fn a_failed_append_leaves_the_tree_and_checkpoint_as_they_were() {
-    let file = TempDb::new();
+fn a_failed_append_leaves_the_tree_and_checkpoint_as_they_were(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 1)).unwrap();
     let before = tlog::checkpoint(&db).unwrap();
@@ -1003,20 +1088,17 @@ fn a_failed_append_leaves_the_tree_and_checkpoint_as_they_were() {
     assert_eq!(tlog::checkpoint(&db).unwrap(), before);
 }
 
-#[test]
-fn a_database_from_before_the_tree_is_caught_up_under_one_key() {
-    let file = Arc::new(TempDb::new());
+fn a_database_from_before_the_tree_is_caught_up_under_one_key(engine: Engine) {
+    let file = Arc::new(TempDb::new(engine));
     let db = file.open();
     for n in 0..7 {
         append(&db, release("example:greet", &format!("1.{n}.0"), n)).unwrap();
     }
     let leaves = leaf_hashes(&db);
     drop(db);
-    let conn = rusqlite::Connection::open(&file.0).unwrap();
     for table in ["tokens", "tlog_nodes", "tlog_state", "tlog_key"] {
-        conn.execute(&format!("DROP TABLE {table}"), []).unwrap();
+        file.execute(&format!("DROP TABLE {table}"), &[]);
     }
-    drop(conn);
 
     // Instances opening the database at once agree on one key.
     let barrier = Arc::new(Barrier::new(4));
@@ -1059,18 +1141,17 @@ fn grant(namespaces: &[&str], operator: bool, expires: Option<u64>) -> TokenGran
     }
 }
 
-#[test]
-fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces() {
-    let file = TempDb::new();
+fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     let (info, secret) = tokens::create(&db, grant(&["example"], false, None)).unwrap();
     assert!(depot_protocol::token::is_well_formed(&secret), "{secret}");
     assert_eq!(info.id.len(), 12);
-    let stored: String = rusqlite::Connection::open(&file.0)
-        .unwrap()
-        .query_row("SELECT hash FROM tokens", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(stored, depot_protocol::token::hash(&secret));
+    let stored = file.connect().run("SELECT hash FROM tokens", &[]).unwrap();
+    assert_eq!(
+        stored,
+        [[Value::Text(depot_protocol::token::hash(&secret))]]
+    );
 
     let write = |namespace: &str| Access::Write(namespace.into());
     let authorized = tokens::authorize(&db, Some(&secret), &write("example")).unwrap();
@@ -1105,9 +1186,8 @@ fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces() {
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
-#[test]
-fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires() {
-    let file = TempDb::new();
+fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires(engine: Engine) {
+    let file = TempDb::new(engine);
     let db = file.open();
     for bad in [
         grant(&[], false, None),
@@ -1124,8 +1204,40 @@ fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires() {
     // The hour passes: the expiry is now a millisecond ago.
     file.execute(
         "UPDATE tokens SET expires = ?1 WHERE id = ?2",
-        (entries::now_millis() - 1, &info.id),
+        &[
+            Value::Integer(entries::now_millis() as i64 - 1),
+            Value::Text(info.id.clone()),
+        ],
     );
     let err = tokens::authorize(&db, Some(&secret), &Access::Read).unwrap_err();
     assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
 }
+
+on_every_engine!(
+    racing_appends_for_one_version_let_exactly_one_win,
+    an_append_at_a_stale_head_is_refused_with_the_current_head,
+    a_refused_release_leaves_nothing_behind,
+    a_failure_midway_through_an_append_rolls_it_back,
+    the_log_numbers_entries_from_one_and_reads_in_pages,
+    a_release_is_found_up_to_build_metadata_only,
+    the_package_summary_follows_releases_and_yanks,
+    annotations_takedowns_and_digests_are_indexed,
+    indexes_rebuilt_from_the_log_equal_the_incremental_ones,
+    search_by_namespace_finds_only_that_namespace,
+    stats_count_packages_releases_and_the_head,
+    text_search_ranks_exact_names_then_prefixes_then_words,
+    search_filters_by_interface_license_and_yank,
+    oci_manifests_are_kept_apart_from_the_log,
+    small_blobs_live_in_sqlite_and_large_ones_in_chunks,
+    a_blob_is_whole_under_its_digest_or_absent,
+    an_unfinished_writer_leaves_nothing_and_a_finished_one_refuses_more,
+    an_upload_spans_writers_and_becomes_the_blob_it_hashes_to,
+    a_write_to_an_upload_that_moved_on_is_refused,
+    a_takedown_removes_content_no_release_still_up_has,
+    every_append_signs_a_checkpoint_whose_proofs_verify,
+    proofs_outside_the_tree_are_bad_requests,
+    a_failed_append_leaves_the_tree_and_checkpoint_as_they_were,
+    a_database_from_before_the_tree_is_caught_up_under_one_key,
+    tokens_are_kept_as_hashes_and_grant_only_their_namespaces,
+    a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires,
+);

@@ -67,7 +67,7 @@ pub fn open(db: &Db, key: Option<&NoteSigner>) -> Result<(), StoreError> {
     const OPENING: &str = "opening the transparency log";
     db.transaction(OPENING, |tx| {
         for statement in sql::TLOG_SCHEMA {
-            tx.execute(statement, &[], OPENING)?;
+            tx.create(statement, OPENING)?;
         }
         let key = match key {
             Some(key) => key.to_key_string(),
@@ -191,7 +191,7 @@ fn resolve(db: &Db, plan: Result<ProofPlan, String>) -> Result<Vec<Hash>, StoreE
     let wanted: Vec<(u8, u64)> = plan.nodes().iter().map(|id| (id.level, id.index)).collect();
     let wanted_json = serde_json::to_string(&wanted).during(PROVING)?;
     let mut found = HashMap::with_capacity(wanted.len());
-    for row in db.rows(sql::TLOG_NODES, params![wanted_json], PROVING)? {
+    for row in db.rows(db.pick(&sql::TLOG_NODES), params![wanted_json], PROVING)? {
         let level = u8::try_from(row.u64(0)?).map_err(|e| StoreError::storage(PROVING, e))?;
         let hash = Hash::try_from(row.bytes(2)?.as_slice())
             .map_err(|e| StoreError::storage(PROVING, e))?;
