@@ -19,6 +19,10 @@ mod cache;
 #[cfg(feature = "rusqlite")]
 pub mod embedded;
 pub mod files;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(all(feature = "rusqlite", feature = "postgres", feature = "s3"))]
+pub mod shared;
 mod sql_backend;
 
 use std::sync::Arc;
@@ -29,7 +33,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 use crate::entries::MAX_PAGE;
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
-pub use self::sql_backend::{BlobStore, SMALL_BLOB, SqlBackend};
+pub use self::sql_backend::{BlobStore, FOLLOW_POLL, SMALL_BLOB, SqlBackend, Wakeup};
 pub use crate::StoreError;
 /// The WIT `error` a store call returns: what a host calling a store
 /// component's exports gets back.

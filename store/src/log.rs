@@ -71,6 +71,10 @@ fn commit(
         apply(tx, &logged)?;
         insert_log(tx, &logged)?;
         crate::tlog::grow(tx, std::slice::from_ref(&logged))?;
+        if tx.dialect() == Dialect::Postgres {
+            // Delivered to the other instances' followers at the commit.
+            tx.execute(sql::postgres::NOTIFY, &[], APPENDING)?;
+        }
         Ok(logged)
     })
 }

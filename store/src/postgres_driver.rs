@@ -13,6 +13,7 @@ use std::error::Error;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
@@ -81,6 +82,89 @@ impl Sql for Postgres {
 
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+}
+
+/// A connection of its own that waits for the store's notifications (each
+/// append notifies at its commit), made again when it breaks.
+pub struct Listener {
+    config: postgres::Config,
+    client: Option<Client>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("connected", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl Listener {
+    /// A listener on the database at `url`; it connects on its first wait.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| format!("`{}` is not a PostgreSQL URL: {e}", redact(url)))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        Ok(Self {
+            config,
+            client: None,
+        })
+    }
+
+    /// Returns true after a notification (taking every one that came), or
+    /// false once `timeout` passed without one. With the database away it
+    /// waits out `timeout` and tries again on the next call.
+    pub fn wait(&mut self, timeout: Duration) -> bool {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            let listening = self.config.connect(NoTls).and_then(|mut client| {
+                client.batch_execute(crate::sql::postgres::LISTEN)?;
+                Ok(client)
+            });
+            match listening {
+                Ok(client) => self.client = Some(client),
+                Err(_) => {
+                    self.client = None;
+                    std::thread::sleep(timeout);
+                    return false;
+                }
+            }
+        }
+        let client = self.client.as_mut().expect("connected above");
+        let mut notifications = client.notifications();
+        let first = notifications.timeout_iter(timeout).next();
+        let woke = match first {
+            Ok(Some(_)) => {
+                // The rest already here: one read of the log covers them all.
+                while let Ok(Some(_)) = notifications.iter().next() {}
+                Some(true)
+            }
+            Ok(None) => Some(false),
+            Err(_) => None,
+        };
+        drop(notifications);
+        woke.unwrap_or_else(|| {
+            // The connection broke: made again on the next wait.
+            self.client = None;
+            false
+        })
+    }
+}
+
+/// `url` (a PostgreSQL server's URL, naming any database) naming database
+/// `name` instead, its options kept.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
     }
 }
 
@@ -273,6 +357,18 @@ mod tests {
         assert_eq!(
             placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12 LIMIT ?2"),
             "SELECT a FROM t WHERE b = $1 AND c = $12 LIMIT $2"
+        );
+    }
+
+    #[test]
+    fn a_url_names_another_database_keeping_its_options() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
         );
     }
 

@@ -433,6 +433,11 @@ pub mod postgres {
     pub const SET_INDEX_VERSION: &str = "INSERT INTO depot_meta (id, index_version) \
          VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET index_version = excluded.index_version";
 
+    /// What an append notifies at its commit, which every instance's
+    /// follower listens for.
+    pub const NOTIFY: &str = "SELECT pg_notify('depot_log', '')";
+    pub const LISTEN: &str = "LISTEN depot_log";
+
     /// Taken by every write transaction, held until it ends: writes of all
     /// instances run one after the other, as under SQLite's write lock, so
     /// appends are totally ordered and each reads the head it extends.

@@ -42,19 +42,7 @@ fn postgres_url(name: &str) -> String {
         "DEPOT_TEST_DATABASE_URL names no PostgreSQL server for the store's tests; run \
          ./scripts/test, which starts one, or set it (postgres://user@127.0.0.1:5432/postgres)",
     );
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url.as_str(), ""), |(b, q)| (b, q));
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[after_scheme..].find('/') {
-        Some(slash) => &base[..after_scheme + slash],
-        None => base,
-    };
-    if query.is_empty() {
-        format!("{server}/{name}")
-    } else {
-        format!("{server}/{name}?{query}")
-    }
+    crate::postgres_driver::with_database(&url, name)
 }
 
 impl TempDb {

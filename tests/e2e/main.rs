@@ -22,6 +22,12 @@ macro_rules! on_every_runtime {
                 super::$test($crate::support::Runtime::Spin)
             })*
         }
+        mod shared {
+            $(#[test]
+            fn $test() {
+                super::$test($crate::support::Runtime::Shared)
+            })*
+        }
     };
 }
 

@@ -24,18 +24,138 @@ pub enum Runtime {
     /// compose` (what `spin up` serves), run by `depot serve --spin-app`
     /// with Spin's key-value store and SQLite database on local files.
     Spin,
+    /// `depot serve` on shared storage: a PostgreSQL database and an S3
+    /// bucket of the test's own (`--database`, `--blobs`), as many
+    /// instances run.
+    Shared,
 }
 
 impl Runtime {
-    /// The SQLite database holding the registry log of a registry whose
-    /// `--data` is `data`.
-    pub fn database(self, data: &Path) -> PathBuf {
+    /// Runs `sql` on the registry database of a registry whose `--data` is
+    /// `data`, behind its back; returns how many rows it changed.
+    pub fn tamper(self, data: &Path, sql: &str) -> u64 {
+        let sqlite = |path: PathBuf| {
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute(sql, [])
+                .unwrap() as u64
+        };
         match self {
-            Self::Native => data.join("registry.db"),
-            Self::Spin => data.join("spin").join("sqlite_db.db"),
+            Self::Native => sqlite(data.join("registry.db")),
+            Self::Spin => sqlite(data.join("spin").join("sqlite_db.db")),
+            Self::Shared => {
+                let store = SharedStore::of(data);
+                postgres::Client::connect(&store.database, postgres::NoTls)
+                    .unwrap()
+                    .execute(sql, &[])
+                    .unwrap()
+            }
         }
     }
 }
+
+/// A PostgreSQL database and an S3 bucket of a test's own, on the servers
+/// `scripts/test` starts (`DEPOT_TEST_DATABASE_URL`,
+/// `DEPOT_TEST_S3_ENDPOINT`), which several `depot serve` instances share.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SharedStore {
+    /// `--database`.
+    pub database: String,
+    /// `--blobs`.
+    pub blobs: String,
+}
+
+impl SharedStore {
+    /// A new, empty database and bucket.
+    pub fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("depot_e2e_{}_{n}", std::process::id());
+        let server = std::env::var("DEPOT_TEST_DATABASE_URL").expect(
+            "DEPOT_TEST_DATABASE_URL names no PostgreSQL server; run ./scripts/test, which \
+             starts one",
+        );
+        let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").expect(
+            "DEPOT_TEST_S3_ENDPOINT names no S3 server; run ./scripts/test, which starts one",
+        );
+        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+        // One statement a call: neither may run inside a transaction.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .batch_execute(&statement)
+                .unwrap_or_else(|e| panic!("cannot make database {name}: {e:?}"));
+        }
+        let bucket = name.replace('_', "-");
+        let made = client()
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .expect("make a bucket");
+        assert!(
+            made.status().is_success(),
+            "making bucket {bucket}: {}",
+            made.status()
+        );
+        Self {
+            database: depot_store::postgres_driver::with_database(&server, &name),
+            blobs: format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1"),
+        }
+    }
+
+    /// A copy of this store's database as it is now (the registry's state,
+    /// key and all), on the same bucket (whose blobs are content-addressed),
+    /// noted in `data` for a registry started there.
+    pub fn copy_into(&self, data: &Path) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("depot_e2e_copy_{}_{n}", std::process::id());
+        let (server, source) = self.database.rsplit_once('/').unwrap();
+        let mut admin =
+            postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls).unwrap();
+        // The stopped server's connections may take a moment to go, and a
+        // database is copied only with no one connected.
+        let mut tries = 0;
+        while let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {source}"))
+        {
+            tries += 1;
+            assert!(tries < 50, "cannot copy database {source}: {e:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let copy = Self {
+            database: format!("{server}/{name}"),
+            blobs: self.blobs.clone(),
+        };
+        std::fs::write(
+            data.join(SHARED_STORE_FILE),
+            serde_json::to_vec(&copy).unwrap(),
+        )
+        .unwrap();
+        copy
+    }
+
+    /// The store a shared-runtime registry on `data` was started with.
+    pub fn of(data: &Path) -> Self {
+        let saved = std::fs::read(data.join(SHARED_STORE_FILE))
+            .expect("a shared-runtime registry's data directory names its store");
+        serde_json::from_slice(&saved).unwrap()
+    }
+
+    /// The `depot serve` flags for this store.
+    pub fn args(&self) -> [String; 4] {
+        [
+            "--database".into(),
+            self.database.clone(),
+            "--blobs".into(),
+            self.blobs.clone(),
+        ]
+    }
+}
+
+/// Where the test harness notes, in a shared-runtime registry's data
+/// directory, which database and bucket it uses (so a restart finds them).
+const SHARED_STORE_FILE: &str = "test-shared-store.json";
 
 /// A running `depot serve`, stopped (by its pid) when dropped.
 pub struct Server {
@@ -80,6 +200,9 @@ pub struct ServerOptions {
     /// The operator's token of a registry restarted on `data`, which prints
     /// none.
     pub token: Option<String>,
+    /// For `Runtime::Shared`: the database and bucket, shared with other
+    /// instances (default: the ones a restart's `data` names, else new ones).
+    pub shared: Option<SharedStore>,
 }
 
 /// What `depot serve` prints before the operator's token, on stdout.
@@ -116,13 +239,27 @@ impl Server {
             Some(origin) => command.args(["mirror", "--from", origin]),
         };
         match (options.runtime, &options.handlers) {
-            (Runtime::Native, None) => {}
-            (Runtime::Native, Some(handlers)) => {
+            (Runtime::Native | Runtime::Shared, None) => {}
+            (Runtime::Native | Runtime::Shared, Some(handlers)) => {
                 command.arg("--handlers").arg(handlers);
             }
             (Runtime::Spin, handlers) => {
                 command.arg("--spin-app").arg(spin_app(handlers.as_deref()));
             }
+        }
+        if options.runtime == Runtime::Shared {
+            let shared = match options.shared {
+                Some(shared) => shared,
+                None if data.join(SHARED_STORE_FILE).exists() => SharedStore::of(&data),
+                None => SharedStore::new(),
+            };
+            std::fs::create_dir_all(&data).unwrap();
+            std::fs::write(
+                data.join(SHARED_STORE_FILE),
+                serde_json::to_vec(&shared).unwrap(),
+            )
+            .unwrap();
+            command.args(shared.args());
         }
         let mut child = command
             .arg("--listen")

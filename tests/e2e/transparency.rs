@@ -222,6 +222,9 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
     // A copy of the registry as it was after one entry, key and all.
     let old = dir.path().join("old");
     copy_dir(&data, &old);
+    if runtime == Runtime::Shared {
+        SharedStore::of(&data).copy_into(&old);
+    }
 
     let server = start(&data, Some(listen.clone()), token.clone());
     assert_eq!(server.publish("example:greet", "1.1.0", &bytes).0, 201);
@@ -287,16 +290,14 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database(runtime: Runtime)
     let config = server.config.clone();
     let token = server.token.clone();
     let data = server.stop();
-    let db = rusqlite::Connection::open(runtime.database(&data)).unwrap();
     let forged = format!("sha256:{}", sha256_hex(b"forged"));
-    let changed = db
-        .execute(
-            "UPDATE releases SET digest = ?1 WHERE name = 'example:greet' AND version = '1.0.0'",
-            [&forged],
-        )
-        .unwrap();
+    let changed = runtime.tamper(
+        &data,
+        &format!(
+            "UPDATE releases SET digest = '{forged}' WHERE name = 'example:greet' AND version = '1.0.0'"
+        ),
+    );
     assert_eq!(changed, 1);
-    drop(db);
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         config: Some(config.clone()),
@@ -314,10 +315,7 @@ fn verify_finds_a_release_or_log_entry_altered_in_the_database(runtime: Runtime)
 
     // And a log entry rewritten in place: its leaf no longer matches.
     let data = server.stop();
-    let db = rusqlite::Connection::open(runtime.database(&data)).unwrap();
-    db.execute("UPDATE log SET version = '9.9.9' WHERE seq = 3", [])
-        .unwrap();
-    drop(db);
+    runtime.tamper(&data, "UPDATE log SET version = '9.9.9' WHERE seq = 3");
     let server = Server::start_with(ServerOptions {
         data: Some(data),
         config: Some(config),

@@ -17,6 +17,25 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", default_value = "./depot-data")]
     pub data: PathBuf,
 
+    /// The registry database on PostgreSQL (postgres://USER@HOST:PORT/DB),
+    /// which any number of instances share. Default: SQLite in the data
+    /// directory. Give a password through DEPOT_DATABASE_URL rather than on
+    /// the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DEPOT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
+    /// Where content is kept: an S3 bucket the instances share,
+    /// s3://BUCKET?endpoint=URL&region=REGION (credentials from the usual
+    /// AWS_* variables; needs --database). Default: files in the data
+    /// directory.
+    #[arg(long, value_name = "URL", env = "DEPOT_BLOBS", requires = "database")]
+    pub blobs: Option<String>,
+
     /// Where compiled handlers are cached between runs (default: `cache` in
     /// the data directory). Several registries may share one.
     #[arg(long, value_name = "DIR")]

@@ -220,12 +220,31 @@ struct App {
 impl App {
     /// The handlers the manifest names, composed here, on the embedded store.
     fn native(args: &ServeArgs) -> anyhow::Result<Self> {
-        let backend = crate::store::embedded::open(&args.data).with_context(|| {
-            format!(
-                "cannot open the registry in {}; check that the directory given to --data is \
-                 writable",
-                args.data.display()
-            )
+        let location = crate::store::shared::Location {
+            database: args.database.clone(),
+            blobs: args
+                .blobs
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
+        };
+        let backend = crate::store::shared::open(&location, &args.data).map_err(|e| {
+            let what = match (&location.database, &location.blobs) {
+                (None, _) => format!(
+                    "cannot open the registry in {}; check that the directory given to --data \
+                     is writable",
+                    args.data.display()
+                ),
+                (Some(_), Some(bucket)) => format!(
+                    "cannot open the registry on the database given by --database and bucket {}",
+                    bucket.bucket
+                ),
+                (Some(_), None) => {
+                    "cannot open the registry on the database given by --database".to_string()
+                }
+            };
+            anyhow::anyhow!("{what}: {}", startup_error(&e))
         })?;
         let handlers = manifest::load(args.handlers.as_deref())?;
         if manifest::load_store(args.handlers.as_deref())?.is_some() {
@@ -250,6 +269,12 @@ impl App {
             anyhow::bail!(
                 "a mirror cannot run a Spin build: it copies entries into the native store; \
                  leave out --spin-app"
+            );
+        }
+        if args.database.is_some() {
+            anyhow::bail!(
+                "--database and --blobs do not apply to --spin-app: a Spin build keeps its data \
+                 in Spin's SQLite and key-value store (<data>/spin); leave them out"
             );
         }
         if args.handlers.is_some() {
@@ -337,6 +362,17 @@ fn stub_handler_imports(
         }
     }
     Ok(())
+}
+
+/// What went wrong opening the store, with a storage failure's cause (which
+/// a handler never sees, but the operator starting the registry needs).
+fn startup_error(e: &depot_store::StoreError) -> String {
+    match e {
+        depot_store::StoreError::Storage { action, source } => {
+            format!("storage failed while {action}: {source}")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Prints the operator's new token, the one time it is ever shown: only its

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
 
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
@@ -97,16 +98,46 @@ impl Pool {
 pub struct SqlBackend {
     pool: Arc<Pool>,
     blobs: Arc<dyn BlobStore>,
+    seen: Arc<Seen>,
+}
+
+/// What this process keeps of the log between requests, kept current by its
+/// own appends and, on a shared database, by its follower.
+struct Seen {
     releases: ReleaseCache,
     /// The sequence number of the last entry, for those waiting for the next.
     head: watch::Sender<u64>,
 }
 
+impl Seen {
+    /// Entries up to `seq` have landed: wake those waiting, never going back.
+    fn advance(&self, seq: u64) {
+        self.head.send_if_modified(|head| {
+            let newer = seq > *head;
+            if newer {
+                *head = seq;
+            }
+            newer
+        });
+    }
+}
+
+/// Wakes a backend's follower when another instance may have appended to
+/// the shared database (PostgreSQL's `LISTEN`).
+pub trait Wakeup: Send + 'static {
+    /// Returns after a notification, or once `timeout` has passed.
+    fn wait(&mut self, timeout: Duration);
+}
+
+/// How often a follower reads the log when no notification comes: the
+/// longest another instance's append goes unseen here.
+pub const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
 impl std::fmt::Debug for SqlBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlBackend")
             .field("readers", &self.pool.readers.len())
-            .field("head", &*self.head.borrow())
+            .field("head", &*self.seen.head.borrow())
             .finish_non_exhaustive()
     }
 }
@@ -131,9 +162,46 @@ impl SqlBackend {
                 next_reader: AtomicUsize::new(0),
             }),
             blobs,
-            releases: ReleaseCache::default(),
-            head: watch::Sender::new(head),
+            seen: Arc::new(Seen {
+                releases: ReleaseCache::default(),
+                head: watch::Sender::new(head),
+            }),
         })
+    }
+
+    /// Follows the log as other instances append to the shared database,
+    /// on a thread of its own reading through `db`: each entry another
+    /// instance appends drops its package's releases from the cache and
+    /// wakes those waiting for the log (the feed's long poll and stream),
+    /// within moments of a `wakeup` and at most [`FOLLOW_POLL`] without one.
+    /// The thread ends with the backend.
+    pub fn follow(&self, db: Db, mut wakeup: Box<dyn Wakeup>) -> Result<(), StoreError> {
+        let seen = Arc::downgrade(&self.seen);
+        let mut cursor = *self.seen.head.borrow();
+        std::thread::Builder::new()
+            .name("depot-follow".into())
+            .spawn(move || {
+                loop {
+                    wakeup.wait(FOLLOW_POLL);
+                    let Some(seen) = seen.upgrade() else { return };
+                    match entries::read_log(&db, cursor, crate::entries::MAX_PAGE) {
+                        Ok(landed) => {
+                            for logged in &landed {
+                                seen.releases.forget(&logged.entry.name);
+                            }
+                            if let Some(last) = landed.last() {
+                                cursor = last.seq;
+                                seen.advance(cursor);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "cannot read the log's new entries");
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StoreError::storage("starting the log follower", e))?;
+        Ok(())
     }
 
     /// Appends through `commit` on the writer, then what follows a commit:
@@ -146,8 +214,8 @@ impl SqlBackend {
     ) -> Result<LogEntry, StoreError> {
         let writer = self.pool.writer();
         let logged = commit(&writer)?;
-        self.releases.forget(&logged.entry.name);
-        self.head.send_replace(logged.seq);
+        self.seen.releases.forget(&logged.entry.name);
+        self.seen.advance(logged.seq);
         if matches!(logged.entry.action, Action::Takedown(_)) {
             self.remove_taken_down_content(&writer, &logged);
         }
@@ -224,7 +292,7 @@ impl Backend for SqlBackend {
     }
 
     fn watch_log(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
+        self.seen.head.subscribe()
     }
 
     fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
@@ -232,13 +300,13 @@ impl Backend for SqlBackend {
     }
 
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
-        let generation = match self.releases.get(name, version) {
+        let generation = match self.seen.releases.get(name, version) {
             Ok(release) => return Ok(Some(release)),
             Err(generation) => generation,
         };
         let release = log::get_release(&self.pool.reader(), name, version)?;
         if let Some(release) = &release {
-            self.releases.insert(generation, release);
+            self.seen.releases.insert(generation, release);
         }
         Ok(release)
     }

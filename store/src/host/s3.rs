@@ -1,0 +1,687 @@
+//! The S3 blob driver (the `object_store` crate): content-addressed blobs in
+//! a bucket that many instances share, and uploads any of them can carry on.
+//!
+//! - A blob is `blobs/<algorithm>/<hex>`, written only once its digest is
+//!   known and only if absent (a create-only put; the same bytes already
+//!   there are the same blob). A new blob is spooled to an anonymous local
+//!   temporary file while it is hashed, so memory stays bounded; large ones
+//!   go up as a multipart upload, which S3 makes visible whole or not at all.
+//! - A read is a ranged GET per chunk, from any offset.
+//! - An upload is `uploads/<id>/start` and one object per write,
+//!   `uploads/<id>/<offset>`, put create-only at the offset the writer saw,
+//!   so a POST, its PATCHes and the closing PUT may reach different
+//!   instances, and two writes at one offset cannot both land.
+//!
+//! `object_store` is async: its calls run on a small runtime of this driver's
+//! own, which a store call hands each request to and waits on, so the driver
+//! is callable from any thread, inside an async runtime or not.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use depot_protocol::Digest;
+use futures::TryStreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use sha2::{Digest as _, Sha256};
+
+use super::{BlobRead, BlobStore, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
+use crate::blobs::{Hasher, check_chunk, finished, offset_past_end};
+
+/// Blobs up to this size go up in one put; larger ones in parts of it.
+const PART: usize = 8 * 1024 * 1024;
+
+/// Where blobs live in a bucket, given as `s3://BUCKET?endpoint=URL&region=R`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketUrl {
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+}
+
+impl std::str::FromStr for BucketUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, String> {
+        let usage = || {
+            format!(
+                "`{url}` is not a bucket URL; give s3://BUCKET, optionally with \
+                 ?endpoint=http://HOST:PORT&region=REGION (credentials come from the AWS_* \
+                 environment variables)"
+            )
+        };
+        let rest = url.strip_prefix("s3://").ok_or_else(usage)?;
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if bucket.is_empty() || bucket.contains('/') {
+            return Err(usage());
+        }
+        let mut parsed = Self {
+            bucket: bucket.to_string(),
+            endpoint: None,
+            region: None,
+        };
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            match pair.split_once('=') {
+                Some(("endpoint", value)) if !value.is_empty() => {
+                    parsed.endpoint = Some(value.to_string());
+                }
+                Some(("region", value)) if !value.is_empty() => {
+                    parsed.region = Some(value.to_string());
+                }
+                _ => {
+                    return Err(format!(
+                        "{}: `{pair}` is not `endpoint=...` or `region=...`",
+                        usage()
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// The bucket, and the runtime its requests run on.
+struct Bucket {
+    store: AmazonS3,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Bucket {
+    /// Runs `request` on the driver's runtime and waits for it.
+    fn block<T: Send + 'static>(
+        &self,
+        request: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the bucket");
+        runtime.spawn(async move {
+            let _ = done.send(request.await);
+        });
+        result
+            .recv()
+            .map_err(|_| StoreError::storage("reaching the bucket", "the driver stopped"))
+    }
+}
+
+impl Drop for Bucket {
+    fn drop(&mut self) {
+        // Dropped maybe from inside another runtime, where a blocking
+        // shutdown is not allowed.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The blob store of one bucket.
+#[derive(Clone)]
+pub struct S3Blobs {
+    bucket: Arc<Bucket>,
+}
+
+impl std::fmt::Debug for S3Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Blobs")
+            .field("bucket", &self.bucket.store.to_string())
+            .finish()
+    }
+}
+
+fn storage(action: &'static str) -> impl Fn(object_store::Error) -> StoreError {
+    move |e| StoreError::storage(action, e)
+}
+
+impl S3Blobs {
+    /// Opens the bucket `url`, with credentials from the `AWS_*` environment
+    /// variables, and checks that it can be read.
+    pub fn open(url: &BucketUrl) -> Result<Self, StoreError> {
+        const OPENING: &str = "opening the bucket";
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+        if let Some(endpoint) = &url.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let Some(region) = &url.region {
+            builder = builder.with_region(region);
+        }
+        let store = builder.build().map_err(|e| {
+            StoreError::BadRequest(format!("cannot use bucket {}: {e}", url.bucket))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("depot-s3")
+            .enable_all()
+            .build()
+            .map_err(storage_io(OPENING))?;
+        let blobs = Self {
+            bucket: Arc::new(Bucket {
+                store,
+                runtime: Some(runtime),
+            }),
+        };
+        // A missing bucket or bad credentials fail here, not on the first publish.
+        let store = blobs.bucket.store.clone();
+        blobs
+            .bucket
+            .block(async move {
+                store
+                    .list_with_delimiter(Some(&Path::from("blobs")))
+                    .await
+                    .map(drop)
+            })?
+            .map_err(|e| {
+                StoreError::BadRequest(format!(
+                    "cannot read bucket {} (does it exist, and do the AWS_* credentials grant \
+                     it?): {e}",
+                    url.bucket
+                ))
+            })?;
+        Ok(blobs)
+    }
+
+    fn run<T: Send + 'static, F: Future<Output = object_store::Result<T>> + Send + 'static>(
+        &self,
+        action: &'static str,
+        request: impl FnOnce(AmazonS3) -> F,
+    ) -> Result<T, StoreError> {
+        self.bucket
+            .block(request(self.bucket.store.clone()))?
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => {
+                    StoreError::NotFound(format!("{action}: {e}"))
+                }
+                e => StoreError::storage(action, e),
+            })
+    }
+
+    /// Puts the spooled blob `file` of `size` bytes under `digest` unless a
+    /// blob is there already.
+    fn place(&self, digest: &Digest, mut file: File, size: u64) -> Result<(), StoreError> {
+        const PLACING: &str = "storing a blob in the bucket";
+        let key = blob_key(digest);
+        file.seek(SeekFrom::Start(0)).map_err(storage_io(PLACING))?;
+        if size as usize <= PART {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes).map_err(storage_io(PLACING))?;
+            let put = self.bucket.block({
+                let (store, key) = (self.bucket.store.clone(), key.clone());
+                async move {
+                    let options = PutOptions::from(PutMode::Create);
+                    store.put_opts(&key, PutPayload::from(bytes), options).await
+                }
+            })?;
+            return match put {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                Err(e) => Err(StoreError::storage(PLACING, e)),
+            };
+        }
+        if self
+            .run(PLACING, |store| {
+                let key = key.clone();
+                async move { store.head(&key).await }
+            })
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let mut upload = self.run(PLACING, |store| {
+            let key = key.clone();
+            async move { store.put_multipart(&key).await }
+        })?;
+        let mut buffer = vec![0; PART];
+        loop {
+            let n = read_full(&mut file, &mut buffer).map_err(storage_io(PLACING))?;
+            if n == 0 {
+                break;
+            }
+            let part = upload.put_part(PutPayload::from(buffer[..n].to_vec()));
+            if let Err(e) = self.bucket.block(part)?.map_err(storage(PLACING)) {
+                let _ = self.bucket.block(async move { upload.abort().await });
+                return Err(e);
+            }
+        }
+        self.bucket
+            .block(async move { upload.complete().await })?
+            .map(drop)
+            .map_err(storage(PLACING))
+    }
+
+    fn upload_prefix(id: &str) -> Result<Path, StoreError> {
+        // Only ids of the form handed out name objects, so no id reaches
+        // outside its folder.
+        let id = uuid::Uuid::parse_str(id).map_err(|_| upload_not_found(id))?;
+        Ok(Path::from(format!("uploads/{}", id.hyphenated())))
+    }
+
+    /// The parts of upload `id` in order, with their offsets and sizes.
+    fn parts(&self, id: &str) -> Result<Vec<(u64, Path, u64)>, StoreError> {
+        let prefix = Self::upload_prefix(id)?;
+        let objects: Vec<object_store::ObjectMeta> = self
+            .run("listing an upload", |store| async move {
+                store.list(Some(&prefix)).try_collect().await
+            })?;
+        if !objects
+            .iter()
+            .any(|o| o.location.filename() == Some("start"))
+        {
+            return Err(upload_not_found(id));
+        }
+        let mut parts: Vec<(u64, Path, u64)> = objects
+            .into_iter()
+            .filter_map(|o| {
+                let offset = o.location.filename()?.parse().ok()?;
+                Some((offset, o.location, o.size))
+            })
+            .collect();
+        parts.sort_by_key(|(offset, _, _)| *offset);
+        Ok(parts)
+    }
+}
+
+fn storage_io(action: &'static str) -> impl Fn(std::io::Error) -> StoreError {
+    move |e| StoreError::storage(action, e)
+}
+
+/// Reads until `buffer` is full or the file ends.
+fn read_full(file: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn blob_key(digest: &Digest) -> Path {
+    Path::from(format!(
+        "blobs/{}/{}",
+        digest.algorithm().name(),
+        digest.hex()
+    ))
+}
+
+fn upload_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "there is no upload `{id}` (it was completed, cancelled or never started); start a new \
+         upload"
+    ))
+}
+
+impl BlobStore for S3Blobs {
+    fn create(&self) -> Result<Box<dyn BlobWrite>, StoreError> {
+        let file = tempfile::tempfile().map_err(storage_io("spooling a new blob"))?;
+        Ok(Box::new(S3BlobWriter {
+            blobs: self.clone(),
+            file: Some(file),
+            hasher: Sha256::new(),
+            size: 0,
+        }))
+    }
+
+    fn open(&self, digest: &Digest, offset: u64) -> Result<Box<dyn BlobRead>, StoreError> {
+        let key = blob_key(digest);
+        let meta = self
+            .run("opening a blob", |store| {
+                let key = key.clone();
+                async move { store.head(&key).await }
+            })
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => StoreError::NotFound(format!(
+                    "no content with digest {digest} is stored; check the digest"
+                )),
+                e => e,
+            })?;
+        if offset > meta.size {
+            return Err(offset_past_end(digest, offset, meta.size));
+        }
+        Ok(Box::new(S3BlobReader {
+            blobs: self.clone(),
+            key,
+            size: meta.size,
+            position: offset,
+        }))
+    }
+
+    fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
+        let key = blob_key(digest);
+        match self.run("removing a blob", |store| async move {
+            store.delete(&key).await
+        }) {
+            Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn start_upload(&self) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let start = Self::upload_prefix(&id)?.clone().join("start");
+        self.run("starting an upload", |store| async move {
+            store.put(&start, PutPayload::new()).await
+        })?;
+        Ok(id)
+    }
+
+    fn open_upload(&self, id: &str) -> Result<Box<dyn UploadWrite>, StoreError> {
+        let size = self.parts(id)?.iter().map(|(_, _, size)| size).sum();
+        Ok(Box::new(S3UploadWriter {
+            blobs: self.clone(),
+            prefix: Self::upload_prefix(id)?,
+            size,
+        }))
+    }
+
+    fn upload_size(&self, id: &str) -> Result<u64, StoreError> {
+        Ok(self.parts(id)?.iter().map(|(_, _, size)| size).sum())
+    }
+
+    fn complete_upload(&self, id: &str, expected: &Digest) -> Result<Digest, StoreError> {
+        const COMPLETING: &str = "completing an upload";
+        let parts = self.parts(id)?;
+        let mut file = tempfile::tempfile().map_err(storage_io(COMPLETING))?;
+        let mut hasher = Hasher::new(expected.algorithm());
+        let mut size = 0;
+        for (offset, key, _) in &parts {
+            if *offset != size {
+                return Err(StoreError::storage(
+                    COMPLETING,
+                    format!("upload {id} has a gap at byte {size}"),
+                ));
+            }
+            let key = key.clone();
+            let bytes = self.run(COMPLETING, |store| async move {
+                store.get(&key).await?.bytes().await
+            })?;
+            hasher.update(&bytes);
+            file.write_all(&bytes).map_err(storage_io(COMPLETING))?;
+            size += bytes.len() as u64;
+        }
+        let actual = hasher.finish()?;
+        if &actual != expected {
+            return Err(StoreError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        self.place(&actual, file, size)?;
+        self.cancel_upload(id)?;
+        Ok(actual)
+    }
+
+    fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
+        let prefix = Self::upload_prefix(id)?;
+        let removed = self.run("cancelling an upload", |store| async move {
+            let keys: Vec<object_store::ObjectMeta> =
+                store.list(Some(&prefix)).try_collect().await?;
+            for meta in &keys {
+                store.delete(&meta.location).await?;
+            }
+            Ok(keys.len())
+        })?;
+        if removed == 0 {
+            return Err(upload_not_found(id));
+        }
+        Ok(())
+    }
+}
+
+/// A new blob, spooled to a temporary file while it is hashed.
+struct S3BlobWriter {
+    blobs: S3Blobs,
+    /// None once finished.
+    file: Option<File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl BlobWrite for S3BlobWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        check_chunk(chunk)?;
+        let file = self.file.as_mut().ok_or_else(finished)?;
+        file.write_all(chunk)
+            .map_err(storage_io("spooling a new blob"))?;
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Digest, StoreError> {
+        let file = self.file.take().ok_or_else(finished)?;
+        let hasher = std::mem::take(&mut self.hasher);
+        let digest = Digest::sha256(&hex::encode(hasher.finalize()))?;
+        self.blobs.place(&digest, file, self.size)?;
+        Ok(digest)
+    }
+}
+
+/// A blob being read, one ranged GET per chunk.
+struct S3BlobReader {
+    blobs: S3Blobs,
+    key: Path,
+    size: u64,
+    position: u64,
+}
+
+impl BlobRead for S3BlobReader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read(&mut self, len: u32) -> Result<Vec<u8>, StoreError> {
+        let end = self.size.min(self.position + u64::from(len.min(MAX_CHUNK)));
+        if end <= self.position {
+            return Ok(Vec::new());
+        }
+        let (key, range) = (self.key.clone(), self.position..end);
+        let bytes = self.blobs.run("reading a blob", |store| async move {
+            store.get_range(&key, range).await
+        })?;
+        self.position += bytes.len() as u64;
+        Ok(bytes.to_vec())
+    }
+}
+
+/// An upload being appended to: each write its own object at its offset.
+struct S3UploadWriter {
+    blobs: S3Blobs,
+    prefix: Path,
+    size: u64,
+}
+
+impl UploadWrite for S3UploadWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        check_chunk(chunk)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let key = self
+            .prefix
+            .clone()
+            .join(format!("{:020}", self.size).as_str());
+        let bytes = chunk.to_vec();
+        let put = self.blobs.bucket.block({
+            let store = self.blobs.bucket.store.clone();
+            async move {
+                let options = PutOptions::from(PutMode::Create);
+                store.put_opts(&key, PutPayload::from(bytes), options).await
+            }
+        })?;
+        match put {
+            Ok(_) => {
+                self.size += chunk.len() as u64;
+                Ok(())
+            }
+            Err(object_store::Error::AlreadyExists { .. }) => Err(StoreError::BadRequest(format!(
+                "another write to this upload at byte {} landed first; read the upload's size \
+                 and go on from there",
+                self.size
+            ))),
+            Err(e) => Err(StoreError::storage("appending to an upload", e)),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test S3 server's bucket `depot` (`scripts/test` starts SeaweedFS
+    /// and names it in `DEPOT_TEST_S3_ENDPOINT`), as a second instance would
+    /// open it too.
+    fn bucket() -> S3Blobs {
+        let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").expect(
+            "DEPOT_TEST_S3_ENDPOINT names no S3 server for the blob driver's tests; run \
+             ./scripts/test, which starts one, or start one with scripts/s3 start",
+        );
+        // SeaweedFS without identities takes any credentials; scripts/s3
+        // gives some, as a real bucket needs.
+        assert!(
+            std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (scripts/s3 start prints them)"
+        );
+        let url = format!("s3://depot?endpoint={endpoint}&region=us-east-1");
+        S3Blobs::open(&url.parse().unwrap()).unwrap()
+    }
+
+    fn bytes(len: usize, seed: u8) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+    }
+
+    fn put(blobs: &S3Blobs, content: &[u8]) -> Digest {
+        let mut writer = blobs.create().unwrap();
+        for chunk in content.chunks(MAX_CHUNK as usize) {
+            writer.write(chunk).unwrap();
+        }
+        writer.finish().unwrap()
+    }
+
+    fn read_all(blobs: &S3Blobs, digest: &Digest, offset: u64) -> Vec<u8> {
+        let mut reader = blobs.open(digest, offset).unwrap();
+        let mut all = Vec::new();
+        loop {
+            let chunk = reader.read(MAX_CHUNK).unwrap();
+            if chunk.is_empty() {
+                return all;
+            }
+            all.extend(chunk);
+        }
+    }
+
+    #[test]
+    fn blobs_round_trip_whole_under_their_digest_from_any_offset() {
+        let (a, b) = (bucket(), bucket());
+        // One put, and a multipart upload of several parts.
+        for content in [bytes(70_000, 1), bytes(PART * 2 + 12_345, 2)] {
+            let digest = put(&a, &content);
+            assert_eq!(
+                digest.to_string(),
+                format!("sha256:{}", hex::encode(Sha256::digest(&content)))
+            );
+            // Read through another instance, from the start and from inside.
+            assert_eq!(read_all(&b, &digest, 0), content);
+            assert_eq!(read_all(&b, &digest, 65_537), content[65_537..]);
+            assert_eq!(b.open(&digest, 0).unwrap().size(), content.len() as u64);
+            // The same content again is the same blob, wherever it is written.
+            assert_eq!(put(&b, &content), digest);
+            let past = b.open(&digest, content.len() as u64 + 1);
+            assert!(matches!(past, Err(StoreError::BadRequest(_))));
+            a.remove(&digest).unwrap();
+            assert!(matches!(b.open(&digest, 0), Err(StoreError::NotFound(_))));
+            // Removing what is gone is no error.
+            a.remove(&digest).unwrap();
+        }
+        let mut writer = a.create().unwrap();
+        writer.write(b"x").unwrap();
+        writer.finish().unwrap();
+        assert!(matches!(writer.write(b"y"), Err(StoreError::BadRequest(_))));
+        assert!(matches!(writer.finish(), Err(StoreError::BadRequest(_))));
+    }
+
+    #[test]
+    fn an_upload_goes_on_at_any_instance_and_refuses_a_stale_write() {
+        let (a, b) = (bucket(), bucket());
+        let content = bytes(3 * 1024 * 1024 + 7, 3);
+        let id = a.start_upload().unwrap();
+        assert_eq!(b.upload_size(&id).unwrap(), 0);
+        let (first, second) = content.split_at(MAX_CHUNK as usize);
+        a.open_upload(&id).unwrap().write(first).unwrap();
+        // The next request reaches another instance, which sees the bytes so far.
+        let mut writer = b.open_upload(&id).unwrap();
+        assert_eq!(writer.size(), first.len() as u64);
+        // A writer opened before that write is refused rather than overwriting it.
+        let mut stale = a.open_upload(&id).unwrap();
+        for chunk in second.chunks(MAX_CHUNK as usize) {
+            writer.write(chunk).unwrap();
+        }
+        let err = stale.write(b"late").unwrap_err();
+        assert!(matches!(err, StoreError::BadRequest(_)), "{err:?}");
+        assert_eq!(a.upload_size(&id).unwrap(), content.len() as u64);
+
+        // A wrong digest stores nothing and keeps the upload.
+        let wrong = Digest::sha256(&hex::encode(Sha256::digest(b"other"))).unwrap();
+        assert!(matches!(
+            b.complete_upload(&id, &wrong),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        assert!(matches!(a.open(&wrong, 0), Err(StoreError::NotFound(_))));
+        let right = Digest::sha256(&hex::encode(Sha256::digest(&content))).unwrap();
+        assert_eq!(a.complete_upload(&id, &right).unwrap(), right);
+        assert_eq!(read_all(&b, &right, 0), content);
+        // The upload is gone once it is a blob.
+        assert!(matches!(b.upload_size(&id), Err(StoreError::NotFound(_))));
+        assert!(matches!(b.open_upload(&id), Err(StoreError::NotFound(_))));
+
+        let cancelled = a.start_upload().unwrap();
+        b.cancel_upload(&cancelled).unwrap();
+        assert!(matches!(
+            a.upload_size(&cancelled),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            a.cancel_upload(&cancelled),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            a.upload_size("../blobs"),
+            Err(StoreError::NotFound(_))
+        ));
+        a.remove(&right).unwrap();
+    }
+
+    #[test]
+    fn bucket_urls_name_a_bucket_and_optionally_an_endpoint_and_region() {
+        let url: BucketUrl = "s3://depot?endpoint=http://127.0.0.1:8333&region=us-east-1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url,
+            BucketUrl {
+                bucket: "depot".into(),
+                endpoint: Some("http://127.0.0.1:8333".into()),
+                region: Some("us-east-1".into()),
+            }
+        );
+        assert_eq!("s3://depot".parse::<BucketUrl>().unwrap().endpoint, None);
+        for bad in [
+            "depot",
+            "s3://",
+            "s3://a/b",
+            "s3://depot?secret=x",
+            "file:///tmp",
+        ] {
+            assert!(bad.parse::<BucketUrl>().is_err(), "{bad}");
+        }
+    }
+}
