@@ -32,6 +32,7 @@ macro_rules! on_every_runtime {
 }
 
 mod auth;
+mod cluster;
 mod durability;
 mod feed;
 mod limits;

@@ -72,7 +72,7 @@ pub fn open(location: &Location, data: &Path) -> Result<SqlBackend, StoreError> 
     let readers = (0..READERS)
         .map(|_| crate::open_reader(Box::new(connect()?), random_bytes))
         .collect::<Result<_, StoreError>>()?;
-    let backend = SqlBackend::new(writer, readers, blobs)?;
+    let mut backend = SqlBackend::new(writer, readers, blobs)?;
     let follower = crate::open_reader(Box::new(connect()?), random_bytes)?;
     let listener = Listener::new(url).map_err(StoreError::BadRequest)?;
     backend.follow(follower, Box::new(listener))?;

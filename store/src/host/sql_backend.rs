@@ -99,6 +99,11 @@ pub struct SqlBackend {
     pool: Arc<Pool>,
     blobs: Arc<dyn BlobStore>,
     seen: Arc<Seen>,
+    /// Whether releases read are kept decoded: only while this process is
+    /// the database's one writer. On a shared database another instance's
+    /// change would reach the cache only with its notification, a moment
+    /// after its commit, so every read goes to the database.
+    cache_releases: bool,
 }
 
 /// What this process keeps of the log between requests, kept current by its
@@ -166,16 +171,19 @@ impl SqlBackend {
                 releases: ReleaseCache::default(),
                 head: watch::Sender::new(head),
             }),
+            cache_releases: true,
         })
     }
 
     /// Follows the log as other instances append to the shared database,
     /// on a thread of its own reading through `db`: each entry another
-    /// instance appends drops its package's releases from the cache and
-    /// wakes those waiting for the log (the feed's long poll and stream),
-    /// within moments of a `wakeup` and at most [`FOLLOW_POLL`] without one.
-    /// The thread ends with the backend.
-    pub fn follow(&self, db: Db, mut wakeup: Box<dyn Wakeup>) -> Result<(), StoreError> {
+    /// instance appends wakes those waiting for the log (the feed's long poll
+    /// and stream), within moments of a `wakeup` and at most [`FOLLOW_POLL`]
+    /// without one. The thread ends with the backend.
+    /// Reads of releases then always go to the database, so no instance
+    /// answers with what another has changed since.
+    pub fn follow(&mut self, db: Db, mut wakeup: Box<dyn Wakeup>) -> Result<(), StoreError> {
+        self.cache_releases = false;
         let seen = Arc::downgrade(&self.seen);
         let mut cursor = *self.seen.head.borrow();
         std::thread::Builder::new()
@@ -300,6 +308,9 @@ impl Backend for SqlBackend {
     }
 
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
+        if !self.cache_releases {
+            return log::get_release(&self.pool.reader(), name, version);
+        }
         let generation = match self.seen.releases.get(name, version) {
             Ok(release) => return Ok(Some(release)),
             Err(generation) => generation,

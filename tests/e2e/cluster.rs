@@ -1,0 +1,317 @@
+//! Many `depot serve` instances on one PostgreSQL database and one S3 bucket
+//! (SeaweedFS) answer as one registry: racing publishes spread over them,
+//! an OCI upload that moves between them, the feed's long poll woken by
+//! another instance's publish, a token revoked on one refused on all, an
+//! instance killed mid-stream losing nothing acknowledged, and a mirror
+//! following the cluster.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// `n` instances on one new database and bucket; the first makes the
+/// operator's token, which the others share.
+fn cluster(n: usize) -> Vec<Server> {
+    let shared = SharedStore::new();
+    let first = Server::start_with(ServerOptions {
+        runtime: Runtime::Shared,
+        shared: Some(shared.clone()),
+        ..ServerOptions::default()
+    });
+    assert!(first.printed_token.is_some());
+    let token = first.token.clone();
+    let mut servers = vec![first];
+    for _ in 1..n {
+        let server = Server::start_with(ServerOptions {
+            runtime: Runtime::Shared,
+            shared: Some(shared.clone()),
+            token: Some(token.clone()),
+            ..ServerOptions::default()
+        });
+        // The database already has an operator's token: no second one.
+        assert_eq!(server.printed_token, None);
+        servers.push(server);
+    }
+    servers
+}
+
+/// Every entry of `server`'s feed, in order.
+fn whole_feed(server: &Server) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut since = 0;
+    loop {
+        let (status, page) = server.get_json(&format!("/v1/feed?since={since}"));
+        assert_eq!(status, 200, "{page}");
+        let got = page["entries"].as_array().unwrap().clone();
+        if got.is_empty() {
+            return entries;
+        }
+        since = page["next"].as_u64().unwrap();
+        entries.extend(got);
+    }
+}
+
+#[test]
+fn racing_publishes_over_three_instances_make_one_log() {
+    let servers = Arc::new(cluster(3));
+    // Twelve publishers race for one version, four at each instance.
+    let racers = 12;
+    let barrier = Arc::new(Barrier::new(racers));
+    let outcomes: Vec<u16> = (0..racers)
+        .map(|i| {
+            let (servers, barrier) = (servers.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let server = &servers[i % 3];
+                barrier.wait();
+                server.publish("example:race", "1.0.0", &greeter_n(i)).0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|s| **s == 201).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|s| **s == 409).count(),
+        racers - 1,
+        "{outcomes:?}"
+    );
+
+    // Distinct versions all land, spread over the instances at once.
+    let barrier = Arc::new(Barrier::new(racers));
+    let published: Vec<u16> = (0..racers)
+        .map(|i| {
+            let (servers, barrier) = (servers.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                servers[i % 3]
+                    .publish("example:many", &format!("1.{i}.0"), &greeter_n(i))
+                    .0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(published.iter().all(|s| *s == 201), "{published:?}");
+
+    // One log: every instance serves the same entries, numbered 1..=13
+    // without a gap, and the same signed tree, which verifies.
+    let feeds: Vec<Vec<Value>> = servers.iter().map(whole_feed).collect();
+    let seqs: Vec<u64> = feeds[0]
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    assert!(feeds.iter().all(|feed| *feed == feeds[0]));
+    let versions: BTreeSet<&str> = feeds[0]
+        .iter()
+        .filter(|e| e["package"] == "example:many")
+        .map(|e| e["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions.len(), racers);
+    for server in servers.iter() {
+        let said = ok(server.cli(&["verify"]));
+        assert!(said.contains("13 log entries match"), "{said}");
+    }
+}
+
+#[test]
+fn an_oci_upload_moves_between_instances() {
+    let servers = cluster(3);
+    let http = servers[0].http();
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024 + 11).map(|i| (i % 239) as u8).collect();
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    // POST at the first, a PATCH at each of the others, the closing PUT at the first.
+    let start = http
+        .post(servers[0].at("/v2/example/moving/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    let mut location = start.headers()["location"].to_str().unwrap().to_string();
+    let (first, rest) = bytes.split_at(2 * 1024 * 1024);
+    for (server, chunk, from) in [(&servers[1], first, 0), (&servers[2], rest, first.len())] {
+        let patched = http
+            .patch(server.at(&location))
+            .header("content-type", "application/octet-stream")
+            .header(
+                "content-range",
+                format!("{}-{}", from, from + chunk.len() - 1),
+            )
+            .body(chunk.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(patched.status(), 202, "{:?}", patched.text());
+        location = patched.headers()["location"].to_str().unwrap().to_string();
+    }
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let closed = http
+        .put(servers[0].at(&format!("{location}{separator}digest={digest}")))
+        .send()
+        .unwrap();
+    assert_eq!(closed.status(), 201, "{:?}", closed.text());
+    for server in &servers {
+        let (status, got) = server.get_bytes(&format!("/v2/example/moving/blobs/{digest}"));
+        assert_eq!(status, 200);
+        assert!(got == bytes, "instance {} serves other bytes", server.url);
+    }
+}
+
+#[test]
+fn a_long_poll_on_one_instance_wakes_for_a_publish_on_another() {
+    let servers = cluster(2);
+    assert_eq!(
+        servers[0]
+            .publish("example:greet", "1.0.0", &greeter_n(0))
+            .0,
+        201
+    );
+    let url = servers[1].at("/v1/feed?since=1&wait=30");
+    let poll = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let answer = status_json(client().get(url).send().unwrap());
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        servers[0]
+            .publish("example:greet", "1.1.0", &greeter_n(1))
+            .0,
+        201
+    );
+    let ((status, page), waited) = poll.join().unwrap();
+    assert_eq!(status, 200);
+    // A poll that ran out its 30 s would answer with no entries.
+    assert_eq!(page["entries"][0]["version"], "1.1.0", "{page}");
+    assert!(waited < Duration::from_secs(30), "{waited:?}");
+}
+
+#[test]
+fn a_token_revoked_on_one_instance_is_refused_by_all_at_once() {
+    let servers = cluster(3);
+    let (status, made) = servers[0].post(
+        "/v1/tokens",
+        &serde_json::json!({ "namespaces": ["example"], "label": "ci" }),
+    );
+    assert_eq!(status, 201, "{made}");
+    let secret = made["token"].as_str().unwrap().to_string();
+    let id = made["id"].as_str().unwrap().to_string();
+    let with_token = |server: &Server, version: &str| {
+        client_with_token(&secret)
+            .put(server.at(&format!("/v1/packages/example:greet/versions/{version}")))
+            .body(greeter_n(0))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(with_token(&servers[2], "1.0.0"), 201);
+    let revoked = servers[1]
+        .http()
+        .delete(servers[1].at(&format!("/v1/tokens/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    // The very next request, at either other instance, is refused.
+    assert_eq!(with_token(&servers[0], "1.1.0"), 401);
+    assert_eq!(with_token(&servers[2], "1.2.0"), 401);
+}
+
+#[test]
+fn an_instance_killed_mid_stream_loses_nothing_acknowledged() {
+    let mut servers = cluster(3);
+    let victim = servers.remove(1);
+    let victim_url = victim.url.clone();
+    let token = servers[0].token.clone();
+    // A stream of publishes to the victim, from a thread, until it dies.
+    let stream = std::thread::spawn(move || {
+        let http = client_with_token(&token);
+        let mut acknowledged = Vec::new();
+        for i in 0..10_000 {
+            let version = format!("1.0.{i}");
+            let sent = http
+                .put(format!(
+                    "{victim_url}/v1/packages/example:stream/versions/{version}"
+                ))
+                .body(greeter_n(i % 7))
+                .send();
+            match sent {
+                Ok(response) if response.status() == 201 => acknowledged.push(version),
+                Ok(response) => panic!("publish {version}: {}", response.status()),
+                Err(_) => break,
+            }
+        }
+        acknowledged
+    });
+    // The others keep serving while it runs and when it is killed.
+    for i in 0..5 {
+        assert_eq!(
+            servers[i % 2]
+                .publish("example:other", &format!("2.0.{i}"), &greeter_n(i))
+                .0,
+            201
+        );
+    }
+    // SIGKILL (Child::kill) mid-stream.
+    drop(victim);
+    let acknowledged = stream.join().unwrap();
+    assert!(!acknowledged.is_empty());
+    assert_eq!(
+        servers[0]
+            .publish("example:other", "3.0.0", &greeter_n(1))
+            .0,
+        201
+    );
+    for server in &servers {
+        for version in &acknowledged {
+            let (status, release) =
+                server.get_json(&format!("/v1/packages/example:stream/versions/{version}"));
+            assert_eq!(status, 200, "{version} at {}: {release}", server.url);
+        }
+        let said = ok(server.cli(&["verify"]));
+        assert!(said.contains("log entries match"), "{said}");
+    }
+}
+
+#[test]
+fn a_mirror_follows_the_cluster() {
+    let servers = cluster(2);
+    assert_eq!(
+        servers[0]
+            .publish("example:greet", "1.0.0", &greeter_n(0))
+            .0,
+        201
+    );
+    let mirror = Server::start_with(ServerOptions {
+        mirror_of: Some(servers[1].url.clone()),
+        ..ServerOptions::default()
+    });
+    // Published at the instance the mirror does not follow.
+    assert_eq!(
+        servers[0]
+            .publish("example:greet", "1.1.0", &greeter_n(1))
+            .0,
+        201
+    );
+    let mut waited = 0;
+    loop {
+        let (status, _) = mirror.get_json("/v1/packages/example:greet/versions/1.1.0");
+        if status == 200 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 600, "the mirror did not get 1.1.0 in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, bytes) = mirror.get_bytes("/v1/packages/example:greet/versions/1.1.0/content");
+    assert_eq!((status, bytes), (200, greeter_n(1)));
+    assert_eq!(whole_feed(&mirror), whole_feed(&servers[0]));
+}
