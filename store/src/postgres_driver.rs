@@ -187,6 +187,8 @@ struct Connection {
     config: postgres::Config,
     client: Option<Client>,
     statements: HashMap<String, Statement>,
+    /// Between a `BEGIN` and its `COMMIT` or `ROLLBACK`.
+    in_transaction: bool,
 }
 
 impl Connection {
@@ -196,6 +198,7 @@ impl Connection {
             config,
             client: None,
             statements: HashMap::new(),
+            in_transaction: false,
         }
     }
 
@@ -204,30 +207,52 @@ impl Connection {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.statements.clear();
             self.client = None;
+            self.in_transaction = false;
             let client = self
                 .config
                 .connect(NoTls)
-                .map_err(|e| format!("cannot connect to the database: {e}"))?;
+                .map_err(|e| format!("cannot connect to the database: {}", describe(e)))?;
             self.client = Some(client);
         }
         Ok(self.client.as_mut().expect("connected above"))
     }
 
+    /// Runs `statement`. A connection found broken by a statement outside a
+    /// transaction (the database went away and came back since its last
+    /// use) is made again and the statement run once more; inside one, the
+    /// transaction is lost with the connection, so the statement fails.
     fn run(&mut self, statement: &str, params: &[Value]) -> Reply {
+        let outside = !self.in_transaction;
+        match self.run_once(statement, params) {
+            Err(e) if outside && self.client.as_ref().is_some_and(Client::is_closed) => {
+                self.in_transaction = false;
+                self.run_once(statement, params)
+                    .map_err(|again| format!("{again} (and before reconnecting: {e})"))
+            }
+            result => result,
+        }
+    }
+
+    fn run_once(&mut self, statement: &str, params: &[Value]) -> Reply {
         let text = placeholders(statement);
         // Transaction control goes as it is: it takes no parameters and
         // returns no rows.
         if params.is_empty() && matches!(statement, "BEGIN" | "COMMIT" | "ROLLBACK") {
-            return self
+            let done = self
                 .client()?
                 .batch_execute(statement)
                 .map(|()| Vec::new())
-                .map_err(|e| e.to_string());
+                .map_err(describe);
+            self.in_transaction = statement == "BEGIN" && done.is_ok();
+            return done;
         }
+        // Connected first: a connection made again forgets the statements
+        // prepared on the old one.
+        self.client()?;
         let prepared = match self.statements.get(&text) {
             Some(prepared) => prepared.clone(),
             None => {
-                let prepared = self.client()?.prepare(&text).map_err(|e| e.to_string())?;
+                let prepared = self.client()?.prepare(&text).map_err(describe)?;
                 if self.statements.len() >= STATEMENT_CACHE {
                     self.statements.clear();
                 }
@@ -238,10 +263,7 @@ impl Connection {
         let bound: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
             bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self
-            .client()?
-            .query(&prepared, &refs)
-            .map_err(|e| e.to_string())?;
+        let rows = self.client()?.query(&prepared, &refs).map_err(describe)?;
         rows.iter()
             .map(|row| {
                 (0..row.len())
@@ -249,6 +271,18 @@ impl Connection {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect()
+    }
+}
+
+/// What went wrong, with the server's own message when it sent one (the
+/// error's `Display` alone says only "db error").
+fn describe(e: postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    }
+    match std::error::Error::source(&e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
     }
 }
 

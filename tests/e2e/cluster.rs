@@ -315,3 +315,125 @@ fn a_mirror_follows_the_cluster() {
     assert_eq!((status, bytes), (200, greeter_n(1)));
     assert_eq!(whole_feed(&mirror), whole_feed(&servers[0]));
 }
+
+/// A PostgreSQL server of this test's own (`scripts/postgres`), to take down
+/// and bring back; removed when dropped.
+struct OwnPostgres {
+    url: String,
+    dir: String,
+}
+
+impl OwnPostgres {
+    fn script(args: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres");
+        let out = std::process::Command::new(script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scripts/postgres {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start() -> Self {
+        let said = Self::script(&["start"]);
+        let value = |name: &str| {
+            said.lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap()
+                .to_string()
+        };
+        Self {
+            url: value("DEPOT_TEST_DATABASE_URL"),
+            dir: value("DEPOT_TEST_PG_DIR"),
+        }
+    }
+
+    fn down(&self) {
+        Self::script(&["down", &self.dir]);
+    }
+
+    fn up(&self) {
+        Self::script(&["up", &self.dir]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| Self::script(&["stop", &self.dir]));
+    }
+}
+
+#[test]
+fn a_database_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
+    let postgres = OwnPostgres::start();
+    let server = Server::start_with(ServerOptions {
+        runtime: Runtime::Shared,
+        shared: Some(SharedStore::new_on(&postgres.url)),
+        ..ServerOptions::default()
+    });
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
+        201
+    );
+
+    postgres.down();
+    let release = "/v1/packages/example:greet/versions/1.0.0";
+    for attempt in [
+        server.http().get(server.at(release)).send().unwrap(),
+        server
+            .http()
+            .put(server.at("/v1/packages/example:greet/versions/1.1.0"))
+            .body(greeter_n(1))
+            .send()
+            .unwrap(),
+    ] {
+        assert_eq!(attempt.headers()["retry-after"], "1");
+        let got = status_json(attempt);
+        assert_error(&got, 503, "storage-unavailable");
+    }
+    let oci = server
+        .http()
+        .get(server.at("/v2/example/greet/tags/list"))
+        .send()
+        .unwrap();
+    assert_eq!(oci.status(), 503);
+    assert_eq!(oci.headers()["retry-after"], "1");
+
+    // Back: the next requests reconnect, and nothing was half-done.
+    postgres.up();
+    assert_eq!(server.get_json(release).0, 200);
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
+    let said = ok(server.cli(&["verify"]));
+    assert!(said.contains("2 log entries match"), "{said}");
+}
+
+#[test]
+fn start_up_says_which_of_the_database_and_the_bucket_is_wrong() {
+    let shared = SharedStore::new();
+    let serve = |database: &str, blobs: &str| {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(DEPOT)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .args(["--database", database, "--blobs", blobs])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // Nothing listens on port 1.
+    let said = serve("postgres://postgres@127.0.0.1:1/depot", &shared.blobs);
+    assert!(said.contains("cannot connect to the database"), "{said}");
+    let said = serve("not a url", &shared.blobs);
+    assert!(said.contains("is not a PostgreSQL URL"), "{said}");
+    let missing = shared
+        .blobs
+        .replacen("s3://depot-e2e", "s3://no-such-bucket", 1);
+    let said = serve(&shared.database, &missing);
+    assert!(said.contains("cannot read bucket no-such-bucket"), "{said}");
+    let said = serve(&shared.database, "s3:/x");
+    assert!(said.contains("is not a bucket URL"), "{said}");
+}

@@ -68,17 +68,22 @@ pub struct SharedStore {
 impl SharedStore {
     /// A new, empty database and bucket.
     pub fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("depot_e2e_{}_{n}", std::process::id());
         let server = std::env::var("DEPOT_TEST_DATABASE_URL").expect(
             "DEPOT_TEST_DATABASE_URL names no PostgreSQL server; run ./scripts/test, which \
              starts one",
         );
+        Self::new_on(&server)
+    }
+
+    /// A new, empty database on the PostgreSQL server at `server`, and bucket.
+    pub fn new_on(server: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("depot_e2e_{}_{n}", std::process::id());
         let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").expect(
             "DEPOT_TEST_S3_ENDPOINT names no S3 server; run ./scripts/test, which starts one",
         );
-        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+        let mut admin = postgres::Client::connect(server, postgres::NoTls).unwrap();
         // One statement a call: neither may run inside a transaction.
         for statement in [
             format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -99,7 +104,7 @@ impl SharedStore {
             made.status()
         );
         Self {
-            database: depot_store::postgres_driver::with_database(&server, &name),
+            database: depot_store::postgres_driver::with_database(server, &name),
             blobs: format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1"),
         }
     }

@@ -3,6 +3,14 @@
 
 use crate::bindings::depot::registry::types::Error;
 
+/// The code of a store that could not be reached or failed (503, with
+/// `Retry-After`): nothing was changed, and a retry may well succeed.
+pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
+
+/// How long a client should wait before retrying after a storage failure
+/// (`Retry-After`, seconds): an instance reconnects on its next request.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
 /// A failed request.
 #[derive(Debug)]
 pub struct ApiError {
@@ -89,7 +97,7 @@ impl From<Error> for ApiError {
                      was changed, retry"
                 ),
             ),
-            Error::Storage(m) => Self::new(503, "storage", m),
+            Error::Storage(m) => Self::new(503, STORAGE_UNAVAILABLE, m),
             Error::Unauthorized(m) => Self::new(401, "unauthorized", m),
             Error::Forbidden(m) => Self::new(403, "forbidden", m),
             Error::InvalidSignature(m) => Self::new(400, "invalid-signature", m),

@@ -69,6 +69,10 @@ impl Response {
             let challenge = crate::auth::V1_CHALLENGE.to_string();
             response = response.with_header("www-authenticate", challenge);
         }
+        if e.code == crate::error::STORAGE_UNAVAILABLE {
+            let wait = crate::error::RETRY_AFTER_SECONDS.to_string();
+            response = response.with_header("retry-after", wait);
+        }
         match e.allow {
             Some(allow) => response.with_header("allow", allow.to_string()),
             None => response,

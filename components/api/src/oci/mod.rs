@@ -109,6 +109,10 @@ fn error(e: &OciError) -> Response {
     if let Some(challenge) = &e.challenge {
         response = response.with_header("www-authenticate", challenge.clone());
     }
+    if e.status == 503 {
+        let wait = crate::error::RETRY_AFTER_SECONDS.to_string();
+        response = response.with_header("retry-after", wait);
+    }
     if let Some((location, size)) = &e.range {
         response = response
             .with_header("location", location.clone())
