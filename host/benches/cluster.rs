@@ -50,6 +50,14 @@ fn main() {
     get_throughput(&[&first, &second, &third]);
     download_speed(&first, &second);
     feed_wakeup(&first, &second);
+    let rss: Vec<String> = [&first, &second, &third]
+        .iter()
+        .map(|server| format!("{} MiB", rss_kib(server.pid()) / 1024))
+        .collect();
+    figure!(
+        "resident memory of each instance after the run: {}",
+        rss.join(", ")
+    );
 }
 
 fn publish_latency(server: &Server) {
@@ -79,8 +87,9 @@ fn publish_latency(server: &Server) {
     );
 }
 
-/// 16 publishers at once, spread over `servers`, each publishing its own
-/// versions for a few seconds: publishes per second over all.
+/// 16 publishers at once, spread over `servers`, each publishing versions of
+/// a package of its own (as a registry's publishers do: racing publishes of
+/// one package retry on its moved head): publishes per second over all.
 fn concurrent_publishes(servers: &[&Server], label: &str) {
     let publishers = 16;
     let per_publisher = 40;
@@ -89,14 +98,15 @@ fn concurrent_publishes(servers: &[&Server], label: &str) {
         ..Meta::default()
     }));
     let barrier = Arc::new(Barrier::new(publishers + 1));
-    let package = format!("bench:concurrent-{}", servers.len());
+    let over = ["", "one", "two", "three"][servers.len()];
     let threads: Vec<_> = (0..publishers)
         .map(|p| {
             let (url, token) = (
                 servers[p % servers.len()].url.clone(),
                 servers[0].token.clone(),
             );
-            let (bytes, barrier, package) = (bytes.clone(), barrier.clone(), package.clone());
+            let (bytes, barrier) = (bytes.clone(), barrier.clone());
+            let package = format!("bench:{over}-{}", (b'a' + p as u8) as char);
             std::thread::spawn(move || {
                 let http = client_with_token(&token);
                 barrier.wait();
@@ -106,7 +116,8 @@ fn concurrent_publishes(servers: &[&Server], label: &str) {
                         .body(bytes.to_vec())
                         .send()
                         .expect("PUT");
-                    assert_eq!(response.status(), 201);
+                    let (status, body) = status_json(response);
+                    assert_eq!(status, 201, "{body}");
                 }
             })
         })

@@ -6,6 +6,8 @@
 //!
 //! `cargo bench -p depot --bench scale`. The filled registry is kept under
 //! `target/bench-scale/` and reused; `DEPOT_BENCH_PACKAGES` changes its size.
+//! With `DEPOT_BENCH_DATABASE=postgres://...` (an empty database, kept and
+//! reused likewise) the registry is on PostgreSQL instead of SQLite.
 
 #[macro_use]
 mod common;
@@ -19,7 +21,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use depot::store::{Action, Backend, ContentKind, Entry, Metadata, ReleaseContent, embedded};
+use depot::store::shared::{self, Location};
+use depot::store::{Action, Backend, ContentKind, Entry, Metadata, ReleaseContent};
 use support::*;
 
 const VERSIONS: usize = 10;
@@ -36,13 +39,29 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
+    let database = std::env::var("DEPOT_BENCH_DATABASE").ok();
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-scale");
-    let data = root.join(format!("{packages}x{VERSIONS}"));
-    fill(&data, packages);
+    let data = match database {
+        None => root.join(format!("{packages}x{VERSIONS}")),
+        Some(_) => root.join(format!("{packages}x{VERSIONS}-postgres")),
+    };
+    let location = Location {
+        database: database.clone(),
+        blobs: None,
+    };
+    figure!(
+        "registry database: {}",
+        if database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite (embedded)"
+        }
+    );
+    fill(&data, &location, packages);
 
     let cache = root.join("compile-cache");
-    start_server(&data, &cache).kill_and_wait(); // warms the compile cache
-    let (server, startup) = start_server(&data, &cache).timed();
+    start_server(&data, &cache, &location).kill_and_wait(); // warms the compile cache
+    let (server, startup) = start_server(&data, &cache, &location).timed();
     figure!(
         "start-up with {packages} packages x {VERSIONS} versions: {:.0} ms (target <= 1000 ms)",
         ms(startup)
@@ -129,14 +148,14 @@ fn name(i: usize) -> String {
 
 /// Fills `data` with `packages` × [`VERSIONS`] releases through
 /// `Backend::append`, unless a previous run completed it.
-fn fill(data: &Path, packages: usize) {
+fn fill(data: &Path, location: &Location, packages: usize) {
     let done = data.join("filled");
     if done.exists() {
         figure!("reusing the registry in {}", data.display());
         return;
     }
     let _ = std::fs::remove_dir_all(data);
-    let store = embedded::open(data).expect("open the store");
+    let store = shared::open(location, data).expect("open the store");
     let start = Instant::now();
     for i in 0..packages {
         for v in 0..VERSIONS {
@@ -202,10 +221,11 @@ fn fill(data: &Path, packages: usize) {
 }
 
 /// `depot serve` on `data`, not yet waited for.
-fn start_server(data: &Path, cache: &Path) -> Starting {
+fn start_server(data: &Path, cache: &Path, location: &Location) -> Starting {
     let child = Command::new(DEPOT)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(location.database.iter().flat_map(|url| ["--database", url]))
         .arg("--compile-cache")
         .arg(cache)
         .stdout(Stdio::piped())

@@ -415,14 +415,31 @@ fn start_up_says_which_of_the_database_and_the_bucket_is_wrong() {
     let shared = SharedStore::new();
     let serve = |database: &str, blobs: &str| {
         let data = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(DEPOT)
+        let mut child = std::process::Command::new(DEPOT)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data.path())
             .args(["--database", database, "--blobs", blobs])
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
-        assert!(!out.status.success(), "{out:?}");
-        String::from_utf8(out.stderr).unwrap()
+        // It must stop by itself: a server that started is stopped and fails the test.
+        let mut waited = 0;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            waited += 1;
+            if waited > 600 {
+                let _ = child.kill();
+                panic!("depot serve started with --database {database} --blobs {blobs}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(!status.success());
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+        said
     };
     // Nothing listens on port 1.
     let said = serve("postgres://postgres@127.0.0.1:1/depot", &shared.blobs);
@@ -431,7 +448,7 @@ fn start_up_says_which_of_the_database_and_the_bucket_is_wrong() {
     assert!(said.contains("is not a PostgreSQL URL"), "{said}");
     let missing = shared
         .blobs
-        .replacen("s3://depot-e2e", "s3://no-such-bucket", 1);
+        .replacen("s3://depot/", "s3://no-such-bucket/", 1);
     let said = serve(&shared.database, &missing);
     assert!(said.contains("cannot read bucket no-such-bucket"), "{said}");
     let said = serve(&shared.database, "s3:/x");

@@ -66,7 +66,7 @@ pub struct SharedStore {
 }
 
 impl SharedStore {
-    /// A new, empty database and bucket.
+    /// A new, empty database, and a place in the bucket.
     pub fn new() -> Self {
         let server = std::env::var("DEPOT_TEST_DATABASE_URL").expect(
             "DEPOT_TEST_DATABASE_URL names no PostgreSQL server; run ./scripts/test, which \
@@ -93,19 +93,11 @@ impl SharedStore {
                 .batch_execute(&statement)
                 .unwrap_or_else(|e| panic!("cannot make database {name}: {e:?}"));
         }
-        let bucket = name.replace('_', "-");
-        let made = client()
-            .put(format!("{endpoint}/{bucket}"))
-            .send()
-            .expect("make a bucket");
-        assert!(
-            made.status().is_success(),
-            "making bucket {bucket}: {}",
-            made.status()
-        );
         Self {
             database: depot_store::postgres_driver::with_database(server, &name),
-            blobs: format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1"),
+            // One bucket (`depot`, made by scripts/s3), a prefix per test:
+            // each bucket costs SeaweedFS volumes of its own.
+            blobs: format!("s3://depot/{name}?endpoint={endpoint}&region=us-east-1"),
         }
     }
 

@@ -25,6 +25,7 @@ use depot_protocol::Digest;
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use sha2::{Digest as _, Sha256};
 
@@ -34,10 +35,13 @@ use crate::blobs::{Hasher, check_chunk, finished, offset_past_end};
 /// Blobs up to this size go up in one put; larger ones in parts of it.
 const PART: usize = 8 * 1024 * 1024;
 
-/// Where blobs live in a bucket, given as `s3://BUCKET?endpoint=URL&region=R`.
+/// Where blobs live in a bucket, given as
+/// `s3://BUCKET[/PREFIX]?endpoint=URL&region=R` (a prefix lets registries
+/// share a bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketUrl {
     pub bucket: String,
+    pub prefix: Option<String>,
     pub endpoint: Option<String>,
     pub region: Option<String>,
 }
@@ -48,18 +52,24 @@ impl std::str::FromStr for BucketUrl {
     fn from_str(url: &str) -> Result<Self, String> {
         let usage = || {
             format!(
-                "`{url}` is not a bucket URL; give s3://BUCKET, optionally with \
+                "`{url}` is not a bucket URL; give s3://BUCKET or s3://BUCKET/PREFIX, optionally with \
                  ?endpoint=http://HOST:PORT&region=REGION (credentials come from the AWS_* \
                  environment variables)"
             )
         };
         let rest = url.strip_prefix("s3://").ok_or_else(usage)?;
-        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
-        if bucket.is_empty() || bucket.contains('/') {
+        let (place, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, prefix) = match place.split_once('/') {
+            Some((bucket, prefix)) => (bucket, Some(prefix.trim_end_matches('/'))),
+            None => (place, None),
+        };
+        let prefix = prefix.filter(|p| !p.is_empty());
+        if bucket.is_empty() || prefix.is_some_and(|p| p.split('/').any(str::is_empty)) {
             return Err(usage());
         }
         let mut parsed = Self {
             bucket: bucket.to_string(),
+            prefix: prefix.map(str::to_string),
             endpoint: None,
             region: None,
         };
@@ -85,7 +95,7 @@ impl std::str::FromStr for BucketUrl {
 
 /// The bucket, and the runtime its requests run on.
 struct Bucket {
-    store: AmazonS3,
+    store: Store,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -133,6 +143,9 @@ impl std::fmt::Debug for S3Blobs {
     }
 }
 
+/// The bucket (under the URL's prefix, if any).
+type Store = Arc<dyn ObjectStore>;
+
 fn storage(action: &'static str) -> impl Fn(object_store::Error) -> StoreError {
     move |e| StoreError::storage(action, e)
 }
@@ -151,9 +164,13 @@ impl S3Blobs {
         if let Some(region) = &url.region {
             builder = builder.with_region(region);
         }
-        let store = builder.build().map_err(|e| {
+        let s3: AmazonS3 = builder.build().map_err(|e| {
             StoreError::BadRequest(format!("cannot use bucket {}: {e}", url.bucket))
         })?;
+        let store: Store = match &url.prefix {
+            Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
+            None => Arc::new(s3),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("depot-s3")
@@ -189,7 +206,7 @@ impl S3Blobs {
     fn run<T: Send + 'static, F: Future<Output = object_store::Result<T>> + Send + 'static>(
         &self,
         action: &'static str,
-        request: impl FnOnce(AmazonS3) -> F,
+        request: impl FnOnce(Store) -> F,
     ) -> Result<T, StoreError> {
         self.bucket
             .block(request(self.bucket.store.clone()))?
@@ -669,15 +686,18 @@ mod tests {
             url,
             BucketUrl {
                 bucket: "depot".into(),
+                prefix: None,
                 endpoint: Some("http://127.0.0.1:8333".into()),
                 region: Some("us-east-1".into()),
             }
         );
         assert_eq!("s3://depot".parse::<BucketUrl>().unwrap().endpoint, None);
+        let shared: BucketUrl = "s3://depot/registries/one/".parse().unwrap();
+        assert_eq!(shared.prefix.as_deref(), Some("registries/one"));
         for bad in [
             "depot",
             "s3://",
-            "s3://a/b",
+            "s3://a//b",
             "s3://depot?secret=x",
             "file:///tmp",
         ] {
