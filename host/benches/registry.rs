@@ -84,24 +84,7 @@ fn instantiation_cost() {
 /// CI job or `wkg` pushing several releases would), timed from sending the
 /// request to reading the response.
 fn publish_latency(server: &Server) {
-    let n = 200;
-    let http = server.http();
-    let mut samples = Vec::with_capacity(n);
-    let mut size = 0;
-    for i in 0..n {
-        let bytes = greeter(&Meta {
-            description: Some(&format!("bench component {i}")),
-            padding: 50_000,
-            ..Meta::default()
-        });
-        size = bytes.len();
-        let url = server.at(&format!("/v1/packages/bench:publish/versions/1.0.{i}"));
-        let start = Instant::now();
-        let response = http.put(url).body(bytes).send().expect("PUT");
-        let (status, body) = status_json(response);
-        samples.push(start.elapsed());
-        assert_eq!(status, 201, "{body}");
-    }
+    let (size, mut samples) = sequential_publishes(server);
     let (p50, p99) = percentiles(&mut samples);
     figure!(
         "publish, sequential, {size} B component: p50 {:.2} ms, p99 {:.2} ms (target p50 <= 10 ms)",

@@ -33,7 +33,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 use crate::entries::MAX_PAGE;
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
-pub use self::sql_backend::{BlobStore, FOLLOW_POLL, SMALL_BLOB, SqlBackend, Wakeup};
+pub use self::sql_backend::{BlobStore, SMALL_BLOB, SqlBackend, Wakeup};
 pub use crate::StoreError;
 /// The WIT `error` a store call returns: what a host calling a store
 /// component's exports gets back.

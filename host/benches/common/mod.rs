@@ -64,3 +64,29 @@ pub fn rss_kib(pid: u32) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// 200 sequential publishes of distinct 52 KB components to `server` over one
+/// connection: the component's size and each publish's time.
+#[allow(dead_code)]
+pub fn sequential_publishes(server: &crate::support::Server) -> (usize, Vec<Duration>) {
+    use crate::support::{Meta, greeter, status_json};
+    let n = 200;
+    let http = server.http();
+    let mut samples = Vec::with_capacity(n);
+    let mut size = 0;
+    for i in 0..n {
+        let bytes = greeter(&Meta {
+            description: Some(&format!("bench component {i}")),
+            padding: 50_000,
+            ..Meta::default()
+        });
+        size = bytes.len();
+        let url = server.at(&format!("/v1/packages/bench:publish/versions/1.0.{i}"));
+        let start = std::time::Instant::now();
+        let response = http.put(url).body(bytes).send().expect("PUT");
+        let (status, body) = status_json(response);
+        samples.push(start.elapsed());
+        assert_eq!(status, 201, "{body}");
+    }
+    (size, samples)
+}

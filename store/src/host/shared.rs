@@ -31,13 +31,6 @@ pub struct Location {
     pub blobs: Option<BucketUrl>,
 }
 
-impl Location {
-    /// Whether everything is in the data directory (the embedded store).
-    pub fn is_embedded(&self) -> bool {
-        self.database.is_none() && self.blobs.is_none()
-    }
-}
-
 impl Wakeup for Listener {
     fn wait(&mut self, timeout: Duration) {
         Listener::wait(self, timeout);

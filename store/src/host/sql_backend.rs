@@ -193,10 +193,8 @@ impl SqlBackend {
                     wakeup.wait(FOLLOW_POLL);
                     let Some(seen) = seen.upgrade() else { return };
                     match entries::read_log(&db, cursor, crate::entries::MAX_PAGE) {
+                        // No releases to forget: following turned the cache off.
                         Ok(landed) => {
-                            for logged in &landed {
-                                seen.releases.forget(&logged.entry.name);
-                            }
                             if let Some(last) = landed.last() {
                                 cursor = last.seq;
                                 seen.advance(cursor);
