@@ -390,7 +390,7 @@ impl BlobReader {
 }
 
 /// Removes blob `digest`; none there is no error.
-fn remove(db: &Db, kv: &dyn Kv, digest: &Digest) -> Result<(), StoreError> {
+pub fn remove(db: &Db, kv: &dyn Kv, digest: &Digest) -> Result<(), StoreError> {
     const REMOVING: &str = "removing a blob";
     db.execute(sql::REMOVE_SMALL_BLOB, params![digest.as_str()], REMOVING)?;
     let key = header_key(digest);
@@ -539,10 +539,15 @@ pub fn open_upload(db: &Db, kv: &dyn Kv, id: &str) -> Result<UploadWriter, Store
 
 impl UploadWriter {
     /// See `upload-writer.write`: rewrites the last, partial chunk with the
-    /// new bytes after it, writes any further chunks, then moves the size on.
-    /// Bytes past the size are never read, so a failure part-way changes
+    /// new bytes after it, writes any further chunks, then moves the size on,
+    /// all under the database's write lock and only while the upload still
+    /// has the size this writer saw: a writer left behind by another
+    /// request's write (two requests on one upload) is refused before it
+    /// overwrites a chunk the other wrote. Bytes past the size are never read
+    /// and the partial chunk keeps its bytes, so a failure part-way changes
     /// nothing.
     pub fn write(&mut self, db: &Db, kv: &dyn Kv, chunk: &[u8]) -> Result<(), StoreError> {
+        const APPENDING: &str = "appending to an upload";
         check_chunk(chunk)?;
         if chunk.is_empty() {
             return Ok(());
@@ -551,25 +556,29 @@ impl UploadWriter {
         let mut pending = Vec::with_capacity(self.tail.len() + chunk.len());
         pending.extend_from_slice(&self.tail);
         pending.extend_from_slice(chunk);
-        for (n, piece) in (first..).zip(pending.chunks(KV_CHUNK)) {
-            kv.set(&chunk_key(&self.id, n), piece)
-                .during("appending to an upload")?;
-        }
         let size = self.size + chunk.len() as u64;
-        let grown = db.rows(
-            sql::GROW_UPLOAD,
-            params![self.id, self.size, size, now_millis()],
-            "appending to an upload",
-        )?;
-        if grown.is_empty() {
-            // Gone (`not-found`), or another request appended meanwhile.
+        db.transaction(APPENDING, |db| {
             let now = upload_size(db, &self.id)?;
-            return Err(StoreError::BadRequest(format!(
-                "upload `{}` changed while this chunk was written (it has {now} bytes, not {}); \
-                 send an upload's chunks one after the other",
-                self.id, self.size
-            )));
-        }
+            if now != self.size {
+                return Err(StoreError::BadRequest(format!(
+                    "upload `{}` changed while this chunk was sent (it has {now} bytes, not {}); \
+                     send an upload's chunks one after the other",
+                    self.id, self.size
+                )));
+            }
+            for (n, piece) in (first..).zip(pending.chunks(KV_CHUNK)) {
+                kv.set(&chunk_key(&self.id, n), piece).during(APPENDING)?;
+            }
+            let grown = db.rows(
+                sql::GROW_UPLOAD,
+                params![self.id, self.size, size, now_millis()],
+                APPENDING,
+            )?;
+            if grown.is_empty() {
+                return Err(upload_not_found(&self.id));
+            }
+            Ok(())
+        })?;
         let tail_len = (size % KV_CHUNK as u64) as usize;
         self.tail = pending.split_off(pending.len() - tail_len);
         self.size = size;

@@ -15,10 +15,13 @@
 //! the host (a stale resource handle, say) trap.
 
 mod backend;
+#[cfg(all(test, feature = "rusqlite"))]
+mod blob_tests;
 mod cache;
 #[cfg(feature = "rusqlite")]
 pub mod embedded;
 pub mod files;
+pub mod kv_blobs;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(all(feature = "rusqlite", feature = "postgres", feature = "s3"))]

@@ -12,7 +12,7 @@ use crate::db::{Sql, Value};
 use crate::error::{During, StoreError};
 
 /// How long a statement waits for another connection's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One connection to a SQLite database file.
 #[derive(Debug)]

@@ -946,6 +946,14 @@ fn a_write_to_an_upload_that_moved_on_is_refused(engine: Engine) {
         second.write(&db, &kv, b"two"),
         Err(StoreError::BadRequest(_))
     ));
+    // The refused write left what the first one wrote.
+    let one = format!("sha256:{}", hex::encode(Sha256::digest(b"one")));
+    let completed = blobs::complete_upload(&db, &kv, &id, &one).unwrap();
+    assert_eq!(completed.to_string(), one);
+    assert_eq!(read(&db, &kv, &one, 0, 10), b"one");
+
+    let id = blobs::start_upload(&db, &kv, UPLOAD.into()).unwrap();
+    let mut first = blobs::open_upload(&db, &kv, &id).unwrap();
     blobs::cancel_upload(&db, &kv, &id).unwrap();
     assert!(matches!(
         first.write(&db, &kv, b"three"),

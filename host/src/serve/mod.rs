@@ -264,13 +264,9 @@ impl App {
 
     /// A Spin build (`depot compose` output) at `path`, whose Spin key-value
     /// store and database live in `<data>/spin`.
+    /// A mirror copies into the build's data through the store's native
+    /// backend on it, which the build's handlers then serve.
     fn spin(args: &ServeArgs, path: &std::path::Path, mirror: bool) -> anyhow::Result<Self> {
-        if mirror {
-            anyhow::bail!(
-                "a mirror cannot run a Spin build: it copies entries into the native store; \
-                 leave out --spin-app"
-            );
-        }
         if args.database.is_some() {
             anyhow::bail!(
                 "--database and --blobs do not apply to --spin-app: a Spin build keeps its data \
@@ -290,11 +286,23 @@ impl App {
             )
         })?;
         let spin = SpinCtx::open(&args.data.join("spin"))?;
+        let backend = if mirror {
+            let backend = spin.backend().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the Spin build's data in {} to mirror into: {}",
+                    args.data.display(),
+                    startup_error(&e)
+                )
+            })?;
+            Some(Arc::new(backend) as Arc<dyn Backend>)
+        } else {
+            None
+        };
         Ok(Self {
             composed,
             composed_reads: None,
             storage: Storage::Spin(spin),
-            backend: None,
+            backend,
         })
     }
 }

@@ -2,9 +2,10 @@
 //! `key-value-spin` keeps it.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use wasmtime::component::Resource;
 
 use super::wit_key_value::{Error, Host, HostStore};
@@ -32,6 +33,52 @@ pub fn open(path: &Path) -> anyhow::Result<rusqlite::Connection> {
         )
         .with_context(|| format!("cannot create the key-value table in {}", path.display()))?;
     Ok(connection)
+}
+
+fn get(db: &Connection, label: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    db.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+        .query_row(params![label, key], |row| row.get(0))
+        .optional()
+}
+
+fn set(db: &Connection, label: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (store, key) DO UPDATE SET value = ?3",
+    )?
+    .execute(params![label, key, value])
+    .map(drop)
+}
+
+fn delete(db: &Connection, label: &str, key: &str) -> rusqlite::Result<()> {
+    db.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+        .execute(params![label, key])
+        .map(drop)
+}
+
+/// The `default` key-value store as the store's blob driver, for native
+/// code running on a Spin build's data (a mirror).
+pub struct NativeKv(pub Arc<Mutex<Connection>>);
+
+impl NativeKv {
+    fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, String> {
+        let db = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&db).map_err(|e| e.to_string())
+    }
+}
+
+impl depot_store::blobs::Kv for NativeKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.with(|db| get(db, LABEL, key))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.with(|db| set(db, LABEL, key, value))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.with(|db| delete(db, LABEL, key))
+    }
 }
 
 /// Spin's error for a failure of the backing database.
@@ -73,11 +120,7 @@ impl HostStore for SpinView<'_> {
         store: Resource<KeyValueStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        self.with_store(&store, |db, label| {
-            db.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-                .query_row(params![label, key], |row| row.get(0))
-                .optional()
-        })
+        self.with_store(&store, |db, label| get(db, label, &key))
     }
 
     fn set(
@@ -86,14 +129,7 @@ impl HostStore for SpinView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        self.with_store(&store, |db, label| {
-            db.prepare_cached(
-                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (store, key) DO UPDATE SET value = ?3",
-            )?
-            .execute(params![label, key, value])
-            .map(drop)
-        })
+        self.with_store(&store, |db, label| set(db, label, &key, &value))
     }
 
     fn delete(
@@ -101,11 +137,7 @@ impl HostStore for SpinView<'_> {
         store: Resource<KeyValueStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        self.with_store(&store, |db, label| {
-            db.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
-                .execute(params![label, key])
-                .map(drop)
-        })
+        self.with_store(&store, |db, label| delete(db, label, &key))
     }
 
     fn exists(

@@ -24,6 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use depot_store::StoreError;
+use depot_store::host::SqlBackend;
+use depot_store::host::embedded::random_bytes;
+use depot_store::host::kv_blobs::KvBlobs;
+use depot_store::rusqlite_driver::Sqlite;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
 pub use self::key_value::KeyValueStore;
@@ -53,6 +58,9 @@ const SQLITE_FILE: &str = "sqlite_db.db";
 /// The file of the `default` key-value store, as Spin names it.
 const KEY_VALUE_FILE: &str = "sqlite_key_value.db";
 
+/// Reader connections of a native backend on the build's data.
+const READERS: usize = 2;
+
 /// The state of the Spin interfaces, shared by every request.
 #[derive(Clone)]
 pub struct SpinCtx {
@@ -80,10 +88,33 @@ impl SpinCtx {
     /// secret: the store's own rule ([`depot_store::tokens::ensure_operator`])
     /// run natively on the file that is the build's `default` database, as
     /// spin-store opens it, before any request runs.
-    pub fn ensure_operator(&self) -> Result<Option<String>, depot_store::StoreError> {
-        let sql = depot_store::rusqlite_driver::Sqlite::open(&self.sqlite, false)?;
-        let db = depot_store::open(Box::new(sql), depot_store::host::embedded::random_bytes)?;
-        depot_store::tokens::ensure_operator(&db)
+    pub fn ensure_operator(&self) -> Result<Option<String>, StoreError> {
+        depot_store::tokens::ensure_operator(&depot_store::open(
+            self.connect(false)?,
+            random_bytes,
+        )?)
+    }
+
+    /// The store's native backend on this build's data: its logic on the
+    /// build's `default` database and, for content, the key-value store's
+    /// chunks as spin-store lays them out, so native code (a mirror) writes
+    /// what the build's handlers read.
+    pub fn backend(&self) -> Result<SqlBackend, StoreError> {
+        let writer = depot_store::open(self.connect(false)?, random_bytes)?;
+        let readers = (0..READERS)
+            .map(|_| depot_store::open_reader(self.connect(true)?, random_bytes))
+            .collect::<Result<_, _>>()?;
+        let kv = Arc::new(key_value::NativeKv(self.key_value.clone()));
+        let blobs = KvBlobs::new(
+            depot_store::open_reader(self.connect(false)?, random_bytes)?,
+            kv,
+        );
+        SqlBackend::new(writer, readers, Arc::new(blobs))
+    }
+
+    /// A native connection to the build's `default` database.
+    fn connect(&self, reader: bool) -> Result<Box<dyn depot_store::Sql>, StoreError> {
+        Ok(Box::new(Sqlite::open(&self.sqlite, reader)?))
     }
 }
 

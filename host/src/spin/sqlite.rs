@@ -2,6 +2,7 @@
 //! `sqlite-inproc` serves it: a new connection per `open`, one statement per
 //! `execute`.
 
+use depot_store::rusqlite_driver::BUSY_TIMEOUT;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::Resource;
 
@@ -80,7 +81,11 @@ impl HostConnection for SpinView<'_> {
             // As Spin answers a database the manifest does not grant.
             return Ok(Err(Error::AccessDenied));
         }
-        let connection = match rusqlite::Connection::open(&self.ctx.sqlite) {
+        // A mirror's native writer shares the file: wait for its lock, as
+        // the native store's connections do, rather than fail at once.
+        let connection = match rusqlite::Connection::open(&self.ctx.sqlite)
+            .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
+        {
             Ok(connection) => connection,
             Err(e) => return Ok(Err(io(e))),
         };
