@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -63,20 +63,44 @@ pub struct SharedStore {
     pub database: String,
     /// `--blobs`.
     pub blobs: String,
+    /// Drops the database when the last clone made by [`SharedStore::new`]
+    /// goes; none for a store read back from a data directory, or kept.
+    #[serde(skip)]
+    dropped_with: Option<Arc<DropDatabase>>,
+}
+
+/// Drops a test's database when dropped.
+#[derive(Debug)]
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        drop_database(&self.0);
+    }
 }
 
 impl SharedStore {
-    /// A new, empty database, and a place in the bucket.
+    /// A new, empty database, and a place in the bucket; the database is
+    /// dropped when the last clone goes.
     pub fn new() -> Self {
-        let server = std::env::var("DEPOT_TEST_DATABASE_URL").expect(
-            "DEPOT_TEST_DATABASE_URL names no PostgreSQL server; run ./scripts/test, which \
-             starts one",
-        );
-        Self::new_on(&server)
+        Self::new_on(&test_database_server())
     }
 
-    /// A new, empty database on the PostgreSQL server at `server`, and bucket.
+    /// [`SharedStore::new`], its database kept after the test (for a data
+    /// directory a later start may use again; a later run's sweep drops it).
+    pub fn new_kept() -> Self {
+        Self::create(&test_database_server())
+    }
+
+    /// A new, empty database on the PostgreSQL server at `server`, and a
+    /// place in the bucket; the database is dropped when the last clone goes.
     pub fn new_on(server: &str) -> Self {
+        let mut store = Self::create(server);
+        store.dropped_with = Some(Arc::new(DropDatabase(store.database.clone())));
+        store
+    }
+
+    fn create(server: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("depot_e2e_{}_{n}", std::process::id());
@@ -84,6 +108,7 @@ impl SharedStore {
             "DEPOT_TEST_S3_ENDPOINT names no S3 server; run ./scripts/test, which starts one",
         );
         let mut admin = postgres::Client::connect(server, postgres::NoTls).unwrap();
+        sweep_databases(&mut admin);
         // One statement a call: neither may run inside a transaction.
         for statement in [
             format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -98,6 +123,7 @@ impl SharedStore {
             // One bucket (`depot`, made by scripts/s3), a prefix per test:
             // each bucket costs SeaweedFS volumes of its own.
             blobs: format!("s3://depot/{name}?endpoint={endpoint}&region=us-east-1"),
+            dropped_with: None,
         }
     }
 
@@ -120,9 +146,11 @@ impl SharedStore {
             assert!(tries < 50, "cannot copy database {source}: {e:?}");
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Made for a kept data directory: a later run's sweep drops it.
         let copy = Self {
             database: format!("{server}/{name}"),
             blobs: self.blobs.clone(),
+            dropped_with: None,
         };
         std::fs::write(
             data.join(SHARED_STORE_FILE),
@@ -170,6 +198,9 @@ pub struct Server {
     pub printed_token: Option<String>,
     _temp: Option<tempfile::TempDir>,
     _config: Option<tempfile::TempDir>,
+    /// The database and bucket of a shared-runtime server: its database is
+    /// dropped once the last server and test holding it are done.
+    _shared: Option<SharedStore>,
 }
 
 /// How to start a server.
@@ -244,10 +275,15 @@ impl Server {
                 command.arg("--spin-app").arg(spin_app(handlers.as_deref()));
             }
         }
+        let mut kept_shared = None;
         if options.runtime == Runtime::Shared {
             let shared = match options.shared {
                 Some(shared) => shared,
                 None if data.join(SHARED_STORE_FILE).exists() => SharedStore::of(&data),
+                // A data directory the test keeps may be started on again
+                // after this server is gone: its database stays (until a
+                // later run's sweep).
+                None if temp.is_none() => SharedStore::new_kept(),
                 None => SharedStore::new(),
             };
             std::fs::create_dir_all(&data).unwrap();
@@ -257,6 +293,7 @@ impl Server {
             )
             .unwrap();
             command.args(shared.args());
+            kept_shared = Some(shared);
         }
         let mut child = command
             .arg("--listen")
@@ -331,6 +368,7 @@ impl Server {
             printed_token,
             _temp: temp,
             _config: config_temp,
+            _shared: kept_shared,
         }
     }
 
@@ -422,6 +460,56 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Drops the database at `url`, if it is there; a failure only leaves it
+/// for the next run's sweep ([`SharedStore::new_on`]).
+fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    let dropped = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .and_then(|mut admin| {
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        });
+    if let Err(e) = dropped {
+        eprintln!("cannot drop the test database {name}: {e}");
+    }
+}
+
+/// The PostgreSQL server the tests make their databases on.
+fn test_database_server() -> String {
+    std::env::var("DEPOT_TEST_DATABASE_URL").expect(
+        "DEPOT_TEST_DATABASE_URL names no PostgreSQL server; run ./scripts/test, which starts one",
+    )
+}
+
+/// Drops the databases earlier runs' tests left on `admin`'s server (made
+/// by a process that is gone: a registry restarted on a data directory its
+/// test kept, or a run that was killed), once per run.
+fn sweep_databases(admin: &mut postgres::Client) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let rows = admin
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'depot\\_e2e\\_%'",
+                &[],
+            )
+            .unwrap_or_default();
+        for row in rows {
+            let name: String = row.get(0);
+            let rest = name.trim_start_matches("depot_e2e_");
+            let rest = rest.strip_prefix("copy_").unwrap_or(rest);
+            let pid = rest.split('_').next().unwrap_or_default();
+            let gone = !pid.is_empty() && !Path::new("/proc").join(pid).exists();
+            if gone
+                && let Err(e) =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            {
+                eprintln!("cannot drop the leftover test database {name}: {e}");
+            }
+        }
+    });
 }
 
 /// The Spin build of the handlers `handlers` names (every handler built in
