@@ -6,6 +6,7 @@
 //! following the cluster.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -405,6 +406,125 @@ fn a_database_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
     assert_eq!(
         server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
         201
+    );
+    let said = ok(server.cli(&["verify"]));
+    assert!(said.contains("2 log entries match"), "{said}");
+}
+
+/// A TCP forwarder to the test S3 server that can be cut off: while cut,
+/// its open connections are closed and new ones closed as they come, as a
+/// bucket that became unreachable.
+struct CuttableS3 {
+    address: String,
+    cut: Arc<AtomicBool>,
+}
+
+impl CuttableS3 {
+    fn start() -> Self {
+        let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").unwrap();
+        let upstream = endpoint.trim_start_matches("http://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let cut = Arc::new(AtomicBool::new(false));
+        let cutting = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if cutting.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let cutting = cutting.clone();
+                    std::thread::spawn(move || pipe(from, to, &cutting));
+                }
+            }
+        });
+        Self { address, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either ends or the forwarder is cut.
+fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream, cut: &AtomicBool) {
+    use std::io::{ErrorKind, Read, Write};
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buffer = vec![0; 64 * 1024];
+    while !cut.load(Ordering::SeqCst) {
+        match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_bucket_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
+    let s3 = CuttableS3::start();
+    let mut shared = SharedStore::new();
+    let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").unwrap();
+    shared.blobs = shared
+        .blobs
+        .replace(&endpoint, &format!("http://{}", s3.address));
+    let server = Server::start_with(ServerOptions {
+        runtime: Runtime::Shared,
+        shared: Some(shared),
+        ..ServerOptions::default()
+    });
+    // Past the size kept in the database: the content is in the bucket.
+    let big = |n: usize| {
+        greeter(&Meta {
+            description: Some(&format!("big {n}")),
+            padding: 64 * 1024,
+            ..Meta::default()
+        })
+    };
+    assert_eq!(server.publish("example:big", "1.0.0", &big(0)).0, 201);
+
+    s3.set_cut(true);
+    let content = "/v1/packages/example:big/versions/1.0.0/content";
+    let started = std::time::Instant::now();
+    for attempt in [
+        server.http().get(server.at(content)).send().unwrap(),
+        server
+            .http()
+            .put(server.at("/v1/packages/example:big/versions/1.1.0"))
+            .body(big(1))
+            .send()
+            .unwrap(),
+    ] {
+        assert_eq!(attempt.headers()["retry-after"], "1");
+        let got = status_json(attempt);
+        assert_error(&got, 503, "storage-unavailable");
+    }
+    // Answered, not held until the request deadline (60 s).
+    assert!(started.elapsed() < Duration::from_secs(50));
+    // The refused publish left nothing: no release, no log entry.
+    let release = "/v1/packages/example:big/versions/1.1.0";
+    assert_eq!(server.get_json(release).0, 404);
+
+    s3.set_cut(false);
+    assert_eq!(server.get_bytes(content), (200, big(0)));
+    assert_eq!(server.publish("example:big", "1.1.0", &big(1)).0, 201);
+    assert_eq!(
+        server.get_bytes(&format!("{release}/content")),
+        (200, big(1))
     );
     let said = ok(server.cli(&["verify"]));
     assert!(said.contains("2 log entries match"), "{said}");

@@ -20,17 +20,25 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use depot_protocol::Digest;
 use futures::TryStreamExt;
+use object_store::aws::AmazonS3ConfigKey::Client;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{
+    BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig,
+};
 use sha2::{Digest as _, Sha256};
 
 use super::{BlobRead, BlobStore, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use crate::blobs::{Hasher, check_chunk, finished, offset_past_end};
+
+/// How long a failing request to the bucket is retried.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Blobs up to this size go up in one put; larger ones in parts of it.
 const PART: usize = 8 * 1024 * 1024;
@@ -155,7 +163,22 @@ impl S3Blobs {
     /// variables, and checks that it can be read.
     pub fn open(url: &BucketUrl) -> Result<Self, StoreError> {
         const OPENING: &str = "opening the bucket";
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+        // A bucket that stops answering fails a request within seconds (a
+        // 503 to retry), well inside the request deadline, instead of being
+        // retried for minutes (the client's defaults).
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&url.bucket)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(1),
+                    base: 2.0,
+                },
+                max_retries: 3,
+                retry_timeout: RETRY_TIMEOUT,
+            })
+            .with_config(Client(ClientConfigKey::ConnectTimeout), "5s")
+            .with_config(Client(ClientConfigKey::Timeout), "20s");
         if let Some(endpoint) = &url.endpoint {
             builder = builder
                 .with_endpoint(endpoint)
