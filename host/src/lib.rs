@@ -30,7 +30,7 @@ enum Command {
     /// Run a read-only mirror of another Depot registry: it follows the
     /// origin's feed, copies every entry and its content (digests checked),
     /// resumes after a restart, and serves the same reads.
-    Mirror(mirror::MirrorArgs),
+    Mirror(serve::MirrorArgs),
     /// Compose the handlers with a store component (spin-store) into one
     /// component for Spin: the app `spin.toml` serves.
     Compose(serve::ComposeArgs),

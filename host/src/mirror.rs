@@ -24,22 +24,6 @@ const FEED_WAIT: u32 = 30;
 /// How long to wait before trying again after the origin or the copy failed.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The flags of `depot mirror`.
-#[derive(Debug, clap::Args)]
-pub struct MirrorArgs {
-    /// The registry to copy, e.g. `http://registry.example:8080`.
-    #[arg(long, value_name = "URL")]
-    pub from: String,
-
-    /// Entries asked for per feed request.
-    #[arg(long, value_name = "N", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub batch: u32,
-
-    #[command(flatten)]
-    pub serve: crate::serve::ServeArgs,
-}
-
 /// Follows `origin`'s feed into `backend` until the process ends.
 pub async fn follow(origin: Registry, batch: u32, backend: Arc<dyn Backend>) {
     loop {

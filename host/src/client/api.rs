@@ -496,11 +496,21 @@ pub struct Token {
 }
 
 /// A token just made: the only time its secret is seen.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 pub struct NewToken {
     #[serde(flatten)]
     pub info: Token,
     pub token: String,
+}
+
+/// Shows the token's description, never its secret.
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("info", &self.info)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -57,7 +57,7 @@ pub fn stdout_closed(error: &anyhow::Error) -> bool {
 }
 
 /// Where the client finds the registry.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct RegistryArgs {
     /// The registry's URL.
     #[arg(
@@ -71,6 +71,16 @@ pub struct RegistryArgs {
     /// The token for writes (and for reads of a private registry).
     #[arg(long, env = "DEPOT_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// Shows whether a token is given, never the token.
+impl std::fmt::Debug for RegistryArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryArgs")
+            .field("registry", &self.registry)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The client's subcommands.
@@ -663,4 +673,21 @@ async fn list(registry: &Registry, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RegistryArgs;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let args = RegistryArgs {
+            registry: "http://127.0.0.1:8080".into(),
+            token: Some("depot_secret_1234".into()),
+        };
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("depot_secret_1234"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(shown.contains("127.0.0.1:8080"), "{shown}");
+    }
 }

@@ -98,6 +98,22 @@ pub struct ServeArgs {
     pub unpublished_ttl: Duration,
 }
 
+/// The flags of `depot mirror`.
+#[derive(Debug, clap::Args)]
+pub struct MirrorArgs {
+    /// The registry to copy, e.g. `http://registry.example:8080`.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+
+    /// Entries asked for per feed request.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
 /// Compose the handlers with a store component into one component that
 /// serves the whole registry on a runtime providing only WASI and what the
 /// store component imports: the app `spin.toml` serves, with spin-store.

@@ -9,7 +9,7 @@ mod http;
 mod manifest;
 mod request;
 
-pub use self::args::ComposeArgs;
+pub use self::args::{ComposeArgs, MirrorArgs};
 
 use std::sync::Arc;
 use std::time::Instant;
