@@ -414,6 +414,14 @@ pub fn rfc3339(millis: u64) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch now, from the system's (or the
+/// component runtime's) wall clock; 0 for a clock set before 1970.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Milliseconds since the Unix epoch of `text`, a time as [`rfc3339`] writes
 /// it (`2026-11-28T04:10:00.123Z`); none for any other form.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {

@@ -2,8 +2,6 @@
 //! order of their sequence numbers. What is derived from it (the indexes,
 //! [`crate::log`]; the transparency log, [`crate::tlog`]) builds on this.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::db::{Db, Row, params};
 use crate::error::{During, StoreError};
 use crate::sql;
@@ -12,12 +10,7 @@ use crate::types::{Entry, LogEntry};
 /// The most entries or packages one listing returns, whatever is asked for.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use depot_protocol::now_millis;
 
 /// Writes `logged` to the log (inside the append's transaction).
 pub fn insert_log(db: &Db, logged: &LogEntry) -> Result<(), StoreError> {

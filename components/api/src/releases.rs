@@ -6,6 +6,7 @@
 //! through `processing` to `published`, or to `rejected` with a reason; an
 //! unpublished release left alone expires.
 
+use depot_protocol::now_millis;
 use depot_protocol::signing::{self, PublicKey};
 use serde::{Deserialize, Serialize};
 use wasip2::http::types::IncomingRequest;
@@ -38,12 +39,6 @@ fn ttl_ms() -> u64 {
         .and_then(|ms| ms.parse().ok())
         .filter(|ms| *ms > 0)
         .unwrap_or(DEFAULT_TTL_MS)
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Where an unpublished release is shown.

@@ -2,6 +2,7 @@
 //! needs the operator's token; a token's secret is in the answer to its
 //! creation only.
 
+use depot_protocol::now_millis;
 use depot_protocol::{parse_rfc3339, rfc3339};
 use serde::{Deserialize, Serialize};
 use wasip2::http::types::IncomingRequest;
@@ -101,12 +102,6 @@ fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::handler_failed(format!("the token could not be encoded: {e}")))?;
     json["token"] = secret.into();
     Ok(Response::json(201, &json).with_header("cache-control", "no-store".to_string()))
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A token as the API shows it: never its secret.

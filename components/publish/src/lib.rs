@@ -30,6 +30,7 @@ use bindings::depot::registry::types::{
 };
 use bindings::depot::registry::{metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
+use depot_protocol::now_millis;
 use depot_protocol::{Digest, Version};
 
 /// How many times a change is retried when other entries about the package keep
@@ -318,13 +319,6 @@ fn current_release(name: &str, version: &str) -> Result<Release, Error> {
 /// may be released.
 fn release_of_same_version(name: &str, version: &Version) -> Result<Option<Release>, Error> {
     store::find_release(name, &version.to_string())
-}
-
-/// Milliseconds since the Unix epoch, from the runtime's wall clock.
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn version_exists(existing: &Release) -> Error {

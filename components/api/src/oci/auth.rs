@@ -8,6 +8,7 @@
 //! pushing; anonymous clients get an anonymous token that only reads a
 //! public registry.
 
+use depot_protocol::now_millis;
 use serde_json::json;
 use wasip2::http::types::IncomingRequest;
 
@@ -158,10 +159,4 @@ pub fn token(method: &str, request: &IncomingRequest) -> Response {
         }),
     )
     .with_header("cache-control", "no-store".to_string())
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
