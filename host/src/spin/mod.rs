@@ -1,5 +1,6 @@
 //! Spin's key-value and SQLite interfaces (`fermyon:spin/key-value@2.0.0`
-//! and `fermyon:spin/sqlite@2.0.0`, copied from spin-sdk 5.2 into `wit/`),
+//! and `fermyon:spin/sqlite@2.0.0`, copied from spin-sdk 5.2 into `wit/` by
+//! `scripts/spin-wit`, which CI runs to check the copy),
 //! implemented on local SQLite files, so that `depot serve --spin-app` runs
 //! the Spin build of Depot (the handlers composed with spin-store by `depot
 //! compose`) without a Spin binary: the test suite's way to check the
