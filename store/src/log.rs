@@ -82,28 +82,32 @@ fn commit(
 /// See `store.get-release`.
 pub fn get_release(db: &Db, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
     let rows = db.rows(
-        sql::GET_RELEASE,
+        db.pick(&sql::GET_RELEASE),
         params![name, version],
         "reading a release",
     )?;
-    Ok(with_annotations(db, releases_from_rows(&rows)?)?.pop())
+    Ok(releases_from_rows(&rows)?.pop())
 }
 
 /// See `store.find-release`.
 pub fn find_release(db: &Db, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
     let without_build = version.split_once('+').map_or(version, |(v, _)| v);
     let rows = db.rows(
-        sql::FIND_RELEASE,
+        db.pick(&sql::FIND_RELEASE),
         params![name, without_build],
         "finding a release",
     )?;
-    Ok(with_annotations(db, releases_from_rows(&rows)?)?.pop())
+    Ok(releases_from_rows(&rows)?.pop())
 }
 
 /// See `store.list-releases`.
 pub fn list_releases(db: &Db, name: &str) -> Result<Vec<Release>, StoreError> {
-    let rows = db.rows(sql::LIST_RELEASES, params![name], "listing releases")?;
-    with_annotations(db, releases_from_rows(&rows)?)
+    let rows = db.rows(
+        db.pick(&sql::LIST_RELEASES),
+        params![name],
+        "listing releases",
+    )?;
+    releases_from_rows(&rows)
 }
 
 /// See `store.list-packages`.
@@ -132,11 +136,11 @@ pub fn list_packages(
 /// See `store.release-by-digest`.
 pub fn release_by_digest(db: &Db, digest: &str) -> Result<Option<Release>, StoreError> {
     let rows = db.rows(
-        sql::RELEASE_BY_DIGEST,
+        db.pick(&sql::RELEASE_BY_DIGEST),
         params![digest],
         "finding a release by digest",
     )?;
-    Ok(with_annotations(db, releases_from_rows(&rows)?)?.pop())
+    Ok(releases_from_rows(&rows)?.pop())
 }
 
 /// See `store.stats`.
@@ -180,7 +184,7 @@ pub fn release_from_row(row: &Row) -> Result<Release, StoreError> {
         seq: row.u64(6)?,
         metadata: row.json(7)?,
         oci: row.json(8)?,
-        annotations: Vec::new(),
+        annotations: annotations(row.opt_text(13)?.as_deref())?,
         takedown,
         signature: match row.opt_text(12)? {
             Some(text) => Some(serde_json::from_str(&text).during("reading a release")?),
@@ -189,34 +193,28 @@ pub fn release_from_row(row: &Row) -> Result<Release, StoreError> {
     })
 }
 
-pub fn releases_from_rows(rows: &[Row]) -> Result<Vec<Release>, StoreError> {
-    rows.iter().map(release_from_row).collect()
+/// A release's annotations from their JSON column (see `sql::RELEASE_COLUMNS`),
+/// in log order.
+fn annotations(json: Option<&str>) -> Result<Vec<Annotation>, StoreError> {
+    let listed: Vec<(String, String, u64, u64)> = match json {
+        Some(json) => serde_json::from_str(json).during("reading annotations")?,
+        None => Vec::new(),
+    };
+    let mut annotations: Vec<Annotation> = listed
+        .into_iter()
+        .map(|(type_, value, time, seq)| Annotation {
+            type_,
+            value,
+            time,
+            seq,
+        })
+        .collect();
+    annotations.sort_by_key(|a| a.seq);
+    Ok(annotations)
 }
 
-/// `releases` with their annotations filled in, read in one query.
-pub fn with_annotations(db: &Db, mut releases: Vec<Release>) -> Result<Vec<Release>, StoreError> {
-    const READING: &str = "reading annotations";
-    if releases.is_empty() {
-        return Ok(releases);
-    }
-    let mut names: Vec<&str> = releases.iter().map(|r| r.name.as_str()).collect();
-    names.dedup();
-    let names = serde_json::to_string(&names).during(READING)?;
-    for row in db.rows(db.pick(&sql::ANNOTATIONS_OF), params![names], READING)? {
-        let (name, version) = (row.text(0)?, row.text(1)?);
-        if let Some(release) = releases
-            .iter_mut()
-            .find(|r| r.name == name && r.version == version)
-        {
-            release.annotations.push(Annotation {
-                type_: row.text(2)?,
-                value: row.text(3)?,
-                time: row.u64(4)?,
-                seq: row.u64(5)?,
-            });
-        }
-    }
-    Ok(releases)
+pub fn releases_from_rows(rows: &[Row]) -> Result<Vec<Release>, StoreError> {
+    rows.iter().map(release_from_row).collect()
 }
 
 /// How a content kind is kept in the `kind` column.

@@ -201,11 +201,49 @@ pub struct Dialects {
     pub postgres: &'static str,
 }
 
-/// The columns a release is read from (`release_from_row`).
+/// The columns a release `r` is read from (`release_from_row`): its own,
+/// then its annotations as a JSON list of `[type, value, time, seq]` (SQL
+/// `NULL` or `[]` when it has none), so one statement reads both.
 macro_rules! release_columns {
-    () => {
-        "name, version, digest, size, published_at, yanked, seq, metadata, oci, \
-         takedown_reason, takedown_time, takedown_seq, signature"
+    (sqlite) => {
+        release_columns!(
+            "(SELECT json_group_array(json_array(a.type, a.value, a.time, a.seq)) \
+             FROM annotations a WHERE a.name = r.name AND a.version = r.version)"
+        )
+    };
+    (postgres) => {
+        release_columns!(
+            "(SELECT CAST(json_agg(json_build_array(a.type, a.value, a.time, a.seq)) AS TEXT) \
+             FROM annotations a WHERE a.name = r.name AND a.version = r.version)"
+        )
+    };
+    ($annotations:literal) => {
+        concat!(
+            "r.name, r.version, r.digest, r.size, r.published_at, r.yanked, r.seq, r.metadata, \
+             r.oci, r.takedown_reason, r.takedown_time, r.takedown_seq, r.signature, ",
+            $annotations
+        )
+    };
+}
+
+/// A statement reading releases `r` with their annotations, in each
+/// dialect: `SELECT` the release columns `FROM releases r`, then `$rest`.
+macro_rules! select_releases {
+    ($rest:literal) => {
+        Dialects {
+            sqlite: concat!(
+                "SELECT ",
+                release_columns!(sqlite),
+                " FROM releases r ",
+                $rest
+            ),
+            postgres: concat!(
+                "SELECT ",
+                release_columns!(postgres),
+                " FROM releases r ",
+                $rest
+            ),
+        }
     };
 }
 
@@ -216,7 +254,11 @@ macro_rules! oci_columns {
     };
 }
 
-pub const RELEASE_COLUMNS: &str = release_columns!();
+/// The columns of a release `r` with its annotations (see `release_from_row`).
+pub const RELEASE_COLUMNS: Dialects = Dialects {
+    sqlite: release_columns!(sqlite),
+    postgres: release_columns!(postgres),
+};
 
 // The registry log.
 pub const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM log";
@@ -276,37 +318,17 @@ pub const UPSERT_PACKAGE: &str = "INSERT INTO packages (name, versions, latest, 
          latest = excluded.latest, updated_at = excluded.updated_at, head = excluded.head";
 
 // Reading the indexes.
-pub const GET_RELEASE: &str = concat!(
-    "SELECT ",
-    release_columns!(),
-    " FROM releases WHERE name = ?1 AND version = ?2"
-);
+pub const GET_RELEASE: Dialects = select_releases!("WHERE r.name = ?1 AND r.version = ?2");
 /// The version itself, or it with build metadata (`+...`).
-pub const FIND_RELEASE: &str = concat!(
-    "SELECT ",
-    release_columns!(),
-    " FROM releases WHERE name = ?1 AND (version = ?2 OR \
-     substr(version, 1, length(CAST(?2 AS TEXT)) + 1) = CAST(?2 AS TEXT) || '+') LIMIT 1"
+pub const FIND_RELEASE: Dialects = select_releases!(
+    "WHERE r.name = ?1 AND (r.version = ?2 OR \
+     substr(r.version, 1, length(CAST(?2 AS TEXT)) + 1) = CAST(?2 AS TEXT) || '+') LIMIT 1"
 );
-pub const LIST_RELEASES: &str = concat!(
-    "SELECT ",
-    release_columns!(),
-    " FROM releases WHERE name = ?1 ORDER BY seq"
-);
-pub const RELEASE_BY_DIGEST: &str = concat!(
-    "SELECT ",
-    release_columns!(),
-    " FROM releases WHERE digest = ?1 ORDER BY takedown_seq IS NOT NULL, seq LIMIT 1"
-);
+pub const LIST_RELEASES: Dialects = select_releases!("WHERE r.name = ?1 ORDER BY r.seq");
+pub const RELEASE_BY_DIGEST: Dialects =
+    select_releases!("WHERE r.digest = ?1 ORDER BY r.takedown_seq IS NOT NULL, r.seq LIMIT 1");
 pub const LIST_PACKAGES: &str = "SELECT name, versions, latest, updated_at FROM packages
      WHERE name > ?1 ORDER BY name LIMIT ?2";
-/// `?1` a JSON list of names.
-pub const ANNOTATIONS_OF: Dialects = Dialects {
-    sqlite: "SELECT name, version, type, value, time, seq FROM annotations \
-     WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY seq",
-    postgres: "SELECT name, version, type, value, time, seq FROM annotations \
-     WHERE name IN (SELECT value FROM jsonb_array_elements_text(CAST(?1 AS jsonb))) ORDER BY seq",
-};
 pub const STATS: &str = "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM releases), \
      (SELECT COALESCE(MAX(seq), 0) FROM log)";
 pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE digest = ?1 \

@@ -473,6 +473,17 @@ fn annotations_takedowns_and_digests_are_indexed(engine: Engine) {
         .unwrap();
     let values: Vec<&str> = greet.annotations.iter().map(|a| a.value.as_str()).collect();
     assert_eq!(values, ["1", "\"two\""]);
+    assert!(greet.annotations[0].seq < greet.annotations[1].seq);
+    // Every read of a release carries its own annotations, and only its own
+    // (the copy has the same content).
+    let listed = log::list_releases(&db, "example:greet").unwrap();
+    assert_eq!(listed[0].annotations, greet.annotations);
+    let found = search::search(&db, &query(Some("example"))).unwrap().0;
+    let annotated: Vec<(&str, usize)> = found
+        .iter()
+        .map(|r| (r.name.as_str(), r.annotations.len()))
+        .collect();
+    assert_eq!(annotated, [("example:copy", 0), ("example:greet", 2)]);
     assert_eq!(
         log::release_by_digest(&db, &digest(7))
             .unwrap()
