@@ -56,7 +56,7 @@ fn main() {
     // built once whether the host is built for dev, test or release.
     let target_dir = repo.join("target").join("components");
 
-    for dir in ["components", "examples", "wit", "protocol", "store"] {
+    for dir in ["components", "examples", "wit", "protocol", "store", "wire"] {
         watch(&repo.join(dir));
     }
 

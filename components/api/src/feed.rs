@@ -7,13 +7,13 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use depot_protocol::rfc3339;
-use serde::Serialize;
+use depot_wire::{FeedAnnotation, FeedEntry, FeedOci, FeedPage, FeedRelease};
 use wasip2::io::streams::OutputStream;
 
 use crate::bindings::depot::registry::query;
 use crate::bindings::depot::registry::store::{Action, LogEntry};
 use crate::bindings::depot::registry::types::OciArtifact;
-use crate::json::{MetadataJson, SignatureJson, annotation_value, metadata, signature};
+use crate::json::{annotation_value, metadata, signature};
 
 /// Entries per event batch of the stream.
 const STREAM_BATCH: u32 = 100;
@@ -25,76 +25,22 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// (the client reconnects with `Last-Event-ID`).
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
-/// `GET /v1/feed`: the entries and the cursor to ask from next.
-#[derive(Debug, Serialize)]
-pub struct PageJson<'a> {
-    entries: Vec<EntryJson<'a>>,
-    /// Pass as `since` for the entries after these.
-    next: u64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EntryJson<'a> {
-    seq: u64,
-    time: String,
-    kind: &'static str,
-    package: &'a str,
-    version: &'a str,
-    /// The release's content digest (for every kind of entry).
-    digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    release: Option<ReleaseContentJson<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    annotation: Option<AnnotationJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    /// The key of a `grant-key` or `revoke-key` entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<&'a str>,
-    /// Whether a `require-signatures` entry turns the requirement on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    required: Option<bool>,
-}
-
-#[derive(Debug, Serialize)]
-struct ReleaseContentJson<'a> {
-    size: u64,
-    metadata: MetadataJson<'a>,
-    oci: Option<OciJson<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<SignatureJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct OciJson<'a> {
-    manifest: &'a str,
-    config: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct AnnotationJson {
-    #[serde(rename = "type")]
-    type_: String,
-    value: serde_json::Value,
-}
-
-pub fn page(since: u64, entries: &[LogEntry]) -> PageJson<'_> {
-    PageJson {
+pub fn page(since: u64, entries: &[LogEntry]) -> FeedPage {
+    FeedPage {
         next: entries.last().map_or(since, |e| e.seq),
         entries: entries.iter().map(entry).collect(),
     }
 }
 
-fn entry(logged: &LogEntry) -> EntryJson<'_> {
+fn entry(logged: &LogEntry) -> FeedEntry {
     let name = logged.entry.name.as_str();
     let version = logged.entry.version.as_str();
-    let mut json = EntryJson {
+    let mut json = FeedEntry {
         seq: logged.seq,
         time: rfc3339(logged.time),
-        kind: "release",
-        package: name,
-        version,
+        kind: "release".to_string(),
+        package: name.to_string(),
+        version: version.to_string(),
         digest: None,
         release: None,
         annotation: None,
@@ -105,13 +51,16 @@ fn entry(logged: &LogEntry) -> EntryJson<'_> {
     match &logged.entry.action {
         Action::Release(content) => {
             json.digest = Some(content.digest.clone());
-            json.release = Some(ReleaseContentJson {
+            json.release = Some(FeedRelease {
                 size: content.size,
                 metadata: metadata(&content.metadata),
                 oci: content
                     .oci
                     .as_ref()
-                    .map(|OciArtifact { manifest, config }| OciJson { manifest, config }),
+                    .map(|OciArtifact { manifest, config }| FeedOci {
+                        manifest: manifest.clone(),
+                        config: config.clone(),
+                    }),
                 signature: content.signature.as_ref().map(signature),
             });
             return json;
@@ -122,27 +71,28 @@ fn entry(logged: &LogEntry) -> EntryJson<'_> {
                 "grant-key"
             } else {
                 "revoke-key"
-            };
-            json.key = Some(key);
+            }
+            .to_string();
+            json.key = Some(key.clone());
             return json;
         }
         Action::RequireSignatures(required) => {
-            json.kind = "require-signatures";
+            json.kind = "require-signatures".to_string();
             json.required = Some(*required);
             return json;
         }
-        Action::Yank => json.kind = "yank",
-        Action::Unyank => json.kind = "unyank",
+        Action::Yank => json.kind = "yank".to_string(),
+        Action::Unyank => json.kind = "unyank".to_string(),
         Action::Annotate(annotation) => {
-            json.kind = "annotate";
-            json.annotation = Some(AnnotationJson {
+            json.kind = "annotate".to_string();
+            json.annotation = Some(FeedAnnotation {
                 type_: annotation.type_.clone(),
                 value: annotation_value(&annotation.value),
             });
         }
         Action::Takedown(reason) => {
-            json.kind = "takedown";
-            json.reason = Some(reason);
+            json.kind = "takedown".to_string();
+            json.reason = Some(reason.clone());
         }
     }
     // The other entries name the release; its digest is in the release.

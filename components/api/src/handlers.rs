@@ -4,8 +4,6 @@
 use depot_protocol::check_content_size;
 use wasip2::http::types::IncomingRequest;
 
-use serde::Deserialize;
-
 use crate::bindings::depot::registry::types::{Error, Release};
 use crate::bindings::depot::registry::{publish, query, store};
 use crate::body;
@@ -15,6 +13,7 @@ use crate::json;
 use crate::releases;
 use crate::response::{Body, Response};
 use crate::routes::{self, Route};
+use depot_wire::{AnnotationRequest, KeyRequest, PolicyRequest, TakedownRequest};
 
 /// A version's content never changes, so caches may keep it for good.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -39,7 +38,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Yank { name, version } => release(&publish::yank(&name, &version)?),
         Route::Unyank { name, version } => release(&publish::unyank(&name, &version)?),
         Route::Annotate { name, version } => {
-            let body: AnnotationBody = read_json(request)?;
+            let body: AnnotationRequest = read_json(request)?;
             let value = serde_json::to_string(&body.value).map_err(|e| {
                 ApiError::bad_request(format!("the annotation value cannot be kept: {e}"))
             })?;
@@ -47,7 +46,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             Response::json(201, &json::release(&annotated))
         }
         Route::Takedown { name, version } => {
-            let body: TakedownBody = read_json(request)?;
+            let body: TakedownRequest = read_json(request)?;
             release(&publish::takedown(&name, &version, &body.reason)?)
         }
         Route::Feed { since, limit, wait } => {
@@ -59,7 +58,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::LogKey => text(store::log_key()?),
         Route::LogInclusion { seq, size } => Response::json(
             200,
-            &json::InclusionJson {
+            &depot_wire::InclusionProof {
                 seq,
                 tree_size: size,
                 proof: store::log_inclusion(seq, size)?,
@@ -67,7 +66,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         ),
         Route::LogConsistency { from, to } => Response::json(
             200,
-            &json::ConsistencyJson {
+            &depot_wire::ConsistencyProof {
                 from,
                 to,
                 proof: store::log_consistency(from, to)?,
@@ -90,18 +89,18 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             Response::json(200, &json::namespace(&namespace, &policy))
         }
         Route::NamespacePolicy { namespace } => {
-            let body: PolicyBody = read_json(request)?;
+            let body: PolicyRequest = read_json(request)?;
             publish::require_signatures(&namespace, body.require_signatures)?;
             let policy = store::namespace_trust(&namespace)?;
             Response::json(200, &json::namespace(&namespace, &policy))
         }
         Route::GrantKey => {
-            let body: KeyBody = read_json(request)?;
+            let body: KeyRequest = read_json(request)?;
             let entry = publish::grant_key(&body.scope, &body.public_key)?;
             key_change(&body.scope, entry.is_some())?
         }
         Route::RevokeKey => {
-            let body: KeyBody = read_json(request)?;
+            let body: KeyRequest = read_json(request)?;
             publish::revoke_key(&body.scope, &body.public_key)?;
             key_change(&body.scope, true)?
         }
@@ -119,30 +118,6 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
     Ok(response)
 }
 
-/// The body of `POST .../annotations`.
-#[derive(Debug, Deserialize)]
-struct AnnotationBody {
-    #[serde(rename = "type")]
-    type_: String,
-    value: serde_json::Value,
-}
-
-/// The body of `PUT /v1/namespaces/{namespace}/policy`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyBody {
-    require_signatures: bool,
-}
-
-/// The body of `POST /v1/keys/grant` and `/v1/keys/revoke`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyBody {
-    public_key: String,
-    /// A namespace (`example`) or a package (`example:greet`).
-    scope: String,
-}
-
 /// The namespace of `scope` after a key change: 201 when a grant was made,
 /// 200 when nothing changed or a grant was revoked.
 fn key_change(scope: &str, granted: bool) -> Result<Response, ApiError> {
@@ -150,12 +125,6 @@ fn key_change(scope: &str, granted: bool) -> Result<Response, ApiError> {
     let policy = store::namespace_trust(namespace)?;
     let status = if granted { 201 } else { 200 };
     Ok(Response::json(status, &json::namespace(namespace, &policy)))
-}
-
-/// The body of `POST .../takedown`.
-#[derive(Debug, Deserialize)]
-struct TakedownBody {
-    reason: String,
 }
 
 /// The most bytes of JSON a write request's body may have.

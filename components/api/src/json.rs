@@ -1,8 +1,10 @@
-//! The JSON bodies of docs/http-api.md: field names in camelCase, timestamps as
-//! RFC 3339 UTC with milliseconds, absent metadata fields as `null`.
+//! The JSON bodies of docs/http-api.md, as the `depot-wire` types the CLI
+//! client reads too, built from the handlers' WIT records: field names in
+//! camelCase, timestamps as RFC 3339 UTC with milliseconds, absent metadata
+//! fields as `null`.
 
 use depot_protocol::{Candidate, rfc3339};
-use serde::Serialize;
+use depot_wire as wire;
 
 use crate::bindings::depot::registry::query::{PackagePage, SearchResults};
 use crate::bindings::depot::registry::store::{PendingRelease, PendingStatus, SigningPolicy};
@@ -12,72 +14,16 @@ use crate::bindings::depot::registry::types::{
 use crate::error::ApiError;
 use crate::routes::content_path;
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseJson<'a> {
-    name: &'a str,
-    version: &'a str,
-    digest: &'a str,
-    size: u64,
-    published_at: String,
-    yanked: bool,
-    seq: u64,
-    content_url: String,
-    /// The release's OCI manifest digest, which its log entry records.
-    oci_manifest: Option<&'a str>,
-    metadata: MetadataJson<'a>,
-    annotations: Vec<AnnotationJson<'a>>,
-    takedown: Option<TakedownJson<'a>>,
-    /// The publisher's signature, for a signed release.
-    signature: Option<SignatureJson<'a>>,
-}
-
-/// A publisher's signature of a release.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SignatureJson<'a> {
-    public_key: &'a str,
-    release_digest: &'a str,
-    release_signature: &'a str,
-    /// The release manifest exactly as it was signed (JSON text).
-    manifest: &'a str,
-}
-
-pub fn signature(signature: &ReleaseSignature) -> SignatureJson<'_> {
-    SignatureJson {
-        public_key: &signature.key,
-        release_digest: &signature.release_digest,
-        release_signature: &signature.signature,
-        manifest: &signature.manifest,
+pub fn signature(signature: &ReleaseSignature) -> wire::Signature {
+    wire::Signature {
+        public_key: signature.key.clone(),
+        release_digest: signature.release_digest.clone(),
+        release_signature: signature.signature.clone(),
+        manifest: signature.manifest.clone(),
     }
 }
 
-/// An unpublished release (`POST /v1/releases`, `GET .../unpublished`).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UnpublishedJson<'a> {
-    /// The release manifest.
-    release: serde_json::Value,
-    /// The id of the token that created it.
-    creator: &'a str,
-    /// `pending`, `processing`, `published`, `rejected` or `expired`.
-    status: &'static str,
-    reason: Option<&'a str>,
-    created_at: String,
-    expires_at: String,
-    content_sources: Vec<UrlJson<'a>>,
-    /// Where to `PUT` the content.
-    upload_url: String,
-    /// Where to `POST` `releaseDigest` and `releaseSignature` to publish it.
-    publish_url: String,
-}
-
-#[derive(Debug, Serialize)]
-struct UrlJson<'a> {
-    url: &'a str,
-}
-
-pub fn unpublished(pending: &PendingRelease, now: u64) -> UnpublishedJson<'_> {
+pub fn unpublished(pending: &PendingRelease, now: u64) -> wire::Unpublished {
     let status = match pending.status {
         PendingStatus::Pending | PendingStatus::Processing if pending.expires <= now => "expired",
         PendingStatus::Pending => "pending",
@@ -86,17 +32,17 @@ pub fn unpublished(pending: &PendingRelease, now: u64) -> UnpublishedJson<'_> {
         PendingStatus::Rejected => "rejected",
     };
     let path = crate::releases::unpublished_path(&pending.name, &pending.version);
-    UnpublishedJson {
+    wire::Unpublished {
         release: serde_json::from_str(&pending.manifest).unwrap_or(serde_json::Value::Null),
-        creator: &pending.creator,
-        status,
-        reason: pending.reason.as_deref(),
+        creator: pending.creator.clone(),
+        status: status.to_string(),
+        reason: pending.reason.clone(),
         created_at: rfc3339(pending.created),
         expires_at: rfc3339(pending.expires),
         content_sources: pending
             .content_sources
             .iter()
-            .map(|url| UrlJson { url })
+            .map(|url| wire::ContentSource { url: url.clone() })
             .collect(),
         upload_url: format!("{path}/content"),
         publish_url: crate::routes::release_path(&pending.name, &pending.version),
@@ -104,34 +50,16 @@ pub fn unpublished(pending: &PendingRelease, now: u64) -> UnpublishedJson<'_> {
 }
 
 /// `GET /v1/namespaces/{namespace}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespaceJson<'a> {
-    namespace: &'a str,
-    require_signatures: bool,
-    keys: Vec<KeyGrantJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyGrantJson<'a> {
-    public_key: &'a str,
-    /// The namespace or package the key may sign releases of.
-    scope: &'a str,
-    seq: u64,
-    granted_at: String,
-}
-
-pub fn namespace<'a>(namespace: &'a str, policy: &'a SigningPolicy) -> NamespaceJson<'a> {
-    NamespaceJson {
-        namespace,
+pub fn namespace(namespace: &str, policy: &SigningPolicy) -> wire::NamespaceInfo {
+    wire::NamespaceInfo {
+        namespace: namespace.to_string(),
         require_signatures: policy.require_signatures,
         keys: policy
             .grants
             .iter()
-            .map(|grant| KeyGrantJson {
-                public_key: &grant.key,
-                scope: &grant.scope,
+            .map(|grant| wire::KeyGrant {
+                public_key: grant.key.clone(),
+                scope: grant.scope.clone(),
                 seq: grant.seq,
                 granted_at: rfc3339(grant.time),
             })
@@ -139,123 +67,30 @@ pub fn namespace<'a>(namespace: &'a str, policy: &'a SigningPolicy) -> Namespace
     }
 }
 
-#[derive(Debug, Serialize)]
-struct AnnotationJson<'a> {
-    #[serde(rename = "type")]
-    type_: &'a str,
-    value: serde_json::Value,
-    time: String,
-    seq: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct TakedownJson<'a> {
-    reason: &'a str,
-    time: String,
-}
-
-/// The metadata object; size and digest are already in the release.
-#[derive(Debug, Serialize)]
-pub struct MetadataJson<'a> {
-    kind: &'static str,
-    name: Option<&'a str>,
-    description: Option<&'a str>,
-    authors: Option<&'a str>,
-    licenses: Option<&'a str>,
-    source: Option<&'a str>,
-    homepage: Option<&'a str>,
-    revision: Option<&'a str>,
-    version: Option<&'a str>,
-    imports: &'a [String],
-    exports: &'a [String],
-    wit: Option<&'a str>,
-    worlds: Option<&'a [String]>,
-    registry: Option<RegistryJson<'a>>,
-}
-
-/// A `registry-metadata` section's fields.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RegistryJson<'a> {
-    links: Vec<LinkJson<'a>>,
-    categories: &'a [String],
-    custom_licenses: Vec<CustomLicenseJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct LinkJson<'a> {
-    kind: &'a str,
-    url: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct CustomLicenseJson<'a> {
-    id: &'a str,
-    name: &'a str,
-    text: &'a str,
-    reference: Option<&'a str>,
-}
-
-/// `GET /v1/packages/{name}`.
-#[derive(Debug, Serialize)]
-pub struct PackageJson<'a> {
-    name: &'a str,
-    latest: Option<String>,
-    versions: Vec<ReleaseJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SummaryJson<'a> {
-    name: &'a str,
-    latest: Option<&'a str>,
-    versions: u32,
-    updated_at: String,
-}
-
-/// `GET /v1/packages`.
-#[derive(Debug, Serialize)]
-pub struct PageJson<'a> {
-    packages: Vec<SummaryJson<'a>>,
-    next: Option<&'a str>,
-}
-
-/// Every error body: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize)]
-pub struct ErrorJson<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
-pub fn release(release: &Release) -> ReleaseJson<'_> {
-    ReleaseJson {
-        name: &release.name,
-        version: &release.version,
-        digest: &release.digest,
+pub fn release(release: &Release) -> wire::Release {
+    wire::Release {
+        name: release.name.clone(),
+        version: release.version.clone(),
+        digest: release.digest.clone(),
         size: release.size,
         published_at: rfc3339(release.published_at),
         yanked: release.yanked,
         seq: release.seq,
         content_url: content_path(&release.name, &release.version),
-        oci_manifest: release.oci.as_ref().map(|oci| oci.manifest.as_str()),
+        oci_manifest: release.oci.as_ref().map(|oci| oci.manifest.clone()),
         metadata: metadata(&release.metadata),
         annotations: release
             .annotations
             .iter()
-            .map(|a| AnnotationJson {
-                type_: &a.type_,
+            .map(|a| wire::Annotation {
+                type_: a.type_.clone(),
                 value: annotation_value(&a.value),
                 time: rfc3339(a.time),
                 seq: a.seq,
             })
             .collect(),
-        takedown: release.takedown.as_ref().map(|t| TakedownJson {
-            reason: &t.reason,
+        takedown: release.takedown.as_ref().map(|t| wire::Takedown {
+            reason: t.reason.clone(),
             time: rfc3339(t.time),
         }),
         signature: release.signature.as_ref().map(signature),
@@ -268,39 +103,39 @@ pub fn annotation_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
 
-pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
-    MetadataJson {
-        kind: crate::manifest::package_type(m.kind),
-        name: m.name.as_deref(),
-        description: m.description.as_deref(),
-        authors: m.authors.as_deref(),
-        licenses: m.licenses.as_deref(),
-        source: m.source.as_deref(),
-        homepage: m.homepage.as_deref(),
-        revision: m.revision.as_deref(),
-        version: m.version.as_deref(),
-        imports: &m.imports,
-        exports: &m.exports,
-        wit: m.wit.as_deref(),
-        worlds: m.worlds.as_deref(),
-        registry: m.registry.as_ref().map(|r| RegistryJson {
+pub fn metadata(m: &Metadata) -> wire::Metadata {
+    wire::Metadata {
+        kind: crate::manifest::package_type(m.kind).to_string(),
+        name: m.name.clone(),
+        description: m.description.clone(),
+        authors: m.authors.clone(),
+        licenses: m.licenses.clone(),
+        source: m.source.clone(),
+        homepage: m.homepage.clone(),
+        revision: m.revision.clone(),
+        version: m.version.clone(),
+        imports: m.imports.clone(),
+        exports: m.exports.clone(),
+        wit: m.wit.clone(),
+        worlds: m.worlds.clone(),
+        registry: m.registry.as_ref().map(|r| wire::RegistryFields {
             links: r
                 .links
                 .iter()
-                .map(|l| LinkJson {
-                    kind: &l.kind,
-                    url: &l.url,
+                .map(|l| wire::Link {
+                    kind: l.kind.clone(),
+                    url: l.url.clone(),
                 })
                 .collect(),
-            categories: &r.categories,
+            categories: r.categories.clone(),
             custom_licenses: r
                 .custom_licenses
                 .iter()
-                .map(|l| CustomLicenseJson {
-                    id: &l.id,
-                    name: &l.name,
-                    text: &l.text,
-                    reference: l.reference.as_deref(),
+                .map(|l| wire::CustomLicense {
+                    id: l.id.clone(),
+                    name: l.name.clone(),
+                    text: l.text.clone(),
+                    reference: l.reference.clone(),
                 })
                 .collect(),
         }),
@@ -309,7 +144,7 @@ pub fn metadata(m: &Metadata) -> MetadataJson<'_> {
 
 /// A package with its releases, highest version first (as the query handler
 /// lists them); `latest` as `depot_protocol::latest` chooses it.
-pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
+pub fn package(name: &str, releases: &[Release]) -> wire::Package {
     let candidates: Vec<Candidate> = releases
         .iter()
         .filter_map(|r| {
@@ -320,81 +155,52 @@ pub fn package<'a>(name: &'a str, releases: &'a [Release]) -> PackageJson<'a> {
             })
         })
         .collect();
-    PackageJson {
-        name,
+    wire::Package {
+        name: name.to_string(),
         latest: depot_protocol::latest(&candidates).map(ToString::to_string),
         versions: releases.iter().map(release).collect(),
     }
 }
 
 /// `GET /v1/search`.
-#[derive(Debug, Serialize)]
-pub struct SearchJson<'a> {
-    results: Vec<ReleaseJson<'a>>,
-    next: Option<&'a str>,
-}
-
-pub fn search(results: &SearchResults) -> SearchJson<'_> {
-    SearchJson {
+pub fn search(results: &SearchResults) -> wire::SearchPage {
+    wire::SearchPage {
         results: results.releases.iter().map(release).collect(),
-        next: results.next.as_deref(),
+        next: results.next.clone(),
     }
 }
 
-/// `GET /v1/log/proof/inclusion`: the proof's hashes in base64, bottom up.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InclusionJson {
-    pub seq: u64,
-    pub tree_size: u64,
-    pub proof: Vec<String>,
-}
-
-/// `GET /v1/log/proof/consistency`.
-#[derive(Debug, Serialize)]
-pub struct ConsistencyJson {
-    pub from: u64,
-    pub to: u64,
-    pub proof: Vec<String>,
-}
-
 /// `GET /v1/stats`.
-#[derive(Debug, Serialize)]
-pub struct StatsJson {
-    packages: u64,
-    releases: u64,
-    head: u64,
-}
-
-pub fn stats(stats: &RegistryStats) -> StatsJson {
-    StatsJson {
+pub fn stats(stats: &RegistryStats) -> wire::Stats {
+    wire::Stats {
         packages: stats.packages,
         releases: stats.releases,
         head: stats.head,
     }
 }
 
-pub fn page(page: &PackagePage) -> PageJson<'_> {
-    PageJson {
+/// `GET /v1/packages`.
+pub fn page(page: &PackagePage) -> wire::PackagePage {
+    wire::PackagePage {
         packages: page.packages.iter().map(summary).collect(),
-        next: page.next.as_deref(),
+        next: page.next.clone(),
     }
 }
 
-fn summary(s: &PackageSummary) -> SummaryJson<'_> {
-    SummaryJson {
-        name: &s.name,
-        latest: s.latest.as_deref(),
+fn summary(s: &PackageSummary) -> wire::PackageSummary {
+    wire::PackageSummary {
+        name: s.name.clone(),
+        latest: s.latest.clone(),
         versions: s.versions,
         updated_at: rfc3339(s.updated_at),
     }
 }
 
-pub fn error(e: &ApiError) -> ErrorJson<'_> {
-    ErrorJson {
-        error: ErrorBody {
-            code: e.code,
-            message: &e.message,
+pub fn error(e: &ApiError) -> wire::ErrorBody {
+    wire::ErrorBody {
+        error: wire::ErrorDetail {
+            code: e.code.to_string(),
+            message: e.message.clone(),
         },
     }
 }

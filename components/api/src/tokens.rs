@@ -4,7 +4,7 @@
 
 use depot_protocol::now_millis;
 use depot_protocol::{parse_rfc3339, rfc3339};
-use serde::{Deserialize, Serialize};
+use depot_wire::{CreateTokenRequest, Token, TokenList};
 use wasip2::http::types::IncomingRequest;
 
 use crate::auth;
@@ -39,18 +39,14 @@ fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response
         ("GET" | "HEAD", None) => {
             auth::authorize(request, &Access::Operator)?;
             let tokens = store::list_tokens()?;
-            let tokens: Vec<TokenJson> = tokens.iter().map(TokenJson::from).collect();
-            Ok(Response::json(
-                200,
-                &serde_json::json!({ "tokens": tokens }),
-            ))
+            let tokens = TokenList {
+                tokens: tokens.iter().map(token).collect(),
+            };
+            Ok(Response::json(200, &tokens))
         }
         ("DELETE", Some(id)) if !id.is_empty() && !id.contains('/') => {
             auth::authorize(request, &Access::Operator)?;
-            Ok(Response::json(
-                200,
-                &TokenJson::from(&store::revoke_token(&id)?),
-            ))
+            Ok(Response::json(200, &token(&store::revoke_token(&id)?)))
         }
         (_, None) => Err(ApiError::method_not_allowed(method, "GET, HEAD, POST")),
         (_, Some(id)) if !id.is_empty() && !id.contains('/') => {
@@ -63,20 +59,8 @@ fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response
     }
 }
 
-/// The body of `POST /v1/tokens`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateBody {
-    namespaces: Vec<String>,
-    label: Option<String>,
-    /// Seconds from now.
-    expires_in: Option<u64>,
-    /// An RFC 3339 time, as the API writes them.
-    expires_at: Option<String>,
-}
-
 fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
-    let body: CreateBody = read_json(request)?;
+    let body: CreateTokenRequest = read_json(request)?;
     let expires = match (body.expires_in, body.expires_at) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -98,35 +82,23 @@ fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
         operator: false,
         expires,
     })?;
-    let mut json = serde_json::to_value(TokenJson::from(&info))
-        .map_err(|e| ApiError::handler_failed(format!("the token could not be encoded: {e}")))?;
-    json["token"] = secret.into();
-    Ok(Response::json(201, &json).with_header("cache-control", "no-store".to_string()))
+    let created = Token {
+        token: Some(secret),
+        ..token(&info)
+    };
+    Ok(Response::json(201, &created).with_header("cache-control", "no-store".to_string()))
 }
 
 /// A token as the API shows it: never its secret.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenJson<'a> {
-    id: &'a str,
-    label: Option<&'a str>,
-    namespaces: &'a [String],
-    operator: bool,
-    created_at: String,
-    expires_at: Option<String>,
-    revoked_at: Option<String>,
-}
-
-impl<'a> From<&'a TokenInfo> for TokenJson<'a> {
-    fn from(token: &'a TokenInfo) -> Self {
-        Self {
-            id: &token.id,
-            label: token.label.as_deref(),
-            namespaces: &token.namespaces,
-            operator: token.operator,
-            created_at: rfc3339(token.created),
-            expires_at: token.expires.map(rfc3339),
-            revoked_at: token.revoked.map(rfc3339),
-        }
+fn token(token: &TokenInfo) -> Token {
+    Token {
+        id: token.id.clone(),
+        label: token.label.clone(),
+        namespaces: token.namespaces.clone(),
+        operator: token.operator,
+        created_at: rfc3339(token.created),
+        expires_at: token.expires.map(rfc3339),
+        revoked_at: token.revoked.map(rfc3339),
+        token: None,
     }
 }

@@ -2,250 +2,15 @@
 
 use anyhow::{Context, Result};
 use futures::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
 
-/// A release as `/v1` describes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Release {
-    pub name: String,
-    pub version: String,
-    pub digest: String,
-    pub size: u64,
-    pub published_at: String,
-    pub yanked: bool,
-    pub seq: u64,
-    pub content_url: String,
-    /// The digest of the release's OCI manifest, which its log entry records.
-    #[serde(default)]
-    pub oci_manifest: Option<String>,
-    pub metadata: Metadata,
-    #[serde(default)]
-    pub annotations: Vec<Annotation>,
-    #[serde(default)]
-    pub takedown: Option<Takedown>,
-    /// The publisher's signature, for a signed release.
-    #[serde(default)]
-    pub signature: Option<Signature>,
-}
-
-/// A publisher's signature of a release manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Signature {
-    /// `ed25519:…`.
-    pub public_key: String,
-    /// SHA-256 over `WASM-COMPONENT-REGISTRY-RELEASE-V1` and the manifest, hex.
-    pub release_digest: String,
-    /// Ed25519 over the release digest, base64.
-    pub release_signature: String,
-    /// The release manifest exactly as signed.
-    pub manifest: String,
-}
-
-/// An unpublished release of a two-phase publish.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Unpublished {
-    /// The release manifest.
-    pub release: serde_json::Value,
-    pub creator: String,
-    /// `pending`, `processing`, `published`, `rejected` or `expired`.
-    pub status: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-    pub expires_at: String,
-    pub upload_url: String,
-    pub publish_url: String,
-}
-
-/// Who may sign a namespace's releases.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespaceInfo {
-    pub namespace: String,
-    pub require_signatures: bool,
-    pub keys: Vec<KeyGrant>,
-}
-
-/// A key's grant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyGrant {
-    pub public_key: String,
-    /// A namespace or a package.
-    pub scope: String,
-    pub seq: u64,
-    pub granted_at: String,
-}
-
-/// A typed fact about a release.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Annotation {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub value: serde_json::Value,
-    pub time: String,
-    pub seq: u64,
-}
-
-/// Why and when the operator took a release down.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Takedown {
-    pub reason: String,
-    pub time: String,
-}
-
-/// What the binary says about itself.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Metadata {
-    pub kind: String,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub authors: Option<String>,
-    pub licenses: Option<String>,
-    pub source: Option<String>,
-    pub homepage: Option<String>,
-    pub revision: Option<String>,
-    pub version: Option<String>,
-    #[serde(default)]
-    pub imports: Vec<String>,
-    #[serde(default)]
-    pub exports: Vec<String>,
-    /// A component's world, or a WIT package, as WIT text.
-    #[serde(default)]
-    pub wit: Option<String>,
-    /// A WIT package's worlds.
-    #[serde(default)]
-    pub worlds: Option<Vec<String>>,
-    /// A `registry-metadata` section's fields.
-    #[serde(default)]
-    pub registry: Option<RegistryFields>,
-}
-
-/// What a `registry-metadata` section says.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegistryFields {
-    pub links: Vec<Link>,
-    pub categories: Vec<String>,
-    pub custom_licenses: Vec<CustomLicense>,
-}
-
-/// A link by kind (`Homepage`, `Repository`, ...).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Link {
-    pub kind: String,
-    pub url: String,
-}
-
-/// A license named `LicenseRef-...` in an SPDX expression.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustomLicense {
-    pub id: String,
-    pub name: String,
-    pub text: String,
-    pub reference: Option<String>,
-}
-
-/// A package and all its releases, highest version first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Package {
-    pub name: String,
-    pub latest: Option<String>,
-    pub versions: Vec<Release>,
-}
-
-/// One package in a listing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PackageSummary {
-    pub name: String,
-    pub latest: Option<String>,
-    pub versions: u32,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct PackagePage {
-    packages: Vec<PackageSummary>,
-    next: Option<String>,
-}
-
-/// `GET /v1/log/proof/…`: a proof's hashes, base64, bottom up.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Proof {
-    pub proof: Vec<String>,
-}
-
-/// A page of the registry's feed (`GET /v1/feed`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedPage {
-    pub entries: Vec<FeedEntry>,
-}
-
-/// One log entry as the feed describes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedEntry {
-    pub seq: u64,
-    pub time: String,
-    pub kind: String,
-    pub package: String,
-    pub version: String,
-    pub digest: Option<String>,
-    pub release: Option<FeedRelease>,
-    pub annotation: Option<FeedAnnotation>,
-    pub reason: Option<String>,
-    /// The key of a `grant-key` or `revoke-key` entry.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Whether a `require-signatures` entry turns the requirement on.
-    #[serde(default)]
-    pub required: Option<bool>,
-}
-
-/// What a release entry binds.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedRelease {
-    pub size: u64,
-    pub metadata: Metadata,
-    pub oci: Option<FeedOci>,
-    #[serde(default)]
-    pub signature: Option<Signature>,
-}
-
-/// A release's OCI manifest and config.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedOci {
-    pub manifest: String,
-    pub config: String,
-}
-
-/// What an annotation entry adds.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedAnnotation {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub value: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct SearchPage {
-    results: Vec<Release>,
-    next: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
-}
+use depot_wire::{
+    AnnotationRequest, ContentSourcesRequest, ErrorBody, KeyRequest, PackagePage, PolicyRequest,
+    SearchPage, TakedownRequest, TokenList,
+};
+pub use depot_wire::{
+    ConsistencyProof, ContentSource, CreateTokenRequest, FeedEntry, FeedPage, InclusionProof,
+    NamespaceInfo, Package, PackageSummary, PublishRequest, Release, Signature, Token, Unpublished,
+};
 
 /// An error the registry answered with: its status, code and message.
 #[derive(Debug, thiserror::Error)]
@@ -342,13 +107,13 @@ impl Registry {
     }
 
     /// The proof that entry `seq` is in the tree of `size` entries.
-    pub async fn log_inclusion(&self, seq: u64, size: u64) -> Result<Proof> {
+    pub async fn log_inclusion(&self, seq: u64, size: u64) -> Result<InclusionProof> {
         let path = format!("/v1/log/proof/inclusion?seq={seq}&size={size}");
         self.json(self.http.get(self.url(&path))).await
     }
 
     /// The proof that the tree of `to` entries extends the tree of `from`.
-    pub async fn log_consistency(&self, from: u64, to: u64) -> Result<Proof> {
+    pub async fn log_consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof> {
         let path = format!("/v1/log/proof/consistency?from={from}&to={to}");
         self.json(self.http.get(self.url(&path))).await
     }
@@ -424,7 +189,10 @@ impl Registry {
         let url = self.url(&format!(
             "/v1/packages/{name}/versions/{version}/annotations"
         ));
-        let body = serde_json::json!({ "type": kind, "value": value });
+        let body = AnnotationRequest {
+            type_: kind.to_string(),
+            value: value.clone(),
+        };
         self.json(self.http.post(url).json(&body)).await
     }
 
@@ -466,7 +234,9 @@ impl Registry {
     /// Takes a release down for `reason`.
     pub async fn takedown(&self, name: &str, version: &str, reason: &str) -> Result<Release> {
         let url = self.url(&format!("/v1/packages/{name}/versions/{version}/takedown"));
-        let body = serde_json::json!({ "reason": reason });
+        let body = TakedownRequest {
+            reason: reason.to_string(),
+        };
         self.json(self.http.post(url).json(&body)).await
     }
 
@@ -480,42 +250,6 @@ impl Registry {
             .bytes_stream()
             .map(|chunk| chunk.context("the download was interrupted")))
     }
-}
-
-/// A token as the registry lists it (never with its secret).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Token {
-    pub id: String,
-    pub label: Option<String>,
-    pub namespaces: Vec<String>,
-    pub operator: bool,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub revoked_at: Option<String>,
-}
-
-/// A token just made: the only time its secret is seen.
-#[derive(Clone, Deserialize, Serialize)]
-pub struct NewToken {
-    #[serde(flatten)]
-    pub info: Token,
-    pub token: String,
-}
-
-/// Shows the token's description, never its secret.
-impl std::fmt::Debug for NewToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewToken")
-            .field("info", &self.info)
-            .field("token", &"<redacted>")
-            .finish()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenList {
-    tokens: Vec<Token>,
 }
 
 impl Registry {
@@ -538,8 +272,8 @@ impl Registry {
         Ok(self)
     }
 
-    /// Makes a token (operator only); `body` is `POST /v1/tokens`'s.
-    pub async fn create_token(&self, body: &serde_json::Value) -> Result<NewToken> {
+    /// Makes a token (operator only): the token with its secret.
+    pub async fn create_token(&self, body: &CreateTokenRequest) -> Result<Token> {
         self.json(self.http.post(self.url("/v1/tokens")).json(body))
             .await
     }
@@ -584,20 +318,21 @@ impl Registry {
         let url = self.url(&format!(
             "/v1/packages/{name}/versions/{version}/unpublished/content-sources"
         ));
-        let sources: Vec<_> = urls
-            .iter()
-            .map(|url| serde_json::json!({ "url": url }))
-            .collect();
-        let body = serde_json::json!({ "contentSources": sources });
+        let body = ContentSourcesRequest {
+            content_sources: urls
+                .iter()
+                .map(|url| ContentSource { url: url.clone() })
+                .collect(),
+        };
         self.json(self.http.post(url).json(&body)).await
     }
 
-    /// Publishes an unpublished release; `body` carries `releaseDigest`,
-    /// `releaseSignature` and `publicKey` when it is signed.
+    /// Publishes an unpublished release; `body` carries the release digest,
+    /// signature and key when it is signed.
     pub async fn publish_unpublished(
         &self,
         publish_url: &str,
-        body: &serde_json::Value,
+        body: &PublishRequest,
     ) -> Result<Release> {
         self.json(self.http.post(self.url(publish_url)).json(body))
             .await
@@ -617,7 +352,10 @@ impl Registry {
         } else {
             "/v1/keys/grant"
         };
-        let body = serde_json::json!({ "publicKey": key, "scope": scope });
+        let body = KeyRequest {
+            public_key: key.to_string(),
+            scope: scope.to_string(),
+        };
         self.json(self.http.post(self.url(path)).json(&body)).await
     }
 
@@ -628,7 +366,9 @@ impl Registry {
         required: bool,
     ) -> Result<NamespaceInfo> {
         let url = self.url(&format!("/v1/namespaces/{namespace}/policy"));
-        let body = serde_json::json!({ "requireSignatures": required });
+        let body = PolicyRequest {
+            require_signatures: required,
+        };
         self.json(self.http.put(url).json(&body)).await
     }
 

@@ -12,7 +12,7 @@ use depot_protocol::PackageName;
 use depot_protocol::signing::{PublicKey, SigningKey, verify_release};
 use sha2::{Digest as _, Sha256};
 
-use super::api::{NamespaceInfo, Registry, Release};
+use super::api::{NamespaceInfo, PublishRequest, Registry, Release};
 
 /// What to do with signing keys.
 #[derive(Debug, Subcommand)]
@@ -243,13 +243,13 @@ pub async fn publish(
     let body = match &key {
         Some(key) => {
             let signed = key.sign_release(manifest.as_bytes());
-            serde_json::json!({
-                "releaseDigest": signed.release_digest,
-                "releaseSignature": signed.signature,
-                "publicKey": key.public_key().to_string(),
-            })
+            PublishRequest {
+                release_digest: Some(signed.release_digest),
+                release_signature: Some(signed.signature),
+                public_key: Some(key.public_key().to_string()),
+            }
         }
-        None => serde_json::json!({}),
+        None => PublishRequest::default(),
     };
     registry
         .publish_unpublished(&unpublished.publish_url, &body)

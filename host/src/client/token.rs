@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 
-use super::api::{Registry, Token};
+use super::api::{CreateTokenRequest, Registry, Token};
 
 /// What to do with tokens.
 #[derive(Debug, Subcommand)]
@@ -47,22 +47,22 @@ pub async fn run(registry: &Registry, command: TokenCommand) -> Result<()> {
             label,
             json,
         } => {
-            let body = serde_json::json!({
-                "namespaces": namespaces,
-                "expiresIn": expires,
-                "label": label,
-            });
+            let body = CreateTokenRequest {
+                namespaces,
+                label,
+                expires_in: expires,
+                expires_at: None,
+            };
             let made = registry.create_token(&body).await?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&made)?);
             } else {
-                outln!("{}", made.token);
+                outln!("{}", made.token.as_deref().unwrap_or_default());
                 eprintln!(
                     "token {} may publish to {}{}; it is shown only now, store it",
-                    made.info.id,
-                    made.info.namespaces.join(", "),
-                    made.info
-                        .expires_at
+                    made.id,
+                    made.namespaces.join(", "),
+                    made.expires_at
                         .map(|at| format!(" until {at}"))
                         .unwrap_or_default()
                 );

@@ -19,7 +19,7 @@ use depot_protocol::tlog::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::api::{FeedEntry, Proof, Registry, Release, Signature};
+use super::api::{FeedEntry, Registry, Release, Signature};
 
 /// What the client trusts about one registry.
 #[derive(Debug, Serialize, Deserialize)]
@@ -136,13 +136,12 @@ async fn check_extends(registry: &Registry, old: &Checkpoint, new: &Checkpoint) 
             Err(fork())
         };
     }
-    let proof = hashes(&registry.log_consistency(old.size, new.size).await?)?;
+    let proof = hashes(&registry.log_consistency(old.size, new.size).await?.proof)?;
     verify_consistency(old.size, new.size, &old.root, &new.root, &proof).map_err(|_| fork())
 }
 
-fn hashes(proof: &Proof) -> Result<Vec<Hash>> {
+fn hashes(proof: &[String]) -> Result<Vec<Hash>> {
     proof
-        .proof
         .iter()
         .map(|h| Hash::from_base64(h).map_err(|e| anyhow!("the registry sent a bad proof: {e}")))
         .collect()
@@ -189,7 +188,7 @@ pub async fn check_release(
     if release.seq == 0 || release.seq > size {
         return Err(missing());
     }
-    let proof = hashes(&registry.log_inclusion(release.seq, size).await?)?;
+    let proof = hashes(&registry.log_inclusion(release.seq, size).await?.proof)?;
     verify_inclusion(
         &leaf.leaf_hash(),
         release.seq - 1,
@@ -392,7 +391,7 @@ pub async fn audit(registry: &Registry) -> Result<(Vec<String>, u64)> {
     if frontier.root() != log.checkpoint.root {
         // Find the entries whose leaves the signed tree does not hold.
         for (seq, hash) in &leaves {
-            let proof = hashes(&registry.log_inclusion(*seq, size).await?)?;
+            let proof = hashes(&registry.log_inclusion(*seq, size).await?.proof)?;
             if verify_inclusion(hash, seq - 1, size, &proof, &log.checkpoint.root).is_err() {
                 problems.push(format!(
                     "log entry {seq} does not match the signed log: it was changed after it \
