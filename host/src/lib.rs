@@ -4,6 +4,8 @@
 //! storage layer is public so benchmarks can fill a registry through the
 //! store's own write path.
 
+#![warn(missing_docs)]
+
 mod client;
 mod mirror;
 mod serve;

@@ -5,7 +5,7 @@
 //! key-value backends refuse):
 //! - `chunk:<data>:<n>`: the `n`th [`KV_CHUNK`] bytes of the data `data` (a
 //!   random id, one per blob writer or upload), so no value is large.
-//! - `blob:<digest>`: a small JSON [`Header`] (size, chunk size, chunk count,
+//! - `blob:<digest>`: a small JSON `Header` (size, chunk size, chunk count,
 //!   data id), written only once every chunk is, so a reader never sees a
 //!   partial blob: a blob is either whole under its digest or absent.
 //!
@@ -47,8 +47,11 @@ const SWEEP_LIMIT: u32 = 4;
 
 /// The blob driver of a key-value store: Spin's, or a map in the tests.
 pub trait Kv {
+    /// The value at `key`, if there is one.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Puts `value` at `key`, replacing what was there.
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    /// Removes `key` (nothing when it is absent).
     fn delete(&self, key: &str) -> Result<(), String>;
 }
 

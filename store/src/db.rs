@@ -30,7 +30,7 @@ pub trait Sql: Send {
 }
 
 /// The SQL dialects the store speaks. Most statements are the same text in
-/// both; [`crate::sql`] gives the others per dialect.
+/// both; `crate::sql` gives the others per dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// SQLite: the embedded store and Spin.
@@ -43,15 +43,21 @@ pub enum Dialect {
 /// A parameter or column value, in SQLite's types.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A 64-bit integer (booleans are 0 and 1).
     Integer(i64),
+    /// A double.
     Real(f64),
+    /// UTF-8 text (JSON documents too).
     Text(String),
+    /// Bytes.
     Blob(Vec<u8>),
+    /// SQL `NULL`.
     Null,
 }
 
 /// A statement parameter.
 pub trait Param {
+    /// The parameter as a [`Value`].
     fn value(&self) -> Value;
 }
 
@@ -160,6 +166,7 @@ impl Row {
         )
     }
 
+    /// Column `index` as text.
     pub fn text(&self, index: usize) -> Result<String, StoreError> {
         match self.column(index)? {
             Value::Text(text) => Ok(text.clone()),
@@ -167,6 +174,7 @@ impl Row {
         }
     }
 
+    /// Column `index` as text, or none when it is `NULL`.
     pub fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
         match self.column(index)? {
             Value::Null => Ok(None),
@@ -174,6 +182,7 @@ impl Row {
         }
     }
 
+    /// Column `index` as an integer.
     pub fn i64(&self, index: usize) -> Result<i64, StoreError> {
         match self.column(index)? {
             Value::Integer(n) => Ok(*n),
@@ -181,11 +190,13 @@ impl Row {
         }
     }
 
+    /// Column `index` as a count (an integer that is not negative).
     pub fn u64(&self, index: usize) -> Result<u64, StoreError> {
         let n = self.i64(index)?;
         u64::try_from(n).map_err(|_| self.mismatch(index, "a count"))
     }
 
+    /// Column `index` as a count, or none when it is `NULL`.
     pub fn opt_u64(&self, index: usize) -> Result<Option<u64>, StoreError> {
         match self.column(index)? {
             Value::Null => Ok(None),
@@ -193,15 +204,18 @@ impl Row {
         }
     }
 
+    /// Column `index` as a count that fits 32 bits.
     pub fn u32(&self, index: usize) -> Result<u32, StoreError> {
         let n = self.i64(index)?;
         u32::try_from(n).map_err(|_| self.mismatch(index, "a small count"))
     }
 
+    /// Column `index` as a boolean (an integer, 0 being false).
     pub fn bool(&self, index: usize) -> Result<bool, StoreError> {
         Ok(self.i64(index)? != 0)
     }
 
+    /// Column `index` as bytes (a blob, or text's UTF-8).
     pub fn bytes(&self, index: usize) -> Result<Vec<u8>, StoreError> {
         match self.column(index)? {
             Value::Blob(bytes) => Ok(bytes.clone()),

@@ -9,15 +9,28 @@ use crate::types::Error;
 #[derive(Debug, PartialEq)]
 pub enum StoreError {
     /// Another entry about the package landed first.
-    HeadMoved { current: u64 },
+    HeadMoved {
+        /// The package's head now.
+        current: u64,
+    },
     /// A second release of one version.
-    VersionExists { name: String, version: String },
+    VersionExists {
+        /// The package.
+        name: String,
+        /// The version it already has.
+        version: String,
+    },
     /// No such version, blob, upload or package.
     NotFound(String),
     /// A malformed digest.
     InvalidDigest(String),
     /// Uploaded bytes that hash to another digest than the one expected.
-    DigestMismatch { expected: String, actual: String },
+    DigestMismatch {
+        /// The digest the caller gave.
+        expected: String,
+        /// The digest of the bytes.
+        actual: String,
+    },
     /// A request the store cannot carry out as asked.
     BadRequest(String),
     /// No valid token for a request that needs one.
@@ -27,7 +40,9 @@ pub enum StoreError {
     /// Spin's key-value or SQLite failed while doing `action`; `source` is
     /// only logged, never sent to the handler.
     Storage {
+        /// What the store was doing, for the message.
         action: &'static str,
+        /// The driver's own message.
         source: String,
     },
 }
@@ -121,6 +136,7 @@ impl From<StoreError> for Error {
 
 /// Turns a backend failure into [`StoreError::Storage`].
 pub trait During<T> {
+    /// The result, its failure a [`StoreError::Storage`] while doing `action`.
     fn during(self, action: &'static str) -> Result<T, StoreError>;
 }
 

@@ -1,9 +1,11 @@
 //! The `depot:registry/store` capability: what the runtime provides to the
-//! handler components, implemented natively on a [`Backend`].
+//! handler components, implemented natively on a [`Backend`](crate::host::Backend).
 //!
 //! Shaped like wasmtime's `wasi-keyvalue`: the `bindgen!` output stays private,
-//! a [`StoreCtx`] lives in each request's `Store`, a borrowed [`StoreView`]
-//! implements the generated host traits, and [`add_to_linker`] wires it up:
+//! a [`StoreCtx`](crate::host::StoreCtx) lives in each request's `Store`, a borrowed
+//! [`StoreView`](crate::host::StoreView)
+//! implements the generated host traits, and
+//! [`add_to_linker`](crate::host::add_to_linker) wires it up:
 //!
 //! ```ignore
 //! struct Host { store: StoreCtx, table: ResourceTable, /* wasi, http */ }
@@ -46,6 +48,7 @@ use crate::types::{
     SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
 };
 
+#[allow(missing_docs)]
 pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",

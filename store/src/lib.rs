@@ -1,7 +1,7 @@
 //! Depot's store (`depot:registry/store`), written once over two small
 //! drivers: an SQL driver ([`db::Sql`]: run one statement, get its rows) and
 //! a blob driver ([`blobs::Kv`]: get, set and delete a value by key). Over
-//! them it holds the schema and its statements ([`sql`]), the registry log,
+//! them it holds the schema and its statements (`sql`), the registry log,
 //! its indexes and the rule that appends check the package's head ([`log`]),
 //! search ([`search`]), OCI manifests, tags and referrers ([`oci`]), blobs and
 //! uploads ([`blobs`]), the transparency log grown and signed in each append's
@@ -21,13 +21,15 @@
 //! let logged = depot_store::log::append(&db, entry, expected_head)?;
 //! ```
 
+#![warn(missing_docs)]
+
 /// The WIT bindings of `depot:registry/store-provider`: the store's types,
 /// and the export glue a component runs with
 /// `depot_store::bindings::export!(MyStore with_types_in depot_store::bindings)`.
 /// Generated, and `unsafe` by nature. (With the `wasmtime` feature the types
 /// come from wasmtime's bindings instead: `host`.)
 #[cfg(not(feature = "wasmtime"))]
-#[allow(unsafe_code)]
+#[allow(unsafe_code, missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -78,7 +80,7 @@ pub mod postgres_driver;
 #[cfg(any(feature = "rusqlite", all(test, not(target_family = "wasm"))))]
 pub mod rusqlite_driver;
 pub mod search;
-pub mod sql;
+pub(crate) mod sql;
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;
 pub mod tlog;

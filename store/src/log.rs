@@ -1,7 +1,7 @@
 //! The registry log and its indexes, over the SQL driver ([`crate::db`]).
 //!
 //! The `log` table is the truth; `releases`, `packages`, `annotations` and the
-//! search tables are derived from it by [`apply`], one entry at a time, in the
+//! search tables are derived from it by `apply`, one entry at a time, in the
 //! same transaction as the append, and can be rebuilt from the log at any time
 //! ([`rebuild_indexes`]).
 
@@ -163,8 +163,8 @@ pub fn content_in_use(db: &Db, digest: &str) -> Result<bool, StoreError> {
     .bool(0)
 }
 
-/// A release from a row of [`sql::RELEASE_COLUMNS`], without its annotations
-/// ([`with_annotations`] adds them).
+/// A release from a row of `sql::RELEASE_COLUMNS`, its annotations
+/// included.
 pub fn release_from_row(row: &Row) -> Result<Release, StoreError> {
     let takedown = match row.opt_text(9)? {
         Some(reason) => Some(Takedown {
@@ -213,6 +213,7 @@ fn annotations(json: Option<&str>) -> Result<Vec<Annotation>, StoreError> {
     Ok(annotations)
 }
 
+/// Releases from rows of `sql::RELEASE_COLUMNS`.
 pub fn releases_from_rows(rows: &[Row]) -> Result<Vec<Release>, StoreError> {
     rows.iter().map(release_from_row).collect()
 }

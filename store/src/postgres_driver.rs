@@ -22,6 +22,10 @@ use crate::db::{Dialect, Sql, Value};
 /// How long connecting may take before the statement fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What a [`Listener`] runs to hear the store's notifications
+/// (`sql::postgres::NOTIFY`).
+const LISTEN: &str = "LISTEN depot_log";
+
 /// Statements prepared per connection, kept for their next use.
 const STATEMENT_CACHE: usize = 256;
 
@@ -119,7 +123,7 @@ impl Listener {
     pub fn wait(&mut self, timeout: Duration) -> bool {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             let listening = self.config.connect(NoTls).and_then(|mut client| {
-                client.batch_execute(crate::sql::postgres::LISTEN)?;
+                client.batch_execute(LISTEN)?;
                 Ok(client)
             });
             match listening {

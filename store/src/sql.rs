@@ -456,9 +456,8 @@ pub mod postgres {
          VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET index_version = excluded.index_version";
 
     /// What an append notifies at its commit, which every instance's
-    /// follower listens for.
+    /// follower listens for (`LISTEN depot_log`, in the PostgreSQL driver).
     pub const NOTIFY: &str = "SELECT pg_notify('depot_log', '')";
-    pub const LISTEN: &str = "LISTEN depot_log";
 
     /// Taken by every write transaction, held until it ends: writes of all
     /// instances run one after the other, as under SQLite's write lock, so

@@ -3,7 +3,7 @@
 //! for a component, its world's imports and exports. It runs in the sandbox,
 //! so a hostile binary costs at most the host's per-request memory and time.
 //!
-//! [`describe`] is the pure part, bytes in and metadata out; it calls no WIT
+//! [`describe()`] is the pure part, bytes in and metadata out; it calls no WIT
 //! import, so it also runs natively (the unit tests and the fuzzers in `fuzz/`).
 
 /// The WIT bindings and the export glue: generated, and `unsafe` by nature.

@@ -48,9 +48,13 @@ const PART: usize = 8 * 1024 * 1024;
 /// share a bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketUrl {
+    /// The bucket's name.
     pub bucket: String,
+    /// The key prefix under which this registry's blobs are, if any.
     pub prefix: Option<String>,
+    /// The S3 endpoint (`http://127.0.0.1:8333`); AWS's when absent.
     pub endpoint: Option<String>,
+    /// The region; `AWS_REGION`'s, else `us-east-1`, when absent.
     pub region: Option<String>,
 }
 

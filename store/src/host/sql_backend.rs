@@ -178,7 +178,7 @@ impl SqlBackend {
     /// Follows the log as other instances append to the shared database,
     /// on a thread of its own reading through `db`: each entry another
     /// instance appends wakes those waiting for the log (the feed's long poll
-    /// and stream), within moments of a `wakeup` and at most [`FOLLOW_POLL`]
+    /// and stream), within moments of a `wakeup` and at most `FOLLOW_POLL`
     /// without one. The thread ends with the backend.
     /// Reads of releases then always go to the database, so no instance
     /// answers with what another has changed since.
