@@ -206,22 +206,18 @@ pub struct Dialects {
 /// `NULL` or `[]` when it has none), so one statement reads both.
 macro_rules! release_columns {
     (sqlite) => {
-        release_columns!(
-            "(SELECT json_group_array(json_array(a.type, a.value, a.time, a.seq)) \
-             FROM annotations a WHERE a.name = r.name AND a.version = r.version)"
-        )
+        release_columns!("json_group_array(json_array(a.type, a.value, a.time, a.seq))")
     };
     (postgres) => {
-        release_columns!(
-            "(SELECT CAST(json_agg(json_build_array(a.type, a.value, a.time, a.seq)) AS TEXT) \
-             FROM annotations a WHERE a.name = r.name AND a.version = r.version)"
-        )
+        release_columns!("CAST(json_agg(json_build_array(a.type, a.value, a.time, a.seq)) AS TEXT)")
     };
-    ($annotations:literal) => {
+    // `$aggregate`: the dialect's JSON list of the annotations `a`.
+    ($aggregate:literal) => {
         concat!(
             "r.name, r.version, r.digest, r.size, r.published_at, r.yanked, r.seq, r.metadata, \
-             r.oci, r.takedown_reason, r.takedown_time, r.takedown_seq, r.signature, ",
-            $annotations
+             r.oci, r.takedown_reason, r.takedown_time, r.takedown_seq, r.signature, (SELECT ",
+            $aggregate,
+            " FROM annotations a WHERE a.name = r.name AND a.version = r.version)"
         )
     };
 }

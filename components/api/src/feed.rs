@@ -32,13 +32,27 @@ pub fn page(since: u64, entries: &[LogEntry]) -> FeedPage {
     }
 }
 
+/// The feed's name for the kind of entry `action` is.
+fn kind(action: &Action) -> &'static str {
+    match action {
+        Action::Release(_) => "release",
+        Action::GrantKey(_) => "grant-key",
+        Action::RevokeKey(_) => "revoke-key",
+        Action::RequireSignatures(_) => "require-signatures",
+        Action::Yank => "yank",
+        Action::Unyank => "unyank",
+        Action::Annotate(_) => "annotate",
+        Action::Takedown(_) => "takedown",
+    }
+}
+
 fn entry(logged: &LogEntry) -> FeedEntry {
     let name = logged.entry.name.as_str();
     let version = logged.entry.version.as_str();
     let mut json = FeedEntry {
         seq: logged.seq,
         time: rfc3339(logged.time),
-        kind: "release".to_string(),
+        kind: kind(&logged.entry.action).to_string(),
         package: name.to_string(),
         version: version.to_string(),
         digest: None,
@@ -67,33 +81,21 @@ fn entry(logged: &LogEntry) -> FeedEntry {
         }
         // Key entries name a namespace or a package, with no version.
         Action::GrantKey(key) | Action::RevokeKey(key) => {
-            json.kind = if matches!(logged.entry.action, Action::GrantKey(_)) {
-                "grant-key"
-            } else {
-                "revoke-key"
-            }
-            .to_string();
             json.key = Some(key.clone());
             return json;
         }
         Action::RequireSignatures(required) => {
-            json.kind = "require-signatures".to_string();
             json.required = Some(*required);
             return json;
         }
-        Action::Yank => json.kind = "yank".to_string(),
-        Action::Unyank => json.kind = "unyank".to_string(),
+        Action::Yank | Action::Unyank => {}
         Action::Annotate(annotation) => {
-            json.kind = "annotate".to_string();
             json.annotation = Some(FeedAnnotation {
                 type_: annotation.type_.clone(),
                 value: annotation_value(&annotation.value),
             });
         }
-        Action::Takedown(reason) => {
-            json.kind = "takedown".to_string();
-            json.reason = Some(reason.clone());
-        }
+        Action::Takedown(reason) => json.reason = Some(reason.clone()),
     }
     // The other entries name the release; its digest is in the release.
     json.digest = query::get_release(name, version).ok().map(|r| r.digest);

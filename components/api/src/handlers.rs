@@ -2,6 +2,7 @@
 //! answer.
 
 use depot_protocol::check_content_size;
+use depot_wire::{AnnotationRequest, KeyRequest, PolicyRequest, TakedownRequest};
 use wasip2::http::types::IncomingRequest;
 
 use crate::bindings::depot::registry::types::{Error, Release};
@@ -13,7 +14,6 @@ use crate::json;
 use crate::releases;
 use crate::response::{Body, Response};
 use crate::routes::{self, Route};
-use depot_wire::{AnnotationRequest, KeyRequest, PolicyRequest, TakedownRequest};
 
 /// A version's content never changes, so caches may keep it for good.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";

@@ -1,7 +1,7 @@
 //! `depot token create|list|revoke`: the operator's management of who may
 //! publish, over `/v1/tokens` with the operator's token.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 
 use super::api::{CreateTokenRequest, Registry, Token};
@@ -57,7 +57,13 @@ pub async fn run(registry: &Registry, command: TokenCommand) -> Result<()> {
             if json {
                 outln!("{}", serde_json::to_string_pretty(&made)?);
             } else {
-                outln!("{}", made.token.as_deref().unwrap_or_default());
+                let secret = made.token.as_deref().ok_or_else(|| {
+                    anyhow!(
+                        "the registry made token {} but did not send its secret",
+                        made.id
+                    )
+                })?;
+                outln!("{secret}");
                 eprintln!(
                     "token {} may publish to {}{}; it is shown only now, store it",
                     made.id,
