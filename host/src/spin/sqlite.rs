@@ -99,7 +99,13 @@ impl HostConnection for SpinView<'_> {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let connection = &self.table.get(&connection)?.0;
-        Ok(execute(connection, &statement, parameters).map_err(io))
+        // A statement may wait (up to the busy timeout) for the write lock
+        // that another request's transaction holds, and that request's
+        // handlers may be parked between two statements (every epoch tick
+        // yields). Waiting on an async worker could take every worker and
+        // leave the holder no thread to finish on; waiting off the workers
+        // (`block_in_place`) lets it commit.
+        Ok(tokio::task::block_in_place(|| execute(connection, &statement, parameters)).map_err(io))
     }
 
     fn drop(&mut self, connection: Resource<SqliteConnection>) -> wasmtime::Result<()> {
