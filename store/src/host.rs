@@ -1,5 +1,5 @@
-//! The `depot:registry/store` capability: what the runtime provides to the
-//! handler components, implemented natively on a [`Backend`](crate::host::Backend).
+//! The store capability (the interfaces of `wit/store.wit`): what the
+//! runtime provides to the handler components, implemented natively on a [`Backend`](crate::host::Backend).
 //!
 //! Shaped like wasmtime's `wasi-keyvalue`: the `bindgen!` output stays private,
 //! a [`StoreCtx`](crate::host::StoreCtx) lives in each request's `Store`, a borrowed
@@ -45,7 +45,7 @@ pub use crate::StoreError;
 pub use crate::types::Error as WitError;
 use crate::types::{
     Access, Entry, LogEntry, OciManifest, PackageSummary, PendingRelease, RegistryStats, Release,
-    SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
+    SearchPage, SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
 };
 
 #[allow(missing_docs)]
@@ -54,13 +54,13 @@ pub(crate) mod generated {
         path: "../wit",
         world: "depot:registry/runtime",
         imports: {
-            "depot:registry/store.wait-log": async | trappable,
+            "depot:registry/log-read.wait-log": async | trappable,
             default: trappable,
         },
         with: {
-            "depot:registry/store.blob-writer": super::BlobWriter,
-            "depot:registry/store.blob-reader": super::BlobReader,
-            "depot:registry/store.upload-writer": super::UploadWriter,
+            "depot:registry/blob-write.blob-writer": super::BlobWriter,
+            "depot:registry/blob-read.blob-reader": super::BlobReader,
+            "depot:registry/uploads.upload-writer": super::UploadWriter,
         },
         trappable_error_type: {
             "depot:registry/types.error" => super::CallError,
@@ -69,7 +69,13 @@ pub(crate) mod generated {
     });
 }
 
-use self::generated::depot::registry::{store as wit_store, types as wit_types};
+use self::generated::depot::registry::{
+    access as wit_access, blob_read as wit_blob_read, blob_write as wit_blob_write,
+    index as wit_index, log_append as wit_log_append, log_read as wit_log_read,
+    oci_read as wit_oci_read, oci_write as wit_oci_write, pending_read as wit_pending_read,
+    pending_write as wit_pending_write, tokens as wit_tokens, transparency as wit_transparency,
+    types as wit_types, uploads as wit_uploads,
+};
 
 /// How long before the request's deadline `wait-log` gives up, so the
 /// handler has time to answer.
@@ -114,13 +120,26 @@ impl<'a> StoreView<'a> {
     }
 }
 
-/// Adds `depot:registry/store` (and the `types` it uses) to `linker`.
+/// Adds every store interface of `wit/store.wit` (and the `types` they use)
+/// to `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     f: fn(&mut T) -> StoreView<'_>,
 ) -> wasmtime::Result<()> {
     wit_types::add_to_linker::<_, HasStore>(linker, f)?;
-    wit_store::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_blob_read::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_blob_write::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_uploads::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_oci_read::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_oci_write::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_log_read::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_log_append::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_index::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_transparency::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_pending_read::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_pending_write::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_access::add_to_linker::<_, HasStore>(linker, f)?;
+    wit_tokens::add_to_linker::<_, HasStore>(linker, f)?;
     Ok(())
 }
 
@@ -194,14 +213,9 @@ impl wit_types::Host for StoreView<'_> {
     }
 }
 
-impl wit_store::Host for StoreView<'_> {
+impl wit_blob_read::Host for StoreView<'_> {
     fn max_chunk(&mut self) -> wasmtime::Result<u32> {
         Ok(MAX_CHUNK)
-    }
-
-    fn create_blob(&mut self) -> Result<Resource<BlobWriter>, CallError> {
-        let writer = self.ctx.backend.create_blob()?;
-        Ok(self.table.push(BlobWriter(writer))?)
     }
 
     fn open_blob(
@@ -212,13 +226,108 @@ impl wit_store::Host for StoreView<'_> {
         let reader = self.ctx.backend.open_blob(&digest.parse()?, offset)?;
         Ok(self.table.push(BlobReader(reader))?)
     }
+}
 
+impl wit_blob_write::Host for StoreView<'_> {
+    fn max_chunk(&mut self) -> wasmtime::Result<u32> {
+        Ok(MAX_CHUNK)
+    }
+
+    fn create_blob(&mut self) -> Result<Resource<BlobWriter>, CallError> {
+        let writer = self.ctx.backend.create_blob()?;
+        Ok(self.table.push(BlobWriter(writer))?)
+    }
+}
+
+impl wit_uploads::Host for StoreView<'_> {
+    fn start_upload(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.start_upload()?)
+    }
+
+    fn open_upload(&mut self, id: String) -> Result<Resource<UploadWriter>, CallError> {
+        let writer = self.ctx.backend.open_upload(&id)?;
+        Ok(self.table.push(UploadWriter(writer))?)
+    }
+
+    fn complete_upload(&mut self, id: String, expected: String) -> Result<String, CallError> {
+        let digest = self.ctx.backend.complete_upload(&id, &expected.parse()?)?;
+        Ok(digest.to_string())
+    }
+
+    fn cancel_upload(&mut self, id: String) -> Result<(), CallError> {
+        Ok(self.ctx.backend.cancel_upload(&id)?)
+    }
+}
+
+impl wit_oci_read::Host for StoreView<'_> {
+    fn get_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<Option<OciManifest>, CallError> {
+        Ok(self.backend().get_oci_manifest(&repository, &reference)?)
+    }
+
+    fn list_oci_tags(&mut self, repository: String) -> Result<Vec<String>, CallError> {
+        Ok(self.backend().list_oci_tags(&repository)?)
+    }
+
+    fn has_oci_content(&mut self, repository: String) -> Result<bool, CallError> {
+        Ok(self.backend().has_oci_content(&repository)?)
+    }
+
+    fn oci_references(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().oci_references(&repository, &digest)?)
+    }
+
+    fn list_referrers(
+        &mut self,
+        repository: String,
+        subject: String,
+    ) -> Result<Vec<OciManifest>, CallError> {
+        Ok(self.backend().list_referrers(&repository, &subject)?)
+    }
+
+    fn upload_size(&mut self, id: String) -> Result<u64, CallError> {
+        Ok(self.ctx.backend.upload_size(&id)?)
+    }
+}
+
+impl wit_oci_write::Host for StoreView<'_> {
+    fn put_oci_manifest(
+        &mut self,
+        manifest: OciManifest,
+        tag: Option<String>,
+    ) -> Result<(), CallError> {
+        Ok(self.backend().put_oci_manifest(manifest, tag.as_deref())?)
+    }
+
+    fn link_oci_blob(&mut self, repository: String, digest: String) -> Result<(), CallError> {
+        Ok(self.backend().link_oci_blob(&repository, &digest)?)
+    }
+
+    fn unlink_oci_blob(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
+        Ok(self.backend().unlink_oci_blob(&repository, &digest)?)
+    }
+
+    fn delete_oci_manifest(
+        &mut self,
+        repository: String,
+        reference: String,
+    ) -> Result<bool, CallError> {
+        Ok(self
+            .backend()
+            .delete_oci_manifest(&repository, &reference)?)
+    }
+}
+
+impl wit_log_read::Host for StoreView<'_> {
     fn package_head(&mut self, name: String) -> Result<u64, CallError> {
         Ok(self.ctx.backend.package_head(&name)?)
     }
 
-    fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
-        Ok(self.ctx.backend.append(entry, expected_head)?)
+    fn read_log(&mut self, since: u64, limit: u32) -> Result<Vec<LogEntry>, CallError> {
+        Ok(self.ctx.backend.read_log(since, limit.min(MAX_PAGE))?)
     }
 
     async fn wait_log(&mut self, since: u64, timeout_ms: u32) -> Result<bool, CallError> {
@@ -238,40 +347,17 @@ impl wit_store::Host for StoreView<'_> {
             }
         }
     }
+}
 
-    fn read_log(&mut self, since: u64, limit: u32) -> Result<Vec<LogEntry>, CallError> {
-        Ok(self.ctx.backend.read_log(since, limit.min(MAX_PAGE))?)
+impl wit_log_append::Host for StoreView<'_> {
+    fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
+        Ok(self.ctx.backend.append(entry, expected_head)?)
     }
+}
 
+impl wit_index::Host for StoreView<'_> {
     fn get_release(&mut self, name: String, version: String) -> Result<Option<Release>, CallError> {
         Ok(self.ctx.backend.get_release(&name, &version)?)
-    }
-
-    fn search(&mut self, query: SearchQuery) -> Result<wit_store::SearchPage, CallError> {
-        let (releases, next) = self.ctx.backend.search(&query)?;
-        Ok(wit_store::SearchPage { releases, next })
-    }
-
-    fn stats(&mut self) -> Result<RegistryStats, CallError> {
-        Ok(self.ctx.backend.stats()?)
-    }
-
-    fn log_checkpoint(&mut self) -> Result<String, CallError> {
-        Ok(self.ctx.backend.log_checkpoint()?)
-    }
-
-    fn log_key(&mut self) -> Result<String, CallError> {
-        Ok(self.ctx.backend.log_key()?)
-    }
-
-    fn log_inclusion(&mut self, seq: u64, tree_size: u64) -> Result<Vec<String>, CallError> {
-        let proof = self.ctx.backend.log_inclusion(seq, tree_size)?;
-        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
-    }
-
-    fn log_consistency(&mut self, old_size: u64, new_size: u64) -> Result<Vec<String>, CallError> {
-        let proof = self.ctx.backend.log_consistency(old_size, new_size)?;
-        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
     }
 
     fn find_release(
@@ -297,114 +383,45 @@ impl wit_store::Host for StoreView<'_> {
             .list_packages(after.as_deref(), limit.min(MAX_PAGE))?)
     }
 
+    fn search(&mut self, query: SearchQuery) -> Result<SearchPage, CallError> {
+        let (releases, next) = self.ctx.backend.search(&query)?;
+        Ok(SearchPage { releases, next })
+    }
+
+    fn stats(&mut self) -> Result<RegistryStats, CallError> {
+        Ok(self.ctx.backend.stats()?)
+    }
+
     fn release_by_digest(&mut self, digest: String) -> Result<Option<Release>, CallError> {
         Ok(self.ctx.backend.release_by_digest(&digest.parse()?)?)
-    }
-
-    fn start_upload(&mut self) -> Result<String, CallError> {
-        Ok(self.ctx.backend.start_upload()?)
-    }
-
-    fn open_upload(&mut self, id: String) -> Result<Resource<UploadWriter>, CallError> {
-        let writer = self.ctx.backend.open_upload(&id)?;
-        Ok(self.table.push(UploadWriter(writer))?)
-    }
-
-    fn upload_size(&mut self, id: String) -> Result<u64, CallError> {
-        Ok(self.ctx.backend.upload_size(&id)?)
-    }
-
-    fn complete_upload(&mut self, id: String, expected: String) -> Result<String, CallError> {
-        let digest = self.ctx.backend.complete_upload(&id, &expected.parse()?)?;
-        Ok(digest.to_string())
-    }
-
-    fn cancel_upload(&mut self, id: String) -> Result<(), CallError> {
-        Ok(self.ctx.backend.cancel_upload(&id)?)
-    }
-
-    fn put_oci_manifest(
-        &mut self,
-        manifest: OciManifest,
-        tag: Option<String>,
-    ) -> Result<(), CallError> {
-        Ok(self.backend().put_oci_manifest(manifest, tag.as_deref())?)
-    }
-
-    fn get_oci_manifest(
-        &mut self,
-        repository: String,
-        reference: String,
-    ) -> Result<Option<OciManifest>, CallError> {
-        Ok(self.backend().get_oci_manifest(&repository, &reference)?)
-    }
-
-    fn list_oci_tags(&mut self, repository: String) -> Result<Vec<String>, CallError> {
-        Ok(self.backend().list_oci_tags(&repository)?)
-    }
-
-    fn has_oci_content(&mut self, repository: String) -> Result<bool, CallError> {
-        Ok(self.backend().has_oci_content(&repository)?)
-    }
-
-    fn link_oci_blob(&mut self, repository: String, digest: String) -> Result<(), CallError> {
-        Ok(self.backend().link_oci_blob(&repository, &digest)?)
-    }
-
-    fn unlink_oci_blob(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
-        Ok(self.backend().unlink_oci_blob(&repository, &digest)?)
-    }
-
-    fn oci_references(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
-        Ok(self.backend().oci_references(&repository, &digest)?)
-    }
-
-    fn delete_oci_manifest(
-        &mut self,
-        repository: String,
-        reference: String,
-    ) -> Result<bool, CallError> {
-        Ok(self
-            .backend()
-            .delete_oci_manifest(&repository, &reference)?)
-    }
-
-    fn list_referrers(
-        &mut self,
-        repository: String,
-        subject: String,
-    ) -> Result<Vec<OciManifest>, CallError> {
-        Ok(self.backend().list_referrers(&repository, &subject)?)
-    }
-
-    fn authorize(
-        &mut self,
-        credential: Option<String>,
-        access: Access,
-    ) -> Result<TokenInfo, CallError> {
-        Ok(self.backend().authorize(credential.as_deref(), &access)?)
-    }
-
-    fn create_token(&mut self, grant: TokenGrant) -> Result<(TokenInfo, String), CallError> {
-        Ok(self.backend().create_token(grant)?)
-    }
-
-    fn list_tokens(&mut self) -> Result<Vec<TokenInfo>, CallError> {
-        Ok(self.backend().list_tokens()?)
-    }
-
-    fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
-        Ok(self.backend().revoke_token(&id)?)
     }
 
     fn namespace_trust(&mut self, namespace: String) -> Result<SigningPolicy, CallError> {
         Ok(self.backend().namespace_trust(&namespace)?)
     }
+}
 
-    fn put_pending(&mut self, release: PendingRelease) -> Result<(), CallError> {
-        Ok(self.backend().put_pending(&release)?)
+impl wit_transparency::Host for StoreView<'_> {
+    fn log_checkpoint(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_checkpoint()?)
     }
 
+    fn log_key(&mut self) -> Result<String, CallError> {
+        Ok(self.ctx.backend.log_key()?)
+    }
+
+    fn log_inclusion(&mut self, seq: u64, tree_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_inclusion(seq, tree_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+
+    fn log_consistency(&mut self, old_size: u64, new_size: u64) -> Result<Vec<String>, CallError> {
+        let proof = self.ctx.backend.log_consistency(old_size, new_size)?;
+        Ok(proof.iter().map(|hash| hash.to_base64()).collect())
+    }
+}
+
+impl wit_pending_read::Host for StoreView<'_> {
     fn get_pending(
         &mut self,
         name: String,
@@ -414,13 +431,43 @@ impl wit_store::Host for StoreView<'_> {
     }
 }
 
+impl wit_pending_write::Host for StoreView<'_> {
+    fn put_pending(&mut self, release: PendingRelease) -> Result<(), CallError> {
+        Ok(self.backend().put_pending(&release)?)
+    }
+}
+
+impl wit_access::Host for StoreView<'_> {
+    fn authorize(
+        &mut self,
+        credential: Option<String>,
+        access: Access,
+    ) -> Result<TokenInfo, CallError> {
+        Ok(self.backend().authorize(credential.as_deref(), &access)?)
+    }
+
+    fn list_tokens(&mut self) -> Result<Vec<TokenInfo>, CallError> {
+        Ok(self.backend().list_tokens()?)
+    }
+}
+
+impl wit_tokens::Host for StoreView<'_> {
+    fn create_token(&mut self, grant: TokenGrant) -> Result<(TokenInfo, String), CallError> {
+        Ok(self.backend().create_token(grant)?)
+    }
+
+    fn revoke_token(&mut self, id: String) -> Result<TokenInfo, CallError> {
+        Ok(self.backend().revoke_token(&id)?)
+    }
+}
+
 impl StoreView<'_> {
     fn backend(&self) -> &dyn Backend {
         self.ctx.backend.as_ref()
     }
 }
 
-impl wit_store::HostUploadWriter for StoreView<'_> {
+impl wit_uploads::HostUploadWriter for StoreView<'_> {
     fn write(&mut self, writer: Resource<UploadWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
         Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
     }
@@ -435,7 +482,7 @@ impl wit_store::HostUploadWriter for StoreView<'_> {
     }
 }
 
-impl wit_store::HostBlobWriter for StoreView<'_> {
+impl wit_blob_write::HostBlobWriter for StoreView<'_> {
     fn write(&mut self, writer: Resource<BlobWriter>, chunk: Vec<u8>) -> Result<(), CallError> {
         Ok(self.table.get_mut(&writer)?.0.write(&chunk)?)
     }
@@ -450,7 +497,7 @@ impl wit_store::HostBlobWriter for StoreView<'_> {
     }
 }
 
-impl wit_store::HostBlobReader for StoreView<'_> {
+impl wit_blob_read::HostBlobReader for StoreView<'_> {
     fn size(&mut self, reader: Resource<BlobReader>) -> wasmtime::Result<u64> {
         Ok(self.table.get(&reader)?.0.size())
     }

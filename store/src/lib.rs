@@ -1,4 +1,4 @@
-//! Depot's store (`depot:registry/store`), written once over two small
+//! Depot's store (the store interfaces of `wit/store.wit`), written once over two small
 //! drivers: an SQL driver ([`db::Sql`]: run one statement, get its rows) and
 //! a blob driver ([`blobs::Kv`]: get, set and delete a value by key). Over
 //! them it holds the schema and its statements (`sql`), the registry log,
@@ -13,7 +13,7 @@
 //! With the `wasmtime` feature the crate is also the host's side of the
 //! store: its WIT types come from wasmtime's bindings (the same names and
 //! fields as wit-bindgen's, so the logic compiles against either), and
-//! `host` implements `depot:registry/store` for `depot serve` over a
+//! `host` implements the store interfaces for `depot serve` over a
 //! native `host::Backend`.
 //!
 //! ```ignore
@@ -47,23 +47,19 @@ pub mod bindings {
 /// fields, so the logic is written once against these.
 pub mod types {
     #[cfg(not(feature = "wasmtime"))]
-    use crate::bindings::{
-        depot::registry::types as wit_types, exports::depot::registry::store as wit_store,
-    };
+    use crate::bindings::depot::registry::types as wit_types;
     #[cfg(feature = "wasmtime")]
-    use crate::host::generated::depot::registry::{store as wit_store, types as wit_types};
+    use crate::host::generated::depot::registry::types as wit_types;
 
-    pub use wit_store::{
-        Access, Action, AnnotationContent, Entry, KeyGrant, LogEntry, OciManifest, PendingRelease,
-        PendingStatus, ReleaseContent, SearchPage, SigningPolicy, TokenGrant, TokenInfo,
-    };
     pub use wit_types::{
-        Annotation, ContentKind, CustomLicense, Error, Link, Metadata, OciArtifact, PackageSummary,
-        RegistryMetadata, RegistryStats, Release, ReleaseSignature, SearchQuery, Takedown,
+        Access, Action, Annotation, AnnotationContent, ContentKind, CustomLicense, Entry, Error,
+        KeyGrant, Link, LogEntry, Metadata, OciArtifact, OciManifest, PackageSummary,
+        PendingRelease, PendingStatus, RegistryMetadata, RegistryStats, Release, ReleaseContent,
+        ReleaseSignature, SearchPage, SearchQuery, SigningPolicy, Takedown, TokenGrant, TokenInfo,
     };
 }
 
-/// The store as a wasmtime host capability: `depot:registry/store`
+/// The store as a wasmtime host capability: the store interfaces
 /// implemented natively over a [`host::Backend`], added to a linker with
 /// [`host::add_to_linker`].
 #[cfg(feature = "wasmtime")]

@@ -155,6 +155,50 @@ fn a_bad_handler_manifest_stops_start_up_with_a_clear_error() {
     assert!(err.contains("polcy"), "{err}");
 }
 
+#[test]
+fn a_handler_importing_an_interface_its_role_does_not_grant_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // A query handler that could append to the registry log.
+    let sneaky = handler_component(
+        "package fixture:handlers;
+         world query {
+           import depot:registry/log-read@0.1.0;
+           import depot:registry/index@0.1.0;
+           import depot:registry/log-append@0.1.0;
+           export depot:registry/query@0.1.0;
+         }",
+        "query",
+    );
+    std::fs::write(dir.path().join("query.wasm"), sneaky).unwrap();
+    let manifest = dir.path().join("handlers.toml");
+    std::fs::write(&manifest, "query = \"query.wasm\"\n").unwrap();
+    for spin in [false, true] {
+        let mut command = std::process::Command::new(DEPOT);
+        if spin {
+            command
+                .arg("compose")
+                .arg("--store")
+                .arg(fixture_handler("spin_store.wasm"))
+                .arg("--output")
+                .arg(dir.path().join("depot.wasm"));
+        } else {
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(dir.path().join("data"));
+        }
+        let err = fails(command.arg("--handlers").arg(&manifest).output().unwrap());
+        assert!(
+            err.contains("the query handler")
+                && err.contains(
+                    "imports `depot:registry/log-append@0.1.0`, which the query role \
+                     does not grant; a query handler may import `log-read`, `index`"
+                ),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("depot.wasm").exists());
+}
+
 /// Publishing hostile binaries: each is answered promptly with a clear error
 /// (or, if it is within the caps, published), never a 500, and the server goes
 /// on serving.

@@ -657,8 +657,23 @@ pub struct Meta<'a> {
 
 /// A real component whose world is `world` in the WIT package `wit`.
 pub fn component(wit: &str, world: &str, meta: &Meta) -> Vec<u8> {
-    use wit_component::{ComponentEncoder, StringEncoding, dummy_module, embed_component_metadata};
+    component_in(wit_parser::Resolve::default(), wit, world, meta)
+}
+
+/// A handler component whose world is `world` in the WIT package `wit`,
+/// which may use Depot's own `depot:registry` package (`wit/`). Its
+/// functions trap when called.
+pub fn handler_component(wit: &str, world: &str) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
+    resolve
+        .push_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit"))
+        .expect("Depot's WIT");
+    component_in(resolve, wit, world, &Meta::default())
+}
+
+/// [`component`], with `resolve` holding the packages `wit` may use.
+fn component_in(mut resolve: wit_parser::Resolve, wit: &str, world: &str, meta: &Meta) -> Vec<u8> {
+    use wit_component::{ComponentEncoder, StringEncoding, dummy_module, embed_component_metadata};
     let package = resolve
         .push_source("fixture.wit", wit)
         .expect("fixture WIT");

@@ -7,17 +7,15 @@
 use base64::Engine as _;
 use wasip2::http::types::IncomingRequest;
 
-use crate::bindings::depot::registry::store::{self, Access, TokenInfo};
+use crate::bindings::depot::registry::access;
 use crate::error::ApiError;
-use crate::handlers::header;
+use crate::request::header;
 use crate::response::{Body, Response};
 use crate::routes::Route;
+use depot_guest::types::{Access, TokenInfo};
 
 /// What the host sets when reads need a token.
 const PRIVATE_ENV: &str = "DEPOT_PRIVATE";
-
-/// The `/v1` challenge of a 401.
-pub const V1_CHALLENGE: &str = "Bearer realm=\"depot\"";
 
 /// Whether reads need a token too.
 pub fn private() -> bool {
@@ -52,7 +50,7 @@ pub fn credential(request: &IncomingRequest) -> Option<String> {
 
 /// Asks the store whether `request`'s credential grants `access`.
 pub fn authorize(request: &IncomingRequest, access: &Access) -> Result<TokenInfo, ApiError> {
-    Ok(store::authorize(credential(request).as_deref(), access)?)
+    Ok(access::authorize(credential(request).as_deref(), access)?)
 }
 
 /// The access a `/v1` route needs, if any: writes name their package's

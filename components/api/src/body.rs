@@ -1,128 +1,18 @@
-//! Bodies that may be large move in bounded chunks, never whole: an upload
-//! from the request's input stream into a store blob, and a blob from the store
-//! into the response's output stream.
+//! Bodies that may be large move in bounded chunks, never whole: a blob from
+//! the store into the response's output stream here, and request bodies into
+//! the store in [`crate::upload`].
 
 use std::io::Write;
 
-use depot_protocol::ContentTooLarge;
-use wasip2::http::types::{IncomingBody, IncomingRequest};
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::streams::OutputStream;
 
-use crate::bindings::depot::registry::store::{self, BlobReader, UploadWriter};
-use crate::error::ApiError;
-
-/// How much of a refused upload is read and thrown away before answering, so a
-/// client still sending a small body sees the answer rather than a reset
-/// connection. Larger bodies are cut off.
-const DISCARD_BUDGET: u64 = 1024 * 1024;
-
-/// A request body about to be uploaded into a blob. Whatever refuses it,
-/// dropping it reads and throws away a small remainder of the body first, so
-/// a client still sending sees the answer rather than a reset connection.
-pub struct Upload {
-    // Declared before `body`, so dropped before it: a stream is its body's child.
-    stream: InputStream,
-    _body: IncomingBody,
-}
-
-impl Upload {
-    /// Takes the request's body without reading any of it.
-    pub fn open(request: &IncomingRequest) -> Result<Self, ApiError> {
-        let no_body = || {
-            ApiError::bad_request("the request body cannot be read; send the content as the body")
-        };
-        let body = request.consume().map_err(|()| no_body())?;
-        let stream = body.stream().map_err(|()| no_body())?;
-        Ok(Self {
-            stream,
-            _body: body,
-        })
-    }
-
-    /// Streams the body into a new blob and returns its digest. An upload is
-    /// refused as soon as it passes `limit`; dropping the unfinished writer
-    /// discards what was written.
-    pub fn write_to_blob(&self, limit: u64) -> Result<String, ApiError> {
-        let writer = store::create_blob()?;
-        let mut received: u64 = 0;
-        while let Some(bytes) = self.next_chunk()? {
-            received = received.saturating_add(bytes.len() as u64);
-            if received > limit {
-                return Err(ApiError::too_large(ContentTooLarge { size: None, limit }));
-            }
-            writer.write(&bytes)?;
-        }
-        Ok(writer.finish()?)
-    }
-
-    /// Streams the body onto the end of an upload, refusing to let the upload
-    /// pass `limit` bytes.
-    pub fn append_to(&self, writer: &UploadWriter, limit: u64) -> Result<(), ApiError> {
-        while let Some(bytes) = self.next_chunk()? {
-            if writer.size().saturating_add(bytes.len() as u64) > limit {
-                return Err(ApiError::too_large(ContentTooLarge { size: None, limit }));
-            }
-            writer.write(&bytes)?;
-        }
-        Ok(())
-    }
-
-    /// Reads the body into memory, stopping once it is over `limit` bytes: the
-    /// caller refuses a result longer than `limit`.
-    pub fn read_at_most(&self, limit: usize) -> Result<Vec<u8>, ApiError> {
-        let mut bytes = Vec::new();
-        while bytes.len() <= limit {
-            match self.next_chunk()? {
-                Some(chunk) => bytes.extend_from_slice(&chunk),
-                None => break,
-            }
-        }
-        Ok(bytes)
-    }
-
-    /// Reads and drops what is left of a refused body, up to a small budget.
-    fn discard(&self) {
-        let mut discarded: u64 = 0;
-        while discarded <= DISCARD_BUDGET {
-            match self.next_chunk() {
-                Ok(Some(bytes)) => discarded += bytes.len() as u64,
-                Ok(None) | Err(_) => return,
-            }
-        }
-    }
-
-    /// The next non-empty chunk of the body, or `None` at its end.
-    fn next_chunk(&self) -> Result<Option<Vec<u8>>, ApiError> {
-        // At least one byte per read, so a store reporting 0 cannot make this spin.
-        let chunk = u64::from(store::max_chunk().max(1));
-        loop {
-            match self.stream.blocking_read(chunk) {
-                Ok(bytes) if bytes.is_empty() => continue,
-                Ok(bytes) => return Ok(Some(bytes)),
-                Err(StreamError::Closed) => return Ok(None),
-                Err(StreamError::LastOperationFailed(e)) => {
-                    return Err(ApiError::bad_request(format!(
-                        "the request body could not be read ({}); send it again",
-                        e.to_debug_string()
-                    )));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        // Nothing is left of a body read to its end: one read says so.
-        self.discard();
-    }
-}
+use crate::bindings::depot::registry::blob_read::{self, BlobReader};
 
 /// Copies `len` bytes of the blob into `out`. `Write` on an output stream
 /// waits for the stream's `check-write` budget, so a slow client holds back
 /// the reads.
 pub fn send_blob(reader: &BlobReader, len: u64, out: &mut OutputStream) -> Result<(), String> {
-    let chunk = u64::from(store::max_chunk());
+    let chunk = u64::from(blob_read::max_chunk());
     let mut left = len;
     while left > 0 {
         // At most `max-chunk`, so it fits a u32.

@@ -1,7 +1,7 @@
 //! What a failed request answers: a status, a stable code and a message that
 //! says what to do, as `{"error": {"code", "message"}}`.
 
-use crate::bindings::depot::registry::types::Error;
+use depot_guest::types::Error;
 
 /// The code of a store that could not be reached or failed (503, with
 /// `Retry-After`): nothing was changed, and a retry may well succeed.
@@ -10,6 +10,9 @@ pub const STORAGE_UNAVAILABLE: &str = "storage-unavailable";
 /// How long a client should wait before retrying after a storage failure
 /// (`Retry-After`, seconds): an instance reconnects on its next request.
 pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// The `/v1` challenge of a 401.
+pub const V1_CHALLENGE: &str = "Bearer realm=\"depot\"";
 
 /// A failed request.
 #[derive(Debug)]
@@ -49,6 +52,20 @@ impl ApiError {
                 format!("this path does not accept {method}; it accepts {allow}"),
             )
         }
+    }
+
+    /// A route this build of the front does not serve: a write reaching its
+    /// read half (the host sends only GET and HEAD there), or a read reaching
+    /// the write routes. A bug in the caller, answered rather than trapped.
+    pub fn not_served(route: &impl std::fmt::Debug) -> Self {
+        Self::new(
+            405,
+            "method-not-allowed",
+            format!(
+                "this part of the registry's front does not serve {route:?}; send the request \
+                 to the registry's own address"
+            ),
+        )
     }
 
     pub fn too_large(e: depot_protocol::ContentTooLarge) -> Self {

@@ -11,9 +11,8 @@ use depot_wire::{FeedAnnotation, FeedEntry, FeedOci, FeedPage, FeedRelease};
 use wasip2::io::streams::OutputStream;
 
 use crate::bindings::depot::registry::query;
-use crate::bindings::depot::registry::store::{Action, LogEntry};
-use crate::bindings::depot::registry::types::OciArtifact;
 use crate::json::{annotation_value, metadata, signature};
+use depot_guest::types::{Action, LogEntry, OciArtifact};
 
 /// Entries per event batch of the stream.
 const STREAM_BATCH: u32 = 100;

@@ -5,6 +5,7 @@
 //! prefixes the operator allows (`DEPOT_CONTENT_SOURCES`, comma-separated;
 //! `https://` when unset) are accepted, and redirects are not followed.
 
+use crate::bindings::depot::registry::blob_write;
 use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
@@ -13,8 +14,6 @@ use wasip2::http::types::{
     Scheme,
 };
 use wasip2::io::streams::StreamError;
-
-use crate::bindings::depot::registry::store;
 
 /// Where the host puts the allowed prefixes.
 const SOURCES_ENV: &str = "DEPOT_CONTENT_SOURCES";
@@ -130,8 +129,8 @@ fn copy_to_blob(response: &IncomingResponse, limit: u64) -> Result<String, Strin
     let stream = body
         .stream()
         .map_err(|()| "the response body cannot be read".to_string())?;
-    let writer = store::create_blob().map_err(|e| format!("{e:?}"))?;
-    let chunk = u64::from(store::max_chunk().max(1));
+    let writer = blob_write::create_blob().map_err(|e| format!("{e:?}"))?;
+    let chunk = u64::from(blob_write::max_chunk().max(1));
     let mut received: u64 = 0;
     loop {
         match stream.blocking_read(chunk) {

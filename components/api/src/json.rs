@@ -7,12 +7,12 @@ use depot_protocol::{Candidate, rfc3339};
 use depot_wire as wire;
 
 use crate::bindings::depot::registry::query::{PackagePage, SearchResults};
-use crate::bindings::depot::registry::store::{PendingRelease, PendingStatus, SigningPolicy};
-use crate::bindings::depot::registry::types::{
-    Metadata, PackageSummary, RegistryStats, Release, ReleaseSignature,
-};
 use crate::error::ApiError;
 use crate::routes::content_path;
+use depot_guest::types::{
+    Metadata, PackageSummary, PendingRelease, PendingStatus, RegistryStats, Release,
+    ReleaseSignature, SigningPolicy,
+};
 
 pub fn signature(signature: &ReleaseSignature) -> wire::Signature {
     wire::Signature {
@@ -31,7 +31,7 @@ pub fn unpublished(pending: &PendingRelease, now: u64) -> wire::Unpublished {
         PendingStatus::Published => "published",
         PendingStatus::Rejected => "rejected",
     };
-    let path = crate::releases::unpublished_path(&pending.name, &pending.version);
+    let path = crate::routes::unpublished_path(&pending.name, &pending.version);
     wire::Unpublished {
         release: serde_json::from_str(&pending.manifest).unwrap_or(serde_json::Value::Null),
         creator: pending.creator.clone(),

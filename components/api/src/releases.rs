@@ -4,7 +4,8 @@
 //! `contentSources` the registry fetches; `POST` to the release's path with
 //! `releaseDigest` and `releaseSignature` publishes it. The status moves
 //! through `processing` to `published`, or to `rejected` with a reason; an
-//! unpublished release left alone expires.
+//! unpublished release left alone expires. (Showing one is a read:
+//! [`crate::unpublished`].) Built only with the `writes` feature.
 
 use depot_protocol::now_millis;
 use depot_protocol::signing::{self, PublicKey};
@@ -12,17 +13,18 @@ use serde::{Deserialize, Serialize};
 use wasip2::http::types::IncomingRequest;
 
 use crate::auth;
-use crate::bindings::depot::registry::store::{self, Access, PendingRelease, PendingStatus};
-use crate::bindings::depot::registry::types::{Error, ReleaseSignature};
-use crate::bindings::depot::registry::{publish, query};
-use crate::body;
+use crate::bindings::depot::registry::{
+    blob_read, index, pending_read, pending_write, publish, query,
+};
 use crate::error::ApiError;
 use crate::fetch;
-use crate::handlers::read_json;
 use crate::json;
 use crate::manifest;
 use crate::response::Response;
 use crate::routes;
+use crate::unpublished;
+use crate::upload::{Upload, read_json};
+use depot_guest::types::{Access, Error, PendingRelease, PendingStatus, ReleaseSignature};
 
 /// Where the host says how long an unpublished release lives, in milliseconds.
 const TTL_ENV: &str = "DEPOT_UNPUBLISHED_TTL_MS";
@@ -41,15 +43,10 @@ fn ttl_ms() -> u64 {
         .unwrap_or(DEFAULT_TTL_MS)
 }
 
-/// Where an unpublished release is shown.
-pub fn unpublished_path(name: &str, version: &str) -> String {
-    format!("{}/unpublished", routes::release_path(name, version))
-}
-
 /// `POST /v1/releases`: the body is the release manifest, kept byte for byte
 /// (the publisher signs those bytes).
 pub fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
-    let upload = body::Upload::open(request)?;
+    let upload = Upload::open(request)?;
     let bytes = upload.read_at_most(manifest::MAX_MANIFEST)?;
     drop(upload);
     let text = String::from_utf8(bytes)
@@ -59,7 +56,7 @@ pub fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
     let token = auth::authorize(request, &Access::Write(namespace.to_string()))?;
     publish::prepare(&parsed.name, &parsed.version)?;
     let now = now_millis();
-    if let Some(existing) = store::get_pending(&parsed.name, &parsed.version)? {
+    if let Some(existing) = pending_read::get_pending(&parsed.name, &parsed.version)? {
         let live = matches!(
             existing.status,
             PendingStatus::Pending | PendingStatus::Processing
@@ -87,33 +84,14 @@ pub fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
         expires: now.saturating_add(ttl_ms()),
         content_sources: Vec::new(),
     };
-    store::put_pending(&pending)?;
-    let location = unpublished_path(&pending.name, &pending.version);
+    pending_write::put_pending(&pending)?;
+    let location = routes::unpublished_path(&pending.name, &pending.version);
     Ok(Response::json(201, &json::unpublished(&pending, now)).with_header("location", location))
-}
-
-/// `GET .../unpublished`.
-pub fn show(name: &str, version: &str) -> Result<Response, ApiError> {
-    let pending = find(name, version)?;
-    Ok(Response::json(
-        200,
-        &json::unpublished(&pending, now_millis()),
-    ))
-}
-
-/// The unpublished release of `name` at `version`, whatever its status.
-fn find(name: &str, version: &str) -> Result<PendingRelease, ApiError> {
-    crate::validate::name_and_version(name, version)?;
-    store::get_pending(name, version)?.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "`{name}` {version} has no unpublished release; create one with POST /v1/releases"
-        ))
-    })
 }
 
 /// The unpublished release, refused unless it still takes content and a publish.
 fn open(name: &str, version: &str) -> Result<PendingRelease, ApiError> {
-    let pending = find(name, version)?;
+    let pending = unpublished::find(name, version)?;
     match pending.status {
         PendingStatus::Published => Err(ApiError::from(Error::VersionExists(format!(
             "`{name}` {version} is already published; releases are immutable"
@@ -135,7 +113,7 @@ fn open(name: &str, version: &str) -> Result<PendingRelease, ApiError> {
 /// `PUT` (or `POST`) `.../unpublished/content`: the content, which must be what
 /// the manifest names.
 pub fn upload(request: &IncomingRequest, name: &str, version: &str) -> Result<Response, ApiError> {
-    let upload = body::Upload::open(request)?;
+    let upload = Upload::open(request)?;
     let pending = open(name, version)?;
     let limit = publish::prepare(name, version)?;
     let digest = upload.write_to_blob(limit)?;
@@ -183,7 +161,7 @@ pub fn add_sources(
             "a release may list at most {MAX_SOURCES} content sources"
         )));
     }
-    store::put_pending(&pending)?;
+    pending_write::put_pending(&pending)?;
     Ok(Response::json(
         200,
         &json::unpublished(&pending, now_millis()),
@@ -214,7 +192,7 @@ pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<R
         Some(signature) => Some(signature_of(&pending, &body, signature)?),
     };
     pending.status = PendingStatus::Processing;
-    store::put_pending(&pending)?;
+    pending_write::put_pending(&pending)?;
     let outcome = content(&pending).and_then(|digest| {
         publish::publish(
             name,
@@ -229,7 +207,7 @@ pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<R
     match outcome {
         Ok(release) => {
             pending.status = PendingStatus::Published;
-            store::put_pending(&pending)?;
+            pending_write::put_pending(&pending)?;
             let location = routes::release_path(&release.name, &release.version);
             Ok(Response::json(201, &json::release(&release)).with_header("location", location))
         }
@@ -244,7 +222,7 @@ pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<R
                 pending.status = PendingStatus::Rejected;
                 pending.reason = Some(format!("{}: {}", e.code, e.message));
             }
-            store::put_pending(&pending)?;
+            pending_write::put_pending(&pending)?;
             Err(e)
         }
         Err(e) => {
@@ -256,7 +234,7 @@ pub fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<R
                 pending.status = PendingStatus::Rejected;
                 pending.reason = Some(format!("{}: {}", e.code, e.message));
             }
-            store::put_pending(&pending)?;
+            pending_write::put_pending(&pending)?;
             Err(e)
         }
     }
@@ -280,7 +258,7 @@ fn signature_of(
     }
     // No key named: the first granted key the signature verifies with.
     let namespace = depot_protocol::token::namespace_of(&pending.name);
-    let policy = store::namespace_trust(namespace)?;
+    let policy = index::namespace_trust(namespace)?;
     policy
         .grants
         .iter()
@@ -310,7 +288,7 @@ fn signature_of(
 /// from its content sources, each checked against the manifest's digest.
 fn content(pending: &PendingRelease) -> Result<String, ApiError> {
     let expected = &pending.content_digest;
-    if store::open_blob(expected, 0).is_ok() {
+    if blob_read::open_blob(expected, 0).is_ok() {
         return Ok(expected.clone());
     }
     if pending.content_sources.is_empty() {
@@ -319,7 +297,7 @@ fn content(pending: &PendingRelease) -> Result<String, ApiError> {
              then publish again",
             pending.name,
             pending.version,
-            unpublished_path(&pending.name, &pending.version)
+            routes::unpublished_path(&pending.name, &pending.version)
         )));
     }
     let limit = publish::prepare(&pending.name, &pending.version)?;

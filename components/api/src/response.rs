@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
-use crate::bindings::depot::registry::store::BlobReader;
+use crate::bindings::depot::registry::blob_read::BlobReader;
 use crate::body;
 use crate::error::ApiError;
 use crate::feed;
@@ -66,7 +66,7 @@ impl Response {
         let bytes = serde_json::to_vec(&json::error(e)).unwrap_or_default();
         let mut response = Self::new(e.status, "application/json", Body::Bytes(bytes));
         if e.status == 401 {
-            let challenge = crate::auth::V1_CHALLENGE.to_string();
+            let challenge = crate::error::V1_CHALLENGE.to_string();
             response = response.with_header("www-authenticate", challenge);
         }
         if e.code == crate::error::STORAGE_UNAVAILABLE {

@@ -1,11 +1,10 @@
 //! Which route a request is for: pure string work on the method, the
 //! percent-encoded path and the query string.
 
-use crate::bindings::depot::registry::types::SearchQuery;
 use crate::error::ApiError;
+use depot_guest::types::SearchQuery;
 
-#[path = "../../shared/query_string.rs"]
-mod query_string;
+use depot_guest::query_string;
 
 /// The routes, for the 404 message.
 const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/{name}, \
@@ -132,6 +131,28 @@ pub enum Route {
     },
     GrantKey,
     RevokeKey,
+}
+
+impl Route {
+    /// Whether the route changes the registry: answered by `writes`, never
+    /// by the read half of the front.
+    pub fn changes(&self) -> bool {
+        matches!(
+            self,
+            Route::Publish { .. }
+                | Route::Yank { .. }
+                | Route::Unyank { .. }
+                | Route::Annotate { .. }
+                | Route::Takedown { .. }
+                | Route::CreateRelease
+                | Route::UploadUnpublished { .. }
+                | Route::AddContentSources { .. }
+                | Route::PublishUnpublished { .. }
+                | Route::NamespacePolicy { .. }
+                | Route::GrantKey
+                | Route::RevokeKey
+        )
+    }
 }
 
 /// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
@@ -330,6 +351,11 @@ fn allow(method: &str, allowed: &'static str) -> Result<(), ApiError> {
     }
 }
 
+/// Where an unpublished release is shown.
+pub fn unpublished_path(name: &str, version: &str) -> String {
+    format!("{}/unpublished", release_path(name, version))
+}
+
 /// Where a release is: the `Location` of a publish.
 pub fn release_path(name: &str, version: &str) -> String {
     format!("/v1/packages/{name}/versions/{version}")
@@ -381,7 +407,7 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::depot::registry::types::ContentKind;
+    use depot_guest::types::ContentKind;
 
     fn ok(method: &str, path: &str) -> Route {
         route(method, path).unwrap()

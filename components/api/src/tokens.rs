@@ -2,17 +2,16 @@
 //! needs the operator's token; a token's secret is in the answer to its
 //! creation only.
 
-use depot_protocol::now_millis;
-use depot_protocol::{parse_rfc3339, rfc3339};
-use depot_wire::{CreateTokenRequest, Token, TokenList};
+use depot_protocol::rfc3339;
+use depot_wire::{Token, TokenList};
 use wasip2::http::types::IncomingRequest;
 
 use crate::auth;
-use crate::bindings::depot::registry::store::{self, Access, TokenGrant, TokenInfo};
+use crate::bindings::depot::registry::access;
 use crate::error::ApiError;
-use crate::handlers::read_json;
 use crate::response::Response;
 use crate::routes::percent_decode;
+use depot_guest::types::{Access, TokenInfo};
 
 /// Whether `path` is a token route.
 pub fn handles(path: &str) -> bool {
@@ -32,21 +31,23 @@ fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response
         None => None,
     };
     match (method, id) {
+        #[cfg(feature = "writes")]
         ("POST", None) => {
             auth::authorize(request, &Access::Operator)?;
-            create(request)
+            manage::create(request)
         }
         ("GET" | "HEAD", None) => {
             auth::authorize(request, &Access::Operator)?;
-            let tokens = store::list_tokens()?;
+            let tokens = access::list_tokens()?;
             let tokens = TokenList {
                 tokens: tokens.iter().map(token).collect(),
             };
             Ok(Response::json(200, &tokens))
         }
+        #[cfg(feature = "writes")]
         ("DELETE", Some(id)) if !id.is_empty() && !id.contains('/') => {
             auth::authorize(request, &Access::Operator)?;
-            Ok(Response::json(200, &token(&store::revoke_token(&id)?)))
+            manage::revoke(&id)
         }
         (_, None) => Err(ApiError::method_not_allowed(method, "GET, HEAD, POST")),
         (_, Some(id)) if !id.is_empty() && !id.contains('/') => {
@@ -57,36 +58,6 @@ fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response
              /v1/tokens, DELETE /v1/tokens/{{id}}"
         ))),
     }
-}
-
-fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
-    let body: CreateTokenRequest = read_json(request)?;
-    let expires = match (body.expires_in, body.expires_at) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give `expiresIn` or `expiresAt`, not both",
-            ));
-        }
-        (Some(seconds), None) => Some(now_millis().saturating_add(seconds.saturating_mul(1000))),
-        (None, Some(at)) => Some(parse_rfc3339(&at).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "expiresAt `{at}` is not an RFC 3339 UTC time with milliseconds, such as \
-                 2026-11-28T04:10:00.000Z"
-            ))
-        })?),
-        (None, None) => None,
-    };
-    let (info, secret) = store::create_token(&TokenGrant {
-        label: body.label,
-        namespaces: body.namespaces,
-        operator: false,
-        expires,
-    })?;
-    let created = Token {
-        token: Some(secret),
-        ..token(&info)
-    };
-    Ok(Response::json(201, &created).with_header("cache-control", "no-store".to_string()))
 }
 
 /// A token as the API shows it: never its secret.
@@ -100,5 +71,56 @@ fn token(token: &TokenInfo) -> Token {
         expires_at: token.expires.map(rfc3339),
         revoked_at: token.revoked.map(rfc3339),
         token: None,
+    }
+}
+
+/// Making and revoking tokens: built only with the `writes` feature.
+#[cfg(feature = "writes")]
+mod manage {
+    use depot_protocol::{now_millis, parse_rfc3339};
+    use depot_wire::{CreateTokenRequest, Token};
+    use wasip2::http::types::IncomingRequest;
+
+    use super::token;
+    use crate::bindings::depot::registry::tokens;
+    use crate::error::ApiError;
+    use crate::response::Response;
+    use crate::upload::read_json;
+    use depot_guest::types::TokenGrant;
+
+    pub fn create(request: &IncomingRequest) -> Result<Response, ApiError> {
+        let body: CreateTokenRequest = read_json(request)?;
+        let expires = match (body.expires_in, body.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "give `expiresIn` or `expiresAt`, not both",
+                ));
+            }
+            (Some(seconds), None) => {
+                Some(now_millis().saturating_add(seconds.saturating_mul(1000)))
+            }
+            (None, Some(at)) => Some(parse_rfc3339(&at).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "expiresAt `{at}` is not an RFC 3339 UTC time with milliseconds, such as \
+                     2026-11-28T04:10:00.000Z"
+                ))
+            })?),
+            (None, None) => None,
+        };
+        let (info, secret) = tokens::create_token(&TokenGrant {
+            label: body.label,
+            namespaces: body.namespaces,
+            operator: false,
+            expires,
+        })?;
+        let created = Token {
+            token: Some(secret),
+            ..token(&info)
+        };
+        Ok(Response::json(201, &created).with_header("cache-control", "no-store".to_string()))
+    }
+
+    pub fn revoke(id: &str) -> Result<Response, ApiError> {
+        Ok(Response::json(200, &token(&tokens::revoke_token(id)?)))
     }
 }

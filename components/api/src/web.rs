@@ -5,7 +5,7 @@ use wasip2::http::types::{IncomingRequest, Scheme};
 
 use crate::bindings::depot::registry::web::{self, PageRequest};
 use crate::error::ApiError;
-use crate::handlers::header;
+use crate::request::header;
 use crate::response::{Body, Response};
 
 /// Whether `path` is the JSON API's rather than a page.

@@ -7,9 +7,7 @@ use wit_component::WitPrinter;
 use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{PackageId, Resolve, WorldItem, WorldKey};
 
-use crate::bindings::depot::registry::types::{
-    ContentKind, CustomLicense, Link, Metadata, RegistryMetadata,
-};
+use depot_guest::types::{ContentKind, CustomLicense, Link, Metadata, RegistryMetadata};
 
 /// What the registry accepts, appended to every refusal.
 const ACCEPTED: &str = "Depot accepts a WebAssembly component, a WIT package encoded as wasm \

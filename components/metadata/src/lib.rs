@@ -12,6 +12,7 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/metadata-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     // Only the component exports the handler: built natively (for the fuzzers)
@@ -24,12 +25,12 @@ mod bindings {
 
 mod describe;
 
-pub use bindings::depot::registry::types::{ContentKind, Metadata};
+pub use depot_guest::types::{ContentKind, Metadata};
 pub use describe::describe;
 
-use bindings::depot::registry::store;
-use bindings::depot::registry::types::Error;
+use bindings::depot::registry::blob_read;
 use bindings::exports::depot::registry::metadata::Guest;
+use depot_guest::types::Error;
 use depot_protocol::Digest;
 
 /// The metadata handler.
@@ -49,7 +50,7 @@ impl Guest for MetadataHandler {
 /// Reads the whole blob into one buffer of exactly its size: validation and
 /// WIT decoding need it contiguous, and growing a buffer would copy it.
 fn read_blob(digest: &Digest) -> Result<Vec<u8>, Error> {
-    let reader = store::open_blob(digest.as_str(), 0)?;
+    let reader = blob_read::open_blob(digest.as_str(), 0)?;
     let size = reader.size();
     let too_large = || {
         Error::TooLarge(format!(
@@ -63,7 +64,7 @@ fn read_blob(digest: &Digest) -> Result<Vec<u8>, Error> {
     content
         .try_reserve_exact(expected)
         .map_err(|_| too_large())?;
-    let chunk = store::max_chunk();
+    let chunk = blob_read::max_chunk();
     loop {
         let piece = reader.read(chunk)?;
         if piece.is_empty() {

@@ -9,18 +9,18 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/policy-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     use super::DefaultPolicy;
     export!(DefaultPolicy);
 }
 
-mod rules;
-#[path = "../../shared/validate.rs"]
-mod validate;
+use depot_guest::policy_rules as rules;
+use depot_guest::validate;
 
-use bindings::depot::registry::types::{Error, Metadata};
 use bindings::exports::depot::registry::policy::Guest;
+use depot_guest::types::{Error, Metadata};
 
 /// The default policy.
 #[derive(Debug)]

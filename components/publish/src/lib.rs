@@ -9,27 +9,25 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/publish-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     use super::PublishHandler;
     export!(PublishHandler);
 }
 
-#[path = "../../shared/manifest.rs"]
-mod manifest;
+use depot_guest::manifest;
 mod oci;
 mod signing;
-#[path = "../../shared/validate.rs"]
-mod validate;
+use depot_guest::validate;
 
-use bindings::depot::registry::store::{
-    self, Action, AnnotationContent, Entry, LogEntry, ReleaseContent,
-};
-use bindings::depot::registry::types::{
-    ContentKind, Error, OciArtifact, Release, ReleaseSignature,
-};
-use bindings::depot::registry::{metadata, policy};
+use bindings::depot::registry::{index, log_append, log_read, metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
+use depot_guest::types;
+use depot_guest::types::{
+    Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, Release,
+    ReleaseContent, ReleaseSignature,
+};
 use depot_protocol::now_millis;
 use depot_protocol::{Digest, Version};
 
@@ -189,12 +187,12 @@ impl Guest for PublishHandler {
 /// is after the head was read) about `scope`, a namespace or a package.
 fn append_key_entry(
     scope: &str,
-    decide: impl Fn(&store::SigningPolicy) -> Option<Action>,
+    decide: impl Fn(&types::SigningPolicy) -> Option<Action>,
     namespace: &str,
 ) -> Result<Option<LogEntry>, Error> {
     for _ in 0..MAX_ATTEMPTS {
-        let head = store::package_head(scope)?;
-        let Some(action) = decide(&store::namespace_trust(namespace)?) else {
+        let head = log_read::package_head(scope)?;
+        let Some(action) = decide(&index::namespace_trust(namespace)?) else {
             return Ok(None);
         };
         let entry = Entry {
@@ -202,7 +200,7 @@ fn append_key_entry(
             version: String::new(),
             action,
         };
-        match store::append(&entry, head) {
+        match log_append::append(&entry, head) {
             Ok(logged) => return Ok(Some(logged)),
             Err(Error::HeadMoved(_)) => continue,
             Err(e) => return Err(e),
@@ -289,11 +287,11 @@ fn append_when_needed(
     decide: impl Fn() -> Result<Option<Entry>, Error>,
 ) -> Result<(), Error> {
     for _ in 0..MAX_ATTEMPTS {
-        let head = store::package_head(name)?;
+        let head = log_read::package_head(name)?;
         let Some(entry) = decide()? else {
             return Ok(());
         };
-        match store::append(&entry, head) {
+        match log_append::append(&entry, head) {
             Ok(_) => return Ok(()),
             Err(Error::HeadMoved(_)) => continue,
             Err(e) => return Err(e),
@@ -307,7 +305,7 @@ fn append_when_needed(
 
 /// The release of `name` at exactly `version`.
 fn current_release(name: &str, version: &str) -> Result<Release, Error> {
-    store::get_release(name, version)?.ok_or_else(|| {
+    index::get_release(name, version)?.ok_or_else(|| {
         Error::NotFound(format!(
             "`{name}` has no release {version}; publish it first, or check the name and version"
         ))
@@ -318,7 +316,7 @@ fn current_release(name: &str, version: &str) -> Result<Release, Error> {
 /// `1.0.0+b` the same precedence, so they are one version and only one of them
 /// may be released.
 fn release_of_same_version(name: &str, version: &Version) -> Result<Option<Release>, Error> {
-    store::find_release(name, &version.to_string())
+    index::find_release(name, &version.to_string())
 }
 
 fn version_exists(existing: &Release) -> Error {

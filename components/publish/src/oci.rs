@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::bindings::depot::registry::store;
-use crate::bindings::depot::registry::types::{ContentKind, Error, Metadata, OciArtifact};
+use crate::bindings::depot::registry::blob_write;
+use depot_guest::types::{ContentKind, Error, Metadata, OciArtifact};
 
 /// The image manifest's media type.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -140,8 +140,8 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, Error> {
 
 /// Stores `bytes` as a blob, in chunks the store accepts.
 fn write_blob(bytes: &[u8]) -> Result<String, Error> {
-    let writer = store::create_blob()?;
-    let chunk = store::max_chunk().max(1) as usize;
+    let writer = blob_write::create_blob()?;
+    let chunk = blob_write::max_chunk().max(1) as usize;
     for part in bytes.chunks(chunk) {
         writer.write(part)?;
     }

@@ -2,9 +2,9 @@
 //! verify, and be made with a key the operator granted on the package or its
 //! namespace; a namespace may require one.
 
-use crate::bindings::depot::registry::store;
-use crate::bindings::depot::registry::types::{ContentKind, Error, ReleaseSignature};
+use crate::bindings::depot::registry::index;
 use crate::manifest;
+use depot_guest::types::{ContentKind, Error, ReleaseSignature};
 use depot_protocol::Digest;
 use depot_protocol::signing::{PublicKey, SignatureError, verify_release};
 
@@ -35,7 +35,7 @@ pub fn check(
     signature: Option<&ReleaseSignature>,
 ) -> Result<Option<ContentKind>, Error> {
     let namespace = depot_protocol::token::namespace_of(name);
-    let trust = store::namespace_trust(namespace)?;
+    let trust = index::namespace_trust(namespace)?;
     let Some(signature) = signature else {
         if trust.require_signatures {
             return Err(Error::SignatureRequired(format!(

@@ -7,20 +7,20 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/query-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     use super::QueryHandler;
     export!(QueryHandler);
 }
 
-#[path = "../../shared/validate.rs"]
-mod validate;
+use depot_guest::validate;
 
 use std::cmp::Ordering;
 
-use bindings::depot::registry::store::{self, LogEntry};
-use bindings::depot::registry::types::{Error, RegistryStats, Release, SearchQuery};
+use bindings::depot::registry::{index, log_read};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
+use depot_guest::types::{Error, LogEntry, RegistryStats, Release, SearchQuery};
 use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
 /// The most packages one page holds.
@@ -36,7 +36,7 @@ impl Guest for QueryHandler {
             after.parse::<PackageName>()?;
         }
         let limit = limit.clamp(1, MAX_PAGE);
-        let packages = store::list_packages(after.as_deref(), limit)?;
+        let packages = index::list_packages(after.as_deref(), limit)?;
         // A full page may have a successor; a short one is the last.
         let next = if packages.len() == limit as usize {
             packages.last().map(|summary| summary.name.clone())
@@ -62,9 +62,9 @@ impl Guest for QueryHandler {
 
     fn get_release(name: String, version: String) -> Result<Release, Error> {
         validate::name_and_version(&name, &version)?;
-        match store::get_release(&name, &version)? {
+        match index::get_release(&name, &version)? {
             Some(release) => Ok(release),
-            None if store::package_head(&name)? == 0 => Err(no_such_package(&name)),
+            None if log_read::package_head(&name)? == 0 => Err(no_such_package(&name)),
             None => Err(Error::NotFound(format!(
                 "`{name}` has no release {version}; list its releases to see which exist"
             ))),
@@ -109,11 +109,11 @@ impl Guest for QueryHandler {
 
     fn read_feed(since: u64, limit: u32, wait_ms: u32) -> Result<Vec<LogEntry>, Error> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let entries = store::read_log(since, limit)?;
-        if !entries.is_empty() || wait_ms == 0 || !store::wait_log(since, wait_ms)? {
+        let entries = log_read::read_log(since, limit)?;
+        if !entries.is_empty() || wait_ms == 0 || !log_read::wait_log(since, wait_ms)? {
             return Ok(entries);
         }
-        store::read_log(since, limit)
+        log_read::read_log(since, limit)
     }
 
     fn search(mut query: SearchQuery, version: Option<String>) -> Result<SearchResults, Error> {
@@ -146,7 +146,7 @@ impl Guest for QueryHandler {
             )));
         }
         query.limit = query.limit.clamp(1, MAX_PAGE);
-        let page = store::search(&query)?;
+        let page = index::search(&query)?;
         // The store lists each package's matching releases together; keep
         // the highest that meets the requirement.
         let releases = page
@@ -171,12 +171,12 @@ impl Guest for QueryHandler {
     }
 
     fn stats() -> Result<RegistryStats, Error> {
-        store::stats()
+        index::stats()
     }
 
     fn release_by_digest(digest: String) -> Result<Release, Error> {
         let digest: Digest = digest.parse()?;
-        store::release_by_digest(digest.as_str())?.ok_or_else(|| {
+        index::release_by_digest(digest.as_str())?.ok_or_else(|| {
             Error::NotFound(format!(
                 "no release has content {digest}; check the digest, or fetch by package name \
                  and version"
@@ -212,7 +212,7 @@ fn candidate(release: &Release) -> Option<Candidate> {
 
 /// Every release of `name`; `not-found` when the package has none.
 fn releases_of(name: &PackageName) -> Result<Vec<Release>, Error> {
-    let releases = store::list_releases(name.as_str())?;
+    let releases = index::list_releases(name.as_str())?;
     if releases.is_empty() {
         return Err(no_such_package(name));
     }

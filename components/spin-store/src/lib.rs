@@ -1,4 +1,4 @@
-//! Depot's store (`depot:registry/store`) as a component: the store crate
+//! Depot's store (every interface of `wit/store.wit`) as a component: the store crate
 //! (`depot-store`, in `store/`) on Spin's drivers, the key-value store
 //! (blobs, in chunks) and the SQLite database (the registry log, its indexes,
 //! the transparency log and the tokens), both labelled `default`.
@@ -17,15 +17,16 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use depot_store::bindings::depot::registry::types::{
-    Error, PackageSummary, RegistryStats, Release, SearchQuery,
-};
-use depot_store::bindings::exports::depot::registry::store::{
-    self as wit, Access, Action, Entry, Guest, GuestBlobReader, GuestBlobWriter, GuestUploadWriter,
-    LogEntry, OciManifest, SearchPage, TokenGrant, TokenInfo,
-};
+use depot_store::bindings::exports::depot::registry as exports;
 use depot_store::blobs::{self, Kv};
+use depot_store::bindings::depot::registry::types::{
+    Access, Action, Entry, Error, LogEntry, OciManifest, PackageSummary, PendingRelease,
+    RegistryStats, Release, SearchPage, SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
+};
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
+use exports::blob_read::GuestBlobReader;
+use exports::blob_write::GuestBlobWriter;
+use exports::uploads::GuestUploadWriter;
 use spin_sdk::key_value::Store as KeyValue;
 use spin_sdk::sqlite::Connection;
 
@@ -144,36 +145,48 @@ fn new_id() -> String {
     hex::encode(random_bytes(16))
 }
 
-impl Guest for SpinStore {
-    type BlobWriter = BlobWriter;
+impl exports::blob_read::Guest for SpinStore {
     type BlobReader = BlobReader;
-    type UploadWriter = UploadWriter;
 
     fn max_chunk() -> u32 {
         blobs::MAX_CHUNK
     }
 
-    fn create_blob() -> Result<wit::BlobWriter, Error> {
-        let writer = blobs::BlobWriter::new(new_id());
-        Ok(wit::BlobWriter::new(BlobWriter(RefCell::new(writer))))
+    fn open_blob(digest: String, offset: u64) -> Result<exports::blob_read::BlobReader, Error> {
+        let reader = blobs::open_blob(&*db()?, kv()?.as_ref(), &digest, offset)?;
+        Ok(exports::blob_read::BlobReader::new(BlobReader(
+            RefCell::new(reader),
+        )))
+    }
+}
+
+impl exports::blob_write::Guest for SpinStore {
+    type BlobWriter = BlobWriter;
+
+    fn max_chunk() -> u32 {
+        blobs::MAX_CHUNK
     }
 
-    fn open_blob(digest: String, offset: u64) -> Result<wit::BlobReader, Error> {
-        let reader = blobs::open_blob(&*db()?, kv()?.as_ref(), &digest, offset)?;
-        Ok(wit::BlobReader::new(BlobReader(RefCell::new(reader))))
+    fn create_blob() -> Result<exports::blob_write::BlobWriter, Error> {
+        let writer = blobs::BlobWriter::new(new_id());
+        Ok(exports::blob_write::BlobWriter::new(BlobWriter(
+            RefCell::new(writer),
+        )))
     }
+}
+
+impl exports::uploads::Guest for SpinStore {
+    type UploadWriter = UploadWriter;
 
     fn start_upload() -> Result<String, Error> {
         Ok(blobs::start_upload(&*db()?, kv()?.as_ref(), new_id())?)
     }
 
-    fn open_upload(id: String) -> Result<wit::UploadWriter, Error> {
+    fn open_upload(id: String) -> Result<exports::uploads::UploadWriter, Error> {
         let writer = blobs::open_upload(&*db()?, kv()?.as_ref(), &id)?;
-        Ok(wit::UploadWriter::new(UploadWriter(RefCell::new(writer))))
-    }
-
-    fn upload_size(id: String) -> Result<u64, Error> {
-        Ok(blobs::upload_size(&*db()?, &id)?)
+        Ok(exports::uploads::UploadWriter::new(UploadWriter(
+            RefCell::new(writer),
+        )))
     }
 
     fn complete_upload(id: String, expected: String) -> Result<String, Error> {
@@ -184,11 +197,9 @@ impl Guest for SpinStore {
     fn cancel_upload(id: String) -> Result<(), Error> {
         Ok(blobs::cancel_upload(&*db()?, kv()?.as_ref(), &id)?)
     }
+}
 
-    fn put_oci_manifest(manifest: OciManifest, tag: Option<String>) -> Result<(), Error> {
-        Ok(oci::put_manifest(&*db()?, &manifest, tag.as_deref())?)
-    }
-
+impl exports::oci_read::Guest for SpinStore {
     fn get_oci_manifest(
         repository: String,
         reference: String,
@@ -204,6 +215,24 @@ impl Guest for SpinStore {
         Ok(oci::has_content(&*db()?, &repository)?)
     }
 
+    fn oci_references(repository: String, digest: String) -> Result<bool, Error> {
+        Ok(oci::references(&*db()?, &repository, &digest)?)
+    }
+
+    fn list_referrers(repository: String, subject: String) -> Result<Vec<OciManifest>, Error> {
+        Ok(oci::list_referrers(&*db()?, &repository, &subject)?)
+    }
+
+    fn upload_size(id: String) -> Result<u64, Error> {
+        Ok(blobs::upload_size(&*db()?, &id)?)
+    }
+}
+
+impl exports::oci_write::Guest for SpinStore {
+    fn put_oci_manifest(manifest: OciManifest, tag: Option<String>) -> Result<(), Error> {
+        Ok(oci::put_manifest(&*db()?, &manifest, tag.as_deref())?)
+    }
+
     fn link_oci_blob(repository: String, digest: String) -> Result<(), Error> {
         Ok(oci::link_blob(&*db()?, &repository, &digest)?)
     }
@@ -212,29 +241,14 @@ impl Guest for SpinStore {
         Ok(oci::unlink_blob(&*db()?, &repository, &digest)?)
     }
 
-    fn oci_references(repository: String, digest: String) -> Result<bool, Error> {
-        Ok(oci::references(&*db()?, &repository, &digest)?)
-    }
-
     fn delete_oci_manifest(repository: String, reference: String) -> Result<bool, Error> {
         Ok(oci::delete_manifest(&*db()?, &repository, &reference)?)
     }
+}
 
-    fn list_referrers(repository: String, subject: String) -> Result<Vec<OciManifest>, Error> {
-        Ok(oci::list_referrers(&*db()?, &repository, &subject)?)
-    }
-
+impl exports::log_read::Guest for SpinStore {
     fn package_head(name: String) -> Result<u64, Error> {
         Ok(log::package_head(&*db()?, &name)?)
-    }
-
-    fn append(entry: Entry, expected_head: u64) -> Result<LogEntry, Error> {
-        let db = db()?;
-        let logged = log::append(&db, entry, expected_head)?;
-        if matches!(logged.entry.action, Action::Takedown(_)) {
-            remove_taken_down_content(&db, &logged);
-        }
-        Ok(logged)
     }
 
     fn read_log(since: u64, limit: u32) -> Result<Vec<LogEntry>, Error> {
@@ -259,7 +273,20 @@ impl Guest for SpinStore {
             monotonic_clock::subscribe_duration(pause).block();
         }
     }
+}
 
+impl exports::log_append::Guest for SpinStore {
+    fn append(entry: Entry, expected_head: u64) -> Result<LogEntry, Error> {
+        let db = db()?;
+        let logged = log::append(&db, entry, expected_head)?;
+        if matches!(logged.entry.action, Action::Takedown(_)) {
+            remove_taken_down_content(&db, &logged);
+        }
+        Ok(logged)
+    }
+}
+
+impl exports::index::Guest for SpinStore {
     fn get_release(name: String, version: String) -> Result<Option<Release>, Error> {
         Ok(log::get_release(&*db()?, &name, &version)?)
     }
@@ -285,6 +312,17 @@ impl Guest for SpinStore {
         Ok(log::stats(&*db()?)?)
     }
 
+    fn release_by_digest(digest: String) -> Result<Option<Release>, Error> {
+        let digest: depot_protocol::Digest = digest.parse().map_err(StoreError::from)?;
+        Ok(log::release_by_digest(&*db()?, digest.as_str())?)
+    }
+
+    fn namespace_trust(namespace: String) -> Result<SigningPolicy, Error> {
+        Ok(log::namespace_trust(&*db()?, &namespace)?)
+    }
+}
+
+impl exports::transparency::Guest for SpinStore {
     fn log_checkpoint() -> Result<String, Error> {
         let checkpoint = tlog::checkpoint(&*db()?)?;
         Ok(checkpoint
@@ -304,38 +342,37 @@ impl Guest for SpinStore {
         let proof = tlog::consistency(&*db()?, old_size, new_size)?;
         Ok(proof.iter().map(|hash| hash.to_base64()).collect())
     }
+}
 
-    fn release_by_digest(digest: String) -> Result<Option<Release>, Error> {
-        let digest: depot_protocol::Digest = digest.parse().map_err(StoreError::from)?;
-        Ok(log::release_by_digest(&*db()?, digest.as_str())?)
+impl exports::pending_read::Guest for SpinStore {
+    fn get_pending(name: String, version: String) -> Result<Option<PendingRelease>, Error> {
+        Ok(log::get_pending(&*db()?, &name, &version)?)
     }
+}
 
+impl exports::pending_write::Guest for SpinStore {
+    fn put_pending(release: PendingRelease) -> Result<(), Error> {
+        Ok(log::put_pending(&*db()?, &release)?)
+    }
+}
+
+impl exports::access::Guest for SpinStore {
     fn authorize(credential: Option<String>, access: Access) -> Result<TokenInfo, Error> {
         Ok(tokens::authorize(&*db()?, credential.as_deref(), &access)?)
-    }
-
-    fn create_token(grant: TokenGrant) -> Result<(TokenInfo, String), Error> {
-        Ok(tokens::create(&*db()?, grant)?)
     }
 
     fn list_tokens() -> Result<Vec<TokenInfo>, Error> {
         Ok(tokens::list(&*db()?)?)
     }
+}
+
+impl exports::tokens::Guest for SpinStore {
+    fn create_token(grant: TokenGrant) -> Result<(TokenInfo, String), Error> {
+        Ok(tokens::create(&*db()?, grant)?)
+    }
 
     fn revoke_token(id: String) -> Result<TokenInfo, Error> {
         Ok(tokens::revoke(&*db()?, &id)?)
-    }
-
-    fn namespace_trust(namespace: String) -> Result<wit::SigningPolicy, Error> {
-        Ok(log::namespace_trust(&*db()?, &namespace)?)
-    }
-
-    fn put_pending(release: wit::PendingRelease) -> Result<(), Error> {
-        Ok(log::put_pending(&*db()?, &release)?)
-    }
-
-    fn get_pending(name: String, version: String) -> Result<Option<wit::PendingRelease>, Error> {
-        Ok(log::get_pending(&*db()?, &name, &version)?)
     }
 }
 

@@ -14,14 +14,14 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/web-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     use super::Web;
     export!(Web);
 }
 
-#[path = "../../shared/query_string.rs"]
-mod query_string;
+use depot_guest::query_string;
 
 mod assets;
 mod format;

@@ -17,6 +17,7 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "depot:registry/policy-handler",
+        with: { "depot:registry/types@0.1.0": depot_guest::types },
     });
 
     use super::StrictPolicy;
@@ -25,13 +26,11 @@ mod bindings {
 
 // The default policy's rules, compiled here too, so that everything but the
 // two extra rules behaves exactly as the default policy does.
-#[path = "../../../components/policy/src/rules.rs"]
-mod rules;
-#[path = "../../../components/shared/validate.rs"]
-mod validate;
+use depot_guest::policy_rules as rules;
+use depot_guest::validate;
 
-use bindings::depot::registry::types::{Error, Metadata};
 use bindings::exports::depot::registry::policy::Guest;
+use depot_guest::types::{Error, Metadata};
 
 /// The strict policy.
 #[derive(Debug)]
@@ -96,7 +95,7 @@ fn check_documented(metadata: &Metadata) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bindings::depot::registry::types::ContentKind;
+    use depot_guest::types::ContentKind;
 
     fn metadata(licenses: Option<&str>, description: Option<&str>) -> Metadata {
         Metadata {

@@ -124,7 +124,7 @@ pub struct ComposeArgs {
     #[arg(long, value_name = "FILE")]
     pub handlers: Option<PathBuf>,
 
-    /// The store component (exports `depot:registry/store@0.1.0`, e.g. the
+    /// The store component (exports every store interface of wit/store.wit, e.g. the
     /// spin-store crate's `spin_store.wasm`); overrides the manifest's `store`.
     #[arg(long, value_name = "FILE")]
     pub store: Option<PathBuf>,

@@ -63,6 +63,42 @@ impl Role {
         }
     }
 
+    /// The `depot:registry` interfaces a handler in this role may import:
+    /// its world's imports in `wit/worlds.wit` (`types` aside, which holds
+    /// only types). A handler importing anything else is refused.
+    pub fn grants(self) -> &'static [&'static str] {
+        match self {
+            Role::Metadata => &["blob-read"],
+            Role::Policy => &[],
+            Role::Publish => &[
+                "blob-write",
+                "log-read",
+                "log-append",
+                "index",
+                "metadata",
+                "policy",
+            ],
+            Role::Query => &["log-read", "index"],
+            Role::Web => &["query"],
+            Role::Api => &[
+                "blob-read",
+                "blob-write",
+                "uploads",
+                "oci-read",
+                "oci-write",
+                "index",
+                "transparency",
+                "pending-read",
+                "pending-write",
+                "access",
+                "tokens",
+                "publish",
+                "query",
+                "web",
+            ],
+        }
+    }
+
     fn builtin(self) -> &'static [u8] {
         match self {
             Role::Metadata => built::builtin::METADATA,
@@ -141,7 +177,8 @@ const MANIFEST_HELP: &str = "Each line of a handler manifest names a role (api, 
     manifest's folder, e.g. `policy = \"my-policy.wasm\"`; or names the `store` component that \
     `depot compose` plugs in, e.g. `store = \"spin_store.wasm\"`.";
 
-/// A component that exports `depot:registry/store`, for `depot compose` to
+/// A component that exports the store interfaces (world
+/// `depot:registry/store-provider`), for `depot compose` to
 /// plug into the handlers in place of the store `depot serve` provides.
 #[derive(Debug)]
 pub struct StoreComponent {
@@ -181,7 +218,7 @@ pub fn load_store(path: Option<&Path>) -> anyhow::Result<Option<StoreComponent>>
         None => Ok(None),
         Some("") => bail!(
             "the handler manifest gives `store` an empty value; write the path of a .wasm \
-             component that exports depot:registry/store@0.1.0"
+             component that exports the store interfaces (e.g. spin_store.wasm)"
         ),
         Some(file) => StoreComponent::read(&folder.join(file)).map(Some),
     }

@@ -256,7 +256,7 @@ impl App {
         let backend: Arc<dyn Backend> = Arc::new(backend);
         Ok(Self {
             composed: compose::compose(&handlers)?,
-            composed_reads: Some(compose::compose_reads(&handlers)?),
+            composed_reads: compose::compose_reads(&handlers)?,
             storage: Storage::Native(StoreCtx::new(backend.clone())),
             backend: Some(backend),
         })
@@ -308,8 +308,8 @@ impl App {
 }
 
 /// Compiles (or loads from `cache`) one composition and pre-instantiates it
-/// as an HTTP handler. Handler interfaces it imports (the write handlers a
-/// read composition leaves out) fail when called.
+/// as an HTTP handler: everything it imports must be what the linker holds
+/// (WASI, and the store or Spin's interfaces), nothing stubbed.
 fn prepare(
     engine: &wasmtime::Engine,
     linker: &Linker<request::RequestState>,
@@ -317,9 +317,6 @@ fn prepare(
     cache: &std::path::Path,
 ) -> anyhow::Result<(ProxyPre<request::RequestState>, Compiled)> {
     let (component, compiled) = engine::load_or_compile(engine, composed, cache)?;
-    let mut linker = linker.clone();
-    stub_handler_imports(engine, &mut linker, &component)
-        .context("cannot stub the handlers a read does not use")?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(anyhow::Error::from)
@@ -335,41 +332,6 @@ fn prepare(
         );
     }
     Ok((pre, compiled))
-}
-
-/// Defines every function of the handler interfaces `component` imports (the
-/// write handlers a read composition leaves out) as a function that fails:
-/// a read that called one would be a bug, answered with `handler-failed`.
-fn stub_handler_imports(
-    engine: &wasmtime::Engine,
-    linker: &mut Linker<request::RequestState>,
-    component: &wasmtime::component::Component,
-) -> anyhow::Result<()> {
-    use wasmtime::component::types::ComponentItem;
-    for (name, item) in component.component_type().imports(engine) {
-        let ComponentItem::ComponentInstance(instance) = item.ty else {
-            continue;
-        };
-        if !name.starts_with("depot:registry/") || compose::provided_by_host(name) {
-            continue;
-        }
-        let mut stubs = linker.instance(name).map_err(anyhow::Error::from)?;
-        for (function, item) in instance.exports(engine) {
-            if !matches!(item.ty, ComponentItem::ComponentFunc(_)) {
-                continue;
-            }
-            let called = format!("{name}#{function}");
-            stubs
-                .func_new(function, move |_, _, _, _| {
-                    Err(wasmtime::Error::msg(format!(
-                        "`{called}` was called while serving a GET or HEAD, whose composition \
-                         leaves the write handlers out"
-                    )))
-                })
-                .map_err(anyhow::Error::from)?;
-        }
-    }
-    Ok(())
 }
 
 /// What went wrong opening the store, with a storage failure's cause (which

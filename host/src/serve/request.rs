@@ -15,7 +15,7 @@ use crate::store::{self, StoreCtx, StoreView};
 /// What stores the registry's data for the composition being served.
 #[derive(Debug, Clone)]
 pub enum Storage {
-    /// The host implements `depot:registry/store` (`depot serve`).
+    /// The host implements the store interfaces (`depot serve`).
     Native(StoreCtx),
     /// The composition holds its own store (spin-store), which uses Spin's
     /// key-value and SQLite interfaces, implemented by the host on local

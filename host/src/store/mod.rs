@@ -1,5 +1,5 @@
 //! Storage for `depot serve`: the store capability the handlers import
-//! (`depot_store::host`: `depot:registry/store` over a [`Backend`]) and its
+//! (`depot_store::host`: the store interfaces of wit/store.wit over a [`Backend`]) and its
 //! embedded backend, SQLite and a content-addressed blob directory
 //! ([`embedded::open`]).
 

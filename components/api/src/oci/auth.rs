@@ -15,9 +15,9 @@ use wasip2::http::types::IncomingRequest;
 use super::error::OciError;
 use super::routes::{Repository, Route, UploadStep};
 use crate::auth;
-use crate::bindings::depot::registry::store::Access;
-use crate::handlers::header;
+use crate::request::header;
 use crate::response::Response;
+use depot_guest::types::Access;
 
 /// The service name in challenges and token requests.
 const SERVICE: &str = "depot";

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::bindings::depot::registry::types::Error;
 use crate::error::ApiError;
+use depot_guest::types::Error;
 
 /// A failed `/v2` request.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 //! The OCI face of the registry: the distribution spec's routes under `/v2`
-//! (pull here, push in [`push`]), and `/.well-known/wasm-pkg/registry.json`,
+//! (pull here, push in `push`, built with the `writes` feature), and `/.well-known/wasm-pkg/registry.json`,
 //! which tells `wkg` and `wasm-pkg-client` to reach this registry's packages
 //! over OCI.
 //!
@@ -10,20 +10,22 @@
 
 mod auth;
 mod error;
+#[cfg(feature = "writes")]
 mod push;
 mod range;
 mod routes;
+mod uploads;
 
 use serde_json::json;
 use wasip2::http::types::IncomingRequest;
 
-use crate::bindings::depot::registry::types::{Error, OciArtifact, Release};
-use crate::bindings::depot::registry::{query, store};
-use crate::handlers::header;
+use crate::bindings::depot::registry::{blob_read, oci_read, query};
+use crate::request::header;
 use crate::response::{Body, Response};
+use depot_guest::types::{Error, OciArtifact, Release};
 
 use self::error::OciError;
-use self::routes::{Repository, Route};
+use self::routes::{Repository, Route, UploadStep};
 
 /// Every `/v2` response says which protocol it speaks.
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
@@ -62,37 +64,27 @@ pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response 
                 n,
                 last,
             } => tags(&repository, n, last.as_deref()),
-            Route::PutManifest {
-                repository,
-                reference,
-            } => push::put_manifest(request, &repository, &reference),
-            Route::DeleteManifest {
-                repository,
-                reference,
-            } => push::delete_manifest(&repository, &reference),
-            Route::DeleteBlob { repository, digest } => push::delete_blob(&repository, &digest),
-            Route::StartUpload {
-                repository,
-                digest,
-                mount,
-                from,
-            } => push::start_upload(
-                request,
-                &repository,
-                digest.as_deref(),
-                mount.as_deref(),
-                from.as_deref(),
-            ),
-            Route::Upload {
-                repository,
-                id,
-                step,
-            } => push::upload(request, &repository, &id, step),
             Route::Referrers {
                 repository,
                 digest,
                 artifact_type,
             } => referrers(&repository, &digest, artifact_type.as_deref()),
+            Route::Upload {
+                repository,
+                id,
+                step: UploadStep::Status,
+            } => uploads::status(&repository, &id),
+            #[cfg(feature = "writes")]
+            write => push::respond(write, request),
+            #[cfg(not(feature = "writes"))]
+            write => Err(OciError::new(
+                405,
+                "UNSUPPORTED",
+                format!(
+                    "this part of the registry's front does not serve {write:?}; send the \
+                     request to the registry's own address"
+                ),
+            )),
         })
         .unwrap_or_else(|e| error(&e));
     response.with_header(API_VERSION.0, API_VERSION.1.to_string())
@@ -149,7 +141,9 @@ fn discovery(method: &str, request: &IncomingRequest) -> Response {
 fn releases(repository: &Repository) -> Result<Vec<Release>, OciError> {
     match query::list_releases(&repository.package) {
         Ok(releases) => Ok(releases),
-        Err(Error::NotFound(_)) if store::has_oci_content(&repository.package)? => Ok(Vec::new()),
+        Err(Error::NotFound(_)) if oci_read::has_oci_content(&repository.package)? => {
+            Ok(Vec::new())
+        }
         Err(Error::NotFound(_)) => Err(OciError::name_unknown(&repository.path)),
         Err(e) => Err(e.into()),
     }
@@ -185,8 +179,8 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
         }
     });
     let Some((release, oci)) = found else {
-        if let Some(other) = store::get_oci_manifest(&repository.package, reference)? {
-            let reader = store::open_blob(&other.digest, 0)?;
+        if let Some(other) = oci_read::get_oci_manifest(&repository.package, reference)? {
+            let reader = blob_read::open_blob(&other.digest, 0)?;
             return Ok(Response::new(200, &other.media_type, Body::blob(reader))
                 .with_header("docker-content-digest", other.digest.clone())
                 .with_header("etag", format!("\"{}\"", other.digest)));
@@ -202,7 +196,7 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
         return Err(OciError::manifest_unknown(&repository.path, reference, why));
     };
     check_not_taken_down(release)?;
-    let reader = store::open_blob(&oci.manifest, 0)?;
+    let reader = blob_read::open_blob(&oci.manifest, 0)?;
     Ok(Response::new(200, MANIFEST_MEDIA_TYPE, Body::blob(reader))
         .with_header("docker-content-digest", oci.manifest.clone())
         .with_header("etag", format!("\"{}\"", oci.manifest)))
@@ -231,10 +225,10 @@ fn blob(
         },
         None => false,
     };
-    if !belongs && !store::oci_references(&repository.package, digest)? {
+    if !belongs && !oci_read::oci_references(&repository.package, digest)? {
         return Err(OciError::blob_unknown(&repository.path, digest));
     }
-    let whole = store::open_blob(digest, 0)?;
+    let whole = blob_read::open_blob(digest, 0)?;
     let size = whole.size();
     let response = match header(request, "range") {
         None => Response::new(200, "application/octet-stream", Body::blob(whole)),
@@ -242,7 +236,7 @@ fn blob(
             let (start, end) = range::parse(&range, size)
                 .ok_or_else(|| OciError::range_not_satisfiable(&range, size))?;
             drop(whole);
-            let reader = store::open_blob(digest, start)?;
+            let reader = blob_read::open_blob(digest, start)?;
             Response::new(
                 206,
                 "application/octet-stream",
@@ -265,7 +259,7 @@ fn tags(
     last: Option<&str>,
 ) -> Result<Response, OciError> {
     let releases = releases(repository)?;
-    let others = store::list_oci_tags(&repository.package)?;
+    let others = oci_read::list_oci_tags(&repository.package)?;
     let mut tags: Vec<&str> = artifacts(&releases)
         .map(|(release, _)| release.version.as_str())
         .chain(others.iter().map(String::as_str))
@@ -308,7 +302,7 @@ fn referrers(
 ) -> Result<Response, OciError> {
     check_digest(digest)?;
     let mut manifests = Vec::new();
-    for m in store::list_referrers(&repository.package, digest)? {
+    for m in oci_read::list_referrers(&repository.package, digest)? {
         if artifact_type.is_some_and(|wanted| m.artifact_type.as_deref() != Some(wanted)) {
             continue;
         }
@@ -336,10 +330,10 @@ fn referrers(
 /// The `annotations` of the stored manifest `digest`, if it has any: read
 /// from the manifest itself, which the store keeps whole.
 fn annotations_of(digest: &str) -> Result<Option<serde_json::Value>, OciError> {
-    let reader = store::open_blob(digest, 0)?;
+    let reader = blob_read::open_blob(digest, 0)?;
     let mut bytes = Vec::new();
     while (bytes.len() as u64) < reader.size() {
-        let chunk = reader.read(store::max_chunk())?;
+        let chunk = reader.read(blob_read::max_chunk())?;
         if chunk.is_empty() {
             break;
         }

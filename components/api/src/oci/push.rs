@@ -10,16 +10,55 @@
 use serde::Deserialize;
 use wasip2::http::types::IncomingRequest;
 
-use crate::bindings::depot::registry::store::OciManifest;
-use crate::bindings::depot::registry::types::{Error, OciArtifact};
-use crate::bindings::depot::registry::{publish, query, store};
-use crate::body;
-use crate::handlers::header;
+use crate::bindings::depot::registry::{
+    blob_read, blob_write, oci_read, oci_write, publish, query, uploads,
+};
+use crate::request::header;
 use crate::response::{Body, Response};
+use crate::upload;
+use depot_guest::types::{Error, OciArtifact, OciManifest};
 
 use super::error::OciError;
-use super::routes::{Repository, UploadStep};
+use super::routes::{Repository, Route, UploadStep};
+use super::uploads::{check_name, status, upload_accepted, upload_error, upload_location};
 use super::{artifacts, check_digest, releases};
+
+/// Answers a push route: a manifest or blob put, deleted or uploaded.
+pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, OciError> {
+    match route {
+        Route::PutManifest {
+            repository,
+            reference,
+        } => put_manifest(request, &repository, &reference),
+        Route::DeleteManifest {
+            repository,
+            reference,
+        } => delete_manifest(&repository, &reference),
+        Route::DeleteBlob { repository, digest } => delete_blob(&repository, &digest),
+        Route::StartUpload {
+            repository,
+            digest,
+            mount,
+            from,
+        } => start_upload(
+            request,
+            &repository,
+            digest.as_deref(),
+            mount.as_deref(),
+            from.as_deref(),
+        ),
+        Route::Upload {
+            repository,
+            id,
+            step,
+        } => upload(request, &repository, &id, step),
+        read => Err(OciError::new(
+            405,
+            "UNSUPPORTED",
+            format!("{read:?} is not a push; it is answered by the pull routes"),
+        )),
+    }
+}
 
 /// The largest manifest accepted (the spec asks for at least 4 MB).
 const MAX_MANIFEST: usize = 4 * 1024 * 1024;
@@ -63,58 +102,15 @@ fn max_blob_size() -> u64 {
     )
 }
 
-/// Checks that a repository can be pushed to: its package name is valid.
-fn check_name(repository: &Repository) -> Result<(), OciError> {
-    repository
-        .package
-        .parse::<depot_protocol::PackageName>()
-        .map(drop)
-        .map_err(|e| {
-            OciError::new(400, "NAME_INVALID", e.to_string())
-                .with_detail(serde_json::json!({ "name": repository.path }))
-        })
-}
-
-fn upload_location(repository: &Repository, id: &str) -> String {
-    format!("/v2/{}/blobs/uploads/{id}", repository.path)
-}
-
 /// The blob is now the repository's: linked, then `201`.
 fn blob_created(repository: &Repository, digest: &str) -> Result<Response, OciError> {
-    store::link_oci_blob(&repository.package, digest)?;
+    oci_write::link_oci_blob(&repository.package, digest)?;
     Ok(Response::new(201, "application/json", Body::Empty)
         .with_header(
             "location",
             format!("/v2/{}/blobs/{digest}", repository.path),
         )
         .with_header("docker-content-digest", digest.to_string()))
-}
-
-/// `202` with where to send more and how much has arrived.
-fn upload_accepted(status: u16, repository: &Repository, id: &str, size: u64) -> Response {
-    Response::new(status, "application/json", Body::Empty)
-        .with_header("location", upload_location(repository, id))
-        .with_header("range", format!("0-{}", size.saturating_sub(1)))
-        .with_header("docker-upload-uuid", id.to_string())
-}
-
-fn upload_unknown(id: &str) -> OciError {
-    OciError::new(
-        404,
-        "BLOB_UPLOAD_UNKNOWN",
-        format!(
-            "there is no upload `{id}` (completed, cancelled or never started); start one with \
-             POST /v2/<name>/blobs/uploads/"
-        ),
-    )
-}
-
-/// A store error about an upload: `not-found` is the upload's.
-fn upload_error(id: &str) -> impl Fn(Error) -> OciError + '_ {
-    move |e| match e {
-        Error::NotFound(_) => upload_unknown(id),
-        e => OciError::from(e),
-    }
 }
 
 /// `POST blobs/uploads/`.
@@ -144,23 +140,23 @@ pub fn start_upload(
             // Through an upload, which the store hashes in the digest's own
             // algorithm (sha256 or sha512).
             check_digest(digest)?;
-            let id = store::start_upload()?;
-            let writer = store::open_upload(&id).map_err(upload_error(&id))?;
-            let appended = body::Upload::open(request)
+            let id = uploads::start_upload()?;
+            let writer = uploads::open_upload(&id).map_err(upload_error(&id))?;
+            let appended = upload::Upload::open(request)
                 .and_then(|body| body.append_to(&writer, max_blob_size()));
             drop(writer);
             let completed = appended
                 .map_err(OciError::from)
-                .and_then(|()| store::complete_upload(&id, digest).map_err(upload_error(&id)));
+                .and_then(|()| uploads::complete_upload(&id, digest).map_err(upload_error(&id)));
             if let Err(e) = completed {
                 // Best effort: the store also removes abandoned uploads.
-                let _ = store::cancel_upload(&id);
+                let _ = uploads::cancel_upload(&id);
                 return Err(e);
             }
             blob_created(repository, digest)
         }
         None => {
-            let id = store::start_upload()?;
+            let id = uploads::start_upload()?;
             Ok(upload_accepted(202, repository, &id, 0))
         }
     }
@@ -175,14 +171,11 @@ pub fn upload(
 ) -> Result<Response, OciError> {
     check_name(repository)?;
     match step {
-        UploadStep::Status => {
-            let size = store::upload_size(id).map_err(upload_error(id))?;
-            Ok(upload_accepted(204, repository, id, size))
-        }
+        UploadStep::Status => status(repository, id),
         UploadStep::Append => {
             check_chunk_start(request, repository, id)?;
-            let writer = store::open_upload(id).map_err(upload_error(id))?;
-            body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
+            let writer = uploads::open_upload(id).map_err(upload_error(id))?;
+            upload::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             Ok(upload_accepted(202, repository, id, writer.size()))
         }
         UploadStep::Complete { digest } => {
@@ -197,14 +190,14 @@ pub fn upload(
             // The closing PUT may carry the last chunk, which must come in
             // order like any other.
             check_chunk_start(request, repository, id)?;
-            let writer = store::open_upload(id).map_err(upload_error(id))?;
-            body::Upload::open(request)?.append_to(&writer, max_blob_size())?;
+            let writer = uploads::open_upload(id).map_err(upload_error(id))?;
+            upload::Upload::open(request)?.append_to(&writer, max_blob_size())?;
             drop(writer);
-            store::complete_upload(id, &digest).map_err(upload_error(id))?;
+            uploads::complete_upload(id, &digest).map_err(upload_error(id))?;
             blob_created(repository, &digest)
         }
         UploadStep::Cancel => {
-            store::cancel_upload(id).map_err(upload_error(id))?;
+            uploads::cancel_upload(id).map_err(upload_error(id))?;
             Ok(Response::new(204, "application/json", Body::Empty))
         }
     }
@@ -221,7 +214,7 @@ fn check_chunk_start(
     let Some(range) = header(request, "content-range") else {
         return Ok(());
     };
-    let size = store::upload_size(id).map_err(upload_error(id))?;
+    let size = oci_read::upload_size(id).map_err(upload_error(id))?;
     let start = content_range_start(&range).ok_or_else(|| {
         OciError::new(
             400,
@@ -264,7 +257,7 @@ pub fn put_manifest(
     reference: &str,
 ) -> Result<Response, OciError> {
     check_name(repository)?;
-    let upload = body::Upload::open(request)?;
+    let upload = upload::Upload::open(request)?;
     let too_large = || {
         OciError::new(
             413,
@@ -335,8 +328,8 @@ pub fn put_manifest(
         .ok_or_else(|| manifest_invalid("the manifest has no config descriptor".into()))?;
     for descriptor in [config, layer] {
         check_digest(&descriptor.digest)?;
-        let stored =
-            store::open_blob(&descriptor.digest, 0).map_err(|e| missing(e, &descriptor.digest))?;
+        let stored = blob_read::open_blob(&descriptor.digest, 0)
+            .map_err(|e| missing(e, &descriptor.digest))?;
         if stored.size() != descriptor.size {
             return Err(manifest_invalid(format!(
                 "blob {} has {} bytes, but the manifest says {}",
@@ -391,14 +384,14 @@ fn put_other(
         if is_non_distributable(&descriptor.media_type) {
             continue;
         }
-        if let Err(e) = store::open_blob(&descriptor.digest, 0) {
+        if let Err(e) = blob_read::open_blob(&descriptor.digest, 0) {
             return Err(missing(e, &descriptor.digest));
         }
         references.push(descriptor.digest.clone());
     }
     for descriptor in &manifest.manifests {
         check_digest(&descriptor.digest)?;
-        let known = store::oci_references(&repository.package, &descriptor.digest)?
+        let known = oci_read::oci_references(&repository.package, &descriptor.digest)?
             || query::list_releases(&repository.package).is_ok_and(|releases| {
                 artifacts(&releases).any(|(_, oci)| oci.manifest == descriptor.digest)
             });
@@ -427,7 +420,7 @@ fn put_other(
         subject: subject.clone(),
         references,
     };
-    store::put_oci_manifest(&record, (!by_digest).then_some(reference))?;
+    oci_write::put_oci_manifest(&record, (!by_digest).then_some(reference))?;
     let response = manifest_created(repository, &digest);
     Ok(match subject {
         Some(subject) => response.with_header("oci-subject", subject),
@@ -456,7 +449,7 @@ pub fn delete_manifest(repository: &Repository, reference: &str) -> Result<Respo
             )
         });
     }
-    if store::delete_oci_manifest(&repository.package, reference)? {
+    if oci_write::delete_oci_manifest(&repository.package, reference)? {
         Ok(Response::new(202, "application/json", Body::Empty))
     } else {
         Err(OciError::manifest_unknown(
@@ -488,7 +481,7 @@ pub fn delete_blob(repository: &Repository, digest: &str) -> Result<Response, Oc
             )
         });
     }
-    if store::unlink_oci_blob(&repository.package, digest)? {
+    if oci_write::unlink_oci_blob(&repository.package, digest)? {
         Ok(Response::new(202, "application/json", Body::Empty))
     } else {
         Err(OciError::blob_unknown(&repository.path, digest))
@@ -509,8 +502,8 @@ fn missing(e: Error, digest: &str) -> OciError {
 
 /// Stores the manifest's bytes as a blob; its digest.
 fn store_manifest(bytes: &[u8]) -> Result<String, OciError> {
-    let writer = store::create_blob()?;
-    for part in bytes.chunks(store::max_chunk().max(1) as usize) {
+    let writer = blob_write::create_blob()?;
+    for part in bytes.chunks(blob_write::max_chunk().max(1) as usize) {
         writer.write(part)?;
     }
     Ok(writer.finish()?)
@@ -520,23 +513,23 @@ fn store_manifest(bytes: &[u8]) -> Result<String, OciError> {
 /// algorithm the client named it by): refused with `DIGEST_INVALID` when the
 /// bytes hash to another digest.
 fn store_manifest_as(bytes: &[u8], digest: &str) -> Result<String, OciError> {
-    let id = store::start_upload()?;
+    let id = uploads::start_upload()?;
     let stored = (|| {
-        let writer = store::open_upload(&id)?;
-        for part in bytes.chunks(store::max_chunk().max(1) as usize) {
+        let writer = uploads::open_upload(&id)?;
+        for part in bytes.chunks(blob_write::max_chunk().max(1) as usize) {
             writer.write(part)?;
         }
         drop(writer);
-        store::complete_upload(&id, digest)
+        uploads::complete_upload(&id, digest)
     })();
     match stored {
         Ok(stored) => Ok(stored),
         Err(Error::InvalidDigest(_)) => {
-            let _ = store::cancel_upload(&id);
+            let _ = uploads::cancel_upload(&id);
             Err(OciError::digest_invalid(digest))
         }
         Err(e) => {
-            let _ = store::cancel_upload(&id);
+            let _ = uploads::cancel_upload(&id);
             Err(e.into())
         }
     }

@@ -3,12 +3,11 @@
 use maud::html;
 
 use crate::bindings::depot::registry::query;
-use crate::bindings::depot::registry::store::{Action, LogEntry};
-use crate::bindings::depot::registry::types::Error;
 use crate::format;
 use crate::layout::{self, Html};
 use crate::pages::kind_label;
 use crate::routes;
+use depot_guest::types::{Action, Error, LogEntry};
 
 /// How many recent releases the page lists.
 const RECENT: usize = 10;

@@ -8,9 +8,9 @@ mod search;
 
 use maud::html;
 
-use crate::bindings::depot::registry::types::{ContentKind, Error};
 use crate::layout::{self, Html};
 use crate::routes::{self, Route};
+use depot_guest::types::{ContentKind, Error};
 
 /// The page for `route`; `origin` is where the client reached the registry.
 pub fn render(route: Route, origin: &str) -> Html {

@@ -3,10 +3,10 @@
 use maud::html;
 
 use crate::bindings::depot::registry::query;
-use crate::bindings::depot::registry::types::{Error, SearchQuery};
 use crate::layout::{self, Html};
 use crate::pages::search::result;
 use crate::routes;
+use depot_guest::types::{Error, SearchQuery};
 
 /// Packages per page.
 const PAGE: u32 = 50;

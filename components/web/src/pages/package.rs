@@ -7,12 +7,12 @@ use depot_protocol::Candidate;
 use maud::{Markup, html};
 
 use crate::bindings::depot::registry::query;
-use crate::bindings::depot::registry::types::{ContentKind, Error, Release};
 use crate::format;
 use crate::highlight;
 use crate::layout::{self, Html, external_link};
 use crate::pages::kind_label;
 use crate::routes::{self, encode};
+use depot_guest::types::{ContentKind, Error, Release};
 
 /// The page of package `name` showing `version`, or its latest release.
 pub fn page(name: &str, version: Option<&str>, origin: &str) -> Result<Html, Error> {

@@ -3,11 +3,11 @@
 use maud::{Markup, html};
 
 use crate::bindings::depot::registry::query::{self, SearchResults};
-use crate::bindings::depot::registry::types::{Release, SearchQuery};
 use crate::layout::{self, Html};
 use crate::pages::kind_label;
 use crate::query_string::{query_param, search_query};
 use crate::routes;
+use depot_guest::types::{Release, SearchQuery};
 
 /// Results per page.
 const PAGE: u32 = 20;

@@ -1,11 +1,7 @@
 //! Checks a request's names, versions and digests with depot-protocol's rules,
 //! turning its messages into the WIT `error` cases a client acts on.
-//!
-//! Several components compile this file (`#[path]`): each generates its own
-//! copy of the `depot:registry/types` bindings, so the conversion has to be
-//! compiled against each copy.
 
-use crate::bindings::depot::registry::types::Error;
+use crate::types::Error;
 use depot_protocol::{PackageName, ParseError, Version};
 
 impl From<ParseError> for Error {

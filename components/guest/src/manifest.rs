@@ -3,11 +3,8 @@
 //! `name`, `version` and `contentDigest` (`{"sha256": "<hex>"}`, or the string
 //! `sha256:<hex>`); other fields are the publisher's and are kept, as the
 //! signature covers the exact bytes.
-//!
-//! Several components compile this file (`#[path]`) against their own copy of
-//! the `depot:registry/types` bindings.
 
-use crate::bindings::depot::registry::types::{ContentKind, Error};
+use crate::types::{ContentKind, Error};
 use depot_protocol::Digest;
 
 /// The longest manifest accepted, in bytes.
@@ -16,9 +13,13 @@ pub const MAX_MANIFEST: usize = 64 * 1024;
 /// What a release manifest says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseManifest {
+    /// `packageType`: what the content is.
     pub kind: ContentKind,
+    /// `name`: the package, `namespace:name`.
     pub name: String,
+    /// `version`: the release's semver version.
     pub version: String,
+    /// `contentDigest`: the SHA-256 of the content.
     pub content_digest: Digest,
 }
 

@@ -1,12 +1,7 @@
 //! Reads a request's query string: percent-decoding, parameters, and the
 //! search query that `/v1/search` and the web view's search page share.
-//!
-//! Several components compile this file (`#[path]`) against their own copy
-//! of the `depot:registry/types` bindings. Errors are messages that say what
-//! was wrong and what to send instead; each component wraps them in its own
-//! error type.
 
-use crate::bindings::depot::registry::types::{ContentKind, SearchQuery};
+use crate::types::{ContentKind, SearchQuery};
 
 /// The search `query` asks for, pages of `default_limit` unless it says; and
 /// the semver requirement (`version=`) releases must meet.

@@ -1,8 +1,8 @@
-//! The default policy's rules for content. The policy fixtures compile this file
-//! too (`#[path]`), so that everything but their `check-name` behaves exactly like
-//! the default policy.
+//! The default policy's rules for content. The policy fixtures and the
+//! example strict policy use them too, so that everything but what they
+//! change behaves exactly like the default policy.
 
-use crate::bindings::depot::registry::types::{ContentKind, Error, Metadata};
+use crate::types::{ContentKind, Error, Metadata};
 use depot_protocol::MAX_CONTENT_SIZE_ENV;
 
 /// The limit the host passes in `DEPOT_MAX_CONTENT_SIZE`, or 100 MiB.
