@@ -17,12 +17,12 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use depot_store::bindings::exports::depot::registry as exports;
-use depot_store::blobs::{self, Kv};
 use depot_store::bindings::depot::registry::types::{
     Access, Action, Entry, Error, LogEntry, OciManifest, PackageSummary, PendingRelease,
     RegistryStats, Release, SearchPage, SearchQuery, SigningPolicy, TokenGrant, TokenInfo,
 };
+use depot_store::bindings::exports::depot::registry as exports;
+use depot_store::blobs::{self, Kv};
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use exports::blob_read::GuestBlobReader;
 use exports::blob_write::GuestBlobWriter;

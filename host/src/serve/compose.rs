@@ -349,10 +349,6 @@ mod tests {
         imports
     }
 
-    fn any_starts_with(imports: &[String], prefix: &str) -> bool {
-        imports.iter().any(|i| i.starts_with(prefix))
-    }
-
     /// The `depot:registry` interfaces among `imports`, by name.
     fn registry_imports(imports: &[String]) -> Vec<&str> {
         let mut names: Vec<&str> = imports
