@@ -11,9 +11,7 @@
 
 #[macro_use]
 mod common;
-#[allow(dead_code)]
-#[path = "../../tests/e2e/support.rs"]
-mod support;
+use depot_test_support as support;
 
 use std::process::Command;
 use std::sync::{Arc, Barrier};
@@ -26,7 +24,7 @@ const MIB: usize = 1024 * 1024;
 
 fn main() {
     start_figures("cluster");
-    let shared = SharedStore::new();
+    let shared = SharedStore::fresh();
     let start = |token: Option<String>| {
         Server::start_with(ServerOptions {
             runtime: Runtime::Shared,

@@ -13,9 +13,7 @@
 #[allow(dead_code)]
 #[macro_use]
 mod common;
-#[allow(dead_code)]
-#[path = "../../tests/e2e/support.rs"]
-mod support;
+use depot_test_support as support;
 
 use std::io::Read;
 use std::net::TcpListener;

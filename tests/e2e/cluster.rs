@@ -17,7 +17,7 @@ use crate::support::*;
 /// `n` instances on one new database and bucket; the first makes the
 /// operator's token, which the others share.
 fn cluster(n: usize) -> Vec<Server> {
-    let shared = SharedStore::new();
+    let shared = SharedStore::fresh();
     let first = Server::start_with(ServerOptions {
         runtime: Runtime::Shared,
         shared: Some(shared.clone()),
@@ -477,7 +477,7 @@ fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream, cut: &Atomic
 #[test]
 fn a_bucket_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
     let s3 = CuttableS3::start();
-    let mut shared = SharedStore::new();
+    let mut shared = SharedStore::fresh();
     let endpoint = std::env::var("DEPOT_TEST_S3_ENDPOINT").unwrap();
     shared.blobs = shared
         .blobs
@@ -531,7 +531,7 @@ fn a_bucket_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
 
 #[test]
 fn start_up_says_which_of_the_database_and_the_bucket_is_wrong() {
-    let shared = SharedStore::new();
+    let shared = SharedStore::fresh();
     let serve = |database: &str, blobs: &str| {
         let data = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(DEPOT)

@@ -3,7 +3,11 @@
 //! Cases written once as `fn(Runtime)` run against both `depot serve` and the
 //! Spin build (`native::…` and `spin::…`).
 
-mod support;
+/// The helpers every test uses: the `depot-test-support` crate, which the
+/// benches share.
+mod support {
+    pub use depot_test_support::*;
+}
 
 /// Generates, for each test body `fn NAME(runtime: Runtime)` of the calling
 /// module, the tests `native::NAME` and `spin::NAME`: one set of end-to-end

@@ -1,6 +1,10 @@
-//! Shared helpers: a `depot serve` process on a free port (running the
-//! built-in handlers, or the Spin build), the `depot` CLI, an HTTP client, and
-//! real components built from WIT.
+//! What Depot's end-to-end tests (`tests/e2e`) and benches (`host/benches`)
+//! share: a `depot serve` process on a free port (running the built-in
+//! handlers, or the Spin build), the `depot` CLI, an HTTP client, and real
+//! components built from WIT.
+//!
+//! The `depot` binary is the one cargo built beside the test or bench
+//! running ([`DEPOT`]), as cargo's own `CARGO_BIN_EXE_depot` would name it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,8 +15,56 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The `depot` binary under test.
-pub const DEPOT: &str = env!("CARGO_BIN_EXE_depot");
+/// The `depot` binary under test: `Command::new(DEPOT)`.
+pub const DEPOT: DepotBinary = DepotBinary;
+
+/// The `depot` binary cargo built for the running test or bench: it sits in
+/// the profile's folder (`target/debug`, `target/release`), one above the
+/// `deps/` folder that holds the test or bench executable.
+#[derive(Debug, Clone, Copy)]
+pub struct DepotBinary;
+
+impl DepotBinary {
+    /// Where it is.
+    pub fn path(self) -> &'static Path {
+        static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        PATH.get_or_init(|| {
+            let exe = std::env::current_exe().expect("the running test's path");
+            let profile = exe
+                .parent()
+                .filter(|dir| dir.ends_with("deps"))
+                .and_then(Path::parent)
+                .unwrap_or_else(|| panic!("{} is not in a cargo `deps/` folder", exe.display()));
+            let depot = profile.join(format!("depot{}", std::env::consts::EXE_SUFFIX));
+            assert!(
+                depot.is_file(),
+                "{} is missing: build the `depot` binary first (cargo builds it for the \
+                 package's tests and benches)",
+                depot.display()
+            );
+            depot
+        })
+    }
+}
+
+/// Cargo's scratch folder for tests (`target/tmp`, what `CARGO_TARGET_TMPDIR`
+/// names for a test of the `depot` package), beside the binary's profile
+/// folder.
+pub fn target_tmpdir() -> PathBuf {
+    let profile = DEPOT.path().parent().expect("the binary is in a folder");
+    let tmp = profile
+        .parent()
+        .expect("the profile folder is in the target folder")
+        .join("tmp");
+    std::fs::create_dir_all(&tmp).expect("create target/tmp");
+    tmp
+}
+
+impl AsRef<std::ffi::OsStr> for DepotBinary {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path().as_os_str()
+    }
+}
 
 /// Which composition of the handlers a test server runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,11 +134,11 @@ impl Drop for DropDatabase {
 impl SharedStore {
     /// A new, empty database, and a place in the bucket; the database is
     /// dropped when the last clone goes.
-    pub fn new() -> Self {
+    pub fn fresh() -> Self {
         Self::new_on(&test_database_server())
     }
 
-    /// [`SharedStore::new`], its database kept after the test (for a data
+    /// [`SharedStore::fresh`], its database kept after the test (for a data
     /// directory a later start may use again; a later run's sweep drops it).
     pub fn new_kept() -> Self {
         Self::create(&test_database_server())
@@ -183,6 +235,7 @@ impl SharedStore {
 const SHARED_STORE_FILE: &str = "test-shared-store.json";
 
 /// A running `depot serve`, stopped (by its pid) when dropped.
+#[derive(Debug)]
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
@@ -204,7 +257,7 @@ pub struct Server {
 }
 
 /// How to start a server.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ServerOptions {
     /// Reuse this data directory (to test restarts).
     pub data: Option<PathBuf>,
@@ -284,7 +337,7 @@ impl Server {
                 // after this server is gone: its database stays (until a
                 // later run's sweep).
                 None if temp.is_none() => SharedStore::new_kept(),
-                None => SharedStore::new(),
+                None => SharedStore::fresh(),
             };
             std::fs::create_dir_all(&data).unwrap();
             std::fs::write(
@@ -303,7 +356,7 @@ impl Server {
             // One compile cache for every server the tests start: each
             // compiles the same handlers, so only the first pays for it.
             .arg("--compile-cache")
-            .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-compile-cache"))
+            .arg(target_tmpdir().join("depot-compile-cache"))
             .args(&options.args)
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
@@ -516,7 +569,7 @@ fn sweep_databases(admin: &mut postgres::Client) {
 /// when none), composed with spin-store by `depot compose` into a fresh file.
 pub fn spin_app(handlers: Option<&Path>) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spin-apps");
+    let dir = target_tmpdir().join("spin-apps");
     std::fs::create_dir_all(&dir).expect("spin-apps dir");
     let app = dir.join(format!(
         "depot-{}-{}.wasm",
@@ -644,7 +697,7 @@ pub fn fails(output: Output) -> String {
 }
 
 /// `wasm-metadata` fields to stamp on a fixture.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub struct Meta<'a> {
     pub description: Option<&'a str>,
     pub licenses: Option<&'a str>,
@@ -816,6 +869,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// What a [`Proxy`] does with a request.
+#[derive(Debug)]
 pub enum Proxied {
     /// Passes it to the server and its answer back.
     Forward,
@@ -828,6 +882,7 @@ pub enum Proxied {
 /// An HTTP proxy in front of a server, for what a client receives altered or
 /// held back. Each answer closes its connection; requests with a body are
 /// not supported (clients only read through it).
+#[derive(Debug)]
 pub struct Proxy {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
