@@ -54,8 +54,8 @@ pub fn authorize(request: &IncomingRequest, access: &Access) -> Result<TokenInfo
 }
 
 /// The access a `/v1` route needs, if any: writes name their package's
-/// namespace, takedown is the operator's, reads need a token only on a
-/// private registry.
+/// namespace, takedown, signing policy and tokens are the operator's, reads
+/// need a token only on a private registry.
 pub fn v1_access(route: &Route) -> Option<Access> {
     let write = |name: &str| {
         Some(Access::Write(
@@ -74,7 +74,10 @@ pub fn v1_access(route: &Route) -> Option<Access> {
         Route::Takedown { .. }
         | Route::NamespacePolicy { .. }
         | Route::GrantKey
-        | Route::RevokeKey => Some(Access::Operator),
+        | Route::RevokeKey
+        | Route::Tokens
+        | Route::CreateToken
+        | Route::RevokeToken { .. } => Some(Access::Operator),
         // The namespace is in the manifest: checked once it is read.
         Route::CreateRelease => None,
         _ => private().then_some(Access::Read),
@@ -136,5 +139,12 @@ mod tests {
         };
         assert!(matches!(v1_access(&takedown), Some(Access::Operator)));
         assert!(v1_access(&Route::Stats).is_none());
+        for tokens in [
+            Route::Tokens,
+            Route::CreateToken,
+            Route::RevokeToken { id: "abc".into() },
+        ] {
+            assert!(matches!(v1_access(&tokens), Some(Access::Operator)));
+        }
     }
 }

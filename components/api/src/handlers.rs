@@ -10,6 +10,7 @@ use crate::json;
 use crate::request::header;
 use crate::response::{Body, Response};
 use crate::routes::Route;
+use crate::tokens;
 use crate::unpublished;
 use depot_guest::types::{Error, Release};
 
@@ -75,6 +76,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             Response::new(200, "text/event-stream", Body::Events(since))
                 .with_header("cache-control", "no-store".to_string())
         }
+        Route::Tokens => tokens::list()?,
         write => return Err(ApiError::not_served(&write)),
     };
     Ok(response)

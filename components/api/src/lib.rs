@@ -83,8 +83,6 @@ impl Guest for Api {
         // while handling, is its child.
         let response = if oci::handles(&path) {
             oci::respond(&method, &path, &request)
-        } else if tokens::handles(&path) {
-            tokens::respond(&method, &path, &request)
         } else if web::is_api(&path) {
             routes::route(&method, &path)
                 .and_then(|route| auth::check_v1(&route, &request).map(|()| route))

@@ -26,7 +26,8 @@ const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/
                       GET /v1/log/proof/inclusion?seq={seq}&size={tree size}, \
                       GET /v1/log/proof/consistency?from={size}&to={size}, \
                       GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
-                      GET /v1/feed/stream?since={seq}";
+                      GET /v1/feed/stream?since={seq}, \
+                      POST and GET /v1/tokens, DELETE /v1/tokens/{id}";
 
 /// The longest a feed request may wait for an entry, in seconds.
 pub const MAX_WAIT: u32 = 60;
@@ -131,6 +132,14 @@ pub enum Route {
     },
     GrantKey,
     RevokeKey,
+    /// `GET /v1/tokens`: every token, without secrets.
+    Tokens,
+    /// `POST /v1/tokens`.
+    CreateToken,
+    /// `DELETE /v1/tokens/{id}`.
+    RevokeToken {
+        id: String,
+    },
 }
 
 impl Route {
@@ -151,6 +160,8 @@ impl Route {
                 | Route::NamespacePolicy { .. }
                 | Route::GrantKey
                 | Route::RevokeKey
+                | Route::CreateToken
+                | Route::RevokeToken { .. }
         )
     }
 }
@@ -336,6 +347,18 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
                 digest: owned(digest),
             })
         }
+        ["v1", "tokens"] => {
+            allow(method, "GET, HEAD, POST")?;
+            Ok(match method {
+                "POST" => Route::CreateToken,
+                _ => Route::Tokens,
+            })
+        }
+        // An id is one segment: `%2F` inside it names no token.
+        ["v1", "tokens", id] if !id.is_empty() && !id.contains('/') => {
+            allow(method, "DELETE")?;
+            Ok(Route::RevokeToken { id: owned(id) })
+        }
         _ => Err(ApiError::not_found(format!(
             "there is no route for {method} {path}; the routes are: {ROUTES}"
         ))),
@@ -415,6 +438,24 @@ mod tests {
 
     fn status(method: &str, path: &str) -> u16 {
         route(method, path).unwrap_err().status
+    }
+
+    #[test]
+    fn token_routes_are_in_the_one_table_and_change_the_registry_only_when_written() {
+        assert_eq!(ok("GET", "/v1/tokens"), Route::Tokens);
+        assert_eq!(ok("HEAD", "/v1/tokens"), Route::Tokens);
+        assert_eq!(ok("POST", "/v1/tokens"), Route::CreateToken);
+        assert_eq!(
+            ok("DELETE", "/v1/tokens/abc"),
+            Route::RevokeToken { id: "abc".into() }
+        );
+        assert!(!Route::Tokens.changes());
+        assert!(Route::CreateToken.changes());
+        assert!(Route::RevokeToken { id: "abc".into() }.changes());
+        assert_eq!(status("DELETE", "/v1/tokens"), 405);
+        assert_eq!(status("GET", "/v1/tokens/abc"), 405);
+        assert_eq!(status("DELETE", "/v1/tokens/a%2Fb"), 404);
+        assert_eq!(status("DELETE", "/v1/tokens/"), 404);
     }
 
     #[test]

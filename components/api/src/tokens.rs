@@ -1,63 +1,22 @@
-//! `/v1/tokens`: the operator makes, lists and revokes tokens. Every route
-//! needs the operator's token; a token's secret is in the answer to its
-//! creation only.
+//! `/v1/tokens`: the operator makes, lists and revokes tokens (every token
+//! route needs the operator's token: [`crate::auth::v1_access`]). A token's
+//! secret is in the answer to its creation only.
 
 use depot_protocol::rfc3339;
 use depot_wire::{Token, TokenList};
-use wasip2::http::types::IncomingRequest;
 
-use crate::auth;
 use crate::bindings::depot::registry::access;
 use crate::error::ApiError;
 use crate::response::Response;
-use crate::routes::percent_decode;
-use depot_guest::types::{Access, TokenInfo};
+use depot_guest::types::TokenInfo;
 
-/// Whether `path` is a token route.
-pub fn handles(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    path == "/v1/tokens" || path.starts_with("/v1/tokens/")
-}
-
-/// Answers a token route.
-pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response {
-    route(method, path, request).unwrap_or_else(|e| Response::error(&e))
-}
-
-fn route(method: &str, path: &str, request: &IncomingRequest) -> Result<Response, ApiError> {
-    let path = path.split('?').next().unwrap_or(path);
-    let id = match path.strip_prefix("/v1/tokens/") {
-        Some(id) => Some(percent_decode(id, false)?),
-        None => None,
+/// `GET /v1/tokens`: every token, revoked ones included, never a secret.
+pub fn list() -> Result<Response, ApiError> {
+    let tokens = access::list_tokens()?;
+    let tokens = TokenList {
+        tokens: tokens.iter().map(token).collect(),
     };
-    match (method, id) {
-        #[cfg(feature = "writes")]
-        ("POST", None) => {
-            auth::authorize(request, &Access::Operator)?;
-            manage::create(request)
-        }
-        ("GET" | "HEAD", None) => {
-            auth::authorize(request, &Access::Operator)?;
-            let tokens = access::list_tokens()?;
-            let tokens = TokenList {
-                tokens: tokens.iter().map(token).collect(),
-            };
-            Ok(Response::json(200, &tokens))
-        }
-        #[cfg(feature = "writes")]
-        ("DELETE", Some(id)) if !id.is_empty() && !id.contains('/') => {
-            auth::authorize(request, &Access::Operator)?;
-            manage::revoke(&id)
-        }
-        (_, None) => Err(ApiError::method_not_allowed(method, "GET, HEAD, POST")),
-        (_, Some(id)) if !id.is_empty() && !id.contains('/') => {
-            Err(ApiError::method_not_allowed(method, "DELETE"))
-        }
-        _ => Err(ApiError::not_found(format!(
-            "there is no route for {method} {path}; the token routes are POST and GET \
-             /v1/tokens, DELETE /v1/tokens/{{id}}"
-        ))),
-    }
+    Ok(Response::json(200, &tokens))
 }
 
 /// A token as the API shows it: never its secret.
@@ -73,6 +32,9 @@ fn token(token: &TokenInfo) -> Token {
         token: None,
     }
 }
+
+#[cfg(feature = "writes")]
+pub use manage::{create, revoke};
 
 /// Making and revoking tokens: built only with the `writes` feature.
 #[cfg(feature = "writes")]

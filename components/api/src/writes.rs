@@ -15,6 +15,7 @@ use crate::releases;
 use crate::request::header;
 use crate::response::Response;
 use crate::routes::{self, Route};
+use crate::tokens;
 use crate::upload::{Upload, read_json};
 
 /// Answers a write route (any other route is a bug in the caller).
@@ -57,6 +58,8 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             publish::revoke_key(&body.scope, &body.public_key)?;
             key_change(&body.scope, true)?
         }
+        Route::CreateToken => tokens::create(request)?,
+        Route::RevokeToken { id } => tokens::revoke(&id)?,
         read => return Err(ApiError::not_served(&read)),
     };
     Ok(response)
