@@ -12,7 +12,7 @@ mod request;
 pub use self::args::{ComposeArgs, MirrorArgs};
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use wasmtime::component::Linker;
@@ -66,10 +66,13 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         .unwrap_or_else(|| args.data.join("cache"));
     let linker = request::linker(&engine, &app.storage)?;
     let (all, compiled) = prepare(&engine, &linker, &app.composed, &cache)?;
-    let (reads, compiled_reads) = match &app.composed_reads {
-        Some(composed) => prepare(&engine, &linker, composed, &cache)?,
-        None => (all.clone(), compiled),
-    };
+    // Without a read composition (a Spin build, an operator's own api
+    // handler) reads use the whole one, compiled and tried once.
+    let read_half = app
+        .composed_reads
+        .as_ref()
+        .map(|composed| prepare(&engine, &linker, composed, &cache))
+        .transpose()?;
     let composed = app.composed;
     let composed_reads = app.composed_reads.unwrap_or_default();
     let storage = app.storage;
@@ -100,7 +103,7 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
-    for pre in [&all, &reads] {
+    for pre in std::iter::once(&all).chain(read_half.as_ref().map(|(pre, _)| pre)) {
         let mut trial = request::new_store(&engine, &storage, &limits, start + limits.deadline);
         pre.instantiate_async(&mut trial)
             .await
@@ -125,12 +128,13 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
 
-    let compile_time = compiled.elapsed() + compiled_reads.elapsed();
+    let compiled_reads = read_half.as_ref().map(|(_, compiled)| *compiled);
+    let compile_time = compiled.elapsed() + compiled_reads.map_or(Duration::ZERO, |c| c.elapsed());
     let cache = match (compiled, compiled_reads) {
-        (Compiled::Cached(_), Compiled::Cached(_)) => "hit",
+        (Compiled::Cached(_), Some(Compiled::Cached(_)) | None) => "hit",
         _ => "miss",
     };
-    let ms = |t: std::time::Duration| t.as_secs_f64() * 1e3;
+    let ms = |t: Duration| t.as_secs_f64() * 1e3;
     tracing::info!(
         %address,
         data = %args.data.display(),
@@ -161,6 +165,7 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         let _ = writeln!(out, "Depot listening on http://{address}").and_then(|()| out.flush());
     }
 
+    let reads = read_half.map_or_else(|| all.clone(), |(pre, _)| pre);
     Arc::new(Server::new(
         all,
         reads,
