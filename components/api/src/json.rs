@@ -105,7 +105,7 @@ pub fn annotation_value(text: &str) -> serde_json::Value {
 
 pub fn metadata(m: &Metadata) -> wire::Metadata {
     wire::Metadata {
-        kind: crate::manifest::package_type(m.kind).to_string(),
+        kind: depot_guest::manifest::package_type(m.kind).to_string(),
         name: m.name.clone(),
         description: m.description.clone(),
         authors: m.authors.clone(),

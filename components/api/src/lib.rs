@@ -50,7 +50,6 @@ mod feed;
 mod fetch;
 mod handlers;
 mod json;
-use depot_guest::manifest;
 mod oci;
 #[cfg(feature = "writes")]
 mod releases;
@@ -61,7 +60,6 @@ mod tokens;
 mod unpublished;
 #[cfg(feature = "writes")]
 mod upload;
-use depot_guest::validate;
 mod web;
 #[cfg(feature = "writes")]
 mod writes;

@@ -19,11 +19,11 @@ use crate::bindings::depot::registry::{
 use crate::error::ApiError;
 use crate::fetch;
 use crate::json;
-use crate::manifest;
 use crate::response::Response;
 use crate::routes;
 use crate::unpublished;
 use crate::upload::{Upload, read_json};
+use depot_guest::manifest;
 use depot_guest::types::{Access, Error, PendingRelease, PendingStatus, ReleaseSignature};
 
 /// Where the host says how long an unpublished release lives, in milliseconds.

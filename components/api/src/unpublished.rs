@@ -20,7 +20,7 @@ pub fn show(name: &str, version: &str) -> Result<Response, ApiError> {
 
 /// The unpublished release of `name` at `version`, whatever its status.
 pub fn find(name: &str, version: &str) -> Result<PendingRelease, ApiError> {
-    crate::validate::name_and_version(name, version)?;
+    depot_guest::validate::name_and_version(name, version)?;
     pending_read::get_pending(name, version)?.ok_or_else(|| {
         ApiError::not_found(format!(
             "`{name}` {version} has no unpublished release; create one with POST /v1/releases"

@@ -16,10 +16,8 @@ mod bindings {
     export!(PublishHandler);
 }
 
-use depot_guest::manifest;
 mod oci;
 mod signing;
-use depot_guest::validate;
 
 use bindings::depot::registry::{index, log_append, log_read, metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
@@ -28,6 +26,7 @@ use depot_guest::types::{
     Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, Release,
     ReleaseContent, ReleaseSignature,
 };
+use depot_guest::{manifest, validate};
 use depot_protocol::now_millis;
 use depot_protocol::{Digest, Version};
 

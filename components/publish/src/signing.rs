@@ -3,7 +3,7 @@
 //! namespace; a namespace may require one.
 
 use crate::bindings::depot::registry::index;
-use crate::manifest;
+use depot_guest::manifest;
 use depot_guest::types::{ContentKind, Error, ReleaseSignature};
 use depot_protocol::Digest;
 use depot_protocol::signing::{PublicKey, SignatureError, verify_release};
