@@ -2,10 +2,12 @@
 //! distribution API under `/v2` ([`oci`]), and the web view's pages everywhere
 //! else ([`web`], rendered by the web handler), exported as
 //! `wasi:http/incoming-handler`, over the publish and query handlers and the
-//! store. A request goes: [`routes`] (which route) → [`handlers`] (what a
-//! read does) or `writes` (what a write does) → [`response`] (status,
-//! headers, body); [`json`] shapes the bodies, [`body`] streams content out
-//! and `upload` streams it in, in bounded chunks.
+//! store. A request goes: [`routes::target`] (which route, for every face)
+//! → [`auth::access`] (what it needs) → [`handlers`] (what a `/v1` read
+//! does), `writes` (what a `/v1` write does), [`oci`] or [`web`] →
+//! [`response`] (status, headers, body); [`json`] shapes the bodies,
+//! [`body`] streams content out and `upload` streams it in, in bounded
+//! chunks.
 //!
 //! Built with the `writes` feature (the default) it is the whole front;
 //! without it, the read half `depot serve` composes for GET and HEAD: the
@@ -16,43 +18,21 @@
 // dead code a failure.
 #![cfg_attr(not(feature = "writes"), allow(dead_code))]
 
-/// The WIT bindings and the export glue: generated, and `unsafe` by nature.
-/// The whole front imports what its writes need (world `api-handler`); its
-/// read half, built without the `writes` feature, imports nothing that
-/// changes the registry (world `api-read-handler`).
+/// The HTTP handler's export glue: generated, and `unsafe` by nature.
 #[allow(unsafe_code)]
-mod bindings {
-    #[cfg(feature = "writes")]
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "depot:registry/api-handler",
-        with: { "depot:registry/types@0.1.0": depot_guest::types },
-        // Routes carry WIT records (a search query) and are compared in tests.
-        additional_derives: [PartialEq, Eq],
-    });
-    #[cfg(not(feature = "writes"))]
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "depot:registry/api-read-handler",
-        with: { "depot:registry/types@0.1.0": depot_guest::types },
-        additional_derives: [PartialEq, Eq],
-    });
-
+mod export {
     use super::Api;
     wasip2::http::proxy::export!(Api);
 }
 
 mod auth;
+mod bindings;
 mod body;
 mod error;
 mod feed;
-#[cfg(feature = "writes")]
-mod fetch;
 mod handlers;
 mod json;
 mod oci;
-#[cfg(feature = "writes")]
-mod releases;
 mod request;
 mod response;
 mod routes;
@@ -67,7 +47,9 @@ mod writes;
 use wasip2::exports::http::incoming_handler::Guest;
 use wasip2::http::types::{IncomingRequest, Method, ResponseOutparam};
 
+use error::ApiError;
 use response::Response;
+use routes::{Target, Unrouted};
 
 /// The HTTP front.
 #[derive(Debug)]
@@ -79,25 +61,41 @@ impl Guest for Api {
         let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
         // The request stays alive until the response is sent: its body, read
         // while handling, is its child.
-        let response = if oci::handles(&path) {
-            oci::respond(&method, &path, &request)
-        } else if web::is_api(&path) {
-            routes::route(&method, &path)
-                .and_then(|route| auth::check_v1(&route, &request).map(|()| route))
-                .and_then(|route| respond(route, &request))
-                .unwrap_or_else(|e| Response::error(&e))
-        } else if let Some(refused) = auth::check_page(&request) {
-            refused
-        } else {
-            web::respond(&method, &path, &request)
+        let response = match routes::target(&method, &path) {
+            Ok(target) => match auth::check(&target, &request) {
+                Ok(()) => answer(target, &path, &request),
+                Err(refused) => refusal(&target, refused, &request),
+            },
+            Err(Unrouted::Api(e)) => Response::error(&e),
+            Err(Unrouted::Oci(e)) => oci::with_version(oci::error(&e)),
         };
         response.send(out, method == "HEAD");
     }
 }
 
+/// Answers `target`, its access checked.
+fn answer(target: Target, path: &str, request: &IncomingRequest) -> Response {
+    match target {
+        Target::Api(route) => respond(route, request).unwrap_or_else(|e| Response::error(&e)),
+        Target::Oci(route) => oci::with_version(oci::respond(route, request)),
+        Target::OciToken => oci::with_version(oci::token(request)),
+        Target::Discovery => oci::discovery(request),
+        Target::Page => web::respond(path, request),
+    }
+}
+
+/// The refusal `e` of `target`, in its face's words.
+fn refusal(target: &Target, e: ApiError, request: &IncomingRequest) -> Response {
+    match target {
+        Target::Oci(route) => oci::with_version(oci::refused(e, request, route)),
+        Target::Page => auth::sign_in_page(&e),
+        Target::Api(_) | Target::OciToken | Target::Discovery => Response::error(&e),
+    }
+}
+
 /// Answers a `/v1` route: a write in `writes` (only the whole front has
 /// them), a read in `handlers`.
-fn respond(route: routes::Route, request: &IncomingRequest) -> Result<Response, error::ApiError> {
+fn respond(route: routes::Route, request: &IncomingRequest) -> Result<Response, ApiError> {
     #[cfg(feature = "writes")]
     if route.changes() {
         return writes::respond(route, request);

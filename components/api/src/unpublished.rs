@@ -1,5 +1,5 @@
 //! Unpublished releases as the two-phase publish shows them: `GET
-//! .../unpublished` (making and publishing them is [`crate::releases`]).
+//! .../unpublished` (the publish handler makes and publishes them).
 
 use depot_protocol::now_millis;
 

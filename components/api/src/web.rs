@@ -4,21 +4,11 @@
 use wasip2::http::types::{IncomingRequest, Scheme};
 
 use crate::bindings::depot::registry::web::{self, PageRequest};
-use crate::error::ApiError;
 use crate::request::header;
 use crate::response::{Body, Response};
 
-/// Whether `path` is the JSON API's rather than a page.
-pub fn is_api(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    path == "/v1" || path.starts_with("/v1/")
-}
-
 /// The page for a `GET` or `HEAD` of `path`.
-pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response {
-    if method != "GET" && method != "HEAD" {
-        return Response::error(&ApiError::method_not_allowed(method, "GET, HEAD"));
-    }
+pub fn respond(path: &str, request: &IncomingRequest) -> Response {
     let page = web::render(&PageRequest {
         path: path.to_string(),
         origin: origin(request),

@@ -1,22 +1,28 @@
-//! The routes that change the registry: each asks the publish handler (or,
-//! for the two-phase publish, [`crate::releases`]) and shapes the answer.
+//! The routes that change the registry: each asks the publish handler (the
+//! two-phase publish's lifecycle included) or the store, and shapes the
+//! answer.
 //! Built only with the `writes` feature; the read half of the front has none
 //! of this, nor the imports it needs.
 
-use depot_protocol::check_content_size;
-use depot_wire::{AnnotationRequest, KeyRequest, PolicyRequest, TakedownRequest};
+use depot_protocol::{check_content_size, now_millis};
+use depot_wire::{
+    AnnotationRequest, ContentSourcesRequest, KeyRequest, PolicyRequest, PublishRequest,
+    TakedownRequest,
+};
 use wasip2::http::types::IncomingRequest;
 
+use crate::auth;
 use crate::bindings::depot::registry::{index, publish};
 use crate::error::ApiError;
 use crate::handlers::release;
 use crate::json;
-use crate::releases;
 use crate::request::header;
 use crate::response::Response;
 use crate::routes::{self, Route};
 use crate::tokens;
 use crate::upload::{Upload, read_json};
+use depot_guest::manifest;
+use depot_guest::types::{PendingRelease, Release};
 
 /// Answers a write route (any other route is a bug in the caller).
 pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiError> {
@@ -36,12 +42,29 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             let body: TakedownRequest = read_json(request)?;
             release(&publish::takedown(&name, &version, &body.reason)?)
         }
-        Route::CreateRelease => releases::create(request)?,
-        Route::UploadUnpublished { name, version } => releases::upload(request, &name, &version)?,
-        Route::AddContentSources { name, version } => {
-            releases::add_sources(request, &name, &version)?
+        Route::CreateRelease => create_release(request)?,
+        Route::UploadUnpublished { name, version } => {
+            let upload = Upload::open(request)?;
+            let limit = publish::open_release(&name, &version)?;
+            let digest = upload.write_to_blob(limit)?;
+            unpublished(&publish::content_uploaded(&name, &version, &digest)?)
         }
-        Route::PublishUnpublished { name, version } => releases::publish(request, &name, &version)?,
+        Route::AddContentSources { name, version } => {
+            let body: ContentSourcesRequest = read_json(request)?;
+            let urls: Vec<String> = body.content_sources.into_iter().map(|s| s.url).collect();
+            unpublished(&publish::add_content_sources(&name, &version, &urls)?)
+        }
+        Route::PublishUnpublished { name, version } => {
+            let body: PublishRequest = read_json(request)?;
+            let release = publish::publish_release(
+                &name,
+                &version,
+                body.release_digest.as_deref(),
+                body.release_signature.as_deref(),
+                body.public_key.as_deref(),
+            )?;
+            created(&release)
+        }
         Route::NamespacePolicy { namespace } => {
             let body: PolicyRequest = read_json(request)?;
             publish::require_signatures(&namespace, body.require_signatures)?;
@@ -77,8 +100,37 @@ fn publish(request: &IncomingRequest, name: &str, version: &str) -> Result<Respo
     }
     let digest = upload.write_to_blob(limit)?;
     let release = publish::publish(name, version, &digest, None, None, None)?;
+    Ok(created(&release))
+}
+
+/// 201 with the release, and where it is.
+fn created(release: &Release) -> Response {
     let location = routes::release_path(&release.name, &release.version);
-    Ok(Response::json(201, &json::release(&release)).with_header("location", location))
+    Response::json(201, &json::release(release)).with_header("location", location)
+}
+
+/// `POST /v1/releases`: the body is the release manifest, kept byte for byte
+/// (the publisher signs those bytes). Who may create it depends on the
+/// package it names, so access is checked once the manifest is read.
+fn create_release(request: &IncomingRequest) -> Result<Response, ApiError> {
+    let upload = Upload::open(request)?;
+    let bytes = upload.read_at_most(manifest::MAX_MANIFEST)?;
+    drop(upload);
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the release manifest is not UTF-8 JSON"))?;
+    let parsed = manifest::parse(&text)?;
+    let token = auth::authorize(request, &auth::write_access(&parsed.name))?;
+    let pending = publish::create_release(&text, &token.id)?;
+    let location = routes::unpublished_path(&pending.name, &pending.version);
+    Ok(
+        Response::json(201, &json::unpublished(&pending, now_millis()))
+            .with_header("location", location),
+    )
+}
+
+/// 200 with the unpublished release as it is now.
+fn unpublished(pending: &PendingRelease) -> Response {
+    Response::json(200, &json::unpublished(pending, now_millis()))
 }
 
 /// The namespace of `scope` after a key change: 201 when a grant was made,

@@ -16,15 +16,17 @@ mod bindings {
     export!(PublishHandler);
 }
 
+mod fetch;
 mod oci;
+mod releases;
 mod signing;
 
 use bindings::depot::registry::{index, log_append, log_read, metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
 use depot_guest::types;
 use depot_guest::types::{
-    Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, Release,
-    ReleaseContent, ReleaseSignature,
+    Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, PendingRelease,
+    Release, ReleaseContent, ReleaseSignature,
 };
 use depot_guest::{manifest, validate};
 use depot_protocol::now_millis;
@@ -40,8 +42,7 @@ struct PublishHandler;
 
 impl Guest for PublishHandler {
     fn prepare(name: String, version: String) -> Result<u64, Error> {
-        check_new_release(&name, &version)?;
-        Ok(policy::max_content_size())
+        prepare(&name, &version)
     }
 
     fn publish(
@@ -52,47 +53,46 @@ impl Guest for PublishHandler {
         signature: Option<ReleaseSignature>,
         kind: Option<ContentKind>,
     ) -> Result<Release, Error> {
-        // Checked before the content is read: a duplicate is refused cheaply. The
-        // append below checks again, against the head it appends to.
-        let parsed = check_new_release(&name, &version)?;
-        let digest: Digest = digest.parse()?;
-        // The signature, too, is checked before the content is read.
-        let signed_kind = signing::check(&name, &version, &digest, signature.as_ref())?;
-        let metadata = metadata::describe(digest.as_str())?;
-        for expected in [kind, signed_kind].into_iter().flatten() {
-            if metadata.kind != expected {
-                return Err(Error::InvalidContent(format!(
-                    "the release manifest says packageType `{}`, but the content is a {}; \
-                     create the release again with the right packageType",
-                    manifest::package_type(expected),
-                    manifest::package_type(metadata.kind)
-                )));
-            }
-        }
-        policy::check_release(&name, &version, &metadata)?;
-        let oci = match oci {
-            Some(pushed) => pushed,
-            None => {
-                let created = depot_protocol::rfc3339(now_millis());
-                oci::write_artifact(&version, &metadata, &created)?
-            }
+        publish(&name, &version, &digest, oci, signature.as_ref(), kind)
+    }
+
+    fn create_release(manifest: String, creator: String) -> Result<PendingRelease, Error> {
+        releases::create(manifest, creator)
+    }
+
+    fn open_release(name: String, version: String) -> Result<u64, Error> {
+        releases::open_for_content(&name, &version)
+    }
+
+    fn content_uploaded(
+        name: String,
+        version: String,
+        digest: String,
+    ) -> Result<PendingRelease, Error> {
+        releases::content_uploaded(&name, &version, &digest)
+    }
+
+    fn add_content_sources(
+        name: String,
+        version: String,
+        urls: Vec<String>,
+    ) -> Result<PendingRelease, Error> {
+        releases::add_sources(&name, &version, urls)
+    }
+
+    fn publish_release(
+        name: String,
+        version: String,
+        release_digest: Option<String>,
+        release_signature: Option<String>,
+        public_key: Option<String>,
+    ) -> Result<Release, Error> {
+        let signed = releases::Signed {
+            release_digest,
+            release_signature,
+            public_key,
         };
-        let entry = Entry {
-            name: name.clone(),
-            version: version.clone(),
-            action: Action::Release(ReleaseContent {
-                digest: digest.to_string(),
-                size: metadata.size,
-                metadata,
-                oci: Some(oci),
-                signature,
-            }),
-        };
-        append_when_needed(&name, || match release_of_same_version(&name, &parsed)? {
-            Some(existing) => Err(version_exists(&existing)),
-            None => Ok(Some(entry.clone())),
-        })?;
-        current_release(&name, &version)
+        releases::publish(&name, &version, &signed)
     }
 
     fn yank(name: String, version: String) -> Result<Release, Error> {
@@ -180,6 +180,65 @@ impl Guest for PublishHandler {
             &namespace,
         )
     }
+}
+
+/// Checks `name` and `version` before the content arrives; the most content
+/// bytes the policy accepts.
+fn prepare(name: &str, version: &str) -> Result<u64, Error> {
+    check_new_release(name, version)?;
+    Ok(policy::max_content_size())
+}
+
+/// Publishes `version` of `name` with the stored content `digest`.
+fn publish(
+    name: &str,
+    version: &str,
+    digest: &str,
+    oci: Option<OciArtifact>,
+    signature: Option<&ReleaseSignature>,
+    kind: Option<ContentKind>,
+) -> Result<Release, Error> {
+    // Checked before the content is read: a duplicate is refused cheaply. The
+    // append below checks again, against the head it appends to.
+    let parsed = check_new_release(name, version)?;
+    let digest: Digest = digest.parse()?;
+    // The signature, too, is checked before the content is read.
+    let signed_kind = signing::check(name, version, &digest, signature)?;
+    let metadata = metadata::describe(digest.as_str())?;
+    for expected in [kind, signed_kind].into_iter().flatten() {
+        if metadata.kind != expected {
+            return Err(Error::InvalidContent(format!(
+                "the release manifest says packageType `{}`, but the content is a {}; \
+                 create the release again with the right packageType",
+                manifest::package_type(expected),
+                manifest::package_type(metadata.kind)
+            )));
+        }
+    }
+    policy::check_release(name, version, &metadata)?;
+    let oci = match oci {
+        Some(pushed) => pushed,
+        None => {
+            let created = depot_protocol::rfc3339(now_millis());
+            oci::write_artifact(version, &metadata, &created)?
+        }
+    };
+    let entry = Entry {
+        name: name.to_string(),
+        version: version.to_string(),
+        action: Action::Release(ReleaseContent {
+            digest: digest.to_string(),
+            size: metadata.size,
+            metadata,
+            oci: Some(oci),
+            signature: signature.cloned(),
+        }),
+    };
+    append_when_needed(name, || match release_of_same_version(name, &parsed)? {
+        Some(existing) => Err(version_exists(&existing)),
+        None => Ok(Some(entry.clone())),
+    })?;
+    current_release(name, version)
 }
 
 /// Appends the key entry `decide` asks for (given the namespace's trust as it

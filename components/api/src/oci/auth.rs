@@ -12,84 +12,23 @@ use depot_protocol::now_millis;
 use serde_json::json;
 use wasip2::http::types::IncomingRequest;
 
-use super::error::OciError;
-use super::routes::{Repository, Route, UploadStep};
 use crate::auth;
+use crate::error::oci::OciError;
 use crate::request::header;
 use crate::response::Response;
+use crate::routes::oci::{Repository, Route};
 use depot_guest::types::Access;
 
 /// The service name in challenges and token requests.
 const SERVICE: &str = "depot";
 
-/// The token handed to clients without credentials: good for reading a
-/// public registry only (reads there ignore credentials).
-const ANONYMOUS: &str = "anonymous";
-
 /// How long a client may keep a token from `/v2/token` (the Depot token
 /// itself) before asking again, when it does not expire sooner.
 const TOKEN_LIFETIME_SECS: u64 = 3600;
 
-/// Whether `path` is the token endpoint.
-pub fn is_token_endpoint(path: &str) -> bool {
-    path.split('?').next() == Some("/v2/token")
-}
-
-/// Checks the access `route` needs before it runs; a refusal carries the
-/// challenge.
-pub fn check(route: &Route, request: &IncomingRequest) -> Result<(), OciError> {
-    let (access, repository) = match route {
-        Route::Base => return check_base(request),
-        Route::StartUpload { repository, .. }
-        | Route::Upload { repository, .. }
-        | Route::PutManifest { repository, .. }
-        | Route::DeleteManifest { repository, .. }
-        | Route::DeleteBlob { repository, .. } => (
-            Access::Write(depot_protocol::token::namespace_of(&repository.package).into()),
-            Some(repository),
-        ),
-        Route::Manifest { repository, .. }
-        | Route::Blob { repository, .. }
-        | Route::Tags { repository, .. }
-        | Route::Referrers { repository, .. } => {
-            if !auth::private() {
-                return Ok(());
-            }
-            (Access::Read, Some(repository))
-        }
-    };
-    let push = matches!(access, Access::Write(_))
-        && !matches!(
-            route,
-            Route::Upload {
-                step: UploadStep::Status,
-                ..
-            }
-        );
-    auth::authorize(request, &access)
-        .map(drop)
-        .map_err(|e| refusal(e.into(), request, repository, push))
-}
-
-/// `/v2/`: 200 with valid credentials (or the anonymous token on a public
-/// registry), else 401 with the challenge.
-fn check_base(request: &IncomingRequest) -> Result<(), OciError> {
-    let credential = auth::credential(request);
-    if credential.as_deref() == Some(ANONYMOUS) && !auth::private() {
-        return Ok(());
-    }
-    auth::authorize(request, &Access::Read)
-        .map(drop)
-        .map_err(|e| refusal(e.into(), request, None, false))
-}
-
-/// The OCI error for a refusal, with the challenge on a 401.
-fn refusal(
-    e: OciError,
-    request: &IncomingRequest,
-    repository: Option<&Repository>,
-    push: bool,
-) -> OciError {
+/// `e`, refusing access to `route`, with the challenge on a 401: it names
+/// the token endpoint, and the repository with the rights the route needs.
+pub fn refusal(e: OciError, request: &IncomingRequest, route: &Route) -> OciError {
     if e.status != 401 {
         return e;
     }
@@ -97,8 +36,12 @@ fn refusal(
         "Bearer realm=\"{}/v2/token\",service=\"{SERVICE}\"",
         origin(request)
     );
-    if let Some(repository) = repository {
-        let actions = if push { "pull,push" } else { "pull" };
+    if let Some(repository) = repository(route) {
+        let actions = if auth::oci_push(route) {
+            "pull,push"
+        } else {
+            "pull"
+        };
         challenge.push_str(&format!(
             ",scope=\"repository:{}:{actions}\"",
             repository.path
@@ -107,6 +50,22 @@ fn refusal(
     OciError {
         challenge: Some(challenge),
         ..e
+    }
+}
+
+/// The repository `route` is about; none for `/v2/`.
+fn repository(route: &Route) -> Option<&Repository> {
+    match route {
+        Route::Base => None,
+        Route::Manifest { repository, .. }
+        | Route::Blob { repository, .. }
+        | Route::Tags { repository, .. }
+        | Route::PutManifest { repository, .. }
+        | Route::DeleteManifest { repository, .. }
+        | Route::DeleteBlob { repository, .. }
+        | Route::StartUpload { repository, .. }
+        | Route::Upload { repository, .. }
+        | Route::Referrers { repository, .. } => Some(repository),
     }
 }
 
@@ -123,19 +82,9 @@ fn origin(request: &IncomingRequest) -> String {
 /// `GET /v2/token`: the Depot token the client authenticated with (basic
 /// auth, password = the token, or a bearer token), checked, as its bearer
 /// token; without credentials, an anonymous token on a public registry.
-pub fn token(method: &str, request: &IncomingRequest) -> Response {
-    if method != "GET" && method != "HEAD" {
-        return super::error(&OciError {
-            allow: Some("GET, HEAD"),
-            ..OciError::new(
-                405,
-                "UNSUPPORTED",
-                format!("the token endpoint does not accept {method}; it accepts GET, HEAD"),
-            )
-        });
-    }
+pub fn token(request: &IncomingRequest) -> Response {
     let (token, expires) = match auth::credential(request) {
-        None if !auth::private() => (ANONYMOUS.to_string(), None),
+        None if !auth::private() => (auth::ANONYMOUS.to_string(), None),
         credential => match auth::authorize(request, &Access::Read) {
             Ok(info) => (credential.unwrap_or_default(), info.expires),
             // Any refusal of a read is a 401: no, or no valid, token.

@@ -1,7 +1,8 @@
 //! The OCI face of the registry: the distribution spec's routes under `/v2`
-//! (pull here, push in `push`, built with the `writes` feature), and `/.well-known/wasm-pkg/registry.json`,
-//! which tells `wkg` and `wasm-pkg-client` to reach this registry's packages
-//! over OCI.
+//! (pull here, push in `push`, built with the `writes` feature; routed by
+//! [`crate::routes::target`], their access decided by [`crate::auth`]), and
+//! `/.well-known/wasm-pkg/registry.json`, which tells `wkg` and
+//! `wasm-pkg-client` to reach this registry's packages over OCI.
 //!
 //! One registry, two faces: the repository `namespace/name` is the package
 //! `namespace:name`, a tag is a version, and a version's manifest is the one
@@ -9,23 +10,22 @@
 //! its own releases only (content, config and manifest).
 
 mod auth;
-mod error;
 #[cfg(feature = "writes")]
 mod push;
 mod range;
-mod routes;
 mod uploads;
 
 use serde_json::json;
 use wasip2::http::types::IncomingRequest;
 
 use crate::bindings::depot::registry::{blob_read, oci_read, query};
+use crate::error::ApiError;
 use crate::request::header;
 use crate::response::{Body, Response};
 use depot_guest::types::{Error, OciArtifact, Release};
 
-use self::error::OciError;
-use self::routes::{Repository, Route, UploadStep};
+use crate::error::oci::OciError;
+use crate::routes::oci::{Repository, Route, UploadStep};
 
 /// Every `/v2` response says which protocol it speaks.
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
@@ -33,64 +33,60 @@ const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/
 /// The media type of the manifests Depot writes for releases.
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
-/// Whether `path` is for this face.
-pub fn handles(path: &str) -> bool {
-    path == "/v2" || path.starts_with("/v2/") || path.starts_with("/v2?") || is_discovery(path)
+pub use self::auth::token;
+
+/// Answers an OCI route whose access was checked; every failure is the
+/// spec's JSON error body.
+pub fn respond(route: Route, request: &IncomingRequest) -> Response {
+    let response = match route {
+        Route::Base => Ok(Response::json(200, &json!({}))),
+        Route::Manifest {
+            repository,
+            reference,
+        } => manifest(&repository, &reference),
+        Route::Blob { repository, digest } => blob(request, &repository, &digest),
+        Route::Tags {
+            repository,
+            n,
+            last,
+        } => tags(&repository, n, last.as_deref()),
+        Route::Referrers {
+            repository,
+            digest,
+            artifact_type,
+        } => referrers(&repository, &digest, artifact_type.as_deref()),
+        Route::Upload {
+            repository,
+            id,
+            step: UploadStep::Status,
+        } => uploads::status(&repository, &id),
+        #[cfg(feature = "writes")]
+        write => push::respond(write, request),
+        #[cfg(not(feature = "writes"))]
+        write => Err(OciError::new(
+            405,
+            "UNSUPPORTED",
+            format!(
+                "this part of the registry's front does not serve {write:?}; send the \
+                 request to the registry's own address"
+            ),
+        )),
+    };
+    response.unwrap_or_else(|e| error(&e))
 }
 
-fn is_discovery(path: &str) -> bool {
-    path.split('?').next() == Some("/.well-known/wasm-pkg/registry.json")
+/// The answer to a `/v2` request `route` refused access: a 401 carries the
+/// challenge that sends the client to the token endpoint.
+pub fn refused(e: ApiError, request: &IncomingRequest, route: &Route) -> Response {
+    error(&auth::refusal(e.into(), request, route))
 }
 
-/// Answers an OCI request; every failure is the spec's JSON error body.
-pub fn respond(method: &str, path: &str, request: &IncomingRequest) -> Response {
-    if is_discovery(path) {
-        return discovery(method, request);
-    }
-    if auth::is_token_endpoint(path) {
-        return auth::token(method, request).with_header(API_VERSION.0, API_VERSION.1.to_string());
-    }
-    let response = routes::route(method, path)
-        .and_then(|route| auth::check(&route, request).map(|()| route))
-        .and_then(|route| match route {
-            Route::Base => Ok(Response::json(200, &json!({}))),
-            Route::Manifest {
-                repository,
-                reference,
-            } => manifest(&repository, &reference),
-            Route::Blob { repository, digest } => blob(request, &repository, &digest),
-            Route::Tags {
-                repository,
-                n,
-                last,
-            } => tags(&repository, n, last.as_deref()),
-            Route::Referrers {
-                repository,
-                digest,
-                artifact_type,
-            } => referrers(&repository, &digest, artifact_type.as_deref()),
-            Route::Upload {
-                repository,
-                id,
-                step: UploadStep::Status,
-            } => uploads::status(&repository, &id),
-            #[cfg(feature = "writes")]
-            write => push::respond(write, request),
-            #[cfg(not(feature = "writes"))]
-            write => Err(OciError::new(
-                405,
-                "UNSUPPORTED",
-                format!(
-                    "this part of the registry's front does not serve {write:?}; send the \
-                     request to the registry's own address"
-                ),
-            )),
-        })
-        .unwrap_or_else(|e| error(&e));
+/// Every `/v2` response says which protocol it speaks.
+pub fn with_version(response: Response) -> Response {
     response.with_header(API_VERSION.0, API_VERSION.1.to_string())
 }
 
-fn error(e: &OciError) -> Response {
+pub fn error(e: &OciError) -> Response {
     let mut response = Response::json(e.status, &e.body());
     if let Some(allow) = e.allow {
         response = response.with_header("allow", allow.to_string());
@@ -115,15 +111,9 @@ fn error(e: &OciError) -> Response {
 
 /// `/.well-known/wasm-pkg/registry.json`: the registry is reached at the host
 /// the client used, and serves every namespace over OCI without a prefix.
-fn discovery(method: &str, request: &IncomingRequest) -> Response {
-    if method != "GET" && method != "HEAD" {
-        return crate::response::Response::error(&crate::error::ApiError::method_not_allowed(
-            method,
-            "GET, HEAD",
-        ));
-    }
+pub fn discovery(request: &IncomingRequest) -> Response {
     let Some(host) = header(request, "host").or_else(|| request.authority()) else {
-        return crate::response::Response::error(&crate::error::ApiError::bad_request(
+        return Response::error(&ApiError::bad_request(
             "the request names no host; send a `Host` header",
         ));
     };

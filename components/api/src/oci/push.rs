@@ -18,10 +18,10 @@ use crate::response::{Body, Response};
 use crate::upload;
 use depot_guest::types::{Error, OciArtifact, OciManifest};
 
-use super::error::OciError;
-use super::routes::{Repository, Route, UploadStep};
 use super::uploads::{check_name, status, upload_accepted, upload_error, upload_location};
 use super::{artifacts, check_digest, releases};
+use crate::error::oci::OciError;
+use crate::routes::oci::{Repository, Route, UploadStep};
 
 /// Answers a push route: a manifest or blob put, deleted or uploaded.
 pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, OciError> {
@@ -126,7 +126,7 @@ pub fn start_upload(
         check_digest(mount)?;
         // A blob of one of `from`'s releases is mounted; anything else falls
         // back to a new upload, as the spec has it.
-        if let Some(from) = super::routes::repository_from_path(from)
+        if let Some(from) = crate::routes::oci::repository_from_path(from)
             && let Ok(from_releases) = releases(&from)
             && artifacts(&from_releases).any(|(release, oci)| {
                 release.digest == mount || oci.config == mount || oci.manifest == mount

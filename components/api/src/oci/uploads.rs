@@ -5,8 +5,8 @@ use crate::bindings::depot::registry::oci_read;
 use crate::response::{Body, Response};
 use depot_guest::types::Error;
 
-use super::error::OciError;
-use super::routes::Repository;
+use crate::error::oci::OciError;
+use crate::routes::oci::Repository;
 
 /// `GET blobs/uploads/<id>`: how much has arrived.
 pub fn status(repository: &Repository, id: &str) -> Result<Response, OciError> {

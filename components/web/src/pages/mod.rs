@@ -30,24 +30,8 @@ pub fn render(route: Route, origin: &str) -> Html {
 /// What a page says about an error the query handler returned.
 pub fn error_message(e: &Error) -> String {
     match e {
-        Error::InvalidName(m)
-        | Error::InvalidVersion(m)
-        | Error::InvalidRequirement(m)
-        | Error::InvalidDigest(m)
-        | Error::BadRequest(m)
-        | Error::NotFound(m)
-        | Error::VersionExists(m)
-        | Error::TooLarge(m)
-        | Error::InvalidContent(m)
-        | Error::PolicyRejected(m)
-        | Error::TakenDown(m)
-        | Error::Storage(m)
-        | Error::Unauthorized(m)
-        | Error::Forbidden(m)
-        | Error::InvalidSignature(m)
-        | Error::SignatureRequired(m)
-        | Error::Expired(m) => m.clone(),
         Error::HeadMoved(_) => "the registry changed while reading; reload the page".to_string(),
+        other => other.message(),
     }
 }
 

@@ -1,8 +1,15 @@
 //! Which route a request is for: pure string work on the method, the
-//! percent-encoded path and the query string.
+//! percent-encoded path and the query string. [`target`] is the one table
+//! every request goes through: the `/v1` routes here, the OCI routes under
+//! `/v2` ([`oci`]), the OCI token endpoint, the `wkg`
+//! discovery document, and the web view's pages.
 
+use self::oci::Route as OciRoute;
 use crate::error::ApiError;
+use crate::error::oci::OciError;
 use depot_guest::types::SearchQuery;
+
+pub mod oci;
 
 use depot_guest::query_string;
 
@@ -163,6 +170,57 @@ impl Route {
                 | Route::CreateToken
                 | Route::RevokeToken { .. }
         )
+    }
+}
+
+/// Where a request goes, its route parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The `/v1` JSON API.
+    Api(Route),
+    /// The OCI distribution API under `/v2`.
+    Oci(OciRoute),
+    /// `GET /v2/token`: the docker token flow's endpoint.
+    OciToken,
+    /// `GET /.well-known/wasm-pkg/registry.json`: tells `wkg` and
+    /// `wasm-pkg-client` to reach this registry's packages over OCI.
+    Discovery,
+    /// Anything else: a page of the web view.
+    Page,
+}
+
+/// A request no route takes, in the error format of the face it was for.
+#[derive(Debug)]
+pub enum Unrouted {
+    Api(ApiError),
+    Oci(OciError),
+}
+
+/// The path of the discovery document.
+const DISCOVERY: &str = "/.well-known/wasm-pkg/registry.json";
+
+/// The target of `method` on `path_and_query`: every request the front
+/// answers is routed here.
+pub fn target(method: &str, path_and_query: &str) -> Result<Target, Unrouted> {
+    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+    if path == DISCOVERY {
+        allow(method, READ).map_err(Unrouted::Api)?;
+        Ok(Target::Discovery)
+    } else if path == "/v2/token" {
+        allow(method, READ).map_err(|e| Unrouted::Oci(e.into()))?;
+        Ok(Target::OciToken)
+    } else if path == "/v2" || path.starts_with("/v2/") {
+        oci::route(method, path_and_query)
+            .map(Target::Oci)
+            .map_err(Unrouted::Oci)
+    } else if path == "/v1" || path.starts_with("/v1/") {
+        route(method, path_and_query)
+            .map(Target::Api)
+            .map_err(Unrouted::Api)
+    } else {
+        // The web view answers GET and HEAD only.
+        allow(method, READ).map_err(Unrouted::Api)?;
+        Ok(Target::Page)
     }
 }
 
@@ -438,6 +496,42 @@ mod tests {
 
     fn status(method: &str, path: &str) -> u16 {
         route(method, path).unwrap_err().status
+    }
+
+    #[test]
+    fn every_request_is_routed_by_one_table_to_its_face() {
+        let target = |method: &str, path: &str| super::target(method, path).unwrap();
+        assert_eq!(target("GET", "/v1/stats"), Target::Api(Route::Stats));
+        assert_eq!(target("GET", "/v2/"), Target::Oci(OciRoute::Base));
+        assert_eq!(target("GET", "/v2?x=1"), Target::Oci(OciRoute::Base));
+        assert!(matches!(
+            target("PUT", "/v2/example/greet/manifests/1.0.0"),
+            Target::Oci(OciRoute::PutManifest { .. })
+        ));
+        assert_eq!(target("GET", "/v2/token?scope=x"), Target::OciToken);
+        assert_eq!(
+            target("HEAD", "/.well-known/wasm-pkg/registry.json"),
+            Target::Discovery
+        );
+        assert_eq!(target("GET", "/packages/example/greet"), Target::Page);
+        assert_eq!(target("GET", "/v1x"), Target::Page);
+        // Each face refuses in its own format.
+        match super::target("POST", "/v2/token") {
+            Err(Unrouted::Oci(e)) => assert_eq!((e.status, e.allow), (405, Some("GET, HEAD"))),
+            other => panic!("{other:?}"),
+        }
+        match super::target("DELETE", "/packages/example/greet") {
+            Err(Unrouted::Api(e)) => assert_eq!((e.status, e.allow), (405, Some("GET, HEAD"))),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            super::target("GET", "/v2/a/b/c/manifests/1"),
+            Err(Unrouted::Oci(e)) if e.code == "NAME_INVALID"
+        ));
+        assert!(matches!(
+            super::target("GET", "/v1/nope"),
+            Err(Unrouted::Api(e)) if e.status == 404
+        ));
     }
 
     #[test]

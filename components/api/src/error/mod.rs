@@ -1,7 +1,10 @@
 //! What a failed request answers: a status, a stable code and a message that
-//! says what to do, as `{"error": {"code", "message"}}`.
+//! says what to do, as `{"error": {"code", "message"}}` under `/v1` and on
+//! the web view, and in the OCI spec's words under `/v2` ([`oci`]).
 
 use depot_guest::types::Error;
+
+pub mod oci;
 
 /// The code of a store that could not be reached or failed (503, with
 /// `Retry-After`): nothing was changed, and a retry may well succeed.
@@ -72,20 +75,6 @@ impl ApiError {
         Self::new(413, "too-large", e.to_string())
     }
 
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(409, "conflict", message)
-    }
-
-    /// An unpublished release published before its content arrived.
-    pub fn content_missing(message: impl Into<String>) -> Self {
-        Self::new(409, "content-missing", message)
-    }
-
-    /// No content source could be fetched.
-    pub fn content_unavailable(message: impl Into<String>) -> Self {
-        Self::new(502, "content-unavailable", message)
-    }
-
     /// A bug in the API itself, such as a response it cannot encode.
     pub fn handler_failed(message: impl Into<String>) -> Self {
         Self::new(500, "handler-failed", message)
@@ -94,32 +83,33 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidName(m) => Self::new(400, "invalid-name", m),
-            Error::InvalidVersion(m) => Self::new(400, "invalid-version", m),
-            Error::InvalidRequirement(m) => Self::new(400, "invalid-requirement", m),
-            Error::InvalidDigest(m) => Self::new(400, "invalid-digest", m),
-            Error::BadRequest(m) => Self::new(400, "bad-request", m),
-            Error::NotFound(m) => Self::new(404, "not-found", m),
-            Error::VersionExists(m) => Self::new(409, "version-exists", m),
-            Error::TooLarge(m) => Self::new(413, "too-large", m),
-            Error::InvalidContent(m) => Self::new(422, "invalid-content", m),
-            Error::PolicyRejected(m) => Self::new(422, "policy-rejected", m),
-            Error::TakenDown(m) => Self::new(451, "taken-down", m),
-            Error::HeadMoved(head) => Self::new(
-                409,
-                "conflict",
-                format!(
-                    "another change to the package landed first (log entry {head}); nothing \
-                     was changed, retry"
-                ),
-            ),
-            Error::Storage(m) => Self::new(503, STORAGE_UNAVAILABLE, m),
-            Error::Unauthorized(m) => Self::new(401, "unauthorized", m),
-            Error::Forbidden(m) => Self::new(403, "forbidden", m),
-            Error::InvalidSignature(m) => Self::new(400, "invalid-signature", m),
-            Error::SignatureRequired(m) => Self::new(403, "signature-required", m),
-            Error::Expired(m) => Self::new(410, "expired", m),
-        }
+        let status = match &e {
+            Error::InvalidName(_)
+            | Error::InvalidVersion(_)
+            | Error::InvalidRequirement(_)
+            | Error::InvalidDigest(_)
+            | Error::BadRequest(_)
+            | Error::InvalidSignature(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) | Error::SignatureRequired(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::VersionExists(_)
+            | Error::HeadMoved(_)
+            | Error::Conflict(_)
+            | Error::ContentMissing(_) => 409,
+            Error::Expired(_) => 410,
+            Error::TooLarge(_) => 413,
+            Error::InvalidContent(_) | Error::PolicyRejected(_) => 422,
+            Error::TakenDown(_) => 451,
+            Error::ContentUnavailable(_) => 502,
+            Error::Storage(_) => 503,
+        };
+        let code = match &e {
+            // A moved head is a conflict the client retries.
+            Error::HeadMoved(_) => "conflict",
+            Error::Storage(_) => STORAGE_UNAVAILABLE,
+            other => other.code(),
+        };
+        Self::new(status, code, e.message())
     }
 }

@@ -4,8 +4,9 @@
 //! `/v2/<name>/referrers/<digest>`, where `<name>` is a package's repository
 //! `namespace/name`.
 
-use super::error::OciError;
-use crate::routes::{percent_decode, query_param};
+use crate::error::ApiError;
+use crate::error::oci::OciError;
+use depot_guest::query_string;
 
 /// The routes, for the 404 message.
 const ROUTES: &str = "GET /v2/, GET, HEAD, PUT and DELETE /v2/{namespace}/{name}/manifests/{tag-or-digest}, \
@@ -101,7 +102,7 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, OciError> {
     let segments = rest
         .trim_start_matches('/')
         .split('/')
-        .map(|segment| percent_decode(segment, false))
+        .map(percent_decode)
         .collect::<Result<Vec<_>, _>>()?;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let param = |key: &str| -> Result<Option<String>, OciError> {
@@ -223,6 +224,16 @@ fn repository(segments: &[&str]) -> Result<Repository, OciError> {
         )
         .with_detail(serde_json::json!({ "name": path }))),
     }
+}
+
+/// The first value of `key` in the query string, decoded.
+fn query_param(query: &str, key: &str) -> Result<Option<String>, OciError> {
+    query_string::query_param(query, key).map_err(|e| ApiError::bad_request(e).into())
+}
+
+/// A path segment, its `%XX` escapes decoded.
+fn percent_decode(segment: &str) -> Result<String, OciError> {
+    query_string::percent_decode(segment, false).map_err(|e| ApiError::bad_request(e).into())
 }
 
 fn allow(method: &str, allowed: &'static str) -> Result<(), OciError> {
