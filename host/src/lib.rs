@@ -23,6 +23,19 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     registry: client::RegistryArgs,
+    /// How log lines (on stderr) are written: `text` for people, `json`
+    /// (one object per line) for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DEPOT_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields`.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,12 +62,15 @@ pub fn main() -> anyhow::Result<()> {
     // one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Logs go to stderr, filtered by RUST_LOG (default: info).
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     match cli.command {
         Command::Serve(args) => serve::run(args, None),
         Command::Mirror(args) => {

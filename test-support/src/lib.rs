@@ -441,6 +441,24 @@ impl Server {
         format!("{}{path}", self.url)
     }
 
+    /// Sends the server SIGTERM, as a service manager stops it, and waits up
+    /// to `within` for it to exit; its exit status, or none if it did not.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed: {sent}");
+        let start = std::time::Instant::now();
+        while start.elapsed() < within {
+            if let Some(status) = self.child.try_wait().expect("wait for depot serve") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Stops the server and waits for it to exit.
     pub fn stop(mut self) -> PathBuf {
         self.kill();

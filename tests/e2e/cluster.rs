@@ -517,8 +517,13 @@ fn a_bucket_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
     // The refused publish left nothing: no release, no log entry.
     let release = "/v1/packages/example:big/versions/1.1.0";
     assert_eq!(server.get_json(release).0, 404);
+    // Readiness says why it cannot serve; the process is still up.
+    let not_ready = assert_error(&server.get_json("/readyz"), 503, "not-ready");
+    assert!(not_ready.contains("blob store"), "{not_ready}");
+    assert_eq!(server.get_json("/healthz").0, 200);
 
     s3.set_cut(false);
+    assert_eq!(server.get_json("/readyz").0, 200);
     assert_eq!(server.get_bytes(content), (200, big(0)));
     assert_eq!(server.publish("example:big", "1.1.0", &big(1)).0, 201);
     assert_eq!(

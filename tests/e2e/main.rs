@@ -42,6 +42,7 @@ mod feed;
 mod limits;
 mod mirror;
 mod oci;
+mod operations;
 mod policy;
 mod publish;
 mod resolve;

@@ -96,6 +96,18 @@ pub struct ServeArgs {
     /// content and its publish before it expires (e.g. 1h, 30m, 10s).
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration)]
     pub unpublished_ttl: Duration,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of
+    /// their own (e.g. 127.0.0.1:9090). Default: no metrics listener; the
+    /// public listener never serves them.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// On SIGTERM or Ctrl-C, how long the requests in flight may take to
+    /// finish once no new connection is accepted (e.g. 30s, 2m); the process
+    /// then exits 0.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// The flags of `depot mirror`.

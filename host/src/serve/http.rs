@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use wasmtime::{Store, Trap};
@@ -23,7 +23,20 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::args::show_size;
+use super::metrics::{Exchange, Metrics, REQUEST_ID};
 use super::request::{self, Limits, RequestState, Storage};
+
+/// Whether the registry can serve: its store answers and its blob store is
+/// reachable; the reason when not.
+pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// What an operator watches the server through.
+pub struct Watched {
+    /// Where requests are counted and timed.
+    pub metrics: Arc<Metrics>,
+    /// What `/readyz` checks.
+    pub ready: Readiness,
+}
 
 /// Serves requests with instances of the pre-instantiated compositions.
 pub struct Server {
@@ -37,7 +50,8 @@ pub struct Server {
     read_only: Option<String>,
     /// One permit per request being handled (`--max-concurrent-requests`).
     permits: Arc<Semaphore>,
-    next_request: AtomicU64,
+    metrics: Arc<Metrics>,
+    ready: Readiness,
 }
 
 /// Why a request's handlers did not produce a response.
@@ -61,7 +75,9 @@ impl Server {
         limits: Limits,
         max_concurrent_requests: u32,
         read_only: Option<String>,
+        watched: Watched,
     ) -> Self {
+        let Watched { metrics, ready } = watched;
         Self {
             all,
             reads,
@@ -69,13 +85,21 @@ impl Server {
             storage,
             limits,
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
-            next_request: AtomicU64::new(1),
+            metrics,
+            ready,
         }
     }
 
-    /// Accepts HTTP/1.1 connections on `listener` until Ctrl-C.
-    pub async fn run(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        let shutdown = tokio::signal::ctrl_c();
+    /// Accepts HTTP/1.1 connections on `listener` until SIGTERM or Ctrl-C;
+    /// then stops accepting and lets the requests in flight finish, for up
+    /// to `grace`.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
+        let graceful = GracefulShutdown::new();
+        let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -88,40 +112,105 @@ impl Server {
                         continue;
                     }
                 },
-                _ = &mut shutdown => {
-                    tracing::info!("shutting down");
-                    return Ok(());
-                }
+                () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
             let server = self.clone();
+            let service = hyper::service::service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(req).await) }
+            });
+            // The timer makes hyper drop a client that sends its headers too
+            // slowly (30 s).
+            let connection = http1::Builder::new()
+                .keep_alive(true)
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let server = server.clone();
-                    async move { Ok::<_, Infallible>(server.handle(req).await) }
-                });
-                // The timer makes hyper drop a client that sends its
-                // headers too slowly (30 s).
-                if let Err(e) = http1::Builder::new()
-                    .keep_alive(true)
-                    .timer(TokioTimer::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
+                if let Err(e) = connection.await {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });
         }
+        drop(listener);
+        tracing::info!(
+            grace_seconds = grace.as_secs_f64(),
+            "shutting down: accepting no more connections, letting the requests in flight finish"
+        );
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("every request in flight finished; stopped"),
+            () = tokio::time::sleep(grace) => tracing::warn!(
+                "the shutdown grace period ended with requests still in flight; stopped"
+            ),
+        }
+        Ok(())
     }
 
-    /// Handles one request with a fresh instance of the handlers.
+    /// Handles one request: its id, its log line and its metrics around
+    /// what answers it.
     async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(request = id, method = %req.method(), uri = %req.uri(), "request");
+        let given = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok());
+        let id = self.metrics.request_id(given);
+        let exchange = self.metrics.exchange(req.method(), req.uri().path(), id);
+        let response = match req.uri().path() {
+            "/healthz" | "/readyz" => self.health(&req).await,
+            _ => {
+                let req = req.map(|body| exchange.count_request_body(body));
+                self.answer(req, &exchange).await
+            }
+        };
+        exchange.respond(response)
+    }
+
+    /// `/healthz`: the process is up. `/readyz`: the store answers and the
+    /// blob store is reachable; 503 with the reason otherwise.
+    async fn health(&self, req: &Request<Incoming>) -> Response<HyperOutgoingBody> {
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "health checks accept GET and HEAD",
+            );
+            response.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static("GET, HEAD"),
+            );
+            return response;
+        }
+        if req.uri().path() == "/healthz" {
+            return json_response(StatusCode::OK, r#"{"status":"up"}"#.to_string());
+        }
+        let ready = self.ready.clone();
+        match tokio::task::spawn_blocking(move || ready()).await {
+            Ok(Ok(())) => json_response(StatusCode::OK, r#"{"status":"ready"}"#.to_string()),
+            Ok(Err(reason)) => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                &format!("the registry cannot serve: {reason}"),
+            ),
+            Err(e) => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                &format!("the readiness check failed: {e}"),
+            ),
+        }
+    }
+
+    /// Answers one request with a fresh instance of the handlers.
+    async fn answer<B>(&self, req: Request<B>, exchange: &Exchange) -> Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+    {
+        let id = exchange.id().to_string();
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             // The semaphore is never closed.
-            return self.failure_response(Failure::HandlerFailed, id);
+            return self.failure_response(Failure::HandlerFailed, &id);
         };
+        let slot = self.metrics.slot_taken();
         let deadline = Instant::now() + self.limits.deadline;
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
         if let (false, Some(origin)) = (read, &self.read_only) {
@@ -151,32 +240,37 @@ impl Server {
         let out = match store.data_mut().http().new_response_outparam(sender) {
             Ok(out) => out,
             Err(e) => {
-                tracing::error!(request = id, error = ?e, "cannot pass the response to the handlers");
-                return self.failure_response(Failure::HandlerFailed, id);
+                tracing::error!(request_id = %id, error = ?e, "cannot pass the response to the handlers");
+                return self.failure_response(Failure::HandlerFailed, &id);
             }
         };
 
         // The handlers run in their own task, so they can keep writing the
         // body after the response head has gone out.
         let limits = self.limits.clone();
+        let metrics = self.metrics.clone();
+        let task_id = id.clone();
         let task = tokio::spawn(async move {
+            let id = task_id;
             let call = async {
                 let start = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
-                tracing::debug!(
-                    request = id,
-                    micros = start.elapsed().as_micros(),
-                    "instantiated the handlers"
-                );
+                metrics.instantiated(start.elapsed());
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)
                     .await
             };
             let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-            let result = classify(outcome, &store, id, &limits);
+            let result = classify(outcome, &store, &id, &limits);
+            match result {
+                Err(Failure::Deadline) => metrics.limit_hit("deadline"),
+                Err(Failure::MemoryLimit) => metrics.limit_hit("memory"),
+                _ => {}
+            }
             // Return the instance to the pool before letting another request in.
             drop(store);
+            drop(slot);
             drop(permit);
             result
         });
@@ -184,26 +278,26 @@ impl Server {
         match receiver.await {
             Ok(Ok(response)) => response,
             Ok(Err(code)) => {
-                tracing::error!(request = id, ?code, "a handler answered with an error code");
-                self.failure_response(Failure::HandlerFailed, id)
+                tracing::error!(request_id = %id, ?code, "a handler answered with an error code");
+                self.failure_response(Failure::HandlerFailed, &id)
             }
             // The handlers dropped the response without setting it: they
             // failed, or returned without answering.
             Err(_) => match task.await {
-                Ok(Err(failure)) => self.failure_response(failure, id),
+                Ok(Err(failure)) => self.failure_response(failure, &id),
                 Ok(Ok(())) => {
-                    tracing::error!(request = id, "the handlers returned without a response");
-                    self.failure_response(Failure::HandlerFailed, id)
+                    tracing::error!(request_id = %id, "the handlers returned without a response");
+                    self.failure_response(Failure::HandlerFailed, &id)
                 }
                 Err(e) => {
-                    tracing::error!(request = id, error = %e, "the handler task panicked");
-                    self.failure_response(Failure::HandlerFailed, id)
+                    tracing::error!(request_id = %id, error = %e, "the handler task panicked");
+                    self.failure_response(Failure::HandlerFailed, &id)
                 }
             },
         }
     }
 
-    fn failure_response(&self, failure: Failure, id: u64) -> Response<HyperOutgoingBody> {
+    fn failure_response(&self, failure: Failure, id: &str) -> Response<HyperOutgoingBody> {
         match failure {
             Failure::MemoryLimit => error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -241,25 +335,25 @@ impl Server {
 fn classify(
     outcome: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
     store: &Store<RequestState>,
-    id: u64,
+    id: &str,
     limits: &Limits,
 ) -> Result<(), Failure> {
     let error = match outcome {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(error)) => error,
         Err(_) => {
-            tracing::warn!(request = id, deadline = ?limits.deadline, "request deadline exceeded while waiting");
+            tracing::warn!(request_id = %id, deadline = ?limits.deadline, "request deadline exceeded while waiting");
             return Err(Failure::Deadline);
         }
     };
     if store.data().hit_memory_limit() {
-        tracing::warn!(request = id, limit = %show_size(limits.memory), "request memory limit exceeded");
+        tracing::warn!(request_id = %id, limit = %show_size(limits.memory), "request memory limit exceeded");
         Err(Failure::MemoryLimit)
     } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        tracing::warn!(request = id, deadline = ?limits.deadline, "request deadline exceeded");
+        tracing::warn!(request_id = %id, deadline = ?limits.deadline, "request deadline exceeded");
         Err(Failure::Deadline)
     } else {
-        tracing::error!(request = id, error = ?error, "a handler failed");
+        tracing::error!(request_id = %id, error = ?error, "a handler failed");
         Err(Failure::HandlerFailed)
     }
 }
@@ -303,4 +397,24 @@ fn json_response(status: StatusCode, body: String) -> Response<HyperOutgoingBody
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Resolves on SIGTERM (how service managers and Kubernetes stop a process)
+/// or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch for SIGTERM; stop with Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

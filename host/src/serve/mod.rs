@@ -7,7 +7,9 @@ mod compose;
 mod engine;
 mod http;
 mod manifest;
+mod metrics;
 mod request;
+mod timed;
 
 pub use self::args::{ComposeArgs, MirrorArgs};
 
@@ -21,8 +23,10 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 pub use self::args::ServeArgs;
 use self::args::show_size;
 use self::engine::{Compiled, EpochTicker};
-use self::http::Server;
+use self::http::{Readiness, Server, Watched};
+use self::metrics::Metrics;
 use self::request::{Limits, Storage};
+use self::timed::Timed;
 use crate::spin::SpinCtx;
 use crate::store::{Backend, StoreCtx};
 
@@ -38,24 +42,30 @@ pub struct Mirror {
     pub batch: u32,
 }
 
-/// Runs `depot serve` (or, with `mirror`, `depot mirror`) until Ctrl-C.
+/// Runs `depot serve` (or, with `mirror`, `depot mirror`) until SIGTERM or
+/// Ctrl-C.
 pub fn run(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(MIN_WORKERS, |n| n.get())
         .max(MIN_WORKERS);
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
-        .block_on(serve(args, mirror))
+        .context("cannot start the async runtime")?;
+    let served = runtime.block_on(serve(args, mirror));
+    // What is still running after a shutdown (requests the grace period cut
+    // off, the log follower) is dropped, not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let start = Instant::now();
+    let metrics = Arc::new(Metrics::new(args.max_concurrent_requests));
     let app = match &args.spin_app {
         Some(path) => App::spin(&args, path, mirror.is_some())?,
-        None => App::native(&args)?,
+        None => App::native(&args, &metrics)?,
     };
     let compose_time = start.elapsed();
 
@@ -146,6 +156,10 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         first_instances_ms = ms(instantiate_time),
         "serving"
     );
+    let ready = readiness(&storage, app.backend.clone());
+    if let Some(backend) = &app.backend {
+        tokio::spawn(follow_log(backend.clone(), metrics.clone()));
+    }
     let read_only = match (mirror, app.backend) {
         (Some(Mirror { origin, batch }), Some(backend)) => {
             let base = origin.base().to_string();
@@ -165,6 +179,15 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         let _ = writeln!(out, "Depot listening on http://{address}").and_then(|()| out.flush());
     }
 
+    if let Some(at) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(at).await.with_context(|| {
+            format!(
+                "cannot listen on {at} for metrics; choose another address with --metrics-listen"
+            )
+        })?;
+        tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
     let reads = read_half.map_or_else(|| all.clone(), |(pre, _)| pre);
     Arc::new(Server::new(
         all,
@@ -173,9 +196,76 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         limits,
         args.max_concurrent_requests,
         read_only,
+        Watched { metrics, ready },
     ))
-    .run(listener)
+    .run(listener, args.shutdown_grace)
     .await
+}
+
+/// What `/readyz` checks: on native storage, that the database answers a
+/// trivial query and the blob store a lookup; for a Spin build, that its
+/// key-value store and database answer.
+fn readiness(storage: &Storage, backend: Option<Arc<dyn Backend>>) -> Readiness {
+    match (storage, backend) {
+        (Storage::Spin(spin), _) => {
+            let spin = spin.clone();
+            Arc::new(move || spin.ready())
+        }
+        (Storage::Native(_), Some(backend)) => Arc::new(move || {
+            backend
+                .package_head("depot:readiness")
+                .map_err(|e| format!("the database does not answer ({e})"))?;
+            // A blob nobody stores: not found means the blob store answered.
+            let nobody = depot_protocol::Digest::sha256(&"0".repeat(64))
+                .map_err(|e| format!("cannot name a blob to look up ({e})"))?;
+            match backend.open_blob(&nobody, 0) {
+                Ok(_) | Err(crate::store::StoreError::NotFound(_)) => Ok(()),
+                Err(e) => Err(format!("the blob store does not answer ({e})")),
+            }
+        }),
+        (Storage::Native(_), None) => Arc::new(|| Ok(())),
+    }
+}
+
+/// Keeps the log's metrics current: its head, and the entries that land, by
+/// action (on a shared database, every instance's).
+async fn follow_log(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) {
+    let mut watch = backend.watch_log();
+    let mut seen = *watch.borrow_and_update();
+    metrics.log_head(seen);
+    while watch.changed().await.is_ok() {
+        let head = *watch.borrow_and_update();
+        while seen < head {
+            let reader = backend.clone();
+            let since = seen;
+            let page = tokio::task::spawn_blocking(move || reader.read_log(since, 1000)).await;
+            let Ok(Ok(entries)) = page else { break };
+            let Some(last) = entries.last().map(|e| e.seq) else {
+                break;
+            };
+            for logged in &entries {
+                metrics.log_entry(action_name(&logged.entry.action));
+            }
+            seen = last;
+        }
+        seen = seen.max(head);
+        metrics.log_head(head);
+    }
+}
+
+/// The kind of a log entry, as a metric label.
+fn action_name(action: &crate::store::Action) -> &'static str {
+    use crate::store::Action;
+    match action {
+        Action::Release(_) => "release",
+        Action::Yank => "yank",
+        Action::Unyank => "unyank",
+        Action::Annotate(_) => "annotate",
+        Action::Takedown(_) => "takedown",
+        Action::GrantKey(_) => "grant-key",
+        Action::RevokeKey(_) => "revoke-key",
+        Action::RequireSignatures(_) => "require-signatures",
+    }
 }
 
 /// Runs `depot compose`: writes the handlers the manifest names, composed with
@@ -224,7 +314,8 @@ struct App {
 
 impl App {
     /// The handlers the manifest names, composed here, on the embedded store.
-    fn native(args: &ServeArgs) -> anyhow::Result<Self> {
+    /// Its store calls are timed into `metrics`.
+    fn native(args: &ServeArgs, metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
         let location = crate::store::shared::Location {
             database: args.database.clone(),
             blobs: args
@@ -262,7 +353,10 @@ impl App {
         Ok(Self {
             composed: compose::compose(&handlers)?,
             composed_reads: compose::compose_reads(&handlers)?,
-            storage: Storage::Native(StoreCtx::new(backend.clone())),
+            storage: Storage::Native(StoreCtx::new(Arc::new(Timed::new(
+                backend.clone(),
+                metrics.clone(),
+            )))),
             backend: Some(backend),
         })
     }

@@ -36,10 +36,11 @@ pub struct Limits {
     /// Whether reads need a token (`depot serve --private`), for the api
     /// handler (`DEPOT_PRIVATE`).
     pub private: bool,
-    /// URL prefixes content sources may have, comma-separated, for the api
-    /// handler (`DEPOT_CONTENT_SOURCES`).
+    /// URL prefixes content sources may have, comma-separated, for the
+    /// publish handler (`DEPOT_CONTENT_SOURCES`).
     pub content_sources: Arc<str>,
-    /// How long an unpublished release lives (`DEPOT_UNPUBLISHED_TTL_MS`).
+    /// How long an unpublished release lives, for the publish handler
+    /// (`DEPOT_UNPUBLISHED_TTL_MS`).
     pub unpublished_ttl: Duration,
 }
 

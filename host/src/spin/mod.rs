@@ -114,6 +114,19 @@ impl SpinCtx {
     }
 
     /// A native connection to the build's `default` database.
+    /// Whether the build's database and key-value store answer a trivial
+    /// query (`/readyz`); the reason when not.
+    pub fn ready(&self) -> Result<(), String> {
+        depot_store::open_reader(self.connect(true).map_err(|e| e.to_string())?, random_bytes)
+            .map_err(|e| format!("the database does not answer ({e})"))?;
+        let kv = self
+            .key_value
+            .lock()
+            .map_err(|_| "the key-value store's connection was poisoned".to_string())?;
+        kv.query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(|e| format!("the key-value store does not answer ({e})"))
+    }
+
     fn connect(&self, reader: bool) -> Result<Box<dyn depot_store::Sql>, StoreError> {
         Ok(Box::new(Sqlite::open(&self.sqlite, reader)?))
     }
