@@ -367,3 +367,159 @@ fn the_shutdown_grace_period_bounds_the_wait() {
     // The poll was cut off, not answered.
     assert!(!matches!(poll.join().unwrap(), Ok(200)));
 }
+
+#[test]
+fn a_token_over_its_write_rate_gets_429_with_retry_after_and_others_do_not() {
+    let server = Server::start_with(ServerOptions {
+        args: vec!["--write-rate".into(), "3/h".into()],
+        ..ServerOptions::default()
+    });
+    // The operator's three writes: a token, two publishes.
+    let (status, made) = server.post(
+        "/v1/tokens",
+        &serde_json::json!({"namespaces": ["example"], "label": "ci"}),
+    );
+    assert_eq!(status, 201, "{made}");
+    let other = made["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
+        201
+    );
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
+
+    let over = server
+        .http()
+        .put(server.at("/v1/packages/example:greet/versions/1.2.0"))
+        .body(greeter_n(2))
+        .send()
+        .unwrap();
+    let wait: u64 = over.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 60 && wait <= 1200, "Retry-After {wait}");
+    let message = assert_error(&status_json(over), 429, "rate-limited");
+    assert!(message.contains("--write-rate"), "{message}");
+    // Refused before it ran: nothing was published.
+    assert_eq!(
+        server
+            .get_json("/v1/packages/example:greet/versions/1.2.0")
+            .0,
+        404
+    );
+    // Under /v2, in the OCI form.
+    let push = server
+        .http()
+        .post(server.at("/v2/example/greet/blobs/uploads/"))
+        .send()
+        .unwrap();
+    assert_eq!(push.status(), 429);
+    assert!(push.headers().contains_key("retry-after"));
+    let body: Value = push.json().unwrap();
+    assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS");
+    // Reads are not limited, and another token has its own budget.
+    assert_eq!(server.get_json("/v1/packages/example:greet").0, 200);
+    let (status, release) = status_json(
+        client_with_token(&other)
+            .put(server.at("/v1/packages/example:greet/versions/1.2.0"))
+            .body(greeter_n(2))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{release}");
+}
+
+#[test]
+fn a_token_may_have_only_so_many_uploads_in_flight() {
+    let server = Server::start_with(ServerOptions {
+        args: vec!["--max-uploads-per-token".into(), "1".into()],
+        ..ServerOptions::default()
+    });
+    let slow = {
+        let (url, token) = (
+            server.at("/v1/packages/example:greet/versions/1.0.0"),
+            server.token.clone(),
+        );
+        std::thread::spawn(move || {
+            let content = greeter_n(0);
+            let size = content.len() as u64;
+            let chunk = content.len().div_ceil(10);
+            let body = reqwest::blocking::Body::sized(
+                Slow {
+                    bytes: content,
+                    sent: 0,
+                    chunk,
+                    every: Duration::from_millis(200),
+                },
+                size,
+            );
+            status_json(
+                client_with_token(&token)
+                    .put(url)
+                    .body(body)
+                    .send()
+                    .unwrap(),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    let second = server
+        .http()
+        .put(server.at("/v1/packages/example:greet/versions/2.0.0"))
+        .body(greeter_n(1))
+        .send()
+        .unwrap();
+    assert!(second.headers().contains_key("retry-after"));
+    let message = assert_error(&status_json(second), 429, "too-many-uploads");
+    assert!(message.contains("--max-uploads-per-token"), "{message}");
+    // A write without a body is not an upload.
+    assert_eq!(server.get_json("/v1/stats").0, 200);
+    assert_eq!(slow.join().unwrap().0, 201);
+    // Once the first is done, the slot is free again.
+    assert_eq!(
+        server.publish("example:greet", "2.0.0", &greeter_n(1)).0,
+        201
+    );
+}
+
+#[test]
+fn a_huge_description_or_world_is_refused_naming_the_limit() {
+    let server = Server::start();
+    let description = "d".repeat(4 * 1024 * 1024);
+    let wordy = greeter(&Meta {
+        description: Some(&description),
+        ..Meta::default()
+    });
+    let message = assert_error(
+        &server.publish("example:wordy", "1.0.0", &wordy),
+        422,
+        "policy-rejected",
+    );
+    assert!(message.contains("65536 bytes"), "{message}");
+    // Just within the limit is fine.
+    let within = "d".repeat(64 * 1024);
+    let ok_size = greeter(&Meta {
+        description: Some(&within),
+        ..Meta::default()
+    });
+    assert_eq!(server.publish("example:wordy", "1.0.0", &ok_size).0, 201);
+
+    let imports: String = (0..10_001)
+        .map(|i| format!("  import call{i}: func();\n"))
+        .collect();
+    let wit = format!("package example:wide;\nworld wide {{\n{imports}}}\n");
+    let wide = component(&wit, "wide", &Meta::default());
+    let message = assert_error(
+        &server.publish("example:wide", "1.0.0", &wide),
+        422,
+        "policy-rejected",
+    );
+    assert!(
+        message.contains("10001 imports") && message.contains("10000"),
+        "{message}"
+    );
+}

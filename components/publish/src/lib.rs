@@ -215,6 +215,7 @@ fn publish(
             )));
         }
     }
+    depot_guest::policy_rules::check_metadata(&metadata)?;
     policy::check_release(name, version, &metadata)?;
     let oci = match oci {
         Some(pushed) => pushed,

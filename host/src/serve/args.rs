@@ -108,6 +108,17 @@ pub struct ServeArgs {
     /// then exits 0.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Writes (publishes, yanks, pushes, ...) one token may make, as a rate
+    /// with a burst of as many: 10/s, 600/m or 1000/h. Beyond it a write is
+    /// answered 429 with Retry-After. Default: no limit.
+    #[arg(long, value_name = "RATE", value_parser = super::throttle::Rate::parse)]
+    pub write_rate: Option<super::throttle::Rate>,
+
+    /// Uploads (writes with a body) one token may have in flight at once;
+    /// one more is answered 429. Default: no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_uploads_per_token: Option<u32>,
 }
 
 /// The flags of `depot mirror`.

@@ -25,6 +25,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use super::args::show_size;
 use super::metrics::{Exchange, Metrics, REQUEST_ID};
 use super::request::{self, Limits, RequestState, Storage};
+use super::throttle::Refusal;
 
 /// Whether the registry can serve: its store answers and its blob store is
 /// reachable; the reason when not.
@@ -216,6 +217,13 @@ impl Server {
         if let (false, Some(origin)) = (read, &self.read_only) {
             return read_only_response(req.uri().path(), origin);
         }
+        let upload = match &self.limits.throttle {
+            None => None,
+            Some(throttle) => match throttle.admit(req.method(), req.headers()) {
+                Ok(slot) => slot,
+                Err(refusal) => return throttled(req.uri().path(), &refusal),
+            },
+        };
         let pre = if read {
             self.reads.clone()
         } else {
@@ -271,6 +279,7 @@ impl Server {
             // Return the instance to the pool before letting another request in.
             drop(store);
             drop(slot);
+            drop(upload);
             drop(permit);
             result
         });
@@ -376,6 +385,54 @@ fn read_only_response(path: &str, origin: &str) -> Response<HyperOutgoingBody> {
         hyper::header::HeaderValue::from_static("GET, HEAD"),
     );
     response
+}
+
+/// 429 for a write over its token's limits, with `Retry-After`: in the OCI
+/// error form under `/v2`, else as docs/http-api.md describes.
+fn throttled(path: &str, refusal: &Refusal) -> Response<HyperOutgoingBody> {
+    let (code, message, wait) = match refusal {
+        Refusal::Rate { retry_after, rate } => (
+            "rate-limited",
+            format!(
+                "this token made its {} writes per {} already; retry after {} s, or ask the \
+                 operator to raise `depot serve --write-rate`",
+                rate.count,
+                show_unit(rate.per),
+                retry_after.as_secs_f64().ceil()
+            ),
+            retry_after.as_secs_f64().ceil().max(1.0),
+        ),
+        Refusal::Uploads { limit } => (
+            "too-many-uploads",
+            format!(
+                "this token has {limit} uploads in flight, the most it may have at once; wait \
+                 for one to finish, or ask the operator to raise `depot serve \
+                 --max-uploads-per-token`"
+            ),
+            1.0,
+        ),
+    };
+    let mut response = if path == "/v2" || path.starts_with("/v2/") {
+        let body =
+            serde_json::json!({ "errors": [{ "code": "TOOMANYREQUESTS", "message": message }] });
+        json_response(StatusCode::TOO_MANY_REQUESTS, body.to_string())
+    } else {
+        error_response(StatusCode::TOO_MANY_REQUESTS, code, &message)
+    };
+    response.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from(wait as u64),
+    );
+    response
+}
+
+/// `per` as a rate's unit: second, minute or hour.
+fn show_unit(per: Duration) -> &'static str {
+    match per.as_secs() {
+        1 => "second",
+        60 => "minute",
+        _ => "hour",
+    }
 }
 
 /// A JSON error response as docs/http-api.md describes.

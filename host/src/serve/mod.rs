@@ -9,6 +9,7 @@ mod http;
 mod manifest;
 mod metrics;
 mod request;
+mod throttle;
 mod timed;
 
 pub use self::args::{ComposeArgs, MirrorArgs};
@@ -26,6 +27,7 @@ use self::engine::{Compiled, EpochTicker};
 use self::http::{Readiness, Server, Watched};
 use self::metrics::Metrics;
 use self::request::{Limits, Storage};
+use self::throttle::Throttle;
 use self::timed::Timed;
 use crate::spin::SpinCtx;
 use crate::store::{Backend, StoreCtx};
@@ -95,6 +97,7 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         private: args.private,
         content_sources: args.content_source.join(",").into(),
         unpublished_ttl: args.unpublished_ttl,
+        throttle: Throttle::new(args.write_rate, args.max_uploads_per_token),
     };
     // A mirror takes no writes: it needs a token only to be read privately.
     if mirror.is_none() || args.private {

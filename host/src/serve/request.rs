@@ -9,6 +9,7 @@ use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::throttle::Throttle;
 use crate::spin::{self, SpinCtx, SpinView};
 use crate::store::{self, StoreCtx, StoreView};
 
@@ -42,6 +43,9 @@ pub struct Limits {
     /// How long an unpublished release lives, for the publish handler
     /// (`DEPOT_UNPUBLISHED_TTL_MS`).
     pub unpublished_ttl: Duration,
+    /// Per-token limits on writes (`--write-rate`,
+    /// `--max-uploads-per-token`), when the operator set any.
+    pub throttle: Option<Arc<Throttle>>,
 }
 
 /// The `T` of each request's `Store`.
