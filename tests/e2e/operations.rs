@@ -264,6 +264,37 @@ impl Read for Slow {
     }
 }
 
+/// Publishes `content` as `example:greet` `version` with a body that takes
+/// about 2 s to arrive, in a thread; its answer.
+fn slow_publish(
+    server: &Server,
+    version: &str,
+    content: Vec<u8>,
+) -> std::thread::JoinHandle<(u16, Value)> {
+    let url = server.at(&format!("/v1/packages/example:greet/versions/{version}"));
+    let token = server.token.clone();
+    std::thread::spawn(move || {
+        let size = content.len() as u64;
+        let chunk = content.len().div_ceil(10);
+        let body = reqwest::blocking::Body::sized(
+            Slow {
+                bytes: content,
+                sent: 0,
+                chunk,
+                every: Duration::from_millis(200),
+            },
+            size,
+        );
+        status_json(
+            client_with_token(&token)
+                .put(url)
+                .body(body)
+                .send()
+                .unwrap(),
+        )
+    })
+}
+
 #[test]
 fn sigterm_stops_accepting_and_lets_requests_in_flight_finish() {
     let mut server = Server::start_with(ServerOptions {
@@ -280,33 +311,7 @@ fn sigterm_stops_accepting_and_lets_requests_in_flight_finish() {
     // A publish whose content takes about 2 s to arrive, and a long poll of
     // the feed that waits 3 s: both in flight when SIGTERM comes.
     let content = greeter_n(1);
-    let publish = {
-        let (url, token, content) = (
-            server.at("/v1/packages/example:greet/versions/1.1.0"),
-            token.clone(),
-            content.clone(),
-        );
-        std::thread::spawn(move || {
-            let size = content.len() as u64;
-            let chunk = content.len().div_ceil(10);
-            let body = reqwest::blocking::Body::sized(
-                Slow {
-                    bytes: content,
-                    sent: 0,
-                    chunk,
-                    every: Duration::from_millis(200),
-                },
-                size,
-            );
-            status_json(
-                client_with_token(&token)
-                    .put(url)
-                    .body(body)
-                    .send()
-                    .unwrap(),
-            )
-        })
-    };
+    let publish = slow_publish(&server, "1.1.0", content.clone());
     let poll = {
         let url = server.at("/v1/feed?since=2&wait=3");
         std::thread::spawn(move || status_json(client().get(url).send().unwrap()))
@@ -439,33 +444,7 @@ fn a_token_may_have_only_so_many_uploads_in_flight() {
         args: vec!["--max-uploads-per-token".into(), "1".into()],
         ..ServerOptions::default()
     });
-    let slow = {
-        let (url, token) = (
-            server.at("/v1/packages/example:greet/versions/1.0.0"),
-            server.token.clone(),
-        );
-        std::thread::spawn(move || {
-            let content = greeter_n(0);
-            let size = content.len() as u64;
-            let chunk = content.len().div_ceil(10);
-            let body = reqwest::blocking::Body::sized(
-                Slow {
-                    bytes: content,
-                    sent: 0,
-                    chunk,
-                    every: Duration::from_millis(200),
-                },
-                size,
-            );
-            status_json(
-                client_with_token(&token)
-                    .put(url)
-                    .body(body)
-                    .send()
-                    .unwrap(),
-            )
-        })
-    };
+    let slow = slow_publish(&server, "1.0.0", greeter_n(0));
     std::thread::sleep(Duration::from_millis(600));
     let second = server
         .http()
