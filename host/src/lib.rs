@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod logs;
 mod mirror;
 mod serve;
 mod spin;
@@ -61,16 +62,33 @@ pub fn main() -> anyhow::Result<()> {
     // request (a content source) would panic. Installing one fails only when
     // one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Logs go to stderr, filtered by RUST_LOG (default: info).
-    let logs = tracing_subscriber::fmt()
+    // Logs go to stderr, buffered, filtered by RUST_LOG (default: info).
+    let logs = logs::Logs::start();
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr);
+        .with_writer(logs.clone())
+        // Colours only for a person at a terminal, not in a collector's file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
     }
+    logs::install(
+        logs.clone(),
+        match cli.log_format {
+            LogFormat::Text => logs::Format::Text,
+            LogFormat::Json => logs::Format::Json,
+        },
+    );
+    let result = run(cli);
+    logs.flush();
+    result
+}
+
+/// Runs the command `cli` names.
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, None),
         Command::Mirror(args) => {

@@ -70,6 +70,7 @@ pub mod db;
 pub mod entries;
 pub mod error;
 pub mod log;
+pub mod migrate;
 pub mod oci;
 #[cfg(any(feature = "postgres", all(test, not(target_family = "wasm"))))]
 pub mod postgres_driver;
@@ -86,8 +87,8 @@ pub use db::{Db, Random, Sql, Value};
 use depot_protocol::tlog::NoteSigner;
 pub use error::{During, StoreError};
 
-/// Opens the registry database behind `sql`: its tables created, its
-/// indexes rebuilt first if they were derived by another version of
+/// Opens the registry database behind `sql`: its schema migrated
+/// ([`migrate`]), its indexes rebuilt first if they were derived by another version of
 /// [`log`]'s rules, and its transparency log set up if it is not yet (a
 /// database from before it, or a new one) with a new checkpoint key. Keys and
 /// token secrets are drawn from `random`.
@@ -104,6 +105,7 @@ pub fn open_with_key(
     key: Option<&NoteSigner>,
 ) -> Result<Db, StoreError> {
     let db = Db::new(sql, random);
+    migrate::migrate(&db)?;
     let (version, text_index, tlog_ready) = db.open_state()?;
     db.set_text_index(text_index);
     if version != sql::INDEX_VERSION {

@@ -1221,6 +1221,8 @@ fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires(engine: Engi
 }
 
 on_every_engine!(
+    migrations_run_once_each_in_order_even_for_instances_opening_together,
+    a_database_a_newer_depot_migrated_is_refused,
     racing_appends_for_one_version_let_exactly_one_win,
     an_append_at_a_stale_head_is_refused_with_the_current_head,
     a_refused_release_leaves_nothing_behind,
@@ -1248,3 +1250,60 @@ on_every_engine!(
     tokens_are_kept_as_hashes_and_grant_only_their_namespaces,
     a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires,
 );
+
+fn migrations_run_once_each_in_order_even_for_instances_opening_together(engine: Engine) {
+    let file = TempDb::new(engine);
+    // Four instances open the new database at once.
+    let opened: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| crate::open(file.connect(), not_so_random).map(drop)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    let versions: Vec<i64> = file
+        .connect()
+        .run(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|row| match row[0] {
+            Value::Integer(n) => n,
+            ref other => panic!("a version is {other:?}"),
+        })
+        .collect();
+    let expected: Vec<i64> = (1..=crate::migrate::LATEST).collect();
+    assert_eq!(versions, expected);
+    // What the last migration made is there.
+    let db = file.open();
+    assert!(crate::migrate::migrate(&db).unwrap().is_empty());
+    let index = match engine {
+        Engine::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE name = 'uploads_by_touched'",
+        Engine::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'uploads_by_touched'"
+        }
+    };
+    assert_eq!(
+        file.connect().run(index, &[]).unwrap()[0][0],
+        Value::Integer(1)
+    );
+}
+
+fn a_database_a_newer_depot_migrated_is_refused(engine: Engine) {
+    let file = TempDb::new(engine);
+    drop(file.open());
+    file.execute(
+        "INSERT INTO schema_migrations (version, applied, about) VALUES (99, 0, 'the future')",
+        &[],
+    );
+    let Err(refused) = crate::open(file.connect(), not_so_random) else {
+        panic!("a database at schema version 99 was opened");
+    };
+    let message = refused.to_string();
+    assert!(
+        message.contains("schema version 99") && message.contains("newer Depot"),
+        "{message}"
+    );
+}

@@ -82,6 +82,32 @@ pub enum Runtime {
     Shared,
 }
 
+/// Copies the directory `from`, and everything in it, into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The first column of the rows `sql` gives on the SQLite database `db`,
+/// as whole numbers.
+pub fn sqlite_ints(db: &Path, sql: &str) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn.prepare(sql).unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 impl Runtime {
     /// Runs `sql` on the registry database of a registry whose `--data` is
     /// `data`, behind its back; returns how many rows it changed.
@@ -369,13 +395,14 @@ impl Server {
         let log = options.log;
         // Keep draining stderr so the server never blocks on a full pipe; keep
         // its first lines, to report why it did not start.
+        let echo = std::env::var_os("DEPOT_TEST_LOG").is_some();
         std::thread::spawn(move || {
             let mut early = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(log) = &log {
                     let _ = log.send(line.clone());
                 }
-                if std::env::var_os("DEPOT_TEST_LOG").is_some() {
+                if echo {
                     eprintln!("[depot] {line}");
                 }
                 if early.len() < 200 {

@@ -50,4 +50,5 @@ mod search;
 mod signing;
 mod spin_toml;
 mod transparency;
+mod upgrade;
 mod web;

@@ -256,19 +256,6 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
     get_ok(&server, "example:greet@1.0.0", "greet-1.1.0.wasm");
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn verify_finds_a_release_or_log_entry_altered_in_the_database(runtime: Runtime) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(ServerOptions {

@@ -263,7 +263,13 @@ impl Server {
             let call = async {
                 let start = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
-                metrics.instantiated(start.elapsed());
+                let took = start.elapsed();
+                metrics.instantiated(took);
+                tracing::debug!(
+                    request_id = %id,
+                    micros = took.as_micros(),
+                    "instantiated the handlers"
+                );
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)

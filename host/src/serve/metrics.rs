@@ -369,18 +369,16 @@ impl Exchange {
             .observe(took.as_secs_f64());
         metrics.bytes_in.get_or_create(&class).inc_by(bytes_in);
         metrics.bytes_out.get_or_create(&class).inc_by(bytes_out);
-        tracing::info!(
-            target: "depot::request",
-            request_id = %self.id,
-            method = self.method,
-            class = self.class,
-            path = %self.path,
+        crate::logs::request_line(&crate::logs::RequestLine {
+            request_id: &self.id,
+            method: self.method,
+            class: self.class,
+            path: &self.path,
             status,
-            duration_ms = took.as_secs_f64() * 1e3,
+            duration_ms: took.as_secs_f64() * 1e3,
             bytes_in,
             bytes_out,
-            "request"
-        );
+        });
     }
 }
 
