@@ -40,7 +40,7 @@ fn main() {
 /// server itself times it (debug log), over sequential small GETs.
 fn instantiation_cost() {
     let (tx, rx) = std::sync::mpsc::channel();
-    let server = Server::start_with(ServerOptions {
+    let mut server = Server::start_with(ServerOptions {
         env: vec![("RUST_LOG".into(), "info,depot::serve::http=debug".into())],
         log: Some(tx),
         ..ServerOptions::default()
@@ -50,6 +50,8 @@ fn instantiation_cost() {
         let response = http.get(server.at("/v1/packages")).send().expect("GET");
         assert_eq!(response.status(), 200);
     }
+    // Stopped as an operator would, so it writes out every line it logged.
+    server.terminate(Duration::from_secs(60));
     drop(server);
     let mut samples: Vec<Duration> = rx
         .try_iter()
