@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -185,3 +186,210 @@ fn every_acknowledged_publish_was_fsynced_before_its_response() {
         );
     }
 }
+
+/// One publish of the crash test's stream: how it was sent, and what.
+#[derive(Debug, Clone)]
+struct Sent {
+    name: &'static str,
+    version: String,
+    bytes: Vec<u8>,
+}
+
+/// Publishes `bytes` as `name@version` at `url` with `token` in one of the
+/// three ways a release arrives (`kind` 0: one PUT; 1: the two-phase
+/// publish; 2: an OCI push); whether it was acknowledged. A connection cut
+/// off (the server was killed) is not an acknowledgement.
+fn publish_one(
+    url: &str,
+    token: &str,
+    kind: usize,
+    name: &str,
+    version: &str,
+    bytes: &[u8],
+) -> bool {
+    use serde_json::json;
+    let http = client_with_token(token);
+    let ok = |response: reqwest::Result<reqwest::blocking::Response>, want: u16| {
+        response.is_ok_and(|r| r.status().as_u16() == want)
+    };
+    let digest = format!("sha256:{}", sha256_hex(bytes));
+    match kind {
+        0 => ok(
+            http.put(format!("{url}/v1/packages/{name}/versions/{version}"))
+                .body(bytes.to_vec())
+                .send(),
+            201,
+        ),
+        1 => {
+            let manifest = json!({
+                "packageType": "component",
+                "name": name,
+                "version": version,
+                "contentDigest": {"sha256": sha256_hex(bytes)},
+            });
+            let release = format!("{url}/v1/packages/{name}/versions/{version}");
+            ok(
+                http.post(format!("{url}/v1/releases"))
+                    .body(manifest.to_string())
+                    .send(),
+                201,
+            ) && ok(
+                http.put(format!("{release}/unpublished/content"))
+                    .body(bytes.to_vec())
+                    .send(),
+                200,
+            ) && ok(http.post(release).json(&json!({})).send(), 201)
+        }
+        _ => {
+            let repository = name.replace(':', "/");
+            let config = serde_json::to_vec(&json!({
+                "created": "2026-01-01T00:00:00Z",
+                "architecture": "wasm",
+                "os": "wasip2",
+                "layerDigests": [digest],
+            }))
+            .unwrap();
+            let config_digest = format!("sha256:{}", sha256_hex(&config));
+            let upload = |blob: &[u8], digest: &str| {
+                ok(
+                    http.post(format!(
+                        "{url}/v2/{repository}/blobs/uploads/?digest={digest}"
+                    ))
+                    .body(blob.to_vec())
+                    .send(),
+                    201,
+                )
+            };
+            let manifest = json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.wasm.config.v0+json",
+                    "digest": config_digest,
+                    "size": config.len(),
+                },
+                "layers": [{
+                    "mediaType": "application/wasm",
+                    "digest": digest,
+                    "size": bytes.len(),
+                }],
+            });
+            upload(&config, &config_digest)
+                && upload(bytes, &digest)
+                && ok(
+                    http.put(format!("{url}/v2/{repository}/manifests/{version}"))
+                        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                        .body(serde_json::to_vec(&manifest).unwrap())
+                        .send(),
+                    201,
+                )
+        }
+    }
+}
+
+/// The crash test: a stream of publishes of all three kinds, the server
+/// SIGKILLed at a random moment, twenty times in a row. After each restart
+/// every acknowledged publish is there with its bytes, every publish that
+/// was cut off is there whole or not at all, `depot verify` is clean and the
+/// signed checkpoint extends the one seen before the kill.
+fn killed_twenty_times_it_loses_nothing_acknowledged(runtime: Runtime) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let names = ["example:one", "example:two", "example:oci"];
+    let mut acknowledged: Vec<Sent> = Vec::new();
+    let mut cut_off: Vec<Sent> = Vec::new();
+    let mut token = None;
+    // A fixed sequence of pauses: the test is the same on every run.
+    let mut seed: u64 = 0x5eed;
+    for round in 0..20 {
+        let server = Server::start_with(ServerOptions {
+            runtime,
+            data: Some(data.clone()),
+            config: Some(config.clone()),
+            token: token.clone(),
+            ..ServerOptions::default()
+        });
+        token = Some(server.token.clone());
+        // What was acknowledged is there, byte for byte; what was cut off
+        // is whole or absent.
+        for sent in &acknowledged {
+            let path = format!(
+                "/v1/packages/{}/versions/{}/content",
+                sent.name, sent.version
+            );
+            assert_eq!(
+                server.get_bytes(&path),
+                (200, sent.bytes.clone()),
+                "round {round}: acknowledged {sent:?}"
+            );
+        }
+        for sent in cut_off.drain(..) {
+            let path = format!(
+                "/v1/packages/{}/versions/{}/content",
+                sent.name, sent.version
+            );
+            let (status, bytes) = server.get_bytes(&path);
+            assert!(
+                status == 404 || (status == 200 && bytes == sent.bytes),
+                "round {round}: a publish cut off is half there: {status} for {sent:?}"
+            );
+            if status == 200 {
+                acknowledged.push(sent);
+            }
+        }
+        // Every entry against its checkpoint, and the checkpoint against
+        // the one this client saw before the kill.
+        let said = ok(server.cli(&["verify"]));
+        assert!(said.contains("log entries match"), "round {round}: {said}");
+
+        let (url, secret) = (server.url.clone(), server.token.clone());
+        let first = round * 1000;
+        let stream = std::thread::spawn(move || {
+            let mut sent = Vec::new();
+            for i in 0.. {
+                let kind = i % 3;
+                let release = Sent {
+                    name: names[kind],
+                    version: format!("1.0.{}", first + i),
+                    bytes: greeter_n(first + i),
+                };
+                let done = publish_one(
+                    &url,
+                    &secret,
+                    kind,
+                    release.name,
+                    &release.version,
+                    &release.bytes,
+                );
+                sent.push((release, done));
+                if !done {
+                    break;
+                }
+            }
+            sent
+        });
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(100 + (seed >> 33) % 400));
+        drop(server); // SIGKILL
+        for (release, done) in stream.join().unwrap() {
+            if done {
+                acknowledged.push(release);
+            } else {
+                cut_off.push(release);
+            }
+        }
+    }
+    // Every kind of publish was acknowledged, many times over.
+    for name in names {
+        let n = acknowledged.iter().filter(|s| s.name == name).count();
+        assert!(n >= 5, "{name}: {n} acknowledged");
+    }
+    eprintln!(
+        "{runtime:?}: {} publishes acknowledged over 20 kills",
+        acknowledged.len()
+    );
+}
+
+on_every_runtime!(killed_twenty_times_it_loses_nothing_acknowledged);
