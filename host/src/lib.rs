@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod backup;
 mod client;
 mod logs;
 mod mirror;
@@ -50,6 +51,12 @@ enum Command {
     /// Compose the handlers with a store component (spin-store) into one
     /// component for Spin: the app `spin.toml` serves.
     Compose(serve::ComposeArgs),
+    /// Back up a registry on embedded storage while it serves: a consistent
+    /// snapshot of its database, its checkpoint key and every blob the
+    /// snapshot names.
+    Backup(backup::BackupArgs),
+    /// Make a data directory from a backup, for `depot serve --data`.
+    Restore(backup::RestoreArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -103,6 +110,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Compose(args) => serve::compose_app(args),
+        Command::Backup(args) => backup::backup(&args),
+        Command::Restore(args) => backup::restore(&args),
         Command::Client(command) => {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -753,6 +753,17 @@ pub struct Meta<'a> {
     pub padding: usize,
 }
 
+/// A greeter component of over 64 KiB, distinct for each `n`: past the 16
+/// KiB a registry keeps in its database, so its content is a blob file (or
+/// object) of its own.
+pub fn big_greeter(n: usize) -> Vec<u8> {
+    greeter(&Meta {
+        description: Some(&format!("big {n}")),
+        padding: 64 * 1024,
+        ..Meta::default()
+    })
+}
+
 /// A real component whose world is `world` in the WIT package `wit`.
 pub fn component(wit: &str, world: &str, meta: &Meta) -> Vec<u8> {
     component_in(wit_parser::Resolve::default(), wit, world, meta)

@@ -488,13 +488,7 @@ fn a_bucket_that_goes_away_is_a_503_to_retry_and_the_instance_recovers() {
         ..ServerOptions::default()
     });
     // Past the size kept in the database: the content is in the bucket.
-    let big = |n: usize| {
-        greeter(&Meta {
-            description: Some(&format!("big {n}")),
-            padding: 64 * 1024,
-            ..Meta::default()
-        })
-    };
+    let big = big_greeter;
     assert_eq!(server.publish("example:big", "1.0.0", &big(0)).0, 201);
 
     s3.set_cut(true);
