@@ -144,7 +144,6 @@ async fn text(browser: &Client, css: &str) -> String {
         .expect("text")
 }
 
-/// Clicks the element `locator` finds.
 /// Clicks a link or button that leads to another page, and waits until the
 /// browser is there (a click returns before the navigation it starts ends).
 async fn click(browser: &Client, locator: Locator<'_>) {
@@ -156,11 +155,17 @@ async fn click(browser: &Client, locator: Locator<'_>) {
         .click()
         .await
         .expect("click");
+    left(browser, before.as_str()).await;
+}
+
+/// Waits until the browser has left the page at `before`: what a click or
+/// a submitted form started has arrived.
+async fn left(browser: &Client, before: &str) {
     let start = Instant::now();
-    while browser.current_url().await.expect("url") == before {
+    while browser.current_url().await.expect("url").as_str() == before {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "the click on a link left the browser on {before}"
+            "the browser stayed on {before}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -417,6 +422,7 @@ fn a_published_package_is_found_read_and_downloaded_in_a_browser() {
         // Without JavaScript: the search form and the links still work.
         let plain = driver.browser(1280, false).await;
         plain.goto(&server.url).await.unwrap();
+        let home = plain.current_url().await.unwrap();
         plain
             .find(Locator::Css("#site-search"))
             .await
@@ -424,6 +430,7 @@ fn a_published_package_is_found_read_and_downloaded_in_a_browser() {
             .send_keys("other\n")
             .await
             .unwrap();
+        left(&plain, home.as_str()).await;
         assert_eq!(plain.current_url().await.unwrap().query(), Some("q=other"));
         click(&plain, Locator::LinkText("example:other")).await;
         assert_eq!(text(&plain, "h1").await, "example:other 0.1.0");
