@@ -1181,7 +1181,13 @@ fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces(engine: Engine) {
         .into_iter()
         .map(|t| t.id)
         .collect();
-    assert_eq!(listed, [info.id.clone(), operator.id]);
+    // In creation order; two made in the same millisecond, by id.
+    let mut expected = [
+        (info.created, info.id.clone()),
+        (operator.created, operator.id.clone()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected.map(|(_, id)| id));
 
     let revoked = tokens::revoke(&db, &info.id).unwrap();
     let when = revoked.revoked.expect("revoked");
