@@ -84,15 +84,6 @@ pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
     })
 }
 
-/// Refuses a reader's connection to a database a newer Depot migrated.
-pub fn check(db: &Db) -> Result<(), StoreError> {
-    let current = db.one(CURRENT, &[], MIGRATING)?.i64(0)?;
-    if current > LATEST {
-        return Err(StoreError::BadRequest(newer(current)));
-    }
-    Ok(())
-}
-
 fn newer(current: i64) -> String {
     format!(
         "the registry database is at schema version {current}, made by a newer Depot; this \
