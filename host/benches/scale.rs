@@ -167,7 +167,13 @@ fn fill(data: &Path, location: &Location, packages: usize) {
     let start = Instant::now();
     for i in 0..packages {
         for v in 0..VERSIONS {
-            let digest = format!("sha256:{}", sha256_hex(format!("{i}-{v}").as_bytes()));
+            // The content is stored first: a release naming content that
+            // is not stored is refused.
+            let content = format!("{i}-{v}");
+            let mut blob = store.create_blob().expect("create a blob");
+            blob.write(content.as_bytes()).expect("write a blob");
+            blob.finish().expect("store a blob");
+            let digest = format!("sha256:{}", sha256_hex(content.as_bytes()));
             let mut exports = vec![format!("scale:iface{}/api@1.{v}.0", i % INTERFACES)];
             if i % 10 == 0 {
                 exports.push("wasi:http/incoming-handler@0.2.0".into());

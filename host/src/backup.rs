@@ -163,43 +163,14 @@ fn snapshot(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every digest the database `db` names: releases' content, OCI manifests
-/// and configs, other OCI manifests and what they reference, blobs linked
-/// into repositories and unpublished releases' content.
+/// Every blob the database snapshot at `db` names (what garbage collection
+/// keeps: `depot_store::host::gc::live_blobs`).
 fn named_blobs(db: &Path) -> anyhow::Result<BTreeSet<String>> {
-    let conn = rusqlite::Connection::open(db)?;
-    let mut named = BTreeSet::new();
-    let texts = |sql: &str| -> anyhow::Result<Vec<String>> {
-        let mut statement = conn.prepare(sql)?;
-        let rows = statement.query_map([], |row| row.get::<_, Option<String>>(0))?;
-        Ok(rows
-            .filter_map(Result::transpose)
-            .collect::<Result<_, _>>()?)
-    };
-    named.extend(texts("SELECT digest FROM releases")?);
-    for oci in texts("SELECT oci FROM releases")? {
-        let value: serde_json::Value = serde_json::from_str(&oci).unwrap_or_default();
-        for field in ["manifest", "config"] {
-            if let Some(digest) = value[field].as_str() {
-                named.insert(digest.to_string());
-            }
-        }
-    }
-    named.extend(texts("SELECT digest FROM oci_manifests")?);
-    for refs in texts("SELECT refs FROM oci_manifests")? {
-        let list: Vec<String> = serde_json::from_str(&refs).unwrap_or_default();
-        named.extend(list);
-    }
-    named.extend(texts("SELECT digest FROM oci_blobs")?);
-    for record in texts("SELECT record FROM pending_releases")? {
-        let value: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
-        for field in ["content_digest", "contentDigest"] {
-            if let Some(digest) = value[field].as_str() {
-                named.insert(digest.to_string());
-            }
-        }
-    }
-    Ok(named)
+    let sql = depot_store::rusqlite_driver::Sqlite::open(db, true)?;
+    let db = depot_store::Db::new(Box::new(sql), depot_store::host::embedded::random_bytes);
+    Ok(depot_store::host::gc::live_blobs(&db)?
+        .into_iter()
+        .collect())
 }
 
 /// Where the blob `digest` is under a data directory, if it is a digest.

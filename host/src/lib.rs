@@ -8,6 +8,7 @@
 
 mod backup;
 mod client;
+mod gc;
 mod logs;
 mod mirror;
 mod serve;
@@ -57,6 +58,10 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Make a data directory from a backup, for `depot serve --data`.
     Restore(backup::RestoreArgs),
+    /// Remove what nothing uses, while the registry serves: unpublished
+    /// releases past their expiry, abandoned uploads, unreferenced blobs and
+    /// unused compiled handlers, each only once older than the grace period.
+    Gc(gc::GcArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -112,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compose(args) => serve::compose_app(args),
         Command::Backup(args) => backup::backup(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Gc(args) => gc::run(&args),
         Command::Client(command) => {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

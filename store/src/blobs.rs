@@ -208,7 +208,7 @@ impl BlobWriter {
                 let digest = Digest::sha256(&hex::encode(Sha256::digest(&bytes)))?;
                 db.execute(
                     sql::PUT_SMALL_BLOB,
-                    params![digest.as_str(), bytes.as_slice()],
+                    params![digest.as_str(), bytes.as_slice(), now_millis()],
                     "storing a small blob",
                 )?;
                 Ok(digest)

@@ -23,6 +23,7 @@ mod cache;
 #[cfg(feature = "rusqlite")]
 pub mod embedded;
 pub mod files;
+pub mod gc;
 pub mod kv_blobs;
 #[cfg(feature = "s3")]
 pub mod s3;
@@ -38,7 +39,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 use crate::entries::MAX_PAGE;
 
 pub use self::backend::{Backend, BlobRead, BlobWrite, MAX_CHUNK, UploadWrite};
-pub use self::sql_backend::{BlobStore, SMALL_BLOB, SqlBackend, Wakeup};
+pub use self::sql_backend::{BlobStore, SMALL_BLOB, SqlBackend, StoredBlob, Wakeup};
 pub use crate::StoreError;
 /// The WIT `error` a store call returns: what a host calling a store
 /// component's exports gets back.

@@ -26,11 +26,24 @@ pub fn package_head(db: &Db, name: &str) -> Result<u64, StoreError> {
 /// leaf of the transparency log, with a new signed checkpoint, in one
 /// transaction.
 pub fn append(db: &Db, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
+    append_checked(db, entry, expected_head, |_, _| Ok(()))
+}
+
+/// [`append`], with `check` run on the entry inside its transaction, once
+/// the database's write lock is held: what it finds (the content a release
+/// names is stored, say) stays true until the entry has landed.
+pub fn append_checked(
+    db: &Db,
+    entry: Entry,
+    expected_head: u64,
+    check: impl FnOnce(&Db, &Entry) -> Result<(), StoreError>,
+) -> Result<LogEntry, StoreError> {
     commit(db, |tx, last| {
         let current = package_head(tx, &entry.name)?;
         if current != expected_head {
             return Err(StoreError::HeadMoved { current });
         }
+        check(tx, &entry)?;
         Ok(LogEntry {
             seq: last + 1,
             time: now_millis(),

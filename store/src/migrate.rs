@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         about: "uploads by when they were last written to, to find abandoned ones",
         statements: &["CREATE INDEX IF NOT EXISTS uploads_by_touched ON uploads (touched)"],
     },
+    Migration {
+        version: 3,
+        about: "when each small blob was last written, so garbage collection spares content a \
+                publish has just written again",
+        statements: &["ALTER TABLE small_blobs ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"],
+    },
 ];
 
 /// The schema version this build brings a database to.

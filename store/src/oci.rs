@@ -20,9 +20,21 @@ fn oci_manifest_from_row(row: &Row) -> Result<OciManifest, StoreError> {
 
 /// See `store.put-oci-manifest`.
 pub fn put_manifest(db: &Db, manifest: &OciManifest, tag: Option<&str>) -> Result<(), StoreError> {
+    put_manifest_checked(db, manifest, tag, |_| Ok(()))
+}
+
+/// [`put_manifest`], with `check` run inside its transaction once the
+/// database's write lock is held (see [`crate::log::append_checked`]).
+pub fn put_manifest_checked(
+    db: &Db,
+    manifest: &OciManifest,
+    tag: Option<&str>,
+    check: impl FnOnce(&Db) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     const STORING: &str = "storing an OCI manifest";
     let refs = serde_json::to_string(&manifest.references).during(STORING)?;
     db.transaction(STORING, |tx| {
+        check(tx)?;
         tx.execute(
             sql::PUT_OCI_MANIFEST,
             params![

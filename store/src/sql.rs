@@ -331,10 +331,28 @@ pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE di
      AND takedown_seq IS NULL)";
 
 // Small blobs.
-pub const PUT_SMALL_BLOB: &str =
-    "INSERT INTO small_blobs (digest, bytes) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+/// A write of content already stored moves its `touched` time on, so garbage
+/// collection counts it as new (a publish is about to name it).
+pub const PUT_SMALL_BLOB: &str = "INSERT INTO small_blobs (digest, bytes, touched) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched";
 pub const GET_SMALL_BLOB: &str = "SELECT bytes FROM small_blobs WHERE digest = ?1";
 pub const REMOVE_SMALL_BLOB: &str = "DELETE FROM small_blobs WHERE digest = ?1";
+
+// Garbage collection: what names blobs, and what may go.
+/// The blobs releases still up name: their content and, as JSON (`null`
+/// without one), their OCI artifact.
+pub const LIVE_RELEASE_BLOBS: &str = "SELECT digest, oci FROM releases WHERE takedown_seq IS NULL";
+/// OCI manifests and the digests they name (JSON).
+pub const OCI_MANIFEST_BLOBS: &str = "SELECT digest, refs FROM oci_manifests";
+pub const OCI_LINKED_BLOBS: &str = "SELECT DISTINCT digest FROM oci_blobs";
+pub const PENDING_RECORDS: &str = "SELECT name, version, record FROM pending_releases";
+/// Removes an unpublished release only as it was read.
+pub const REMOVE_PENDING: &str =
+    "DELETE FROM pending_releases WHERE name = ?1 AND version = ?2 AND record = ?3 RETURNING name";
+pub const LIST_SMALL_BLOBS: &str = "SELECT digest, length(bytes), touched FROM small_blobs";
+/// Removes a small blob unless it was written again since `?2`.
+pub const REMOVE_UNTOUCHED_SMALL_BLOB: &str =
+    "DELETE FROM small_blobs WHERE digest = ?1 AND touched < ?2 RETURNING length(bytes)";
 
 // OCI manifests that are not releases.
 pub const PUT_OCI_MANIFEST: &str = concat!(

@@ -195,7 +195,7 @@ struct Sent {
 /// three ways a release arrives (`kind` 0: one PUT; 1: the two-phase
 /// publish; 2: an OCI push); whether it was acknowledged. A connection cut
 /// off (the server was killed) is not an acknowledgement.
-fn publish_one(
+pub(crate) fn publish_one(
     url: &str,
     token: &str,
     kind: usize,

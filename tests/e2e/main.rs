@@ -39,6 +39,7 @@ mod auth;
 mod cluster;
 mod durability;
 mod feed;
+mod gc;
 mod limits;
 mod mirror;
 mod oci;

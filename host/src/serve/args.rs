@@ -12,34 +12,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Data directory: the registry database, the blobs and (unless
-    /// --compile-cache says otherwise) the compile cache.
-    #[arg(long, value_name = "DIR", default_value = "./depot-data")]
-    pub data: PathBuf,
-
-    /// The registry database on PostgreSQL (postgres://USER@HOST:PORT/DB),
-    /// which any number of instances share. Default: SQLite in the data
-    /// directory. Give a password through DEPOT_DATABASE_URL rather than on
-    /// the command line.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "DEPOT_DATABASE_URL",
-        hide_env_values = true
-    )]
-    pub database: Option<String>,
-
-    /// Where content is kept: an S3 bucket the instances share,
-    /// s3://BUCKET?endpoint=URL&region=REGION (credentials from the usual
-    /// AWS_* variables; needs --database). Default: files in the data
-    /// directory.
-    #[arg(long, value_name = "URL", env = "DEPOT_BLOBS", requires = "database")]
-    pub blobs: Option<String>,
-
-    /// Where compiled handlers are cached between runs (default: `cache` in
-    /// the data directory). Several registries may share one.
-    #[arg(long, value_name = "DIR")]
-    pub compile_cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 
     /// Handler manifest (`handlers.toml`): one line per role (`api`, `publish`,
     /// `web`, `query`, `metadata`, `policy`) set to "builtin" or to the path of a
@@ -115,10 +89,63 @@ pub struct ServeArgs {
     #[arg(long, value_name = "RATE", value_parser = super::throttle::Rate::parse)]
     pub write_rate: Option<super::throttle::Rate>,
 
+    /// Collect garbage this often while serving (e.g. 6h), as `depot gc`
+    /// does with --gc-grace; what it removed is logged and counted in the
+    /// metrics. Default: never (run `depot gc` instead).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub gc_every: Option<Duration>,
+
+    /// The grace period of the periodic collection (--gc-every): anything
+    /// written within it is kept.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_grace)]
+    pub gc_grace: Duration,
+
     /// Uploads (writes with a body) one token may have in flight at once;
     /// one more is answered 429. Default: no limit.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_uploads_per_token: Option<u32>,
+}
+
+/// Where a registry's data is: the flags `depot serve` and `depot gc` share.
+#[derive(Debug, clap::Args)]
+pub struct StorageArgs {
+    /// Data directory: the registry database, the blobs and (unless
+    /// --compile-cache says otherwise) the compile cache.
+    #[arg(long, value_name = "DIR", default_value = "./depot-data")]
+    pub data: PathBuf,
+
+    /// The registry database on PostgreSQL (postgres://USER@HOST:PORT/DB),
+    /// which any number of instances share. Default: SQLite in the data
+    /// directory. Give a password through DEPOT_DATABASE_URL rather than on
+    /// the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DEPOT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
+    /// Where content is kept: an S3 bucket the instances share,
+    /// s3://BUCKET?endpoint=URL&region=REGION (credentials from the usual
+    /// AWS_* variables; needs --database). Default: files in the data
+    /// directory.
+    #[arg(long, value_name = "URL", env = "DEPOT_BLOBS", requires = "database")]
+    pub blobs: Option<String>,
+
+    /// Where compiled handlers are cached between runs (default: `cache` in
+    /// the data directory). Several registries may share one.
+    #[arg(long, value_name = "DIR")]
+    pub compile_cache: Option<PathBuf>,
+}
+
+impl StorageArgs {
+    /// The compile cache: `--compile-cache`, else `cache` in the data directory.
+    pub fn compile_cache(&self) -> PathBuf {
+        self.compile_cache
+            .clone()
+            .unwrap_or_else(|| self.data.join("cache"))
+    }
 }
 
 /// The flags of `depot mirror`.
@@ -194,12 +221,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a duration: a number with a unit `ms`, `s` or `m`; a bare number is seconds.
+/// Parses a duration: a number with a unit `ms`, `s`, `m`, `h` or `d`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let invalid = || {
         format!(
-            "invalid duration `{text}`: expected a number with a unit, such as 60s, 500ms or 2m"
+            "invalid duration `{text}`: expected a number with a unit, such as 60s, 500ms, 2m or 24h"
         )
     };
     let (number, unit) = number_and_unit(text).ok_or_else(invalid)?;
@@ -207,12 +234,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Duration::from_millis(number),
         "" | "s" => Duration::from_secs(number),
         "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
+        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
+        "d" => Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?),
         _ => return Err(invalid()),
     };
     if duration.is_zero() {
         return Err(format!("invalid duration `{text}`: it must be more than 0"));
     }
     Ok(duration)
+}
+
+/// Parses a grace period: a duration as [`parse_duration`], or 0 for none.
+pub fn parse_grace(text: &str) -> Result<Duration, String> {
+    match text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+    {
+        "0" => Ok(Duration::ZERO),
+        _ => parse_duration(text),
+    }
 }
 
 /// A byte count for messages: `512 MiB`, `1.5 GiB`, `300 bytes`.

@@ -193,7 +193,17 @@ pub fn load_or_compile(
     if path.is_file() {
         let start = Instant::now();
         match load_cached(engine, &path) {
-            Ok(component) => return Ok((component, Compiled::Cached(start.elapsed()))),
+            Ok(component) => {
+                // Loaded now: `depot gc` keeps what was loaded within its grace period.
+                let touched = std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+                if let Err(e) = touched {
+                    tracing::debug!(path = %path.display(), error = %e, "cannot touch a compile cache entry");
+                }
+                return Ok((component, Compiled::Cached(start.elapsed())));
+            }
             Err(e) => tracing::warn!(
                 path = %path.display(),
                 error = %format!("{e:#}"),

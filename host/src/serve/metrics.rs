@@ -67,6 +67,12 @@ pub struct ActionLabels {
     action: &'static str,
 }
 
+/// What garbage collection removes.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GcLabels {
+    kind: &'static str,
+}
+
 /// Every metric `depot serve` exports.
 pub struct Metrics {
     registry: Registry,
@@ -80,6 +86,9 @@ pub struct Metrics {
     log_head: Gauge,
     log_entries: Family<ActionLabels, Counter>,
     store_calls: Family<OperationLabels, Histogram>,
+    gc_runs: Counter,
+    gc_removed: Family<GcLabels, Counter>,
+    gc_removed_bytes: Family<GcLabels, Counter>,
     /// Where request ids this process makes come from.
     ids: std::collections::hash_map::RandomState,
     next_id: AtomicU64,
@@ -182,6 +191,26 @@ impl Metrics {
             Unit::Seconds,
             store_calls.clone(),
         );
+        let gc_runs = Counter::default();
+        registry.register(
+            "gc_runs",
+            "Garbage collections run by this instance (--gc-every)",
+            gc_runs.clone(),
+        );
+        let gc_removed = Family::<GcLabels, Counter>::default();
+        registry.register(
+            "gc_removed",
+            "What garbage collection removed, by kind (expired_release, upload, blob, \
+             compiled_handler)",
+            gc_removed.clone(),
+        );
+        let gc_removed_bytes = Family::<GcLabels, Counter>::default();
+        registry.register_with_unit(
+            "gc_removed",
+            "Bytes garbage collection removed, by kind",
+            Unit::Bytes,
+            gc_removed_bytes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -194,6 +223,9 @@ impl Metrics {
             log_head,
             log_entries,
             store_calls,
+            gc_runs,
+            gc_removed,
+            gc_removed_bytes,
             ids: std::collections::hash_map::RandomState::new(),
             next_id: AtomicU64::new(1),
         }
@@ -256,6 +288,27 @@ impl Metrics {
         self.log_entries
             .get_or_create(&ActionLabels { action })
             .inc();
+    }
+
+    /// A garbage collection removed what `store` and `compiled` say.
+    pub fn gc_ran(
+        &self,
+        store: &depot_store::host::gc::GcReport,
+        compiled: &depot_store::host::gc::Removed,
+    ) {
+        self.gc_runs.inc();
+        for (kind, removed) in [
+            ("expired_release", &store.expired_releases),
+            ("upload", &store.abandoned_uploads),
+            ("blob", &store.blobs),
+            ("compiled_handler", compiled),
+        ] {
+            let labels = GcLabels { kind };
+            self.gc_removed.get_or_create(&labels).inc_by(removed.count);
+            self.gc_removed_bytes
+                .get_or_create(&labels)
+                .inc_by(removed.bytes);
+        }
     }
 
     /// Every metric, in the Prometheus text format.

@@ -12,7 +12,7 @@ mod request;
 mod throttle;
 mod timed;
 
-pub use self::args::{ComposeArgs, MirrorArgs};
+pub use self::args::{ComposeArgs, MirrorArgs, StorageArgs};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use self::args::ServeArgs;
-use self::args::show_size;
+pub(crate) use self::args::{parse_grace, show_size};
 use self::engine::{Compiled, EpochTicker};
 use self::http::{Readiness, Server, Watched};
 use self::metrics::Metrics;
@@ -72,10 +72,7 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let compose_time = start.elapsed();
 
     let engine = engine::new(args.max_concurrent_requests, args.memory_limit)?;
-    let cache = args
-        .compile_cache
-        .clone()
-        .unwrap_or_else(|| args.data.join("cache"));
+    let cache = args.storage.compile_cache();
     let linker = request::linker(&engine, &app.storage)?;
     let (all, compiled) = prepare(&engine, &linker, &app.composed, &cache)?;
     // Without a read composition (a Spin build, an operator's own api
@@ -150,7 +147,7 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let ms = |t: Duration| t.as_secs_f64() * 1e3;
     tracing::info!(
         %address,
-        data = %args.data.display(),
+        data = %args.storage.data.display(),
         composed_bytes = composed.len(),
         composed_read_bytes = composed_reads.len(),
         compose_ms = ms(compose_time),
@@ -162,6 +159,22 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let ready = readiness(&storage, app.backend.clone());
     if let Some(backend) = &app.backend {
         tokio::spawn(follow_log(backend.clone(), metrics.clone()));
+    }
+    match (args.gc_every, &app.collectable) {
+        (Some(every), Some(backend)) => {
+            let cache = args.storage.compile_cache();
+            tokio::spawn(collect_garbage(
+                backend.clone(),
+                every,
+                args.gc_grace,
+                cache,
+                metrics.clone(),
+            ));
+        }
+        (Some(_), None) => tracing::warn!(
+            "--gc-every does not apply to a Spin build (--spin-app); its storage is not collected"
+        ),
+        _ => {}
     }
     let read_only = match (mirror, app.backend) {
         (Some(Mirror { origin, batch }), Some(backend)) => {
@@ -232,6 +245,52 @@ fn readiness(storage: &Storage, backend: Option<Arc<dyn Backend>>) -> Readiness 
 
 /// Keeps the log's metrics current: its head, and the entries that land, by
 /// action (on a shared database, every instance's).
+/// Collects garbage every `every` (`--gc-every`), as `depot gc --grace
+/// GRACE` would, logging and counting what went.
+async fn collect_garbage(
+    backend: Arc<crate::store::SqlBackend>,
+    every: Duration,
+    grace: Duration,
+    cache: std::path::PathBuf,
+    metrics: Arc<Metrics>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is now: the first collection waits one period.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let (backend, cache) = (backend.clone(), cache.clone());
+        let ran = tokio::task::spawn_blocking(move || {
+            let options = crate::store::gc::GcOptions {
+                grace,
+                dry_run: false,
+            };
+            let store = backend
+                .gc(options)
+                .map_err(|e| anyhow::anyhow!(startup_error(&e)))?;
+            let compiled = crate::gc::collect_compile_cache(&cache, grace, false)?;
+            anyhow::Ok((store, compiled))
+        })
+        .await;
+        match ran {
+            Ok(Ok((store, compiled))) => {
+                tracing::info!(
+                    expired_releases = store.expired_releases.count,
+                    abandoned_uploads = store.abandoned_uploads.count,
+                    blobs = store.blobs.count,
+                    blob_bytes = store.blobs.bytes,
+                    compiled_handlers = compiled.count,
+                    "collected garbage"
+                );
+                metrics.gc_ran(&store, &compiled);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "garbage collection failed"),
+            Err(e) => tracing::warn!(error = %e, "garbage collection stopped"),
+        }
+    }
+}
+
 async fn follow_log(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) {
     let mut watch = backend.watch_log();
     let mut seen = *watch.borrow_and_update();
@@ -313,38 +372,15 @@ struct App {
     storage: Storage,
     /// The native store's backend, which a mirror writes to.
     backend: Option<Arc<dyn Backend>>,
+    /// The same, for garbage collection (`--gc-every`).
+    collectable: Option<Arc<crate::store::SqlBackend>>,
 }
 
 impl App {
     /// The handlers the manifest names, composed here, on the embedded store.
     /// Its store calls are timed into `metrics`.
     fn native(args: &ServeArgs, metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
-        let location = crate::store::shared::Location {
-            database: args.database.clone(),
-            blobs: args
-                .blobs
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(anyhow::Error::msg)?,
-        };
-        let backend = crate::store::shared::open(&location, &args.data).map_err(|e| {
-            let what = match (&location.database, &location.blobs) {
-                (None, _) => format!(
-                    "cannot open the registry in {}; check that the directory given to --data \
-                     is writable",
-                    args.data.display()
-                ),
-                (Some(_), Some(bucket)) => format!(
-                    "cannot open the registry on the database given by --database and bucket {}",
-                    bucket.bucket
-                ),
-                (Some(_), None) => {
-                    "cannot open the registry on the database given by --database".to_string()
-                }
-            };
-            anyhow::anyhow!("{what}: {}", startup_error(&e))
-        })?;
+        let backend = open_native(&args.storage)?;
         let handlers = manifest::load(args.handlers.as_deref())?;
         if manifest::load_store(args.handlers.as_deref())?.is_some() {
             tracing::info!(
@@ -352,7 +388,8 @@ impl App {
                  `depot serve` provides the store itself"
             );
         }
-        let backend: Arc<dyn Backend> = Arc::new(backend);
+        let collectable = Arc::new(backend);
+        let backend: Arc<dyn Backend> = collectable.clone();
         Ok(Self {
             composed: compose::compose(&handlers)?,
             composed_reads: compose::compose_reads(&handlers)?,
@@ -361,6 +398,7 @@ impl App {
                 metrics.clone(),
             )))),
             backend: Some(backend),
+            collectable: Some(collectable),
         })
     }
 
@@ -369,7 +407,7 @@ impl App {
     /// A mirror copies into the build's data through the store's native
     /// backend on it, which the build's handlers then serve.
     fn spin(args: &ServeArgs, path: &std::path::Path, mirror: bool) -> anyhow::Result<Self> {
-        if args.database.is_some() {
+        if args.storage.database.is_some() {
             anyhow::bail!(
                 "--database and --blobs do not apply to --spin-app: a Spin build keeps its data \
                  in Spin's SQLite and key-value store (<data>/spin); leave them out"
@@ -387,12 +425,12 @@ impl App {
                 path.display()
             )
         })?;
-        let spin = SpinCtx::open(&args.data.join("spin"))?;
+        let spin = SpinCtx::open(&args.storage.data.join("spin"))?;
         let backend = if mirror {
             let backend = spin.backend().map_err(|e| {
                 anyhow::anyhow!(
                     "cannot open the Spin build's data in {} to mirror into: {}",
-                    args.data.display(),
+                    args.storage.data.display(),
                     startup_error(&e)
                 )
             })?;
@@ -405,6 +443,7 @@ impl App {
             composed_reads: None,
             storage: Storage::Spin(spin),
             backend,
+            collectable: None,
         })
     }
 }
@@ -436,9 +475,40 @@ fn prepare(
     Ok((pre, compiled))
 }
 
+/// The native store on `--data`, or on `--database` and `--blobs` when given.
+pub(crate) fn open_native(storage: &StorageArgs) -> anyhow::Result<crate::store::SqlBackend> {
+    let data = &storage.data;
+    let location = crate::store::shared::Location {
+        database: storage.database.clone(),
+        blobs: storage
+            .blobs
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+    };
+    crate::store::shared::open(&location, data).map_err(|e| {
+        let what = match (&location.database, &location.blobs) {
+            (None, _) => format!(
+                "cannot open the registry in {}; check that the directory given to --data \
+                 is writable",
+                data.display()
+            ),
+            (Some(_), Some(bucket)) => format!(
+                "cannot open the registry on the database given by --database and bucket {}",
+                bucket.bucket
+            ),
+            (Some(_), None) => {
+                "cannot open the registry on the database given by --database".to_string()
+            }
+        };
+        anyhow::anyhow!("{what}: {}", startup_error(&e))
+    })
+}
+
 /// What went wrong opening the store, with a storage failure's cause (which
 /// a handler never sees, but the operator starting the registry needs).
-fn startup_error(e: &depot_store::StoreError) -> String {
+pub(crate) fn startup_error(e: &depot_store::StoreError) -> String {
     match e {
         depot_store::StoreError::Storage { action, source } => {
             format!("storage failed while {action}: {source}")

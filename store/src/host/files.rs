@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use depot_protocol::Digest;
 use sha2::{Digest as _, Sha256};
 
+use super::sql_backend::StoredBlob;
 use super::{BlobRead, BlobStore, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use crate::blobs::{Hasher, check_chunk};
 pub(crate) use crate::blobs::{finished, offset_past_end};
@@ -218,6 +219,92 @@ impl BlobStore for BlobDir {
     fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {
         BlobDir::cancel_upload(self, id)
     }
+
+    fn list(&self) -> Result<Vec<StoredBlob>, StoreError> {
+        const LISTING: &str = "listing the blob directory";
+        let mut blobs = Vec::new();
+        for algorithm in
+            read_dir_if_there(&self.root).map_err(|e| StoreError::storage(LISTING, e))?
+        {
+            for prefix in
+                read_dir_if_there(&algorithm).map_err(|e| StoreError::storage(LISTING, e))?
+            {
+                for path in
+                    read_dir_if_there(&prefix).map_err(|e| StoreError::storage(LISTING, e))?
+                {
+                    let (Some(algorithm), Some(hex)) = (
+                        algorithm.file_name().and_then(|n| n.to_str()),
+                        path.file_name().and_then(|n| n.to_str()),
+                    ) else {
+                        continue;
+                    };
+                    // Anything else in the directory is not a blob of ours.
+                    let Ok(digest) = format!("{algorithm}:{hex}").parse::<Digest>() else {
+                        continue;
+                    };
+                    match fs::metadata(&path) {
+                        Ok(meta) => blobs.push(StoredBlob {
+                            digest,
+                            size: meta.len(),
+                            modified: meta
+                                .modified()
+                                .map_err(|e| StoreError::storage(LISTING, e))?,
+                        }),
+                        // Removed since the directory was read.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StoreError::storage(LISTING, e)),
+                    }
+                }
+            }
+        }
+        Ok(blobs)
+    }
+
+    fn modified(&self, digest: &Digest) -> Result<Option<SystemTime>, StoreError> {
+        match fs::metadata(self.path_of(digest)).and_then(|m| m.modified()) {
+            Ok(time) => Ok(Some(time)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::storage("reading when a blob was written", e)),
+        }
+    }
+
+    fn abandoned_uploads(&self, before: SystemTime) -> Result<Vec<(String, u64)>, StoreError> {
+        const LISTING: &str = "listing the uploads";
+        let mut abandoned = Vec::new();
+        for path in read_dir_if_there(&self.uploads).map_err(|e| StoreError::storage(LISTING, e))? {
+            let Some(id) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if uuid::Uuid::parse_str(id).is_err() {
+                continue;
+            }
+            match fs::metadata(&path) {
+                Ok(meta) if meta.modified().is_ok_and(|t| t < before) => {
+                    abandoned.push((id.to_string(), meta.len()));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::storage(LISTING, e)),
+            }
+        }
+        Ok(abandoned)
+    }
+}
+
+/// The entries of `dir`, none when it does not exist.
+fn read_dir_if_there(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => entries.map(|e| e.map(|e| e.path())).collect(),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn upload_not_found(id: &str) -> StoreError {
@@ -322,10 +409,18 @@ impl BlobWrite for FileBlobWriter {
 }
 
 /// Moves `temp` to `dest` in `dir`, durably; if `dest` exists (the same
-/// content was stored before) the temporary file is just removed.
+/// content was stored before) the temporary file is just removed and `dest`
+/// is touched, so garbage collection counts it as just written (a publish is
+/// about to name it).
 fn place(temp: &Path, dir: &Path, dest: &Path) -> io::Result<()> {
-    if dest.exists() {
-        return fs::remove_file(temp);
+    match File::options().write(true).open(dest) {
+        Ok(existing) => {
+            existing.set_modified(SystemTime::now())?;
+            return fs::remove_file(temp);
+        }
+        // Absent (or removed a moment ago by garbage collection): place it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
     if !dir.exists() {
         fs::create_dir_all(dir)?;

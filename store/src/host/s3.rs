@@ -2,8 +2,9 @@
 //! a bucket that many instances share, and uploads any of them can carry on.
 //!
 //! - A blob is `blobs/<algorithm>/<hex>`, written only once its digest is
-//!   known and only if absent (a create-only put; the same bytes already
-//!   there are the same blob). A new blob is spooled to an anonymous local
+//!   known; the same bytes written again are put again, so the object's
+//!   last-modified time says when content was last written (garbage
+//!   collection spares what was written within its grace period). A new blob is spooled to an anonymous local
 //!   temporary file while it is hashed, so memory stays bounded; large ones
 //!   go up as a multipart upload, which S3 makes visible whole or not at all.
 //! - A read is a ranged GET per chunk, from any offset.
@@ -20,7 +21,7 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use depot_protocol::Digest;
 use futures::TryStreamExt;
@@ -34,6 +35,7 @@ use object_store::{
 };
 use sha2::{Digest as _, Sha256};
 
+use super::sql_backend::StoredBlob;
 use super::{BlobRead, BlobStore, BlobWrite, MAX_CHUNK, StoreError, UploadWrite};
 use crate::blobs::{Hasher, check_chunk, finished, offset_past_end};
 
@@ -254,27 +256,28 @@ impl S3Blobs {
         if size as usize <= PART {
             let mut bytes = Vec::with_capacity(size as usize);
             file.read_to_end(&mut bytes).map_err(storage_io(PLACING))?;
+            let payload = PutPayload::from(bytes);
+            let again = payload.clone();
             let put = self.bucket.block({
                 let (store, key) = (self.bucket.store.clone(), key.clone());
                 async move {
                     let options = PutOptions::from(PutMode::Create);
-                    store.put_opts(&key, PutPayload::from(bytes), options).await
+                    store.put_opts(&key, payload, options).await
                 }
             })?;
             return match put {
-                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                Ok(_) => Ok(()),
+                // The same bytes are there: put them again, so the object
+                // counts as just written for garbage collection (a publish
+                // is about to name it).
+                Err(object_store::Error::AlreadyExists { .. }) => self
+                    .run(PLACING, |store| async move { store.put(&key, again).await })
+                    .map(drop),
                 Err(e) => Err(StoreError::storage(PLACING, e)),
             };
         }
-        if self
-            .run(PLACING, |store| {
-                let key = key.clone();
-                async move { store.head(&key).await }
-            })
-            .is_ok()
-        {
-            return Ok(());
-        }
+        // Put even when the blob is there: the new object counts as just
+        // written for garbage collection (rare: content stored twice).
         let mut upload = self.run(PLACING, |store| {
             let key = key.clone();
             async move { store.put_multipart(&key).await }
@@ -458,6 +461,65 @@ impl BlobStore for S3Blobs {
         self.place(&actual, file, size)?;
         self.cancel_upload(id)?;
         Ok(actual)
+    }
+
+    fn list(&self) -> Result<Vec<StoredBlob>, StoreError> {
+        let objects: Vec<object_store::ObjectMeta> = self
+            .run("listing the bucket's blobs", |store| async move {
+                store.list(Some(&Path::from("blobs"))).try_collect().await
+            })?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|object| {
+                let mut parts = object.location.parts();
+                let (_, algorithm, hex) = (parts.next()?, parts.next()?, parts.next()?);
+                let digest = format!("{}:{}", algorithm.as_ref(), hex.as_ref())
+                    .parse()
+                    .ok()?;
+                Some(StoredBlob {
+                    digest,
+                    size: object.size,
+                    modified: object.last_modified.into(),
+                })
+            })
+            .collect())
+    }
+
+    fn modified(&self, digest: &Digest) -> Result<Option<SystemTime>, StoreError> {
+        let key = blob_key(digest);
+        match self.run("reading when a blob was written", |store| async move {
+            store.head(&key).await
+        }) {
+            Ok(meta) => Ok(Some(meta.last_modified.into())),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn abandoned_uploads(&self, before: SystemTime) -> Result<Vec<(String, u64)>, StoreError> {
+        let objects: Vec<object_store::ObjectMeta> = self
+            .run("listing the bucket's uploads", |store| async move {
+                store.list(Some(&Path::from("uploads"))).try_collect().await
+            })?;
+        // Each upload's size and last write.
+        let mut uploads: std::collections::BTreeMap<String, (u64, SystemTime)> =
+            std::collections::BTreeMap::new();
+        for object in objects {
+            let Some(id) = object.location.parts().nth(1) else {
+                continue;
+            };
+            let modified: SystemTime = object.last_modified.into();
+            let entry = uploads
+                .entry(id.as_ref().to_string())
+                .or_insert((0, SystemTime::UNIX_EPOCH));
+            entry.0 += object.size;
+            entry.1 = entry.1.max(modified);
+        }
+        Ok(uploads
+            .into_iter()
+            .filter(|(_, (_, modified))| *modified < before)
+            .map(|(id, (size, _))| (id, size))
+            .collect())
     }
 
     fn cancel_upload(&self, id: &str) -> Result<(), StoreError> {

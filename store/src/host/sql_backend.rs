@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use depot_protocol::Digest;
 use depot_protocol::tlog::Hash;
@@ -57,10 +57,45 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// See [`Backend::cancel_upload`].
     fn cancel_upload(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every blob stored, with its size and when it was last written (a
+    /// write of content stored already counts), for garbage collection.
+    fn list(&self) -> Result<Vec<StoredBlob>, StoreError> {
+        Err(no_gc())
+    }
+
+    /// When blob `digest` was last written; `None` when it is absent.
+    fn modified(&self, _digest: &Digest) -> Result<Option<SystemTime>, StoreError> {
+        Err(no_gc())
+    }
+
+    /// The uploads not written to since `before`: their ids and sizes.
+    fn abandoned_uploads(&self, _before: SystemTime) -> Result<Vec<(String, u64)>, StoreError> {
+        Err(no_gc())
+    }
+}
+
+/// A blob in a [`BlobStore`], as garbage collection sees it.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written.
+    pub modified: SystemTime,
+}
+
+fn no_gc() -> StoreError {
+    StoreError::BadRequest(
+        "this registry's blob store cannot list its blobs, so it cannot be garbage-collected \
+         (a Spin build's key-value store); collect it with the registry's native storage"
+            .into(),
+    )
 }
 
 /// The SQL connections of one backend.
-struct Pool {
+pub(super) struct Pool {
     /// Every write goes through this one, so writes of this process queue
     /// here rather than on the database's lock.
     writer: Mutex<Db>,
@@ -76,12 +111,12 @@ fn lock(mutex: &Mutex<Db>) -> MutexGuard<'_, Db> {
 }
 
 impl Pool {
-    fn writer(&self) -> MutexGuard<'_, Db> {
+    pub(super) fn writer(&self) -> MutexGuard<'_, Db> {
         lock(&self.writer)
     }
 
     /// A free reader connection, or the next one in turn if all are busy.
-    fn reader(&self) -> MutexGuard<'_, Db> {
+    pub(super) fn reader(&self) -> MutexGuard<'_, Db> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
             match self.readers[(start + i) % self.readers.len()].try_lock() {
@@ -96,8 +131,8 @@ impl Pool {
 
 /// The store's logic on native drivers.
 pub struct SqlBackend {
-    pool: Arc<Pool>,
-    blobs: Arc<dyn BlobStore>,
+    pub(super) pool: Arc<Pool>,
+    pub(super) blobs: Arc<dyn BlobStore>,
     seen: Arc<Seen>,
     /// Whether releases read are kept decoded: only while this process is
     /// the database's one writer. On a shared database another instance's
@@ -228,6 +263,45 @@ impl SqlBackend {
         Ok(logged)
     }
 
+    /// Refuses a release whose content, OCI manifest or config is not
+    /// stored. Run inside the append's transaction, under the database's
+    /// write lock, which garbage collection holds while it removes blobs: a
+    /// release never lands naming a blob collected a moment before.
+    fn check_content(&self, tx: &Db, entry: &Entry) -> Result<(), StoreError> {
+        let Action::Release(content) = &entry.action else {
+            return Ok(());
+        };
+        self.check_stored(tx, &content.digest)?;
+        if let Some(oci) = &content.oci {
+            self.check_stored(tx, &oci.manifest)?;
+            self.check_stored(tx, &oci.config)?;
+        }
+        Ok(())
+    }
+
+    /// `not-found` unless blob `digest` is stored, in the blob store or the
+    /// database (read through `tx`).
+    fn check_stored(&self, tx: &Db, digest: &str) -> Result<(), StoreError> {
+        let parsed: Digest = digest.parse()?;
+        match self.blobs.open(&parsed, 0) {
+            Ok(_) => return Ok(()),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let small = tx.optional(
+            sql::GET_SMALL_BLOB,
+            params![digest],
+            "checking that content is stored",
+        )?;
+        match small {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound(format!(
+                "content {digest} is not stored (it was removed as unreferenced, perhaps by \
+                 garbage collection, after it was written); upload it again and retry"
+            ))),
+        }
+    }
+
     /// Removes the content of the release `logged` took down, unless a
     /// release still up has the same content. The takedown is durable by
     /// now; a failure here only leaves bytes that no route serves (every
@@ -290,10 +364,16 @@ impl Backend for SqlBackend {
     }
 
     fn append(&self, entry: Entry, expected_head: u64) -> Result<LogEntry, StoreError> {
-        self.commit(|db| log::append(db, entry, expected_head))
+        self.commit(|db| {
+            log::append_checked(db, entry, expected_head, |tx, entry| {
+                self.check_content(tx, entry)
+            })
+        })
     }
 
     fn replicate(&self, logged: LogEntry) -> Result<LogEntry, StoreError> {
+        // Unchecked: a mirror replicates a release whose content the origin
+        // has taken down (its takedown entry follows) without that content.
         self.commit(|db| log::replicate(db, logged))
     }
 
@@ -386,7 +466,11 @@ impl Backend for SqlBackend {
     }
 
     fn put_oci_manifest(&self, manifest: OciManifest, tag: Option<&str>) -> Result<(), StoreError> {
-        oci::put_manifest(&self.pool.writer(), &manifest, tag)
+        oci::put_manifest_checked(&self.pool.writer(), &manifest, tag, |tx| {
+            std::iter::once(&manifest.digest)
+                .chain(&manifest.references)
+                .try_for_each(|digest| self.check_stored(tx, digest))
+        })
     }
 
     fn get_oci_manifest(
@@ -406,7 +490,12 @@ impl Backend for SqlBackend {
     }
 
     fn link_oci_blob(&self, repository: &str, digest: &str) -> Result<(), StoreError> {
-        oci::link_blob(&self.pool.writer(), repository, digest)
+        self.pool
+            .writer()
+            .transaction("linking a blob to a repository", |tx| {
+                self.check_stored(tx, digest)?;
+                oci::link_blob(tx, repository, digest)
+            })
     }
 
     fn unlink_oci_blob(&self, repository: &str, digest: &str) -> Result<bool, StoreError> {
@@ -508,7 +597,7 @@ impl BlobWrite for SmallFirstWriter {
                 let digest = files::sha256(&small)?;
                 self.pool.writer().execute(
                     sql::PUT_SMALL_BLOB,
-                    params![digest.as_str(), small.as_slice()],
+                    params![digest.as_str(), small.as_slice(), entries::now_millis()],
                     "storing a small blob",
                 )?;
                 Ok(digest)
