@@ -8,6 +8,7 @@
 //! `target/bench-gc/` and copied for each run; `DEPOT_BENCH_RELEASES` and
 //! `DEPOT_BENCH_ORPHANS` change its size.
 
+#[allow(dead_code)] // what the other benches use of it
 #[macro_use]
 mod common;
 use depot_test_support as support;

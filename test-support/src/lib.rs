@@ -238,6 +238,37 @@ impl SharedStore {
         copy
     }
 
+    /// A new database loaded from `dump` (what `pg_dump --format=custom` made
+    /// of this store's), on the same bucket: a registry restored the way
+    /// docs/operations.md says. The database is dropped with the last clone.
+    pub fn restore_dump(&self, dump: &Path) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("depot_e2e_restored_{}_{n}", std::process::id());
+        let (server, _) = self.database.rsplit_once('/').unwrap();
+        let mut admin =
+            postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("cannot make database {name}: {e:?}"));
+        let database = format!("{server}/{name}");
+        let restored = Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname", &database])
+            .arg(dump)
+            .output()
+            .expect("run pg_restore (Debian: postgresql-client)");
+        assert!(
+            restored.status.success(),
+            "pg_restore failed: {}",
+            String::from_utf8_lossy(&restored.stderr)
+        );
+        Self {
+            dropped_with: Some(Arc::new(DropDatabase(database.clone()))),
+            database,
+            blobs: self.blobs.clone(),
+        }
+    }
+
     /// The store a shared-runtime registry on `data` was started with.
     pub fn of(data: &Path) -> Self {
         let saved = std::fs::read(data.join(SHARED_STORE_FILE))

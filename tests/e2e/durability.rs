@@ -486,3 +486,90 @@ fn a_backup_taken_while_serving_restores_a_registry_that_verifies_clean() {
         "the restored checkpoint is not at the snapshot's head:\n{text}"
     );
 }
+
+/// The PostgreSQL + S3 backup of docs/operations.md: `pg_dump` taken while
+/// publishes land, then the bucket (which blobs are only ever added to, so
+/// the live one stands for its copy). A database loaded from the dump, on
+/// that bucket, is a registry that verifies clean and serves the same feed,
+/// bytes and checkpoint as the original did at the dump.
+#[test]
+fn a_pg_dump_taken_while_serving_restores_a_registry_that_verifies_clean() {
+    let server = Server::start_on(Runtime::Shared);
+    for i in 0..5 {
+        let version = format!("1.0.{i}");
+        assert_eq!(
+            server.publish("example:big", &version, &big_greeter(i)).0,
+            201
+        );
+        assert!(publish_one(
+            &server.url,
+            &server.token,
+            2,
+            "example:oci",
+            &version,
+            &greeter_n(100 + i),
+        ));
+    }
+    let (url, token) = (server.url.clone(), server.token.clone());
+    let stream = std::thread::spawn(move || {
+        let http = client_with_token(&token);
+        for i in 5..30 {
+            let response = http
+                .put(format!("{url}/v1/packages/example:small/versions/1.0.{i}"))
+                .body(greeter_n(i))
+                .send()
+                .unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    });
+    let store = SharedStore::of(&server.data);
+    let temp = tempfile::tempdir().unwrap();
+    let dump = temp.path().join("registry.dump");
+    let dumped = Command::new("pg_dump")
+        .args(["--format=custom", "--serializable-deferrable", "--file"])
+        .arg(&dump)
+        .arg(&store.database)
+        .output()
+        .expect("run pg_dump (Debian: postgresql-client)");
+    assert!(
+        dumped.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
+    stream.join().unwrap();
+
+    let restored = Server::start_with(ServerOptions {
+        runtime: Runtime::Shared,
+        shared: Some(store.restore_dump(&dump)),
+        token: Some(server.token.clone()),
+        ..ServerOptions::default()
+    });
+    let said = ok(restored.cli(&["verify"]));
+    assert!(said.contains("log entries match"), "{said}");
+    let (_, feed) = restored.get_json("/v1/feed?since=0&limit=1000");
+    let entries = feed["entries"].as_array().unwrap();
+    assert!(entries.len() >= 10, "{} entries", entries.len());
+    let (_, origin) = server.get_json(&format!("/v1/feed?since=0&limit={}", entries.len()));
+    assert_eq!(feed["entries"], origin["entries"]);
+    for i in 0..5 {
+        let version = format!("1.0.{i}");
+        assert_eq!(
+            restored.get_bytes(&format!(
+                "/v1/packages/example:big/versions/{version}/content"
+            )),
+            (200, big_greeter(i))
+        );
+        assert_eq!(
+            restored.get_bytes(&format!(
+                "/v1/packages/example:oci/versions/{version}/content"
+            )),
+            (200, greeter_n(100 + i))
+        );
+    }
+    let (_, checkpoint) = restored.get_bytes("/v1/log/checkpoint");
+    let text = String::from_utf8(checkpoint).unwrap();
+    assert!(
+        text.lines().nth(1) == Some(&entries.len().to_string()),
+        "the restored checkpoint is not at the dump's head:\n{text}"
+    );
+}

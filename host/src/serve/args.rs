@@ -296,13 +296,25 @@ mod tests {
     }
 
     #[test]
-    fn durations_take_ms_s_and_m() {
+    fn durations_take_ms_s_m_h_and_d() {
         assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "s", "0s", "1h", "1.5s"] {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "s", "0s", "1w", "1.5s", "99999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_grace_period_may_be_zero() {
+        assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_grace("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_grace("24h"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "soon", "-1h", "0.5h"] {
+            assert!(parse_grace(bad).is_err(), "{bad:?} was accepted");
         }
     }
 
