@@ -338,18 +338,25 @@ pub const PUT_SMALL_BLOB: &str = "INSERT INTO small_blobs (digest, bytes, touche
 pub const GET_SMALL_BLOB: &str = "SELECT bytes FROM small_blobs WHERE digest = ?1";
 pub const REMOVE_SMALL_BLOB: &str = "DELETE FROM small_blobs WHERE digest = ?1";
 
-// Garbage collection: what names blobs, and what may go.
+// Garbage collection (the native store's): what names blobs, and what may go.
+#[cfg(feature = "wasmtime")]
 /// The blobs releases still up name: their content and, as JSON (`null`
 /// without one), their OCI artifact.
 pub const LIVE_RELEASE_BLOBS: &str = "SELECT digest, oci FROM releases WHERE takedown_seq IS NULL";
+#[cfg(feature = "wasmtime")]
 /// OCI manifests and the digests they name (JSON).
 pub const OCI_MANIFEST_BLOBS: &str = "SELECT digest, refs FROM oci_manifests";
+#[cfg(feature = "wasmtime")]
 pub const OCI_LINKED_BLOBS: &str = "SELECT DISTINCT digest FROM oci_blobs";
+#[cfg(feature = "wasmtime")]
 pub const PENDING_RECORDS: &str = "SELECT name, version, record FROM pending_releases";
+#[cfg(feature = "wasmtime")]
 /// Removes an unpublished release only as it was read.
 pub const REMOVE_PENDING: &str =
     "DELETE FROM pending_releases WHERE name = ?1 AND version = ?2 AND record = ?3 RETURNING name";
+#[cfg(feature = "wasmtime")]
 pub const LIST_SMALL_BLOBS: &str = "SELECT digest, length(bytes), touched FROM small_blobs";
+#[cfg(feature = "wasmtime")]
 /// Removes a small blob unless it was written again since `?2`.
 pub const REMOVE_UNTOUCHED_SMALL_BLOB: &str =
     "DELETE FROM small_blobs WHERE digest = ?1 AND touched < ?2 RETURNING length(bytes)";
