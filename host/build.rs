@@ -59,6 +59,11 @@ fn main() {
     for dir in ["components", "examples", "wit", "protocol", "store", "wire"] {
         watch(&repo.join(dir));
     }
+    // The api component serves the description of its routes.
+    println!(
+        "cargo:rerun-if-changed={}",
+        repo.join("docs").join("openapi.yaml").display()
+    );
 
     if !components.join("Cargo.toml").is_file() {
         panic!(

@@ -336,6 +336,8 @@ pub const CONTENT_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM releases WHERE di
 pub const PUT_SMALL_BLOB: &str = "INSERT INTO small_blobs (digest, bytes, touched) \
      VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO UPDATE SET touched = excluded.touched";
 pub const GET_SMALL_BLOB: &str = "SELECT bytes FROM small_blobs WHERE digest = ?1";
+#[cfg(feature = "wasmtime")]
+pub const SMALL_BLOB_STORED: &str = "SELECT 1 FROM small_blobs WHERE digest = ?1";
 pub const REMOVE_SMALL_BLOB: &str = "DELETE FROM small_blobs WHERE digest = ?1";
 
 // Garbage collection (the native store's): what names blobs, and what may go.

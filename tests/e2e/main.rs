@@ -43,6 +43,7 @@ mod gc;
 mod limits;
 mod mirror;
 mod oci;
+mod openapi;
 mod operations;
 mod policy;
 mod publish;

@@ -155,6 +155,7 @@ fn metrics_are_served_on_their_own_listener_with_bounded_labels() {
         value("depot_http_request_duration_seconds_count{class=\"v1-publish\",method=\"PUT\"}")
             == 2.0
     );
+    assert_eq!(value("depot_uploads_open"), 0.0);
     // Names, versions and digests never become labels.
     for unbounded in ["example:greet", "1.0.0", "sha256:"] {
         assert!(
@@ -162,6 +163,25 @@ fn metrics_are_served_on_their_own_listener_with_bounded_labels() {
             "`{unbounded}` in the metrics:\n{text}"
         );
     }
+    // An upload started is open until it is completed or cancelled.
+    let start = || {
+        let response = server
+            .http()
+            .post(server.at("/v2/example/greet/blobs/uploads/"))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        response.headers()["location"].to_str().unwrap().to_string()
+    };
+    let (first, _second) = (start(), start());
+    let open = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("depot_uploads_open ")?.parse::<f64>().ok())
+    };
+    assert_eq!(open(&scrape()), Some(2.0));
+    let cancelled = server.http().delete(server.at(&first)).send().unwrap();
+    assert_eq!(cancelled.status(), 204);
+    assert_eq!(open(&scrape()), Some(1.0));
     let other = client()
         .get(format!("http://127.0.0.1:{port}/v1/stats"))
         .send()

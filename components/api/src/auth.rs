@@ -99,6 +99,8 @@ fn v1_access(route: &Route) -> Option<Access> {
         | Route::RevokeToken { .. } => Some(Access::Operator),
         // The namespace is in the manifest: checked once it is read.
         Route::CreateRelease => None,
+        // The description of the API is no secret, as discovery is not.
+        Route::OpenApi => None,
         _ => private().then_some(Access::Read),
     }
 }

@@ -14,6 +14,9 @@ use crate::tokens;
 use crate::unpublished;
 use depot_guest::types::{Error, Release};
 
+/// `docs/openapi.yaml` as JSON (made by `build.rs`).
+pub const OPENAPI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
 /// A version's content never changes, so caches may keep it for good.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -77,6 +80,8 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
                 .with_header("cache-control", "no-store".to_string())
         }
         Route::Tokens => tokens::list()?,
+        Route::OpenApi => Response::new(200, "application/json", Body::Bytes(OPENAPI.to_vec()))
+            .with_header("cache-control", "no-cache".to_string()),
         write => return Err(ApiError::not_served(&write)),
     };
     Ok(response)

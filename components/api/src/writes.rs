@@ -79,7 +79,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::RevokeKey => {
             let body: KeyRequest = read_json(request)?;
             publish::revoke_key(&body.scope, &body.public_key)?;
-            key_change(&body.scope, true)?
+            key_change(&body.scope, false)?
         }
         Route::CreateToken => tokens::create(request)?,
         Route::RevokeToken { id } => tokens::revoke(&id)?,

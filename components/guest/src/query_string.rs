@@ -57,16 +57,21 @@ pub fn content_kind(name: &str) -> Option<ContentKind> {
     }
 }
 
-/// A page size from `value`, `default` when absent; the query handler
-/// clamps it to what a page may hold.
+/// The most a page may hold.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A page size from `value`, from 1 to [`MAX_LIMIT`]; `default` when absent.
 pub fn limit(value: Option<String>, default: u32) -> Result<u32, String> {
     let Some(value) = value else {
         return Ok(default);
     };
-    let limit: u64 = value.parse().map_err(|_| {
-        format!("limit `{value}` is not a whole number; give a page size from 1 to 1000")
-    })?;
-    Ok(u32::try_from(limit).unwrap_or(u32::MAX))
+    value
+        .parse()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| {
+            format!("limit `{value}` is not a page size; give a whole number from 1 to {MAX_LIMIT}")
+        })
 }
 
 /// The first value of `key` in a form-encoded query string, decoded.

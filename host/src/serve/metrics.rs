@@ -83,6 +83,7 @@ pub struct Metrics {
     instantiation: Histogram,
     limits_hit: Family<LimitLabels, Counter>,
     in_flight: Gauge,
+    open_uploads: Gauge,
     log_head: Gauge,
     log_entries: Family<ActionLabels, Counter>,
     store_calls: Family<OperationLabels, Histogram>,
@@ -169,6 +170,13 @@ impl Metrics {
             "Requests the instance pool holds at once (--max-concurrent-requests)",
             pool_size.clone(),
         );
+        let open_uploads: Gauge = Gauge::default();
+        registry.register(
+            "uploads_open",
+            "Uploads started and not yet completed, cancelled or collected (native storage; \
+             counted when scraped)",
+            open_uploads.clone(),
+        );
         let log_head: Gauge = Gauge::default();
         registry.register(
             "log_head",
@@ -220,6 +228,7 @@ impl Metrics {
             instantiation,
             limits_hit,
             in_flight,
+            open_uploads,
             log_head,
             log_entries,
             store_calls,
@@ -269,6 +278,12 @@ impl Metrics {
     pub fn slot_taken(self: &Arc<Self>) -> SlotGuard {
         self.in_flight.inc();
         SlotGuard(self.clone())
+    }
+
+    /// `count` uploads are open.
+    pub fn open_uploads(&self, count: u64) {
+        self.open_uploads
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The registry log's head is `head`.
@@ -521,18 +536,27 @@ pub fn route_class(method: &Method, path: &str) -> &'static str {
     }
 }
 
+/// Counts the open uploads, when the storage can.
+pub type OpenUploads = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
+
 /// Serves `GET /metrics` on `listener` (and nothing else).
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    open_uploads: Option<OpenUploads>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let metrics = metrics.clone();
+        let open_uploads = open_uploads.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let metrics = metrics.clone();
-                async move { Ok::<_, Infallible>(scrape(&req, &metrics)) }
+                let open_uploads = open_uploads.clone();
+                async move { Ok::<_, Infallible>(scrape(&req, &metrics, open_uploads).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -542,13 +566,24 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
 }
 
 /// The answer of the metrics listener.
-fn scrape(req: &Request<hyper::body::Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+async fn scrape(
+    req: &Request<hyper::body::Incoming>,
+    metrics: &Metrics,
+    open_uploads: Option<OpenUploads>,
+) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/metrics") => (
-            StatusCode::OK,
-            prometheus_text::CONTENT_TYPE,
-            metrics.encode(),
-        ),
+        (&Method::GET | &Method::HEAD, "/metrics") => {
+            if let Some(count) = open_uploads {
+                if let Ok(Some(open)) = tokio::task::spawn_blocking(move || count()).await {
+                    metrics.open_uploads(open);
+                }
+            }
+            (
+                StatusCode::OK,
+                prometheus_text::CONTENT_TYPE,
+                metrics.encode(),
+            )
+        }
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -202,7 +202,17 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
             )
         })?;
         tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
-        tokio::spawn(metrics::serve(listener, metrics.clone()));
+        // Uploads are counted when scraped (on S3, a listing of its
+        // multipart uploads); a Spin build's are not.
+        let open_uploads = app.collectable.clone().map(|backend| {
+            Arc::new(move || {
+                backend
+                    .open_uploads()
+                    .map_err(|e| tracing::warn!(error = %e, "cannot count open uploads"))
+                    .ok()
+            }) as metrics::OpenUploads
+        });
+        tokio::spawn(metrics::serve(listener, metrics.clone(), open_uploads));
     }
     let reads = read_half.map_or_else(|| all.clone(), |(pre, _)| pre);
     Arc::new(Server::new(

@@ -84,6 +84,14 @@ struct Candidate {
 }
 
 impl SqlBackend {
+    /// How many uploads are open: started, and neither completed, cancelled
+    /// nor collected.
+    pub fn open_uploads(&self) -> Result<u64, StoreError> {
+        // Every upload was last written before a time a year from now.
+        let later = SystemTime::now() + Duration::from_secs(365 * 24 * 60 * 60);
+        Ok(self.blobs.abandoned_uploads(later)?.len() as u64)
+    }
+
     /// Collects garbage (see the module's documentation), online: the
     /// registry may serve and publish meanwhile, on this process or others
     /// sharing the database.

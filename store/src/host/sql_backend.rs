@@ -289,7 +289,7 @@ impl SqlBackend {
             Err(e) => return Err(e),
         }
         let small = tx.optional(
-            sql::GET_SMALL_BLOB,
+            sql::SMALL_BLOB_STORED,
             params![digest],
             "checking that content is stored",
         )?;

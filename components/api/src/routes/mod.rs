@@ -13,28 +13,53 @@ pub mod oci;
 
 use depot_guest::query_string;
 
-/// The routes, for the 404 message.
-const ROUTES: &str = "GET /v1/packages?after={name}&limit={n}, GET /v1/packages/{name}, \
-                      PUT, POST and GET /v1/packages/{name}/versions/{version}, \
-                      POST /v1/releases, GET /v1/packages/{name}/versions/{version}/unpublished, \
-                      PUT /v1/packages/{name}/versions/{version}/unpublished/content, \
-                      POST /v1/packages/{name}/versions/{version}/unpublished/content-sources, \
-                      GET /v1/namespaces/{namespace}, PUT /v1/namespaces/{namespace}/policy, \
-                      POST /v1/keys/grant, POST /v1/keys/revoke, \
-                      GET /v1/packages/{name}/versions/{version}/content, \
-                      POST /v1/packages/{name}/versions/{version}/yank, \
-                      POST /v1/packages/{name}/versions/{version}/unyank, \
-                      POST /v1/packages/{name}/versions/{version}/annotations, \
-                      POST /v1/packages/{name}/versions/{version}/takedown, \
-                      GET /v1/packages/{name}/resolve?req={requirement}, \
-                      GET /v1/content/{digest}, \
-                      GET /v1/search?q=&exports=&imports=&license=&namespace=&kind=&version=&include=&after=&limit=, \
-                      GET /v1/stats, GET /v1/log/checkpoint, GET /v1/log/key, \
-                      GET /v1/log/proof/inclusion?seq={seq}&size={tree size}, \
-                      GET /v1/log/proof/consistency?from={size}&to={size}, \
-                      GET /v1/feed?since={seq}&limit={n}&wait={seconds}, \
-                      GET /v1/feed/stream?since={seq}, \
-                      POST and GET /v1/tokens, DELETE /v1/tokens/{id}";
+/// Every `/v1` route: the methods it takes (as `Allow` lists them; `HEAD`
+/// wherever `GET` is) and its path, `{…}` standing for one segment. [`route`]
+/// answers exactly these, and `docs/openapi.yaml` describes exactly these
+/// (a test holds the three together).
+pub const ROUTES: &[(&str, &str)] = &[
+    (READ, "/v1/openapi.json"),
+    (READ, "/v1/packages"),
+    (READ, "/v1/packages/{name}"),
+    (READ, "/v1/packages/{name}/resolve"),
+    (
+        "GET, HEAD, PUT, POST",
+        "/v1/packages/{name}/versions/{version}",
+    ),
+    (READ, "/v1/packages/{name}/versions/{version}/content"),
+    ("POST", "/v1/packages/{name}/versions/{version}/yank"),
+    ("POST", "/v1/packages/{name}/versions/{version}/unyank"),
+    ("POST", "/v1/packages/{name}/versions/{version}/annotations"),
+    ("POST", "/v1/packages/{name}/versions/{version}/takedown"),
+    (READ, "/v1/packages/{name}/versions/{version}/unpublished"),
+    (
+        "PUT, POST",
+        "/v1/packages/{name}/versions/{version}/unpublished/content",
+    ),
+    (
+        "POST",
+        "/v1/packages/{name}/versions/{version}/unpublished/content-sources",
+    ),
+    ("POST", "/v1/releases"),
+    (READ, "/v1/content/{digest}"),
+    (READ, "/v1/namespaces/{namespace}"),
+    ("PUT", "/v1/namespaces/{namespace}/policy"),
+    ("POST", "/v1/keys/grant"),
+    ("POST", "/v1/keys/revoke"),
+    (READ, "/v1/search"),
+    (READ, "/v1/stats"),
+    (READ, "/v1/log/checkpoint"),
+    (READ, "/v1/log/key"),
+    (READ, "/v1/log/proof/inclusion"),
+    (READ, "/v1/log/proof/consistency"),
+    (READ, "/v1/feed"),
+    (READ, "/v1/feed/stream"),
+    ("GET, HEAD, POST", "/v1/tokens"),
+    ("DELETE", "/v1/tokens/{id}"),
+];
+
+/// Where the description of every route is.
+pub const OPENAPI: &str = "/v1/openapi.json";
 
 /// The longest a feed request may wait for an entry, in seconds.
 pub const MAX_WAIT: u32 = 60;
@@ -49,6 +74,8 @@ const DEFAULT_LIMIT: u32 = 100;
 /// digests are checked by the handlers that use them.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /v1/openapi.json`: the description of every route.
+    OpenApi,
     ListPackages {
         after: Option<String>,
         limit: u32,
@@ -224,7 +251,9 @@ pub fn target(method: &str, path_and_query: &str) -> Result<Target, Unrouted> {
     }
 }
 
-/// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`.
+/// The route for `method` (`HEAD` routes like `GET`) on `path_and_query`:
+/// the entry of [`ROUTES`] whose path matches, its methods checked, its
+/// segments and query parameters read.
 pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
     let (path, query) = path_and_query
         .split_once('?')
@@ -235,192 +264,127 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         .split('/')
         .map(|segment| percent_decode(segment, false))
         .collect::<Result<Vec<_>, _>>()?;
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let owned = str::to_string;
-    match segments.as_slice() {
-        ["v1", "packages"] => {
-            allow(method, READ)?;
-            Ok(Route::ListPackages {
-                after: query_param(query, "after")?.filter(|after| !after.is_empty()),
-                limit: limit(query_param(query, "limit")?)?,
-            })
+    let not_found = || {
+        let routes: Vec<String> = ROUTES
+            .iter()
+            .map(|(methods, path)| format!("{methods} {path}"))
+            .collect();
+        ApiError::not_found(format!(
+            "there is no route for {method} {path}; the routes are: {} (GET {OPENAPI} \
+             describes each)",
+            routes.join(", ")
+        ))
+    };
+    let (methods, template, params) = ROUTES
+        .iter()
+        .find_map(|(methods, template)| Some((*methods, *template, matching(template, &segments)?)))
+        .ok_or_else(not_found)?;
+    allow(method, methods)?;
+    let param = |i: usize| params[i].to_string();
+    // A route about one release: its name and version are the first two segments given.
+    macro_rules! release {
+        ($variant:ident) => {
+            Route::$variant {
+                name: param(0),
+                version: param(1),
+            }
+        };
+    }
+    let route = match (template, method) {
+        ("/v1/openapi.json", _) => Route::OpenApi,
+        ("/v1/packages", _) => Route::ListPackages {
+            after: query_param(query, "after")?.filter(|after| !after.is_empty()),
+            limit: limit(query_param(query, "limit")?)?,
+        },
+        ("/v1/packages/{name}", _) => Route::Package { name: param(0) },
+        ("/v1/packages/{name}/resolve", _) => Route::Resolve {
+            name: param(0),
+            requirement: query_param(query, "req")?.unwrap_or_else(|| "*".to_string()),
+        },
+        ("/v1/packages/{name}/versions/{version}", "PUT") => release!(Publish),
+        ("/v1/packages/{name}/versions/{version}", "POST") => release!(PublishUnpublished),
+        ("/v1/packages/{name}/versions/{version}", _) => release!(Release),
+        ("/v1/packages/{name}/versions/{version}/content", _) => release!(ReleaseContent),
+        ("/v1/packages/{name}/versions/{version}/yank", _) => release!(Yank),
+        ("/v1/packages/{name}/versions/{version}/unyank", _) => release!(Unyank),
+        ("/v1/packages/{name}/versions/{version}/annotations", _) => release!(Annotate),
+        ("/v1/packages/{name}/versions/{version}/takedown", _) => release!(Takedown),
+        ("/v1/packages/{name}/versions/{version}/unpublished", _) => release!(Unpublished),
+        ("/v1/packages/{name}/versions/{version}/unpublished/content", _) => release!(UploadUnpublished),
+        ("/v1/packages/{name}/versions/{version}/unpublished/content-sources", _) => release!(AddContentSources),
+        ("/v1/releases", _) => Route::CreateRelease,
+        ("/v1/content/{digest}", _) => Route::Content { digest: param(0) },
+        ("/v1/namespaces/{namespace}", _) => Route::Namespace {
+            namespace: param(0),
+        },
+        ("/v1/namespaces/{namespace}/policy", _) => Route::NamespacePolicy {
+            namespace: param(0),
+        },
+        ("/v1/keys/grant", _) => Route::GrantKey,
+        ("/v1/keys/revoke", _) => Route::RevokeKey,
+        ("/v1/search", _) => {
+            let (search, version) =
+                query_string::search_query(query, DEFAULT_LIMIT).map_err(ApiError::bad_request)?;
+            Route::Search(search, version)
         }
-        ["v1", "packages", name] => {
-            allow(method, READ)?;
-            Ok(Route::Package { name: owned(name) })
-        }
-        ["v1", "packages", name, "resolve"] => {
-            allow(method, READ)?;
-            let requirement = query_param(query, "req")?.unwrap_or_else(|| "*".to_string());
-            Ok(Route::Resolve {
-                name: owned(name),
-                requirement,
-            })
-        }
-        ["v1", "packages", name, "versions", version] => {
-            allow(method, "GET, HEAD, PUT, POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(match method {
-                "PUT" => Route::Publish { name, version },
-                "POST" => Route::PublishUnpublished { name, version },
-                _ => Route::Release { name, version },
-            })
-        }
-        ["v1", "releases"] => {
-            allow(method, "POST")?;
-            Ok(Route::CreateRelease)
-        }
-        ["v1", "packages", name, "versions", version, "unpublished"] => {
-            allow(method, READ)?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::Unpublished { name, version })
-        }
-        [
-            "v1",
-            "packages",
-            name,
-            "versions",
-            version,
-            "unpublished",
-            "content",
-        ] => {
-            allow(method, "PUT, POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::UploadUnpublished { name, version })
-        }
-        [
-            "v1",
-            "packages",
-            name,
-            "versions",
-            version,
-            "unpublished",
-            "content-sources",
-        ] => {
-            allow(method, "POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::AddContentSources { name, version })
-        }
-        ["v1", "namespaces", namespace] => {
-            allow(method, READ)?;
-            Ok(Route::Namespace {
-                namespace: owned(namespace),
-            })
-        }
-        ["v1", "namespaces", namespace, "policy"] => {
-            allow(method, "PUT")?;
-            Ok(Route::NamespacePolicy {
-                namespace: owned(namespace),
-            })
-        }
-        ["v1", "keys", "grant"] => {
-            allow(method, "POST")?;
-            Ok(Route::GrantKey)
-        }
-        ["v1", "keys", "revoke"] => {
-            allow(method, "POST")?;
-            Ok(Route::RevokeKey)
-        }
-        ["v1", "packages", name, "versions", version, "content"] => {
-            allow(method, READ)?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::ReleaseContent { name, version })
-        }
-        ["v1", "packages", name, "versions", version, "yank"] => {
-            allow(method, "POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::Yank { name, version })
-        }
-        ["v1", "packages", name, "versions", version, "unyank"] => {
-            allow(method, "POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::Unyank { name, version })
-        }
-        ["v1", "packages", name, "versions", version, "annotations"] => {
-            allow(method, "POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::Annotate { name, version })
-        }
-        ["v1", "packages", name, "versions", version, "takedown"] => {
-            allow(method, "POST")?;
-            let (name, version) = (owned(name), owned(version));
-            Ok(Route::Takedown { name, version })
-        }
-        ["v1", "feed"] => {
-            allow(method, READ)?;
+        ("/v1/stats", _) => Route::Stats,
+        ("/v1/log/checkpoint", _) => Route::LogCheckpoint,
+        ("/v1/log/key", _) => Route::LogKey,
+        ("/v1/log/proof/inclusion", _) => Route::LogInclusion {
+            seq: required(query, "seq")?,
+            size: required(query, "size")?,
+        },
+        ("/v1/log/proof/consistency", _) => Route::LogConsistency {
+            from: required(query, "from")?,
+            to: required(query, "to")?,
+        },
+        ("/v1/feed", _) => {
             let wait = number(query_param(query, "wait")?, "wait", 0)?;
             if wait > u64::from(MAX_WAIT) {
                 return Err(ApiError::bad_request(format!(
                     "wait={wait} is too long; wait at most {MAX_WAIT} seconds and ask again"
                 )));
             }
-            Ok(Route::Feed {
+            Route::Feed {
                 since: number(query_param(query, "since")?, "since", 0)?,
                 limit: limit(query_param(query, "limit")?)?,
                 wait: u32::try_from(wait).unwrap_or(MAX_WAIT),
-            })
+            }
         }
-        ["v1", "feed", "stream"] => {
-            allow(method, READ)?;
-            let since = query_param(query, "since")?
+        ("/v1/feed/stream", _) => Route::FeedStream {
+            since: query_param(query, "since")?
                 .map(|since| number(Some(since), "since", 0))
-                .transpose()?;
-            Ok(Route::FeedStream { since })
-        }
-        ["v1", "search"] => {
-            allow(method, READ)?;
-            let (search, version) =
-                query_string::search_query(query, DEFAULT_LIMIT).map_err(ApiError::bad_request)?;
-            Ok(Route::Search(search, version))
-        }
-        ["v1", "stats"] => {
-            allow(method, READ)?;
-            Ok(Route::Stats)
-        }
-        ["v1", "log", "checkpoint"] => {
-            allow(method, READ)?;
-            Ok(Route::LogCheckpoint)
-        }
-        ["v1", "log", "key"] => {
-            allow(method, READ)?;
-            Ok(Route::LogKey)
-        }
-        ["v1", "log", "proof", "inclusion"] => {
-            allow(method, READ)?;
-            Ok(Route::LogInclusion {
-                seq: required(query, "seq")?,
-                size: required(query, "size")?,
-            })
-        }
-        ["v1", "log", "proof", "consistency"] => {
-            allow(method, READ)?;
-            Ok(Route::LogConsistency {
-                from: required(query, "from")?,
-                to: required(query, "to")?,
-            })
-        }
-        ["v1", "content", digest] => {
-            allow(method, READ)?;
-            Ok(Route::Content {
-                digest: owned(digest),
-            })
-        }
-        ["v1", "tokens"] => {
-            allow(method, "GET, HEAD, POST")?;
-            Ok(match method {
-                "POST" => Route::CreateToken,
-                _ => Route::Tokens,
-            })
-        }
-        // An id is one segment: `%2F` inside it names no token.
-        ["v1", "tokens", id] if !id.is_empty() && !id.contains('/') => {
-            allow(method, "DELETE")?;
-            Ok(Route::RevokeToken { id: owned(id) })
-        }
-        _ => Err(ApiError::not_found(format!(
-            "there is no route for {method} {path}; the routes are: {ROUTES}"
-        ))),
+                .transpose()?,
+        },
+        ("/v1/tokens", "POST") => Route::CreateToken,
+        ("/v1/tokens", _) => Route::Tokens,
+        ("/v1/tokens/{id}", _) => Route::RevokeToken { id: param(0) },
+        // Every entry of the table has its arm (a test asks each one).
+        _ => return Err(not_found()),
+    };
+    Ok(route)
+}
+
+/// The segments `template`'s `{…}` stand for in `segments`, when it matches:
+/// literal segments equal, each `{…}` one segment that is not empty (nor a
+/// `/` percent-encoded inside one).
+fn matching<'a>(template: &str, segments: &'a [String]) -> Option<Vec<&'a str>> {
+    let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
     }
+    let mut params = Vec::new();
+    for (part, segment) in parts.iter().zip(segments) {
+        if part.starts_with('{') {
+            if segment.is_empty() || segment.contains('/') {
+                return None;
+            }
+            params.push(segment.as_str());
+        } else if part != segment {
+            return None;
+        }
+    }
+    Some(params)
 }
 
 /// `405` unless `method` is one of `allowed` (as the `Allow` header lists them).
@@ -534,6 +498,112 @@ mod tests {
         ));
     }
 
+    /// A path of `template` with a sample value for each `{…}`, and the query
+    /// parameters the route needs.
+    fn sample(template: &str) -> String {
+        let path = template
+            .replace("{name}", "example%3Agreet")
+            .replace("{version}", "1.0.0")
+            .replace("{digest}", "sha256:00")
+            .replace("{namespace}", "example")
+            .replace("{id}", "abc");
+        match template {
+            "/v1/log/proof/inclusion" => format!("{path}?seq=1&size=1"),
+            "/v1/log/proof/consistency" => format!("{path}?from=1&to=1"),
+            _ => path,
+        }
+    }
+
+    #[test]
+    fn every_route_in_the_table_is_served_with_its_methods_only() {
+        for (methods, template) in ROUTES {
+            let path = sample(template);
+            for method in ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"] {
+                if methods.split(", ").any(|m| m == method) {
+                    assert!(
+                        route(method, &path).is_ok(),
+                        "{method} {template}: {:?}",
+                        route(method, &path)
+                    );
+                } else {
+                    let e = route(method, &path).unwrap_err();
+                    assert_eq!(
+                        (e.status, e.allow),
+                        (405, Some(*methods)),
+                        "{method} {path}"
+                    );
+                }
+            }
+            // `HEAD` goes wherever `GET` does.
+            assert_eq!(
+                methods.contains("GET"),
+                methods.contains("HEAD"),
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_openapi_description_covers_every_route_and_no_other() {
+        let description: serde_json::Value =
+            serde_json::from_slice(crate::handlers::OPENAPI).expect("build.rs writes JSON");
+        assert_eq!(description["openapi"], "3.1.0");
+        let mut described = Vec::new();
+        let paths = description["paths"].as_object().expect("paths");
+        for (path, item) in paths {
+            let item = item.as_object().expect("a path item");
+            let shared = item.get("parameters");
+            for (method, operation) in item {
+                if method == "parameters" {
+                    continue;
+                }
+                let method = method.to_uppercase();
+                described.push(format!("{method} {path}"));
+                // Each `{…}` of the path is a documented path parameter.
+                for placeholder in path.split('/').filter(|s| s.starts_with('{')) {
+                    let param = placeholder.trim_matches(|c| c == '{' || c == '}');
+                    let declared = [shared, operation.get("parameters")]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|list| list.as_array().into_iter().flatten())
+                        .any(|p| {
+                            p["name"] == param
+                                || p["$ref"].as_str().is_some_and(|r| {
+                                    let component = r.rsplit('/').next().unwrap_or("");
+                                    description["components"]["parameters"][component]["name"]
+                                        == param
+                                })
+                        });
+                    assert!(declared, "{method} {path}: `{param}` is not described");
+                }
+                assert!(
+                    operation["responses"]
+                        .as_object()
+                        .is_some_and(|r| !r.is_empty()),
+                    "{method} {path} has no responses"
+                );
+            }
+        }
+        let mut served: Vec<String> = ROUTES
+            .iter()
+            .flat_map(|(methods, path)| {
+                methods
+                    .split(", ")
+                    .filter(|m| *m != "HEAD")
+                    .map(move |m| format!("{m} {path}"))
+            })
+            .collect();
+        described.sort();
+        served.sort();
+        assert_eq!(described, served);
+    }
+
+    #[test]
+    fn the_description_is_served_to_anyone() {
+        assert_eq!(ok("GET", OPENAPI), Route::OpenApi);
+        assert!(!Route::OpenApi.changes());
+    }
+
     #[test]
     fn token_routes_are_in_the_one_table_and_change_the_registry_only_when_written() {
         assert_eq!(ok("GET", "/v1/tokens"), Route::Tokens);
@@ -600,6 +670,8 @@ mod tests {
             "/v2/packages",
             "/v1/packages/a:b/versions",
             "/v1/packages/a:b/x",
+            "/v1/packages/",
+            "/v1/packages//versions/1.0.0",
         ] {
             assert_eq!(status("GET", path), 404, "{path}");
         }
@@ -621,6 +693,12 @@ mod tests {
         };
         assert_eq!(default, expected);
         assert_eq!(status("GET", "/v1/packages?limit=many"), 400);
+        assert_eq!(status("GET", "/v1/packages?limit=0"), 400);
+        assert_eq!(status("GET", "/v1/packages?limit=1001"), 400);
+        assert!(matches!(
+            ok("GET", "/v1/packages?limit=1000"),
+            Route::ListPackages { limit: 1000, .. }
+        ));
         let resolve = ok("GET", "/v1/packages/a:b/resolve?req=%3E%3D1%2C+%3C2");
         let expected = Route::Resolve {
             name: "a:b".into(),
