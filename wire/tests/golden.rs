@@ -185,7 +185,10 @@ fn listings_stats_and_proofs() {
         &InclusionProof {
             seq: 7,
             tree_size: 8,
-            proof: vec!["bGVmdA==".into(), "cmlnaHQ=".into()],
+            proof: vec![
+                "Ng+EA1lCJDxqNlN64vhnNIXmwERVoKhaDbGWkPJUFIA=".into(),
+                "JwQvTm7KfQsqfuQCbfLs+lHTM55tEiqgmRGOzYVjutk=".into(),
+            ],
         },
     );
     golden(
@@ -193,7 +196,7 @@ fn listings_stats_and_proofs() {
         &ConsistencyProof {
             from: 4,
             to: 8,
-            proof: vec!["b2xk".into()],
+            proof: vec!["y6BrVzb69n5UsHtWHq6UOV53TFF6fZEKVDaeEmPM+9Q=".into()],
         },
     );
     golden(

@@ -15,7 +15,7 @@ use crate::unpublished;
 use depot_guest::types::{Error, Release};
 
 /// `docs/openapi.yaml` as JSON (made by `build.rs`).
-pub const OPENAPI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
+pub const OPENAPI_JSON: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// A version's content never changes, so caches may keep it for good.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -80,7 +80,7 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
                 .with_header("cache-control", "no-store".to_string())
         }
         Route::Tokens => tokens::list()?,
-        Route::OpenApi => Response::new(200, "application/json", Body::Bytes(OPENAPI.to_vec()))
+        Route::OpenApi => Response::new(200, "application/json", Body::Bytes(OPENAPI_JSON.to_vec()))
             .with_header("cache-control", "no-cache".to_string()),
         write => return Err(ApiError::not_served(&write)),
     };
