@@ -25,8 +25,7 @@ impl Sqlite {
         const OPENING: &str = "opening the registry database";
         let conn = rusqlite::Connection::open(path).during(OPENING)?;
         conn.busy_timeout(BUSY_TIMEOUT).during(OPENING)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .during(OPENING)?;
+        wal(&conn).during(OPENING)?;
         // FULL: a commit is on disk before `append` returns.
         conn.pragma_update(None, "synchronous", "FULL")
             .during(OPENING)?;
@@ -36,6 +35,26 @@ impl Sqlite {
         }
         conn.set_prepared_statement_cache_capacity(128);
         Ok(Self(conn))
+    }
+}
+
+/// Puts the database in WAL mode (kept in the file, so a no-op after the
+/// first time). Connections opening a new database together may find the
+/// switch refused at once as busy, without the busy timeout's wait (SQLite
+/// does not wait where waiting could deadlock): retried here within that
+/// timeout.
+fn wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
     }
 }
 
