@@ -573,10 +573,10 @@ async fn scrape(
 ) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/metrics") => {
-            if let Some(count) = open_uploads {
-                if let Ok(Some(open)) = tokio::task::spawn_blocking(move || count()).await {
-                    metrics.open_uploads(open);
-                }
+            if let Some(count) = open_uploads
+                && let Ok(Some(open)) = tokio::task::spawn_blocking(move || count()).await
+            {
+                metrics.open_uploads(open);
             }
             (
                 StatusCode::OK,
