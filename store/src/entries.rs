@@ -41,6 +41,18 @@ pub fn read_log(db: &Db, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreE
     .collect()
 }
 
+/// See `store.package-log`.
+pub fn package_log(db: &Db, name: &str, until: u64) -> Result<Vec<LogEntry>, StoreError> {
+    db.rows(
+        sql::PACKAGE_LOG,
+        params![name, until],
+        "reading a package's registry log",
+    )?
+    .iter()
+    .map(log_entry_from_row)
+    .collect()
+}
+
 /// Whether the log has an entry after `since`.
 pub fn has_entry_after(db: &Db, since: u64) -> Result<bool, StoreError> {
     db.one(

@@ -331,6 +331,10 @@ impl wit_log_read::Host for StoreView<'_> {
         Ok(self.ctx.backend.read_log(since, limit.min(MAX_PAGE))?)
     }
 
+    fn package_log(&mut self, name: String, until: u64) -> Result<Vec<LogEntry>, CallError> {
+        Ok(self.ctx.backend.package_log(&name, until)?)
+    }
+
     async fn wait_log(&mut self, since: u64, timeout_ms: u32) -> Result<bool, CallError> {
         let mut head = self.ctx.backend.watch_log();
         let mut until = Instant::now() + Duration::from_millis(timeout_ms.into());

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
                 publish has just written again",
         statements: &["ALTER TABLE small_blobs ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"],
     },
+    Migration {
+        version: 4,
+        about: "the log by package, to answer as of a log position (resolution with `at`)",
+        statements: &["CREATE INDEX IF NOT EXISTS log_by_name ON log (name, seq)"],
+    },
 ];
 
 /// The schema version this build brings a database to.

@@ -263,6 +263,8 @@ pub const INSERT_LOG: &str =
     "INSERT INTO log (seq, time, name, version, action) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub const READ_LOG: &str =
     "SELECT seq, time, name, version, action FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+pub const PACKAGE_LOG: &str = "SELECT seq, time, name, version, action FROM log \
+                               WHERE name = ?1 AND seq <= ?2 ORDER BY seq";
 /// Spin only: what `wait-log` polls.
 pub const HAS_ENTRY_AFTER: &str = "SELECT EXISTS (SELECT 1 FROM log WHERE seq > ?1)";
 

@@ -40,6 +40,7 @@ mod cluster;
 mod durability;
 mod feed;
 mod gc;
+mod history;
 mod limits;
 mod mirror;
 mod oci;

@@ -66,6 +66,7 @@ fn every_wire_body_is_what_the_description_says() {
     let schemas = [
         ("release", "Release"),
         ("release-taken-down", "Release"),
+        ("release-at", "Release"),
         ("package", "Package"),
         ("packages", "PackagePage"),
         ("search", "SearchPage"),
@@ -147,6 +148,8 @@ fn live_answers_are_what_the_description_says() {
         ("/v1/packages", "PackagePage"),
         ("/v1/packages/example:greet", "Package"),
         ("/v1/packages/example:greet/resolve?req=%5E1", "Release"),
+        ("/v1/packages/example:greet/resolve?at=1", "Release"),
+        ("/v1/packages/example:greet?at=1", "Package"),
         ("/v1/search?q=greet", "SearchPage"),
         ("/v1/stats", "Stats"),
         ("/v1/feed?since=0", "FeedPage"),

@@ -44,6 +44,26 @@ pub struct Release {
     /// The publisher's signature, for a signed release.
     #[serde(default)]
     pub signature: Option<Signature>,
+    /// Where its log entry is in the transparency log: in an answer as of a
+    /// log position (`resolve?at=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<LogProof>,
+}
+
+/// That a release's log entry is in the transparency log: an inclusion proof
+/// against a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogProof {
+    /// The checkpoint the proof is against: the registry's signed note, as
+    /// `GET /v1/log/checkpoint` served it then.
+    pub checkpoint: String,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The entry's leaf: its sequence number less one.
+    pub leaf_index: u64,
+    /// The proof's hashes in base64, bottom up (RFC 9162).
+    pub hashes: Vec<String>,
 }
 
 /// A publisher's signature of a release manifest.

@@ -117,6 +117,7 @@ fn release() -> Release {
         }],
         takedown: None,
         signature: Some(signature()),
+        proof: None,
     }
 }
 
@@ -133,6 +134,7 @@ fn taken_down() -> Release {
             time: "2026-12-04T09:00:00.000Z".into(),
         }),
         signature: None,
+        proof: None,
         ..release()
     }
 }
@@ -141,6 +143,18 @@ fn taken_down() -> Release {
 fn releases() {
     golden("release", &release());
     golden("release-taken-down", &taken_down());
+    golden(
+        "release-at",
+        &Release {
+            proof: Some(LogProof {
+                checkpoint: "127.0.0.1:8080/depot\n9\nSBNJTRN+FjG7owHVrKtue7eqdM4RhdRWVl71HXN2d7I=\n\n\u{2014} 127.0.0.1:8080/depot AAAAAQ==\n".into(),
+                tree_size: 9,
+                leaf_index: 6,
+                hashes: vec!["P8b2WZCOYAJvIK628akKFMrLiifYcK7IgqBSnyyCm7I=".into(), "VF6lOEYQA+/cjIHCRFMbAD9vJs/M9sAHOzI5/e30lEY=".into()],
+            }),
+            ..release()
+        },
+    );
     golden(
         "package",
         &Package {

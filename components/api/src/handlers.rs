@@ -26,8 +26,11 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             let page = query::list_packages(after.as_deref(), limit)?;
             Response::json(200, &json::page(&page))
         }
-        Route::Package { name } => {
-            let releases = query::list_releases(&name)?;
+        Route::Package { name, at } => {
+            let releases = match at {
+                Some(at) => query::releases_at(&name, at)?,
+                None => query::list_releases(&name)?,
+            };
             Response::json(200, &json::package(&name, &releases))
         }
         Route::Release { name, version } => release(&query::get_release(&name, &version)?),
@@ -35,7 +38,23 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
             content(request, &query::get_release(&name, &version)?)?
         }
         Route::Content { digest } => content(request, &query::release_by_digest(&digest)?)?,
-        Route::Resolve { name, requirement } => release(&query::resolve(&name, &requirement)?),
+        Route::Resolve {
+            name,
+            requirement,
+            at: None,
+        } => release(&query::resolve(&name, &requirement)?),
+        Route::Resolve {
+            name,
+            requirement,
+            at: Some(at),
+        } => {
+            let resolved = query::resolve_at(&name, &requirement, at)?;
+            let answer = depot_wire::Release {
+                proof: Some(proof(resolved.seq)?),
+                ..json::release(&resolved)
+            };
+            Response::json(200, &answer)
+        }
         Route::Feed { since, limit, wait } => {
             let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;
             Response::json(200, &feed::page(since, &entries))
@@ -85,6 +104,24 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         write => return Err(ApiError::not_served(&write)),
     };
     Ok(response)
+}
+
+/// That log entry `seq` is in the transparency log: its inclusion proof
+/// against the newest signed checkpoint, which it names.
+fn proof(seq: u64) -> Result<depot_wire::LogProof, ApiError> {
+    let checkpoint = transparency::log_checkpoint()?;
+    // A checkpoint's second line is its tree size (C2SP tlog-checkpoint).
+    let tree_size = checkpoint
+        .lines()
+        .nth(1)
+        .and_then(|size| size.parse().ok())
+        .ok_or_else(|| ApiError::handler_failed("the log's checkpoint has no tree size"))?;
+    Ok(depot_wire::LogProof {
+        hashes: transparency::log_inclusion(seq, tree_size)?,
+        checkpoint,
+        tree_size,
+        leaf_index: seq.saturating_sub(1),
+    })
 }
 
 /// The error for content of a release the operator took down.

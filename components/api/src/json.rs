@@ -94,6 +94,7 @@ pub fn release(release: &Release) -> wire::Release {
             time: rfc3339(t.time),
         }),
         signature: release.signature.as_ref().map(signature),
+        proof: None,
     }
 }
 

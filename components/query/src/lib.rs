@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 
 use bindings::depot::registry::{index, log_read};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
-use depot_guest::types::{Error, LogEntry, RegistryStats, Release, SearchQuery};
+use depot_guest::types::{Action, Error, LogEntry, RegistryStats, Release, SearchQuery};
 use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
 /// The most packages one page holds.
@@ -73,38 +73,40 @@ impl Guest for QueryHandler {
 
     fn resolve(name: String, requirement: String) -> Result<Release, Error> {
         let name: PackageName = name.parse()?;
-        let text = requirement;
-        let requirement = depot_protocol::parse_requirement(&text)?;
-        // Releases whose version does not parse cannot match any requirement.
-        let (candidates, releases): (Vec<Candidate>, Vec<Release>) = releases_of(&name)?
+        let releases = releases_of(&name)?;
+        let candidates = releases
             .into_iter()
             .filter_map(|release| Some((candidate(&release)?, release)))
-            .unzip();
-        let chosen = depot_protocol::resolve(&candidates, &requirement).map_err(|e| match &e {
-            ResolveError::NoMatch { taken_down, .. } if !taken_down.is_empty() => {
-                let reasons: Vec<String> = candidates
-                    .iter()
-                    .zip(&releases)
-                    .filter(|(candidate, _)| taken_down.contains(&candidate.version))
-                    .filter_map(|(_, release)| {
-                        let reason = &release.takedown.as_ref()?.reason;
-                        Some(format!("{} (reason: {reason})", release.version))
-                    })
-                    .collect();
-                Error::TakenDown(format!(
-                    "`{name}`: only releases taken down by the operator match `{text}`: {}; \
-                     require another version",
-                    reasons.join(", ")
-                ))
-            }
-            _ => Error::NotFound(format!("`{name}`: {e}")),
-        })?;
-        candidates
-            .iter()
-            .zip(releases)
-            .find(|(candidate, _)| &candidate.version == chosen)
-            .map(|(_, release)| release)
-            .ok_or_else(|| Error::NotFound(format!("`{name}`: no release matches")))
+            .collect();
+        choose(&name, &requirement, candidates)
+    }
+
+    fn releases_at(name: String, at: u64) -> Result<Vec<Release>, Error> {
+        let name: PackageName = name.parse()?;
+        let mut releases: Vec<(Option<Version>, Release)> = history(&name, at)?
+            .into_iter()
+            .map(|(release, _)| {
+                (
+                    depot_protocol::parse_version(&release.version).ok(),
+                    release,
+                )
+            })
+            .collect();
+        releases.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
+        Ok(releases.into_iter().map(|(_, release)| release).collect())
+    }
+
+    fn resolve_at(name: String, requirement: String, at: u64) -> Result<Release, Error> {
+        let name: PackageName = name.parse()?;
+        let candidates = history(&name, at)?
+            .into_iter()
+            .filter_map(|(release, taken_down)| {
+                let mut candidate = candidate(&release)?;
+                candidate.taken_down = taken_down;
+                Some((candidate, release))
+            })
+            .collect();
+        choose(&name, &requirement, candidates)
     }
 
     fn read_feed(since: u64, limit: u32, wait_ms: u32) -> Result<Vec<LogEntry>, Error> {
@@ -183,6 +185,89 @@ impl Guest for QueryHandler {
             ))
         })
     }
+}
+
+/// The release `requirement` picks among `candidates` (how resolution sees
+/// each release, and the release), with the error resolution gives.
+fn choose(
+    name: &PackageName,
+    requirement: &str,
+    candidates: Vec<(Candidate, Release)>,
+) -> Result<Release, Error> {
+    let text = requirement;
+    let requirement = depot_protocol::parse_requirement(text)?;
+    let (candidates, releases): (Vec<Candidate>, Vec<Release>) = candidates.into_iter().unzip();
+    let chosen = depot_protocol::resolve(&candidates, &requirement).map_err(|e| match &e {
+        ResolveError::NoMatch { taken_down, .. } if !taken_down.is_empty() => {
+            let reasons: Vec<String> = candidates
+                .iter()
+                .zip(&releases)
+                .filter(|(candidate, _)| taken_down.contains(&candidate.version))
+                .filter_map(|(_, release)| {
+                    let reason = &release.takedown.as_ref()?.reason;
+                    Some(format!("{} (reason: {reason})", release.version))
+                })
+                .collect();
+            Error::TakenDown(format!(
+                "`{name}`: only releases taken down by the operator match `{text}`: {}; \
+                 require another version",
+                reasons.join(", ")
+            ))
+        }
+        _ => Error::NotFound(format!("`{name}`: {e}")),
+    })?;
+    candidates
+        .iter()
+        .zip(releases)
+        .find(|(candidate, _)| &candidate.version == chosen)
+        .map(|(_, release)| release)
+        .ok_or_else(|| Error::NotFound(format!("`{name}`: no release matches")))
+}
+
+/// The releases of `name` as the registry had them right after log entry
+/// `at`, each with whether it was taken down by then: published by then,
+/// yanked as the last yank or unyank by then left it, annotated by then. A
+/// takedown made later stays on the release (its content is gone) without
+/// counting as one.
+fn history(name: &PackageName, at: u64) -> Result<Vec<(Release, bool)>, Error> {
+    // Entry `at` exists: the log reads it back after `at - 1`.
+    if at == 0 || log_read::read_log(at - 1, 1)?.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "at={at} is not an entry of the registry log; give a sequence number from 1 to \
+             the log's head (GET /v1/stats)"
+        )));
+    }
+    let entries = log_read::package_log(name.as_str(), at)?;
+    let mut releases: Vec<(Release, bool)> = releases_of(name)?
+        .into_iter()
+        .filter(|release| release.seq <= at)
+        .map(|mut release| {
+            release.yanked = false;
+            release.annotations.retain(|annotation| annotation.seq <= at);
+            (release, false)
+        })
+        .collect();
+    for logged in &entries {
+        let found = releases
+            .iter_mut()
+            .find(|(release, _)| release.version == logged.entry.version);
+        let Some((release, taken_down)) = found else {
+            continue;
+        };
+        match logged.entry.action {
+            Action::Yank => release.yanked = true,
+            Action::Unyank => release.yanked = false,
+            Action::Takedown(_) => *taken_down = true,
+            _ => {}
+        }
+    }
+    if releases.is_empty() {
+        return Err(Error::NotFound(format!(
+            "`{name}` had no release yet right after log entry {at}; resolve without `at`, or \
+             at a later entry"
+        )));
+    }
+    Ok(releases)
 }
 
 /// The longest search text or filter.

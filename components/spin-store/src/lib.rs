@@ -255,6 +255,10 @@ impl exports::log_read::Guest for SpinStore {
         Ok(entries::read_log(&*db()?, since, limit)?)
     }
 
+    fn package_log(name: String, until: u64) -> Result<Vec<LogEntry>, Error> {
+        Ok(entries::package_log(&*db()?, &name, until)?)
+    }
+
     fn wait_log(since: u64, timeout_ms: u32) -> Result<bool, Error> {
         use wasi::clocks::monotonic_clock;
         // Spin gives a component no deadline to wait for; the handler's

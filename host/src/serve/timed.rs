@@ -50,6 +50,7 @@ timed! {
     fn replicate(&self, logged: LogEntry) -> Result<LogEntry, StoreError>;
     fn watch_log(&self) -> tokio::sync::watch::Receiver<u64>;
     fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+    fn package_log(&self, name: &str, until: u64) -> Result<Vec<LogEntry>, StoreError>;
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
     fn search(&self, query: &SearchQuery) -> Result<(Vec<Release>, Option<String>), StoreError>;
     fn stats(&self) -> Result<RegistryStats, StoreError>;

@@ -44,6 +44,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Up to `limit` log entries after `since`, in order.
     fn read_log(&self, since: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
 
+    /// See `store.package-log`.
+    fn package_log(&self, name: &str, until: u64) -> Result<Vec<LogEntry>, StoreError>;
+
     /// The release of `name` at `version`, if any.
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError>;
 

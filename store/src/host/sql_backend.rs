@@ -385,6 +385,10 @@ impl Backend for SqlBackend {
         entries::read_log(&self.pool.reader(), since, limit)
     }
 
+    fn package_log(&self, name: &str, until: u64) -> Result<Vec<LogEntry>, StoreError> {
+        entries::package_log(&self.pool.reader(), name, until)
+    }
+
     fn get_release(&self, name: &str, version: &str) -> Result<Option<Release>, StoreError> {
         if !self.cache_releases {
             return log::get_release(&self.pool.reader(), name, version);

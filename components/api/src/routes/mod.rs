@@ -80,8 +80,10 @@ pub enum Route {
         after: Option<String>,
         limit: u32,
     },
+    /// A package's releases; with `at`, as right after that log entry.
     Package {
         name: String,
+        at: Option<u64>,
     },
     Release {
         name: String,
@@ -98,9 +100,12 @@ pub enum Route {
     Content {
         digest: String,
     },
+    /// With `at`, resolution as right after that log entry, with an
+    /// inclusion proof.
     Resolve {
         name: String,
         requirement: String,
+        at: Option<u64>,
     },
     Yank {
         name: String,
@@ -296,10 +301,14 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             after: query_param(query, "after")?.filter(|after| !after.is_empty()),
             limit: limit(query_param(query, "limit")?)?,
         },
-        ("/v1/packages/{name}", _) => Route::Package { name: param(0) },
+        ("/v1/packages/{name}", _) => Route::Package {
+            name: param(0),
+            at: at(query)?,
+        },
         ("/v1/packages/{name}/resolve", _) => Route::Resolve {
             name: param(0),
             requirement: query_param(query, "req")?.unwrap_or_else(|| "*".to_string()),
+            at: at(query)?,
         },
         ("/v1/packages/{name}/versions/{version}", "PUT") => release!(Publish),
         ("/v1/packages/{name}/versions/{version}", "POST") => release!(PublishUnpublished),
@@ -426,6 +435,13 @@ pub fn number(value: Option<String>, key: &str, default: u64) -> Result<u64, Api
             ))
         }),
     }
+}
+
+/// The log position `at=` names, if any.
+fn at(query: &str) -> Result<Option<u64>, ApiError> {
+    query_param(query, "at")?
+        .map(|at| number(Some(at), "at", 0))
+        .transpose()
 }
 
 /// The whole number in query parameter `key`, which must be there.
@@ -703,10 +719,20 @@ mod tests {
         let expected = Route::Resolve {
             name: "a:b".into(),
             requirement: ">=1, <2".into(),
+            at: None,
         };
         assert_eq!(resolve, expected);
         let any = ok("GET", "/v1/packages/a:b/resolve");
         assert!(matches!(any, Route::Resolve { requirement, .. } if requirement == "*"));
+        assert!(matches!(
+            ok("GET", "/v1/packages/a:b/resolve?req=1&at=42"),
+            Route::Resolve { at: Some(42), .. }
+        ));
+        assert!(matches!(
+            ok("GET", "/v1/packages/a:b?at=7"),
+            Route::Package { at: Some(7), .. }
+        ));
+        assert_eq!(status("GET", "/v1/packages/a:b/resolve?at=latest"), 400);
     }
 
     #[test]
