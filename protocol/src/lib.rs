@@ -414,6 +414,65 @@ pub fn rfc3339(millis: u64) -> String {
     )
 }
 
+/// Parses a duration: a number with a unit `ms`, `s`, `m`, `h` or `d`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let invalid = || {
+        format!(
+            "invalid duration `{text}`: expected a number with a unit, such as 60s, 500ms, 2m or 24h"
+        )
+    };
+    let (number, unit) = number_and_unit(text).ok_or_else(invalid)?;
+    let duration = match unit {
+        "ms" => std::time::Duration::from_millis(number),
+        "" | "s" => std::time::Duration::from_secs(number),
+        "m" | "min" => std::time::Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
+        "h" => std::time::Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
+        "d" => std::time::Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?),
+        _ => return Err(invalid()),
+    };
+    if duration.is_zero() {
+        return Err(format!("invalid duration `{text}`: it must be more than 0"));
+    }
+    Ok(duration)
+}
+
+/// The number a text starts with, and the rest trimmed (its unit): `24h`
+/// is `(24, "h")`.
+pub fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
+/// A duration for messages, in its two largest units: `3d 4h`, `2h 5m`,
+/// `45s`, `300ms`.
+pub fn format_duration_ms(ms: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ];
+    let mut parts = Vec::new();
+    let mut left = ms;
+    for (unit, scale) in UNITS {
+        if left >= scale && parts.len() < 2 {
+            parts.push(format!("{}{unit}", left / scale));
+            left %= scale;
+        } else if !parts.is_empty() {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        format!("{ms}ms")
+    } else {
+        parts.join(" ")
+    }
+}
+
 /// Milliseconds since the Unix epoch now, from the system's (or the
 /// component runtime's) wall clock; 0 for a clock set before 1970.
 pub fn now_millis() -> u64 {
@@ -514,6 +573,23 @@ mod tests {
     fn resolved(list: &[(&str, bool)], req: &str) -> Result<String, ResolveError> {
         let c = candidates(list);
         resolve(&c, &req.parse().unwrap()).map(|v| v.to_string())
+    }
+
+    #[test]
+    fn durations_read_with_units_and_print_in_their_two_largest() {
+        let ms = |text: &str| parse_duration(text).map(|d| d.as_millis());
+        assert_eq!(ms("72h"), Ok(72 * 3_600_000));
+        assert_eq!(ms("7d"), Ok(7 * 86_400_000));
+        assert_eq!(ms("90"), Ok(90_000));
+        assert!(ms("0s").is_err() && ms("soon").is_err() && ms("3w").is_err());
+        assert_eq!(format_duration_ms(300), "300ms");
+        assert_eq!(format_duration_ms(45_000), "45s");
+        assert_eq!(
+            format_duration_ms(2 * 3_600_000 + 5 * 60_000 + 7_000),
+            "2h 5m"
+        );
+        assert_eq!(format_duration_ms(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
+        assert_eq!(format_duration_ms(86_400_000 + 30_000), "1d");
     }
 
     #[test]

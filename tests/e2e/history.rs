@@ -1,7 +1,9 @@
 //! Resolution as of a log position (`at=`): later releases, yanks, unyanks
 //! and annotations do not change the answer, a later takedown shows without
 //! changing it, and the answer carries an inclusion proof against the signed
-//! checkpoint it names.
+//! checkpoint it names. And trust policies in resolution: signed by given
+//! keys, annotated, old enough, without advisories; each rule alone and
+//! together, and an answer that says which rule left out which version.
 
 use depot_protocol::tlog::{
     Checkpoint, Hash, LeafAction, LeafEntry, NoteVerifier, verify_inclusion,
@@ -10,7 +12,10 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-on_every_runtime!(resolution_at_a_log_position_answers_as_the_log_implies);
+on_every_runtime!(
+    resolution_at_a_log_position_answers_as_the_log_implies,
+    trust_policies_decide_which_releases_resolution_may_choose,
+);
 
 /// The version `req` resolves to right after entry `at`, and the answer.
 fn resolve_at(server: &Server, req: &str, at: u64) -> (u16, Value) {
@@ -189,5 +194,98 @@ fn resolution_at_a_log_position_answers_as_the_log_implies(runtime: Runtime) {
     );
     assert_error(&resolve_at(&server, "*", other), 404, "not-found");
     let bad = server.get_json("/v1/packages/example:greet/resolve?at=yesterday");
+    assert_error(&bad, 400, "bad-request");
+}
+
+fn trust_policies_decide_which_releases_resolution_may_choose(runtime: Runtime) {
+    let server = Server::start_on(runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("a.key");
+    let key = ok(server.cli(&["key", "new", key_file.to_str().unwrap()]));
+    let key = key.trim();
+    ok(server.cli(&["key", "grant", key, "--namespace", "example"]));
+    let other_file = dir.path().join("b.key");
+    let other = ok(server.cli(&["key", "new", other_file.to_str().unwrap()]));
+    let publish = |version: &str, n: usize, sign: bool| {
+        let (_dir, path) = temp_file("c.wasm", &greeter_n(n));
+        let spec = format!("example:greet@{version}");
+        let mut args = vec!["publish", &spec, path.to_str().unwrap()];
+        if sign {
+            args.extend(["--sign", key_file.to_str().unwrap()]);
+        }
+        ok(server.cli(&args));
+        let (_, stats) = server.get_json("/v1/stats");
+        stats["head"].as_u64().unwrap()
+    };
+    let annotate = |version: &str, type_: &str| {
+        let note = json!({"type": type_, "value": {"by": "e2e"}});
+        let path = format!("/v1/packages/example:greet/versions/{version}/annotations");
+        assert_eq!(server.post(&path, &note).0, 201);
+    };
+    let first = publish("1.0.0", 0, true);
+    annotate("1.0.0", "review");
+    // Old enough, by the clock of the next entry.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let second = publish("1.1.0", 1, false);
+    annotate("1.1.0", "review");
+    publish("1.2.0", 2, true);
+    annotate("1.2.0", "advisory");
+    publish("1.3.0", 3, true);
+
+    let resolve = |query: &str| {
+        server.get_json(&format!(
+            "/v1/packages/example:greet/resolve?{}",
+            query.replace('+', "%2B")
+        ))
+    };
+    let chosen = |query: &str| {
+        let (status, body) = resolve(query);
+        assert_eq!(status, 200, "{query}: {body}");
+        body["version"].as_str().unwrap().to_string()
+    };
+    assert_eq!(chosen("req=*"), "1.3.0");
+    // Each rule alone.
+    assert_eq!(chosen(&format!("signed-by={key}&req=<1.3")), "1.2.0");
+    assert_eq!(chosen("annotated=review"), "1.1.0");
+    assert_eq!(chosen("exclude-advisories=true&req=<1.3"), "1.1.0");
+    assert_eq!(chosen(&format!("at={second}&min-age=2s")), "1.0.0");
+    assert_eq!(chosen(&format!("at={second}")), "1.1.0");
+    // Together: signed by the key, reviewed, without an advisory.
+    let all = format!("signed-by={key}&annotated=review&exclude-advisories=true");
+    assert_eq!(chosen(&all), "1.0.0");
+    // The policy with `at` reads annotations as they were then.
+    let (status, _) = resolve(&format!("{all}&at={first}"));
+    assert_eq!(status, 404, "1.0.0 was not yet reviewed at its own entry");
+
+    // When the policy leaves out everything, the answer says which rule left
+    // out which version.
+    let (status, body) = resolve(&format!("signed-by={}", other.trim()));
+    assert_eq!(status, 404);
+    let message = body["error"]["message"].as_str().unwrap();
+    for said in [
+        "1.3.0 (signed by ed25519:",
+        "1.1.0 (not signed",
+        "not a key signed-by names",
+    ] {
+        assert!(message.contains(said), "`{said}` not in: {message}");
+    }
+    let (status, body) = resolve("min-age=1h&req=^1.2");
+    assert_eq!(status, 404);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("1.3.0 (published"), "{message}");
+    assert!(message.contains("younger than min-age 1h"), "{message}");
+    assert!(
+        !message.contains("1.0.0"),
+        "{message}: 1.0.0 does not meet ^1.2"
+    );
+    let (status, body) = resolve("exclude-advisories=true&req==1.2.0");
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1.2.0 (has an advisory)")
+    );
+    let bad = resolve("min-age=soon");
     assert_error(&bad, 400, "bad-request");
 }

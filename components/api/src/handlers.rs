@@ -41,19 +41,24 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Resolve {
             name,
             requirement,
-            at: None,
-        } => release(&query::resolve(&name, &requirement)?),
-        Route::Resolve {
-            name,
-            requirement,
-            at: Some(at),
+            at,
+            policy,
         } => {
-            let resolved = query::resolve_at(&name, &requirement, at)?;
-            let answer = depot_wire::Release {
-                proof: Some(proof(resolved.seq)?),
-                ..json::release(&resolved)
-            };
-            Response::json(200, &answer)
+            let plain = at.is_none()
+                && policy.signed_by.is_empty()
+                && policy.annotated.is_empty()
+                && policy.min_age_ms.is_none()
+                && !policy.exclude_advisories;
+            if plain {
+                release(&query::resolve(&name, &requirement)?)
+            } else {
+                let resolved = query::resolve_with(&name, &requirement, at, &policy)?;
+                let answer = depot_wire::Release {
+                    proof: at.map(|_| proof(resolved.seq)).transpose()?,
+                    ..json::release(&resolved)
+                };
+                Response::json(200, &answer)
+            }
         }
         Route::Feed { since, limit, wait } => {
             let entries = query::read_feed(since, limit, wait.saturating_mul(1000))?;

@@ -1,7 +1,7 @@
 //! Reads a request's query string: percent-decoding, parameters, and the
 //! search query that `/v1/search` and the web view's search page share.
 
-use crate::types::{ContentKind, SearchQuery};
+use crate::types::{ContentKind, ResolvePolicy, SearchQuery};
 
 /// The search `query` asks for, pages of `default_limit` unless it says; and
 /// the semver requirement (`version=`) releases must meet.
@@ -55,6 +55,46 @@ pub fn content_kind(name: &str) -> Option<ContentKind> {
         "core-module" => Some(ContentKind::CoreModule),
         _ => None,
     }
+}
+
+/// The resolution policy a query string asks for: `signed-by` (keys,
+/// comma-separated), `annotated` (annotation types, comma-separated),
+/// `min-age` (a duration such as `72h`) and `exclude-advisories`
+/// (`true` or `false`). Empty parameters ask for nothing.
+pub fn resolve_policy(query: &str) -> Result<ResolvePolicy, String> {
+    let param = |key| Ok::<_, String>(query_param(query, key)?.filter(|v| !v.trim().is_empty()));
+    let list = |value: Option<String>| -> Vec<String> {
+        value
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let min_age_ms = match param("min-age")? {
+        None => None,
+        Some(age) => {
+            let age = depot_protocol::parse_duration(&age)
+                .map_err(|e| format!("min-age: {e}"))?;
+            Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
+        }
+    };
+    let exclude_advisories = match param("exclude-advisories")?.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(format!(
+                "exclude-advisories=`{other}` is not true or false"
+            ));
+        }
+    };
+    Ok(ResolvePolicy {
+        signed_by: list(param("signed-by")?),
+        annotated: list(param("annotated")?),
+        min_age_ms,
+        exclude_advisories,
+    })
 }
 
 /// The most a page may hold.

@@ -20,7 +20,9 @@ use std::cmp::Ordering;
 
 use bindings::depot::registry::{index, log_read};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
-use depot_guest::types::{Action, Error, LogEntry, RegistryStats, Release, SearchQuery};
+use depot_guest::types::{
+    Action, Error, LogEntry, RegistryStats, Release, ResolvePolicy, SearchQuery,
+};
 use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
 /// The most packages one page holds.
@@ -96,17 +98,57 @@ impl Guest for QueryHandler {
         Ok(releases.into_iter().map(|(_, release)| release).collect())
     }
 
-    fn resolve_at(name: String, requirement: String, at: u64) -> Result<Release, Error> {
+    fn resolve_with(
+        name: String,
+        requirement: String,
+        at: Option<u64>,
+        policy: ResolvePolicy,
+    ) -> Result<Release, Error> {
         let name: PackageName = name.parse()?;
-        let candidates = history(&name, at)?
-            .into_iter()
-            .filter_map(|(release, taken_down)| {
-                let mut candidate = candidate(&release)?;
-                candidate.taken_down = taken_down;
-                Some((candidate, release))
-            })
-            .collect();
-        choose(&name, &requirement, candidates)
+        let (releases, now) = match at {
+            Some(at) => (history(&name, at)?, entry_time(at)?),
+            None => {
+                let releases = releases_of(&name)?;
+                let releases = releases
+                    .into_iter()
+                    .map(|release| {
+                        let taken_down = release.takedown.is_some();
+                        (release, taken_down)
+                    })
+                    .collect();
+                (releases, depot_protocol::now_millis())
+            }
+        };
+        let mut allowed = Vec::new();
+        let mut excluded = Vec::new();
+        for (release, taken_down) in releases {
+            let Some(mut candidate) = candidate(&release) else {
+                continue;
+            };
+            candidate.taken_down = taken_down;
+            match left_out(&policy, &release, now) {
+                None => allowed.push((candidate, release)),
+                Some(rule) => excluded.push((candidate.version, rule)),
+            }
+        }
+        choose(&name, &requirement, allowed).map_err(|e| {
+            let Ok(wanted) = depot_protocol::parse_requirement(&requirement) else {
+                return e;
+            };
+            let reasons: Vec<String> = excluded
+                .iter()
+                .filter(|(version, _)| wanted.matches(version))
+                .map(|(version, rule)| format!("{version} ({rule})"))
+                .collect();
+            if reasons.is_empty() {
+                return e;
+            }
+            Error::NotFound(format!(
+                "`{name}`: the policy leaves out every release that meets `{requirement}` and \
+                 would be chosen: {}; relax the policy or require another version",
+                reasons.join(", ")
+            ))
+        })
     }
 
     fn read_feed(since: u64, limit: u32, wait_ms: u32) -> Result<Vec<LogEntry>, Error> {
@@ -224,19 +266,56 @@ fn choose(
         .ok_or_else(|| Error::NotFound(format!("`{name}`: no release matches")))
 }
 
+/// When log entry `at` was appended; `bad-request` when there is no such entry.
+fn entry_time(at: u64) -> Result<u64, Error> {
+    // The log reads entry `at` back after `at - 1`.
+    let entry = match at.checked_sub(1) {
+        Some(before) => log_read::read_log(before, 1)?.into_iter().next(),
+        None => None,
+    };
+    match entry {
+        Some(entry) if entry.seq == at => Ok(entry.time),
+        _ => Err(Error::BadRequest(format!(
+            "at={at} is not an entry of the registry log; give a sequence number from 1 to \
+             the log's head (GET /v1/stats)"
+        ))),
+    }
+}
+
+/// Why `policy` leaves `release` out, if it does, at time `now` (ms).
+fn left_out(policy: &ResolvePolicy, release: &Release, now: u64) -> Option<String> {
+    let key = release.signature.as_ref().map(|signature| &signature.key);
+    if !policy.signed_by.is_empty() && !key.is_some_and(|key| policy.signed_by.contains(key)) {
+        return Some(match key {
+            None => "not signed, and signed-by asks for a signature".to_string(),
+            Some(key) => format!("signed by {key}, not a key signed-by names"),
+        });
+    }
+    let has = |type_: &str| release.annotations.iter().any(|a| a.type_ == type_);
+    if let Some(missing) = policy.annotated.iter().find(|type_| !has(type_)) {
+        return Some(format!("no `{missing}` annotation"));
+    }
+    if policy.exclude_advisories && has("advisory") {
+        return Some("has an advisory".to_string());
+    }
+    let age = now.saturating_sub(release.published_at);
+    match policy.min_age_ms {
+        Some(min_age) if age < min_age => Some(format!(
+            "published {} ago, younger than min-age {}",
+            depot_protocol::format_duration_ms(age),
+            depot_protocol::format_duration_ms(min_age)
+        )),
+        _ => None,
+    }
+}
+
 /// The releases of `name` as the registry had them right after log entry
 /// `at`, each with whether it was taken down by then: published by then,
 /// yanked as the last yank or unyank by then left it, annotated by then. A
 /// takedown made later stays on the release (its content is gone) without
 /// counting as one.
 fn history(name: &PackageName, at: u64) -> Result<Vec<(Release, bool)>, Error> {
-    // Entry `at` exists: the log reads it back after `at - 1`.
-    if at == 0 || log_read::read_log(at - 1, 1)?.is_empty() {
-        return Err(Error::BadRequest(format!(
-            "at={at} is not an entry of the registry log; give a sequence number from 1 to \
-             the log's head (GET /v1/stats)"
-        )));
-    }
+    entry_time(at)?;
     let entries = log_read::package_log(name.as_str(), at)?;
     let mut releases: Vec<(Release, bool)> = releases_of(name)?
         .into_iter()

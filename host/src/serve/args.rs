@@ -184,15 +184,6 @@ pub struct ComposeArgs {
     pub output: PathBuf,
 }
 
-/// Splits `text` into a whole number and the unit that follows it.
-fn number_and_unit(text: &str) -> Option<(u64, &str)> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    Some((number.parse().ok()?, unit.trim()))
-}
-
 /// Parses a byte size: a number with an optional unit, `KiB`/`MiB`/`GiB`
 /// (or `K`/`M`/`G`) for powers of 1024, `KB`/`MB`/`GB` for powers of 1000.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -221,28 +212,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses a duration: a number with a unit `ms`, `s`, `m`, `h` or `d`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let invalid = || {
-        format!(
-            "invalid duration `{text}`: expected a number with a unit, such as 60s, 500ms, 2m or 24h"
-        )
-    };
-    let (number, unit) = number_and_unit(text).ok_or_else(invalid)?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(number),
-        "" | "s" => Duration::from_secs(number),
-        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(invalid)?),
-        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(invalid)?),
-        "d" => Duration::from_secs(number.checked_mul(86_400).ok_or_else(invalid)?),
-        _ => return Err(invalid()),
-    };
-    if duration.is_zero() {
-        return Err(format!("invalid duration `{text}`: it must be more than 0"));
-    }
-    Ok(duration)
-}
+use depot_protocol::number_and_unit;
+pub use depot_protocol::parse_duration;
 
 /// Parses a grace period: a duration as [`parse_duration`], or 0 for none.
 pub fn parse_grace(text: &str) -> Result<Duration, String> {

@@ -7,7 +7,7 @@
 use self::oci::Route as OciRoute;
 use crate::error::ApiError;
 use crate::error::oci::OciError;
-use depot_guest::types::SearchQuery;
+use depot_guest::types::{ResolvePolicy, SearchQuery};
 
 pub mod oci;
 
@@ -106,6 +106,9 @@ pub enum Route {
         name: String,
         requirement: String,
         at: Option<u64>,
+        /// Which releases may be chosen (`signed-by`, `annotated`,
+        /// `min-age`, `exclude-advisories`).
+        policy: ResolvePolicy,
     },
     Yank {
         name: String,
@@ -309,6 +312,7 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
             name: param(0),
             requirement: query_param(query, "req")?.unwrap_or_else(|| "*".to_string()),
             at: at(query)?,
+            policy: query_string::resolve_policy(query).map_err(ApiError::bad_request)?,
         },
         ("/v1/packages/{name}/versions/{version}", "PUT") => release!(Publish),
         ("/v1/packages/{name}/versions/{version}", "POST") => release!(PublishUnpublished),
@@ -720,6 +724,7 @@ mod tests {
             name: "a:b".into(),
             requirement: ">=1, <2".into(),
             at: None,
+            policy: query_string::resolve_policy("").unwrap(),
         };
         assert_eq!(resolve, expected);
         let any = ok("GET", "/v1/packages/a:b/resolve");
@@ -733,6 +738,22 @@ mod tests {
             Route::Package { at: Some(7), .. }
         ));
         assert_eq!(status("GET", "/v1/packages/a:b/resolve?at=latest"), 400);
+        let Route::Resolve { policy, .. } = ok(
+            "GET",
+            "/v1/packages/a:b/resolve?signed-by=ed25519:AA%3D,ed25519:BB%3D\
+             &annotated=review&min-age=72h&exclude-advisories=true",
+        ) else {
+            panic!("not a resolution");
+        };
+        assert_eq!(policy.signed_by, ["ed25519:AA=", "ed25519:BB="]);
+        assert_eq!(policy.annotated, ["review"]);
+        assert_eq!(policy.min_age_ms, Some(72 * 3_600_000));
+        assert!(policy.exclude_advisories);
+        assert_eq!(status("GET", "/v1/packages/a:b/resolve?min-age=soon"), 400);
+        assert_eq!(
+            status("GET", "/v1/packages/a:b/resolve?exclude-advisories=maybe"),
+            400
+        );
     }
 
     #[test]
