@@ -4,6 +4,9 @@
 //! checkpoint it names. And trust policies in resolution: signed by given
 //! keys, annotated, old enough, without advisories; each rule alone and
 //! together, and an answer that says which rule left out which version.
+//! Advisories: typed annotations, checked, shown by `depot info`, the web
+//! view and the feed, and left out of resolution for every version in their
+//! range.
 
 use depot_protocol::tlog::{
     Checkpoint, Hash, LeafAction, LeafEntry, NoteVerifier, verify_inclusion,
@@ -15,6 +18,7 @@ use crate::support::*;
 on_every_runtime!(
     resolution_at_a_log_position_answers_as_the_log_implies,
     trust_policies_decide_which_releases_resolution_may_choose,
+    advisories_are_checked_shown_and_leave_out_every_version_they_affect,
 );
 
 /// The version `req` resolves to right after entry `at`, and the answer.
@@ -218,7 +222,11 @@ fn trust_policies_decide_which_releases_resolution_may_choose(runtime: Runtime) 
         stats["head"].as_u64().unwrap()
     };
     let annotate = |version: &str, type_: &str| {
-        let note = json!({"type": type_, "value": {"by": "e2e"}});
+        let value = match type_ {
+            "advisory" => json!({"severity": "low", "summary": "slow", "affected": "=1.2.0"}),
+            _ => json!({"by": "e2e"}),
+        };
+        let note = json!({"type": type_, "value": value});
         let path = format!("/v1/packages/example:greet/versions/{version}/annotations");
         assert_eq!(server.post(&path, &note).0, 201);
     };
@@ -284,8 +292,95 @@ fn trust_policies_decide_which_releases_resolution_may_choose(runtime: Runtime) 
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("1.2.0 (has an advisory)")
+            .contains("1.2.0 (has an advisory (low: slow")
     );
     let bad = resolve("min-age=soon");
     assert_error(&bad, 400, "bad-request");
+}
+
+fn advisories_are_checked_shown_and_leave_out_every_version_they_affect(runtime: Runtime) {
+    let server = Server::start_on(runtime);
+    for (n, version) in ["1.0.0", "1.1.0", "1.2.0"].iter().enumerate() {
+        assert_eq!(
+            server.publish("example:greet", version, &greeter_n(n)).0,
+            201
+        );
+    }
+    let annotate = |version: &str, value: Value| {
+        let path = format!("/v1/packages/example:greet/versions/{version}/annotations");
+        server.post(&path, &json!({"type": "advisory", "value": value}))
+    };
+    // Checked: a severity, a summary, a range that holds the release.
+    let bad = annotate(
+        "1.1.0",
+        json!({"severity": "dire", "summary": "x", "affected": "*"}),
+    );
+    assert_error(&bad, 400, "bad-request");
+    let outside = json!({"severity": "high", "summary": "x", "affected": "<1.0.0"});
+    let said = assert_error(&annotate("1.1.0", outside), 400, "bad-request");
+    assert!(said.contains("leaves out 1.1.0"), "{said}");
+    let advisory = json!({
+        "severity": "high",
+        "summary": "Greets the wrong person",
+        "affected": ">=1.0.0, <1.2.0",
+        "id": "DEPOT-2026-1",
+        "link": "https://example.com/advisories/1",
+    });
+    let (status, _) = annotate("1.1.0", advisory);
+    assert_eq!(status, 201);
+
+    // Resolution leaves out every version in the range, saying why.
+    let resolve =
+        |query: &str| server.get_json(&format!("/v1/packages/example:greet/resolve?{query}"));
+    let (status, chosen) = resolve("exclude-advisories=true");
+    assert_eq!((status, chosen["version"].as_str()), (200, Some("1.2.0")));
+    let (status, body) = resolve("exclude-advisories=true&req=%3C1.2");
+    assert_eq!(status, 404);
+    let message = body["error"]["message"].as_str().unwrap();
+    for version in ["1.0.0", "1.1.0"] {
+        assert!(
+            message.contains(&format!(
+                "{version} (has an advisory (high: Greets the wrong person, made on 1.1.0"
+            )),
+            "{message}"
+        );
+    }
+    assert_eq!(resolve("req=%3C1.2").1["version"], "1.1.0");
+
+    // `depot info` shows it on every version it affects, and only there.
+    let info = ok(server.cli(&["info", "example:greet@1.0.0"]));
+    assert!(info.contains("advisories:"), "{info}");
+    assert!(
+        info.contains(
+            "HIGH Greets the wrong person (affects >=1.0.0, <1.2.0; made on 1.1.0) \
+             DEPOT-2026-1 https://example.com/advisories/1"
+        ),
+        "{info}"
+    );
+    let info = ok(server.cli(&["info", "example:greet@1.2.0"]));
+    assert!(!info.contains("advisories:"), "{info}");
+    let listing = ok(server.cli(&["info", "example:greet"]));
+    let marked: Vec<&str> = listing
+        .lines()
+        .filter(|line| line.ends_with("(1 advisory)"))
+        .collect();
+    assert_eq!(marked.len(), 2, "{listing}");
+
+    // The web view warns on the affected versions' pages.
+    let page = |version: &str| {
+        let (status, bytes) = server.get_bytes(&format!("/packages/example/greet/{version}"));
+        assert_eq!(status, 200);
+        String::from_utf8(bytes).unwrap()
+    };
+    let affected = page("1.0.0");
+    assert!(affected.contains("Advisory (high)"), "{affected}");
+    assert!(affected.contains("https://example.com/advisories/1"));
+    assert!(!page("1.2.0").contains("Advisory ("));
+
+    // The feed carries it as the annotation it is.
+    let (_, feed) = server.get_json("/v1/feed?since=0");
+    let last = feed["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "annotate");
+    assert_eq!(last["annotation"]["type"], "advisory");
+    assert_eq!(last["annotation"]["value"]["severity"], "high");
 }

@@ -28,6 +28,7 @@ mod bindings {
 
 pub use bindings::depot::registry::types;
 
+pub mod advisory;
 mod errors;
 pub mod manifest;
 pub mod policy_rules;

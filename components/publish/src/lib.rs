@@ -28,6 +28,7 @@ use depot_guest::types::{
     Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, PendingRelease,
     Release, ReleaseContent, ReleaseSignature,
 };
+use depot_guest::advisory::{self, Advisory};
 use depot_guest::{manifest, validate};
 use depot_protocol::now_millis;
 use depot_protocol::{Digest, Version};
@@ -111,6 +112,9 @@ impl Guest for PublishHandler {
     ) -> Result<Release, Error> {
         validate::name_and_version(&name, &version)?;
         check_annotation(&annotation_type, &value)?;
+        if annotation_type == advisory::TYPE {
+            Advisory::parse(&value, &version).map_err(Error::BadRequest)?;
+        }
         current_release(&name, &version)?;
         let entry = Entry {
             name: name.clone(),

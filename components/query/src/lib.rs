@@ -14,6 +14,7 @@ mod bindings {
     export!(QueryHandler);
 }
 
+use depot_guest::advisory::{self, Advisory};
 use depot_guest::validate;
 
 use std::cmp::Ordering;
@@ -119,6 +120,7 @@ impl Guest for QueryHandler {
                 (releases, depot_protocol::now_millis())
             }
         };
+        let advisories = advisories(releases.iter().map(|(release, _)| release));
         let mut allowed = Vec::new();
         let mut excluded = Vec::new();
         for (release, taken_down) in releases {
@@ -126,7 +128,7 @@ impl Guest for QueryHandler {
                 continue;
             };
             candidate.taken_down = taken_down;
-            match left_out(&policy, &release, now) {
+            match left_out(&policy, &release, now, &advisories) {
                 None => allowed.push((candidate, release)),
                 Some(rule) => excluded.push((candidate.version, rule)),
             }
@@ -282,8 +284,45 @@ fn entry_time(at: u64) -> Result<u64, Error> {
     }
 }
 
-/// Why `policy` leaves `release` out, if it does, at time `now` (ms).
-fn left_out(policy: &ResolvePolicy, release: &Release, now: u64) -> Option<String> {
+/// The advisories made on `releases`, each with the version it was made on:
+/// parsed, or none for one made before advisories were checked (it concerns
+/// only its own release).
+fn advisories<'a>(releases: impl Iterator<Item = &'a Release>) -> Vec<(String, Option<Advisory>)> {
+    releases
+        .flat_map(|release| {
+            release
+                .annotations
+                .iter()
+                .filter(|a| a.type_ == advisory::TYPE)
+                .map(|a| {
+                    let value = Advisory::parse(&a.value, &release.version).ok();
+                    (release.version.clone(), value)
+                })
+        })
+        .collect()
+}
+
+/// The advisory that concerns `release`, as a reason to leave it out.
+fn advised(release: &Release, advisories: &[(String, Option<Advisory>)]) -> Option<String> {
+    let version = depot_protocol::parse_version(&release.version).ok()?;
+    advisories.iter().find_map(|(on, advisory)| match advisory {
+        Some(advisory) if advisory.affects(&version) => Some(format!(
+            "has an advisory ({}: {}, made on {on}, affects {})",
+            advisory.severity, advisory.summary, advisory.affected
+        )),
+        None if on == &release.version => Some("has an advisory".to_string()),
+        _ => None,
+    })
+}
+
+/// Why `policy` leaves `release` out, if it does, at time `now` (ms), given
+/// the package's `advisories`.
+fn left_out(
+    policy: &ResolvePolicy,
+    release: &Release,
+    now: u64,
+    advisories: &[(String, Option<Advisory>)],
+) -> Option<String> {
     let key = release.signature.as_ref().map(|signature| &signature.key);
     if !policy.signed_by.is_empty() && !key.is_some_and(|key| policy.signed_by.contains(key)) {
         return Some(match key {
@@ -295,8 +334,10 @@ fn left_out(policy: &ResolvePolicy, release: &Release, now: u64) -> Option<Strin
     if let Some(missing) = policy.annotated.iter().find(|type_| !has(type_)) {
         return Some(format!("no `{missing}` annotation"));
     }
-    if policy.exclude_advisories && has("advisory") {
-        return Some("has an advisory".to_string());
+    if policy.exclude_advisories
+        && let Some(reason) = advised(release, advisories)
+    {
+        return Some(reason);
     }
     let age = now.saturating_sub(release.published_at);
     match policy.min_age_ms {

@@ -554,6 +554,16 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
                 outln!("{}", serde_json::to_string_pretty(&release)?);
             } else {
                 print_release(&release)?;
+                // Advisories made on any release of the package may
+                // concern this one.
+                let package = registry.package(name.as_str()).await?;
+                let advisories = advisories(&package, &release.version);
+                if !advisories.is_empty() {
+                    outln!("advisories:");
+                    for advisory in advisories {
+                        outln!("  {advisory}");
+                    }
+                }
             }
         }
         None => {
@@ -574,8 +584,13 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
             outln!("versions:");
             for r in &package.versions {
                 let yanked = if r.yanked { "  (yanked)" } else { "" };
+                let advised = match advisories(&package, &r.version).len() {
+                    0 => String::new(),
+                    1 => "  (1 advisory)".to_string(),
+                    n => format!("  ({n} advisories)"),
+                };
                 outln!(
-                    "  {:<16} {:>10} bytes  {}  {}{yanked}",
+                    "  {:<16} {:>10} bytes  {}  {}{yanked}{advised}",
                     r.version,
                     r.size,
                     r.published_at,
@@ -585,6 +600,49 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every advisory made on a release of `package` that concerns `version`
+/// (its `affected` range holds it; one without a range concerns only its
+/// own release), a line each: severity, summary, range, where it was made,
+/// its id and link.
+fn advisories(package: &depot_wire::Package, version: &str) -> Vec<String> {
+    let parsed = parse_version(version).ok();
+    package
+        .versions
+        .iter()
+        .flat_map(|r| {
+            r.annotations
+                .iter()
+                .filter(|a| a.type_ == "advisory")
+                .map(move |a| (r, &a.value))
+        })
+        .filter_map(|(r, value)| {
+            let text = |key: &str| value[key].as_str().map(str::to_string);
+            let affected = text("affected");
+            let concerns = match affected
+                .as_deref()
+                .and_then(|range| parse_requirement(range).ok())
+            {
+                Some(range) => parsed.as_ref().is_some_and(|v| range.matches(v)),
+                None => r.version == version,
+            };
+            concerns.then(|| {
+                let mut line = format!(
+                    "{} {} (affects {}; made on {})",
+                    text("severity").unwrap_or_default().to_uppercase(),
+                    text("summary").unwrap_or_else(|| value.to_string()),
+                    affected.unwrap_or_else(|| r.version.clone()),
+                    r.version
+                );
+                for extra in [text("id"), text("link")].into_iter().flatten() {
+                    line.push(' ');
+                    line.push_str(&extra);
+                }
+                line
+            })
+        })
+        .collect()
 }
 
 fn print_release(r: &Release) -> Result<()> {

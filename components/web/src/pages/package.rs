@@ -12,6 +12,7 @@ use crate::highlight;
 use crate::layout::{self, Html, external_link};
 use crate::pages::kind_label;
 use crate::routes::{self, encode};
+use depot_guest::advisory::{self, Advisory};
 use depot_guest::types::{ContentKind, Error, Release};
 
 /// The page of package `name` showing `version`, or its latest release.
@@ -33,6 +34,7 @@ pub fn page(name: &str, version: Option<&str>, origin: &str) -> Result<Html, Err
             .or(releases.first())
             .ok_or_else(|| Error::NotFound(format!("{name} has no releases")))?,
     };
+    let advisories = advisories(&releases, shown);
     let taken_down = shown.takedown.is_some();
     let status = if taken_down && version.is_some() {
         451
@@ -49,6 +51,16 @@ pub fn page(name: &str, version: Option<&str>, origin: &str) -> Result<Html, Err
             h1 {
                 span.name { (name) } " " span.version { (shown.version) }
                 " " (layout::status_badge(shown.yanked, taken_down))
+            }
+            @for (on, advisory) in &advisories {
+                div.notice.advisory role="alert" {
+                    strong { "Advisory (" (advisory.severity) "): " }
+                    (advisory.summary)
+                    " Affects " code { (advisory.affected) } "; made on "
+                    a href=(routes::release_path(name, on)) { (on) } "."
+                    @if let Some(id) = &advisory.id { " " code { (id) } }
+                    @if let Some(link) = &advisory.link { " " (external_link(link, "Details")) }
+                }
             }
             @if let (Some(description), false) = (&shown.metadata.description, taken_down) {
                 p.description { (description) }
@@ -121,6 +133,26 @@ fn breadcrumb(name: &str, version: Option<&str>) -> Markup {
             }
         }
     }
+}
+
+/// The advisories made on any of `releases` that concern `shown`, each with
+/// the version it was made on.
+fn advisories(releases: &[Release], shown: &Release) -> Vec<(String, Advisory)> {
+    let Ok(version) = depot_protocol::parse_version(&shown.version) else {
+        return Vec::new();
+    };
+    releases
+        .iter()
+        .flat_map(|release| {
+            release
+                .annotations
+                .iter()
+                .filter(|a| a.type_ == advisory::TYPE)
+                .filter_map(|a| Advisory::parse(&a.value, &release.version).ok())
+                .map(|advisory| (release.version.clone(), advisory))
+        })
+        .filter(|(_, advisory)| advisory.affects(&version))
+        .collect()
 }
 
 /// The WIT, the interfaces and the annotations of a live release.
