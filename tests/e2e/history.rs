@@ -187,6 +187,11 @@ fn resolution_at_a_log_position_answers_as_the_log_implies(runtime: Runtime) {
         let (status, answer) = resolve_at(&server, "*", at);
         assert_eq!(status, 200);
         check_proof(&server, &answer);
+        // The same proof as the log's own, in the newest checkpoint's tree.
+        let seq = answer["seq"].as_u64().unwrap();
+        let (_, own) = server.get_json(&format!("/v1/log/proof/inclusion?seq={seq}"));
+        assert_eq!(own["treeSize"].as_u64(), Some(taken_down));
+        assert_eq!(own["proof"], answer["proof"]["hashes"]);
     }
 
     // Positions that are not entries, and a package with no release yet.
@@ -375,6 +380,10 @@ fn advisories_are_checked_shown_and_leave_out_every_version_they_affect(runtime:
     let affected = page("1.0.0");
     assert!(affected.contains("Advisory (high)"), "{affected}");
     assert!(affected.contains("https://example.com/advisories/1"));
+    assert!(
+        affected.contains("href=\"/v1/log/proof/inclusion?seq="),
+        "{affected}"
+    );
     assert!(!page("1.2.0").contains("Advisory ("));
 
     // The feed carries it as the annotation it is.

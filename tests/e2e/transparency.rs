@@ -158,10 +158,19 @@ fn every_commit_is_in_a_signed_checkpoint_with_proofs_that_verify(runtime: Runti
         "/v1/log/proof/inclusion?seq=5&size=4",
         "/v1/log/proof/inclusion?seq=1&size=99",
         "/v1/log/proof/consistency?from=3&to=2",
-        "/v1/log/proof/inclusion?seq=1",
+        "/v1/log/proof/inclusion?size=4",
     ] {
         assert_error(&server.get_json(path), 400, "bad-request");
     }
+    // Without a size: in the tree the newest checkpoint names.
+    let (status, newest) = server.get_json("/v1/log/proof/inclusion?seq=1");
+    assert_eq!(status, 200);
+    assert_eq!(newest["treeSize"].as_u64(), Some(signed.size));
+    let sized = server.get_json(&format!(
+        "/v1/log/proof/inclusion?seq=1&size={}",
+        signed.size
+    ));
+    assert_eq!(newest["proof"], sized.1["proof"]);
 }
 
 fn the_tree_survives_a_restart_and_the_key_stays(runtime: Runtime) {

@@ -67,14 +67,20 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Stats => Response::json(200, &json::stats(&query::stats()?)),
         Route::LogCheckpoint => text(transparency::log_checkpoint()?),
         Route::LogKey => text(transparency::log_key()?),
-        Route::LogInclusion { seq, size } => Response::json(
-            200,
-            &depot_wire::InclusionProof {
-                seq,
-                tree_size: size,
-                proof: transparency::log_inclusion(seq, size)?,
-            },
-        ),
+        Route::LogInclusion { seq, size } => {
+            let size = match size {
+                Some(size) => size,
+                None => tree_size(&transparency::log_checkpoint()?)?,
+            };
+            Response::json(
+                200,
+                &depot_wire::InclusionProof {
+                    seq,
+                    tree_size: size,
+                    proof: transparency::log_inclusion(seq, size)?,
+                },
+            )
+        }
         Route::LogConsistency { from, to } => Response::json(
             200,
             &depot_wire::ConsistencyProof {
@@ -115,18 +121,23 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
 /// against the newest signed checkpoint, which it names.
 fn proof(seq: u64) -> Result<depot_wire::LogProof, ApiError> {
     let checkpoint = transparency::log_checkpoint()?;
-    // A checkpoint's second line is its tree size (C2SP tlog-checkpoint).
-    let tree_size = checkpoint
-        .lines()
-        .nth(1)
-        .and_then(|size| size.parse().ok())
-        .ok_or_else(|| ApiError::handler_failed("the log's checkpoint has no tree size"))?;
+    let tree_size = tree_size(&checkpoint)?;
     Ok(depot_wire::LogProof {
         hashes: transparency::log_inclusion(seq, tree_size)?,
         checkpoint,
         tree_size,
         leaf_index: seq.saturating_sub(1),
     })
+}
+
+/// The tree size a signed checkpoint names: its second line (C2SP
+/// tlog-checkpoint).
+fn tree_size(checkpoint: &str) -> Result<u64, ApiError> {
+    checkpoint
+        .lines()
+        .nth(1)
+        .and_then(|size| size.parse().ok())
+        .ok_or_else(|| ApiError::handler_failed("the log's checkpoint has no tree size"))
 }
 
 /// The error for content of a release the operator took down.

@@ -139,9 +139,10 @@ pub enum Route {
     Stats,
     LogCheckpoint,
     LogKey,
+    /// Without a size, in the tree the newest checkpoint names.
     LogInclusion {
         seq: u64,
-        size: u64,
+        size: Option<u64>,
     },
     LogConsistency {
         from: u64,
@@ -345,7 +346,9 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         ("/v1/log/key", _) => Route::LogKey,
         ("/v1/log/proof/inclusion", _) => Route::LogInclusion {
             seq: required(query, "seq")?,
-            size: required(query, "size")?,
+            size: query_param(query, "size")?
+                .map(|size| number(Some(size), "size", 0))
+                .transpose()?,
         },
         ("/v1/log/proof/consistency", _) => Route::LogConsistency {
             from: required(query, "from")?,
@@ -738,6 +741,11 @@ mod tests {
             Route::Package { at: Some(7), .. }
         ));
         assert_eq!(status("GET", "/v1/packages/a:b/resolve?at=latest"), 400);
+        assert_eq!(
+            ok("GET", "/v1/log/proof/inclusion?seq=3"),
+            Route::LogInclusion { seq: 3, size: None }
+        );
+        assert_eq!(status("GET", "/v1/log/proof/inclusion?size=3"), 400);
         let Route::Resolve { policy, .. } = ok(
             "GET",
             "/v1/packages/a:b/resolve?signed-by=ed25519:AA%3D,ed25519:BB%3D\

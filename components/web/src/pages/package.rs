@@ -304,7 +304,13 @@ fn about(release: &Release) -> Markup {
                 dt { "Size" } dd { (format::size(release.size)) " (" (format::count(release.size)) " bytes)" }
                 dt { "Digest" } dd { code.digest { (release.digest) } }
                 dt { "Published" } dd { (format::time(release.published_at)) }
-                dt { "Log entry" } dd { "#" (release.seq) }
+                dt { "Log entry" }
+                dd {
+                    "#" (release.seq) " · "
+                    a href=(format!("/v1/log/proof/inclusion?seq={}", release.seq)) {
+                        "inclusion proof"
+                    }
+                }
                 dt { "Signature" }
                 dd.signature {
                     @if let Some(signature) = &release.signature {
