@@ -106,6 +106,50 @@ fn main() {
         })
         .collect();
     report("resolve ^1.2", 2.0, resolve);
+    // Issue 19: resolution as of a log position (the middle of the log,
+    // with its inclusion proof), and with a trust policy: within 2x of
+    // plain resolution at p99.
+    let head = http
+        .get(format!("{}/v1/stats", server.url))
+        .send()
+        .and_then(|r| r.json::<serde_json::Value>())
+        .expect("stats")["head"]
+        .as_u64()
+        .expect("a head");
+    let at: Vec<Duration> = (0..2000)
+        .map(|_| {
+            get(
+                &format!(
+                    "/v1/packages/{}/resolve?req=%5E1&at={}",
+                    // Filled a package at a time: the first half is
+                    // published by the log's middle.
+                    name(rng.below(packages / 2)),
+                    head / 2
+                ),
+                &|json| {
+                    json["version"] == format!("1.{}.0", VERSIONS - 1)
+                        && json["proof"]["hashes"].is_array()
+                },
+            )
+        })
+        .collect();
+    report("resolve ^1 at the log's middle, with proof", 4.0, at);
+    let policy: Vec<Duration> = (0..2000)
+        .map(|_| {
+            get(
+                &format!(
+                    "/v1/packages/{}/resolve?req=%5E1.2&min-age=1s&exclude-advisories=true",
+                    name(rng.below(packages))
+                ),
+                &|json| json["version"] == format!("1.{}.0", VERSIONS - 1),
+            )
+        })
+        .collect();
+    report(
+        "resolve ^1.2 with min-age and exclude-advisories",
+        4.0,
+        policy,
+    );
     let search: Vec<Duration> = (0..500)
         .map(|i| {
             let interface = if i % 10 == 0 {
