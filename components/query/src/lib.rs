@@ -50,17 +50,7 @@ impl Guest for QueryHandler {
     }
 
     fn list_releases(name: String) -> Result<Vec<Release>, Error> {
-        let mut releases: Vec<(Option<Version>, Release)> = releases_of(&name.parse()?)?
-            .into_iter()
-            .map(|release| {
-                (
-                    depot_protocol::parse_version(&release.version).ok(),
-                    release,
-                )
-            })
-            .collect();
-        releases.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
-        Ok(releases.into_iter().map(|(_, release)| release).collect())
+        Ok(highest_version_first(releases_of(&name.parse()?)?))
     }
 
     fn get_release(name: String, version: String) -> Result<Release, Error> {
@@ -86,17 +76,10 @@ impl Guest for QueryHandler {
 
     fn releases_at(name: String, at: u64) -> Result<Vec<Release>, Error> {
         let name: PackageName = name.parse()?;
-        let mut releases: Vec<(Option<Version>, Release)> = history(&name, at)?
-            .into_iter()
-            .map(|(release, _)| {
-                (
-                    depot_protocol::parse_version(&release.version).ok(),
-                    release,
-                )
-            })
-            .collect();
-        releases.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
-        Ok(releases.into_iter().map(|(_, release)| release).collect())
+        let (releases, _) = history(&name, at)?;
+        Ok(highest_version_first(
+            releases.into_iter().map(|(release, _)| release).collect(),
+        ))
     }
 
     fn resolve_with(
@@ -107,7 +90,7 @@ impl Guest for QueryHandler {
     ) -> Result<Release, Error> {
         let name: PackageName = name.parse()?;
         let (releases, now) = match at {
-            Some(at) => (history(&name, at)?, entry_time(at)?),
+            Some(at) => history(&name, at)?,
             None => {
                 let releases = releases_of(&name)?;
                 let releases = releases
@@ -354,9 +337,9 @@ fn left_out(
 /// `at`, each with whether it was taken down by then: published by then,
 /// yanked as the last yank or unyank by then left it, annotated by then. A
 /// takedown made later stays on the release (its content is gone) without
-/// counting as one.
-fn history(name: &PackageName, at: u64) -> Result<Vec<(Release, bool)>, Error> {
-    entry_time(at)?;
+/// counting as one. Also when entry `at` was appended.
+fn history(name: &PackageName, at: u64) -> Result<(Vec<(Release, bool)>, u64), Error> {
+    let time = entry_time(at)?;
     let entries = log_read::package_log(name.as_str(), at)?;
     let mut releases: Vec<(Release, bool)> = releases_of(name)?
         .into_iter()
@@ -387,7 +370,7 @@ fn history(name: &PackageName, at: u64) -> Result<Vec<(Release, bool)>, Error> {
              at a later entry"
         )));
     }
-    Ok(releases)
+    Ok((releases, time))
 }
 
 /// The longest search text or filter.
@@ -428,6 +411,16 @@ fn no_such_package(name: impl std::fmt::Display) -> Error {
     Error::NotFound(format!(
         "no package named `{name}`; check the name, or list the registry's packages"
     ))
+}
+
+/// `releases` in semver order, highest first.
+fn highest_version_first(releases: Vec<Release>) -> Vec<Release> {
+    let mut keyed: Vec<(Option<Version>, Release)> = releases
+        .into_iter()
+        .map(|release| (depot_protocol::parse_version(&release.version).ok(), release))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
+    keyed.into_iter().map(|(_, release)| release).collect()
 }
 
 /// Semver order, highest first: precedence, then build metadata so the order is
