@@ -110,8 +110,10 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
                 .with_header("cache-control", "no-store".to_string())
         }
         Route::Tokens => tokens::list()?,
-        Route::OpenApi => Response::new(200, "application/json", Body::Bytes(OPENAPI_JSON.to_vec()))
-            .with_header("cache-control", "no-cache".to_string()),
+        Route::OpenApi => {
+            Response::new(200, "application/json", Body::Bytes(OPENAPI_JSON.to_vec()))
+                .with_header("cache-control", "no-cache".to_string())
+        }
         write => return Err(ApiError::not_served(&write)),
     };
     Ok(response)

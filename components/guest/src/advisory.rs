@@ -100,13 +100,31 @@ mod tests {
         assert!(advisory.affects(&"1.0.5".parse().unwrap()));
         assert!(!advisory.affects(&"1.2.0".parse().unwrap()));
         for (value, said) in [
-            (r#"{"severity":"dire","summary":"x","affected":"*"}"#, "severity"),
-            (r#"{"severity":"low","summary":" ","affected":"*"}"#, "summary"),
-            (r#"{"severity":"low","summary":"x","affected":"one"}"#, "advisory"),
+            (
+                r#"{"severity":"dire","summary":"x","affected":"*"}"#,
+                "severity",
+            ),
+            (
+                r#"{"severity":"low","summary":" ","affected":"*"}"#,
+                "summary",
+            ),
+            (
+                r#"{"severity":"low","summary":"x","affected":"one"}"#,
+                "advisory",
+            ),
             (r#"{"severity":"low","summary":"x"}"#, "affected"),
-            (r#"{"severity":"low","summary":"x","affected":"*","url":"x"}"#, "url"),
-            (r#"{"severity":"low","summary":"x","affected":"*","link":"ftp://x"}"#, "link"),
-            (r#"{"severity":"low","summary":"x","affected":"<1.0.0"}"#, "leaves out"),
+            (
+                r#"{"severity":"low","summary":"x","affected":"*","url":"x"}"#,
+                "url",
+            ),
+            (
+                r#"{"severity":"low","summary":"x","affected":"*","link":"ftp://x"}"#,
+                "link",
+            ),
+            (
+                r#"{"severity":"low","summary":"x","affected":"<1.0.0"}"#,
+                "leaves out",
+            ),
             ("\"bad\"", "value"),
         ] {
             let e = Advisory::parse(value, "1.1.0").unwrap_err();

@@ -75,8 +75,7 @@ pub fn resolve_policy(query: &str) -> Result<ResolvePolicy, String> {
     let min_age_ms = match param("min-age")? {
         None => None,
         Some(age) => {
-            let age = depot_protocol::parse_duration(&age)
-                .map_err(|e| format!("min-age: {e}"))?;
+            let age = depot_protocol::parse_duration(&age).map_err(|e| format!("min-age: {e}"))?;
             Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
         }
     };
@@ -84,9 +83,7 @@ pub fn resolve_policy(query: &str) -> Result<ResolvePolicy, String> {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => {
-            return Err(format!(
-                "exclude-advisories=`{other}` is not true or false"
-            ));
+            return Err(format!("exclude-advisories=`{other}` is not true or false"));
         }
     };
     Ok(ResolvePolicy {

@@ -23,12 +23,12 @@ mod signing;
 
 use bindings::depot::registry::{index, log_append, log_read, metadata, policy};
 use bindings::exports::depot::registry::publish::Guest;
+use depot_guest::advisory::{self, Advisory};
 use depot_guest::types;
 use depot_guest::types::{
     Action, AnnotationContent, ContentKind, Entry, Error, LogEntry, OciArtifact, PendingRelease,
     Release, ReleaseContent, ReleaseSignature,
 };
-use depot_guest::advisory::{self, Advisory};
 use depot_guest::{manifest, validate};
 use depot_protocol::now_millis;
 use depot_protocol::{Digest, Version};

@@ -346,7 +346,9 @@ fn history(name: &PackageName, at: u64) -> Result<(Vec<(Release, bool)>, u64), E
         .filter(|release| release.seq <= at)
         .map(|mut release| {
             release.yanked = false;
-            release.annotations.retain(|annotation| annotation.seq <= at);
+            release
+                .annotations
+                .retain(|annotation| annotation.seq <= at);
             (release, false)
         })
         .collect();
@@ -417,7 +419,12 @@ fn no_such_package(name: impl std::fmt::Display) -> Error {
 fn highest_version_first(releases: Vec<Release>) -> Vec<Release> {
     let mut keyed: Vec<(Option<Version>, Release)> = releases
         .into_iter()
-        .map(|release| (depot_protocol::parse_version(&release.version).ok(), release))
+        .map(|release| {
+            (
+                depot_protocol::parse_version(&release.version).ok(),
+                release,
+            )
+        })
         .collect();
     keyed.sort_by(|(a, _), (b, _)| highest_first(a.as_ref(), b.as_ref()));
     keyed.into_iter().map(|(_, release)| release).collect()

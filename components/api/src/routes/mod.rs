@@ -324,8 +324,12 @@ pub fn route(method: &str, path_and_query: &str) -> Result<Route, ApiError> {
         ("/v1/packages/{name}/versions/{version}/annotations", _) => release!(Annotate),
         ("/v1/packages/{name}/versions/{version}/takedown", _) => release!(Takedown),
         ("/v1/packages/{name}/versions/{version}/unpublished", _) => release!(Unpublished),
-        ("/v1/packages/{name}/versions/{version}/unpublished/content", _) => release!(UploadUnpublished),
-        ("/v1/packages/{name}/versions/{version}/unpublished/content-sources", _) => release!(AddContentSources),
+        ("/v1/packages/{name}/versions/{version}/unpublished/content", _) => {
+            release!(UploadUnpublished)
+        }
+        ("/v1/packages/{name}/versions/{version}/unpublished/content-sources", _) => {
+            release!(AddContentSources)
+        }
         ("/v1/releases", _) => Route::CreateRelease,
         ("/v1/content/{digest}", _) => Route::Content { digest: param(0) },
         ("/v1/namespaces/{namespace}", _) => Route::Namespace {
