@@ -132,12 +132,24 @@ impl Registry {
         self.json(request).await
     }
 
-    /// The release that `requirement` resolves to.
-    pub async fn resolve(&self, name: &str, requirement: &str) -> Result<Release> {
+    /// The release that `requirement` resolves to, as of log entry `at`
+    /// when given, under the trust policy's query parameters `policy`.
+    pub async fn resolve(
+        &self,
+        name: &str,
+        requirement: &str,
+        at: Option<u64>,
+        policy: &[(&str, String)],
+    ) -> Result<Release> {
+        let mut query = vec![("req", requirement.to_string())];
+        if let Some(at) = at {
+            query.push(("at", at.to_string()));
+        }
+        query.extend(policy.iter().cloned());
         let request = self
             .http
             .get(self.url(&format!("/v1/packages/{name}/resolve")))
-            .query(&[("req", requirement)]);
+            .query(&query);
         self.json(request).await
     }
 

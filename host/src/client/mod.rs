@@ -1,5 +1,6 @@
-//! The `depot` command-line client: publish, get, yank, unyank, annotate,
-//! takedown, info, list, search, verify, and tokens, keys and namespaces.
+//! The `depot` command-line client: publish, get, lock, audit, yank, unyank,
+//! annotate, takedown, info, list, search, verify, and tokens, keys and
+//! namespaces.
 
 /// `println!` that fails instead of panicking when stdout is closed: a reader
 /// that stops early (`depot info … | head`) closes the pipe, the write fails
@@ -12,6 +13,8 @@ macro_rules! outln {
 }
 
 mod api;
+mod lock;
+mod policy;
 mod signing;
 mod token;
 mod transparency;
@@ -105,13 +108,52 @@ pub enum ClientCommand {
         #[arg(long, value_name = "TYPE")]
         package_type: Option<String>,
     },
-    /// Fetch the release a requirement resolves to, checking its digest.
+    /// Fetch the release a requirement resolves to (under the trust policy
+    /// in `depot.policy.toml` and the flags), checking its digest, signature
+    /// and log entry; with `--locked`, exactly the releases a lockfile pins.
     Get {
-        /// `namespace:name` or `namespace:name@requirement` (e.g. `example:greet@^1.2`).
-        package: String,
+        /// `namespace:name` or `namespace:name@requirement` (e.g.
+        /// `example:greet@^1.2`); with `--locked`, only this package's
+        /// locked releases.
+        #[arg(required_unless_present = "locked")]
+        package: Option<String>,
         /// Where to write it (`-` for stdout); default `<name>-<version>.wasm`.
+        /// With `--locked` and several releases, a folder.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Fetch the releases the lockfile pins, checked against its digests,
+        /// log indexes and checkpoint.
+        #[arg(long)]
+        locked: bool,
+        /// The lockfile `--locked` reads.
+        #[arg(long, value_name = "FILE", default_value = lock::LOCK_FILE)]
+        lockfile: PathBuf,
+        #[command(flatten)]
+        policy: policy::PolicyArgs,
+    },
+    /// Resolve requirements as of the registry's signed checkpoint (under the
+    /// trust policy) and pin each release's version, digest and log index in
+    /// a lockfile `wkg` reads too: `depot lock example:greet@^1.2`. Without
+    /// requirements, re-resolves every one the lockfile holds.
+    Lock {
+        /// `namespace:name@requirement`…
+        requirements: Vec<String>,
+        /// The lockfile to write (it keeps what it locked for other requirements).
+        #[arg(long, value_name = "FILE", default_value = lock::LOCK_FILE)]
+        lockfile: PathBuf,
+        #[command(flatten)]
+        policy: policy::PolicyArgs,
+    },
+    /// Check the releases a lockfile pins: each still in the signed log at
+    /// its locked entry, and not yanked, taken down or under an advisory
+    /// since. Exits non-zero when it finds anything.
+    Audit {
+        /// The lockfile.
+        #[arg(default_value = lock::LOCK_FILE)]
+        lockfile: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Mark a release unfit for use; it stays fetchable by exact version.
     Yank {
@@ -244,7 +286,35 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
             );
             Ok(())
         }
-        ClientCommand::Get { package, output } => get(&registry, &package, output).await,
+        ClientCommand::Get {
+            package,
+            output,
+            locked,
+            lockfile,
+            policy,
+        } => {
+            if locked {
+                if policy.any() {
+                    bail!(
+                        "a lockfile pins exact releases, so --locked takes no trust policy; \
+                         give the policy to `depot lock`"
+                    );
+                }
+                return lock::get_locked(&registry, &lockfile, package.as_deref(), output).await;
+            }
+            let policy = policy::Policy::load(&policy, Path::new("."))?;
+            let package = package.unwrap_or_default();
+            get(&registry, &package, output, &policy).await
+        }
+        ClientCommand::Lock {
+            requirements,
+            lockfile,
+            policy,
+        } => {
+            let policy = policy::Policy::load(&policy, Path::new("."))?;
+            lock::lock(&registry, &requirements, &lockfile, &policy).await
+        }
+        ClientCommand::Audit { lockfile, json } => lock::audit(&registry, &lockfile, json).await,
         ClientCommand::Yank { release } => set_yanked(&registry, &release, true).await,
         ClientCommand::Unyank { release } => set_yanked(&registry, &release, false).await,
         ClientCommand::Annotate {
@@ -406,32 +476,102 @@ async fn file_body(
     Ok((size, body, bar))
 }
 
-async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result<()> {
+async fn get(
+    registry: &Registry,
+    spec: &str,
+    output: Option<PathBuf>,
+    policy: &policy::Policy,
+) -> Result<()> {
     let (name, requirement) = split_spec(spec)?;
     let requirement = requirement.unwrap_or("*");
     parse_requirement(requirement)?;
-    let release = registry.resolve(name.as_str(), requirement).await?;
-    let to_stdout = output.as_deref() == Some(Path::new("-"));
-    let path = output.unwrap_or_else(|| format!("{}-{}.wasm", name.name(), release.version).into());
+    let release = registry
+        .resolve(name.as_str(), requirement, None, &policy.query())
+        .await?;
+    policy.check(&release)?;
+    let destination = destination(output, &name, &release.version);
+    let download = download(registry, &release, destination.as_deref()).await?;
+    download.check(&release, &release.digest)?;
+    // Nothing is written unless a signed release's signature holds, the
+    // release is in the registry's signed log, and that log extends the one
+    // this client saw before.
+    let signer = signing::check_signature(&release, &download.digest)?;
+    let log = checked_log(registry).await?;
+    transparency::check_release(registry, &log.checkpoint, &release, &download.digest).await?;
+    download.finish(&release)?;
+    if let Some(key) = signer {
+        eprintln!("signature by {key} verified");
+    }
+    Ok(())
+}
 
+/// The registry's log, checked against what this client saw before; says
+/// so when the registry's key is trusted on first use.
+async fn checked_log(registry: &Registry) -> Result<transparency::VerifiedLog> {
+    let log = transparency::check_checkpoint(registry).await?;
+    if log.first_use {
+        eprintln!(
+            "trusting {}'s log key on first use; later fetches refuse a log that goes back or forks",
+            registry.base()
+        );
+    }
+    Ok(log)
+}
+
+/// Where a release's content goes: `output` (`None` for `-`, stdout), else
+/// `<name>-<version>.wasm`.
+fn destination(output: Option<PathBuf>, name: &PackageName, version: &str) -> Option<PathBuf> {
+    match output {
+        Some(path) if path == Path::new("-") => None,
+        Some(path) => Some(path),
+        None => Some(format!("{}-{version}.wasm", name.name()).into()),
+    }
+}
+
+/// A release's content, downloaded and hashed but not yet where it goes.
+struct Download {
+    /// The content's digest as this client computed it.
+    digest: String,
+    /// The bytes received.
+    size: u64,
+    held: Held,
+}
+
+enum Held {
+    /// In a temporary file next to its destination, renamed once checked, so
+    /// a corrupt or refused download never replaces a good file.
+    File {
+        temp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+    /// In memory, for stdout.
+    Stdout(Vec<u8>),
+}
+
+/// Downloads `release`'s content, hashing it, for `destination` (`None`:
+/// stdout).
+async fn download(
+    registry: &Registry,
+    release: &Release,
+    destination: Option<&Path>,
+) -> Result<Download> {
     let mut stream = registry.content(&release.content_url).await?;
     let bar = progress_bar(release.size, "fetching");
     let mut hasher = Sha256::new();
     let mut received = Vec::new();
-    let mut written = 0u64;
-    // Write next to the destination and rename only once the digest checks out,
-    // so a corrupt download never replaces a good file.
-    let temp = if to_stdout {
-        None
-    } else {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        Some(
-            tempfile::NamedTempFile::new_in(&dir)
-                .with_context(|| format!("cannot create a file in {}", dir.display()))?,
-        )
+    let mut size = 0u64;
+    let temp = match destination {
+        None => None,
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            Some(
+                tempfile::NamedTempFile::new_in(&dir)
+                    .with_context(|| format!("cannot create a file in {}", dir.display()))?,
+            )
+        }
     };
     let mut file = match &temp {
         Some(t) => Some(tokio::fs::File::from_std(t.reopen()?)),
@@ -440,7 +580,7 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         hasher.update(&chunk);
-        written += chunk.len() as u64;
+        size += chunk.len() as u64;
         bar.inc(chunk.len() as u64);
         match &mut file {
             Some(f) => f.write_all(&chunk).await?,
@@ -448,52 +588,68 @@ async fn get(registry: &Registry, spec: &str, output: Option<PathBuf>) -> Result
         }
     }
     bar.finish_and_clear();
-    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
-    if digest != release.digest || written != release.size {
-        bail!(
-            "the content of {}@{} does not match its release: expected {} ({} bytes), got {digest} \
-             ({written} bytes); nothing was written — retry, and report it if it persists",
-            release.name,
-            release.version,
-            release.digest,
-            release.size
-        );
+    if let Some(f) = &mut file {
+        f.flush().await?;
+        f.sync_all().await?;
     }
-    // Nothing is written unless a signed release's signature holds, the
-    // release is in the registry's signed log, and that log extends the one
-    // this client saw before.
-    let signer = signing::check_signature(&release, &digest)?;
-    let log = transparency::check_checkpoint(registry).await?;
-    if log.first_use {
-        eprintln!(
-            "trusting {}'s log key on first use; later fetches refuse a log that goes back or forks",
-            registry.base()
-        );
-    }
-    transparency::check_release(registry, &log, &release, &digest).await?;
-    match (file, temp) {
-        (Some(mut f), Some(t)) => {
-            f.flush().await?;
-            f.sync_all().await?;
-            t.persist(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
-                "fetched {}@{} ({} bytes, {}) to {}",
+    let held = match (temp, destination) {
+        (Some(temp), Some(path)) => Held::File {
+            temp,
+            path: path.to_path_buf(),
+        },
+        _ => Held::Stdout(received),
+    };
+    Ok(Download {
+        digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+        size,
+        held,
+    })
+}
+
+impl Download {
+    /// Fails unless the content is `release`'s size and hashes to `digest`
+    /// (the release's, or the one a lockfile pins).
+    fn check(&self, release: &Release, digest: &str) -> Result<()> {
+        if self.digest != digest || self.size != release.size {
+            bail!(
+                "the content of {}@{} does not match {}: expected {digest} ({} bytes), got {} \
+                 ({} bytes); nothing was written — retry, and report it if it persists",
                 release.name,
                 release.version,
+                if digest == release.digest {
+                    "its release"
+                } else {
+                    "the digest locked for it"
+                },
                 release.size,
-                release.digest,
-                path.display()
+                self.digest,
+                self.size
             );
         }
-        _ => std::io::stdout()
-            .write_all(&received)
-            .map_err(stdout_error)?,
+        Ok(())
     }
-    if let Some(key) = signer {
-        eprintln!("signature by {key} verified");
+
+    /// Puts the checked content where it goes.
+    fn finish(self, release: &Release) -> Result<()> {
+        match self.held {
+            Held::File { temp, path } => {
+                temp.persist(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!(
+                    "fetched {}@{} ({} bytes, {}) to {}",
+                    release.name,
+                    release.version,
+                    release.size,
+                    release.digest,
+                    path.display()
+                );
+            }
+            Held::Stdout(bytes) => std::io::stdout()
+                .write_all(&bytes)
+                .map_err(stdout_error)?,
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 async fn verify(registry: &Registry) -> Result<()> {

@@ -52,6 +52,10 @@ fn trust_file(registry: &str) -> Result<PathBuf> {
 #[derive(Debug)]
 pub struct VerifiedLog {
     pub checkpoint: Checkpoint,
+    /// The signed note of `checkpoint`.
+    pub note: String,
+    /// The verifier key string of the key trusted for the registry.
+    pub key: String,
     /// Whether the key was trusted just now, on first use.
     pub first_use: bool,
 }
@@ -90,12 +94,12 @@ pub async fn check_checkpoint(registry: &Registry) -> Result<VerifiedLog> {
     if let Some(old) = trusted.as_ref().and_then(|t| t.checkpoint.as_deref()) {
         let old = Checkpoint::open(old, &verifier)
             .map_err(|e| anyhow!("the checkpoint kept in {} is damaged: {e}", file.display()))?;
-        check_extends(registry, &old, &checkpoint).await?;
+        check_extends(registry, &old, &checkpoint, "this client saw before").await?;
     }
     let updated = Trusted {
         registry: registry.base().to_string(),
-        key,
-        checkpoint: Some(note),
+        key: key.clone(),
+        checkpoint: Some(note.clone()),
     };
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -104,17 +108,50 @@ pub async fn check_checkpoint(registry: &Registry) -> Result<VerifiedLog> {
         .with_context(|| format!("cannot write {}", file.display()))?;
     Ok(VerifiedLog {
         checkpoint,
+        note,
+        key,
         first_use,
     })
 }
 
-/// Refuses `new` unless its log extends `old`'s.
-async fn check_extends(registry: &Registry, old: &Checkpoint, new: &Checkpoint) -> Result<()> {
+/// Opens the checkpoint a lockfile was locked at (the signed note `note`,
+/// from `lockfile`) with the key trusted for the registry, and refuses the
+/// registry unless its log (`log`, checked already) extends that one.
+pub async fn check_locked(
+    registry: &Registry,
+    log: &VerifiedLog,
+    note: &str,
+    lockfile: &str,
+) -> Result<Checkpoint> {
+    let verifier: NoteVerifier = log
+        .key
+        .parse()
+        .map_err(|e| anyhow!("the registry's log key `{}` is malformed: {e}", log.key))?;
+    let locked = Checkpoint::open(note, &verifier).map_err(|e| {
+        anyhow!(
+            "the checkpoint {lockfile} was locked at is not signed by the log key trusted for \
+             {} ({}): {e}; it was locked against another registry (pass its URL with \
+             --registry), or this one changed keys",
+            registry.base(),
+            log.key
+        )
+    })?;
+    let seen = format!("{lockfile} was locked at");
+    check_extends(registry, &locked, &log.checkpoint, &seen).await?;
+    Ok(locked)
+}
+
+/// Refuses `new` unless its log extends `old`'s (the log `seen` says who saw).
+async fn check_extends(
+    registry: &Registry,
+    old: &Checkpoint,
+    new: &Checkpoint,
+    seen: &str,
+) -> Result<()> {
     if new.size < old.size {
         bail!(
             "rollback: the registry at {} serves a log of {} entries, older than the log of {} \
-             entries this client saw before; refusing it (it may be serving stale or \
-             tampered data)",
+             entries {seen}; refusing it (it may be serving stale or tampered data)",
             registry.base(),
             new.size,
             old.size
@@ -123,7 +160,7 @@ async fn check_extends(registry: &Registry, old: &Checkpoint, new: &Checkpoint) 
     let fork = || {
         anyhow!(
             "fork: the registry at {}'s log of {} entries does not extend the log of {} entries \
-             this client saw before (entries were changed or removed); refusing it",
+             {seen} (entries were changed or removed); refusing it",
             registry.base(),
             new.size,
             old.size
@@ -148,14 +185,15 @@ fn hashes(proof: &[String]) -> Result<Vec<Hash>> {
 }
 
 /// Checks that `release`, whose content this client hashed to `digest`, is
-/// the entry the registry's signed log holds at its sequence number.
+/// the entry the registry's signed log holds at its sequence number, in the
+/// tree `checkpoint` (verified already) names.
 pub async fn check_release(
     registry: &Registry,
-    log: &VerifiedLog,
+    checkpoint: &Checkpoint,
     release: &Release,
     digest: &str,
 ) -> Result<()> {
-    let size = log.checkpoint.size;
+    let size = checkpoint.size;
     let time = parse_rfc3339(&release.published_at).ok_or_else(|| {
         anyhow!(
             "the registry gave {}@{} a malformed publish time `{}`",
@@ -194,7 +232,7 @@ pub async fn check_release(
         release.seq - 1,
         size,
         &proof,
-        &log.checkpoint.root,
+        &checkpoint.root,
     )
     .map_err(|_| missing())
 }
