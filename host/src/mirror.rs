@@ -156,6 +156,7 @@ async fn log_entry(origin: &Registry, backend: &dyn Backend, feed: FeedEntry) ->
             Action::Annotate(AnnotationContent {
                 type_: annotation.type_,
                 value: annotation.value.to_string(),
+                annotator: annotation.annotator,
             })
         }
         "takedown" => Action::Takedown(feed.reason.context("a takedown entry without its reason")?),

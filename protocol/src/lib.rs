@@ -414,6 +414,23 @@ pub fn rfc3339(millis: u64) -> String {
     )
 }
 
+/// A trust policy's `annotated` rule: `type` (an annotation of that type made
+/// by anyone) or `type@annotator` (made with the token whose id is
+/// `annotator`). Fails on an empty type or annotator.
+pub fn annotation_rule(rule: &str) -> Result<(&str, Option<&str>), String> {
+    let (type_, annotator) = match rule.split_once('@') {
+        Some((type_, annotator)) => (type_, Some(annotator)),
+        None => (rule, None),
+    };
+    if type_.is_empty() || annotator.is_some_and(|a| a.is_empty() || a.contains('@')) {
+        return Err(format!(
+            "annotated `{rule}` is not an annotation type, or a type and the id of the token \
+             that made it (`review@5e1f0c9a2b7d`)"
+        ));
+    }
+    Ok((type_, annotator))
+}
+
 /// Parses a duration: a number with a unit `ms`, `s`, `m`, `h` or `d`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();

@@ -209,17 +209,18 @@ pub fn release_from_row(row: &Row) -> Result<Release, StoreError> {
 /// A release's annotations from their JSON column (see `sql::RELEASE_COLUMNS`),
 /// in log order.
 fn annotations(json: Option<&str>) -> Result<Vec<Annotation>, StoreError> {
-    let listed: Vec<(String, String, u64, u64)> = match json {
+    let listed: Vec<(String, String, u64, u64, Option<String>)> = match json {
         Some(json) => serde_json::from_str(json).during("reading annotations")?,
         None => Vec::new(),
     };
     let mut annotations: Vec<Annotation> = listed
         .into_iter()
-        .map(|(type_, value, time, seq)| Annotation {
+        .map(|(type_, value, time, seq, annotator)| Annotation {
             type_,
             value,
             time,
             seq,
+            annotator,
         })
         .collect();
     annotations.sort_by_key(|a| a.seq);
@@ -305,7 +306,8 @@ fn apply(db: &Db, logged: &LogEntry) -> Result<(), StoreError> {
                     version,
                     annotation.type_,
                     annotation.value,
-                    logged.time
+                    logged.time,
+                    annotation.annotator
                 ],
                 INDEXING,
             )?;

@@ -7,7 +7,7 @@
 /// Version of the index derivation, kept in SQLite's `PRAGMA user_version`
 /// (PostgreSQL: the `depot_meta` table): when it differs the index tables are
 /// dropped, created afresh and rebuilt from the log.
-pub const INDEX_VERSION: i64 = 6;
+pub const INDEX_VERSION: i64 = 7;
 
 /// The log, the truth, and what is kept outside it (OCI manifests that are
 /// not releases, blobs linked into repositories, small blobs, tags, and
@@ -105,7 +105,8 @@ pub const INDEX_SCHEMA: [&str; 12] = [
         version TEXT NOT NULL,
         type    TEXT NOT NULL,
         value   TEXT NOT NULL,
-        time    INTEGER NOT NULL
+        time    INTEGER NOT NULL,
+        annotator TEXT
     )",
     "CREATE INDEX IF NOT EXISTS annotations_by_release ON annotations (name, version, seq)",
     "CREATE TABLE IF NOT EXISTS packages (
@@ -202,14 +203,19 @@ pub struct Dialects {
 }
 
 /// The columns a release `r` is read from (`release_from_row`): its own,
-/// then its annotations as a JSON list of `[type, value, time, seq]` (SQL
+/// then its annotations as a JSON list of `[type, value, time, seq,
+/// annotator]` (SQL
 /// `NULL` or `[]` when it has none), so one statement reads both.
 macro_rules! release_columns {
     (sqlite) => {
-        release_columns!("json_group_array(json_array(a.type, a.value, a.time, a.seq))")
+        release_columns!(
+            "json_group_array(json_array(a.type, a.value, a.time, a.seq, a.annotator))"
+        )
     };
     (postgres) => {
-        release_columns!("CAST(json_agg(json_build_array(a.type, a.value, a.time, a.seq)) AS TEXT)")
+        release_columns!(
+            "CAST(json_agg(json_build_array(a.type, a.value, a.time, a.seq, a.annotator)) AS TEXT)"
+        )
     };
     // `$aggregate`: the dialect's JSON list of the annotations `a`.
     ($aggregate:literal) => {
@@ -300,8 +306,8 @@ pub const INSERT_INTERFACE: &str = "INSERT INTO release_interfaces (name, versio
 /// deletes here).
 pub const SET_YANKED: &str =
     "UPDATE releases SET yanked = ?3 WHERE name = ?1 AND version = ?2 RETURNING seq";
-pub const INSERT_ANNOTATION: &str = "INSERT INTO annotations (seq, name, version, type, value, time) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub const INSERT_ANNOTATION: &str = "INSERT INTO annotations (seq, name, version, type, value, time, \
+     annotator) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 /// A second takedown keeps the first one's reason and time.
 pub const SET_TAKEDOWN: &str = "UPDATE releases SET takedown_reason = ?3, takedown_time = ?4, \
      takedown_seq = ?5 WHERE name = ?1 AND version = ?2 \

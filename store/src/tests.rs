@@ -397,11 +397,22 @@ fn log_entries_are_kept_as_the_native_store_keeps_them() {
     let annotate = Action::Annotate(AnnotationContent {
         type_: "review".into(),
         value: "1".into(),
+        annotator: Some("5e1f0c9a2b7d".into()),
     });
     assert_eq!(serde_json::to_string(&Action::Yank).unwrap(), "\"Yank\"");
     assert_eq!(
         serde_json::to_string(&annotate).unwrap(),
-        r#"{"Annotate":{"type_":"review","value":"1"}}"#
+        r#"{"Annotate":{"type_":"review","value":"1","annotator":"5e1f0c9a2b7d"}}"#
+    );
+    // An entry logged before annotators were reads as one without.
+    let old: Action = serde_json::from_str(r#"{"Annotate":{"type_":"review","value":"1"}}"#).unwrap();
+    assert_eq!(
+        old,
+        Action::Annotate(AnnotationContent {
+            type_: "review".into(),
+            value: "1".into(),
+            annotator: None,
+        })
     );
 }
 
@@ -461,18 +472,23 @@ fn annotations_takedowns_and_digests_are_indexed(engine: Engine) {
     let db = file.open();
     append(&db, release("example:greet", "1.0.0", 7)).unwrap();
     append(&db, release("example:copy", "1.0.0", 7)).unwrap();
-    for value in ["1", "\"two\""] {
+    for (value, annotator) in [("1", None), ("\"two\"", Some("5e1f0c9a2b7d"))] {
         let annotate = Action::Annotate(AnnotationContent {
             type_: "review".into(),
             value: value.into(),
+            annotator: annotator.map(str::to_string),
         });
         append(&db, change("example:greet", "1.0.0", annotate)).unwrap();
     }
     let greet = log::get_release(&db, "example:greet", "1.0.0")
         .unwrap()
         .unwrap();
-    let values: Vec<&str> = greet.annotations.iter().map(|a| a.value.as_str()).collect();
-    assert_eq!(values, ["1", "\"two\""]);
+    let values: Vec<(&str, Option<&str>)> = greet
+        .annotations
+        .iter()
+        .map(|a| (a.value.as_str(), a.annotator.as_deref()))
+        .collect();
+    assert_eq!(values, [("1", None), ("\"two\"", Some("5e1f0c9a2b7d"))]);
     assert!(greet.annotations[0].seq < greet.annotations[1].seq);
     // Every read of a release carries its own annotations, and only its own
     // (the copy has the same content).
@@ -525,6 +541,7 @@ fn indexes_rebuilt_from_the_log_equal_the_incremental_ones(engine: Engine) {
     let annotate = Action::Annotate(AnnotationContent {
         type_: "review".into(),
         value: "1".into(),
+        annotator: None,
     });
     append(&db, change("example:greet", "1.0.0", annotate)).unwrap();
     append(
@@ -1030,6 +1047,7 @@ fn every_append_signs_a_checkpoint_whose_proofs_verify(engine: Engine) {
     let annotation = AnnotationContent {
         type_: "review".into(),
         value: "{\"verdict\":\"ok\"}".into(),
+        annotator: Some("5e1f0c9a2b7d".into()),
     };
     append(
         &db,

@@ -42,6 +42,7 @@ pub fn leaf(logged: &LogEntry) -> LeafEntry<'_> {
         Action::Annotate(annotation) => LeafAction::Annotate {
             annotation_type: &annotation.type_,
             value: &annotation.value,
+            annotator: annotation.annotator.as_deref(),
         },
         Action::Takedown(reason) => LeafAction::Takedown { reason },
         Action::GrantKey(key) => LeafAction::GrantKey { key },

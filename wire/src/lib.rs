@@ -92,6 +92,10 @@ pub struct Annotation {
     pub time: String,
     /// Its registry log entry's sequence number.
     pub seq: u64,
+    /// Who made it: the id of the token it was made with. Absent for
+    /// annotations logged before annotators were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotator: Option<String>,
 }
 
 /// Why and when the operator took a release down.
@@ -449,6 +453,10 @@ pub struct FeedAnnotation {
     pub type_: String,
     /// The fact.
     pub value: serde_json::Value,
+    /// The id of the token that made it; absent for annotations logged
+    /// before annotators were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotator: Option<String>,
 }
 
 /// The body of `POST …/annotations`.

@@ -114,6 +114,7 @@ fn release() -> Release {
             value: json!({"verdict": "ok"}),
             time: "2026-12-04T08:01:00.000Z".into(),
             seq: 8,
+            annotator: Some("5e1f0c9a2b7d".into()),
         }],
         takedown: None,
         signature: Some(signature()),
@@ -369,6 +370,7 @@ fn feed() {
                     annotation: Some(FeedAnnotation {
                         type_: "review".into(),
                         value: json!({"verdict": "ok"}),
+                        annotator: Some("5e1f0c9a2b7d".into()),
                     }),
                     ..entry(8, "annotate")
                 },

@@ -92,6 +92,7 @@ fn entry(logged: &LogEntry) -> FeedEntry {
             json.annotation = Some(FeedAnnotation {
                 type_: annotation.type_.clone(),
                 value: annotation_value(&annotation.value),
+                annotator: annotation.annotator.clone(),
             });
         }
         Action::Takedown(reason) => json.reason = Some(reason.clone()),

@@ -87,6 +87,7 @@ pub fn release(release: &Release) -> wire::Release {
                 value: annotation_value(&a.value),
                 time: rfc3339(a.time),
                 seq: a.seq,
+                annotator: a.annotator.clone(),
             })
             .collect(),
         takedown: release.takedown.as_ref().map(|t| wire::Takedown {

@@ -31,11 +31,13 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Yank { name, version } => release(&publish::yank(&name, &version)?),
         Route::Unyank { name, version } => release(&publish::unyank(&name, &version)?),
         Route::Annotate { name, version } => {
+            // Checked before the route ran; asked again for who is annotating.
+            let annotator = auth::authorize(request, &auth::write_access(&name))?;
             let body: AnnotationRequest = read_json(request)?;
             let value = serde_json::to_string(&body.value).map_err(|e| {
                 ApiError::bad_request(format!("the annotation value cannot be kept: {e}"))
             })?;
-            let annotated = publish::annotate(&name, &version, &body.type_, &value)?;
+            let annotated = publish::annotate(&name, &version, &body.type_, &value, &annotator.id)?;
             Response::json(201, &json::release(&annotated))
         }
         Route::Takedown { name, version } => {

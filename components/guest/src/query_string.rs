@@ -86,9 +86,13 @@ pub fn resolve_policy(query: &str) -> Result<ResolvePolicy, String> {
             return Err(format!("exclude-advisories=`{other}` is not true or false"));
         }
     };
+    let annotated = list(param("annotated")?);
+    for rule in &annotated {
+        depot_protocol::annotation_rule(rule)?;
+    }
     Ok(ResolvePolicy {
         signed_by: list(param("signed-by")?),
-        annotated: list(param("annotated")?),
+        annotated,
         min_age_ms,
         exclude_advisories,
     })

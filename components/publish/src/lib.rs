@@ -109,6 +109,7 @@ impl Guest for PublishHandler {
         version: String,
         annotation_type: String,
         value: String,
+        annotator: String,
     ) -> Result<Release, Error> {
         validate::name_and_version(&name, &version)?;
         check_annotation(&annotation_type, &value)?;
@@ -122,6 +123,7 @@ impl Guest for PublishHandler {
             action: Action::Annotate(AnnotationContent {
                 type_: annotation_type,
                 value,
+                annotator: Some(annotator),
             }),
         };
         // Appended even when the head moves: annotations do not depend on

@@ -22,7 +22,7 @@ use std::cmp::Ordering;
 use bindings::depot::registry::{index, log_read};
 use bindings::exports::depot::registry::query::{Guest, PackagePage, SearchResults};
 use depot_guest::types::{
-    Action, Error, LogEntry, RegistryStats, Release, ResolvePolicy, SearchQuery,
+    Action, Annotation, Error, LogEntry, RegistryStats, Release, ResolvePolicy, SearchQuery,
 };
 use depot_protocol::{Candidate, Digest, PackageName, ResolveError, Version};
 
@@ -313,9 +313,20 @@ fn left_out(
             Some(key) => format!("signed by {key}, not a key signed-by names"),
         });
     }
-    let has = |type_: &str| release.annotations.iter().any(|a| a.type_ == type_);
-    if let Some(missing) = policy.annotated.iter().find(|type_| !has(type_)) {
-        return Some(format!("no `{missing}` annotation"));
+    for rule in &policy.annotated {
+        // The query string's rules are checked when it is read.
+        let Ok((type_, annotator)) = depot_protocol::annotation_rule(rule) else {
+            return Some(format!("`{rule}` is not an annotated rule"));
+        };
+        let made = |a: &Annotation| {
+            a.type_ == type_ && annotator.is_none_or(|who| a.annotator.as_deref() == Some(who))
+        };
+        if !release.annotations.iter().any(made) {
+            return Some(match annotator {
+                Some(who) => format!("no `{type_}` annotation by {who}"),
+                None => format!("no `{type_}` annotation"),
+            });
+        }
     }
     if policy.exclude_advisories
         && let Some(reason) = advised(release, advisories)

@@ -8,7 +8,7 @@ use depot_wire::{
     SearchPage, TakedownRequest, TokenList,
 };
 pub use depot_wire::{
-    ConsistencyProof, ContentSource, CreateTokenRequest, FeedEntry, FeedPage, InclusionProof,
+    Annotation, ConsistencyProof, ContentSource, CreateTokenRequest, FeedEntry, FeedPage, InclusionProof,
     NamespaceInfo, Package, PackageSummary, PublishRequest, Release, Signature, Token, Unpublished,
 };
 

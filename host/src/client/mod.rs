@@ -863,7 +863,12 @@ fn print_release(r: &Release) -> Result<()> {
     if !r.annotations.is_empty() {
         outln!("annotations:");
         for a in &r.annotations {
-            outln!("  {} {} {}", a.time, a.type_, a.value);
+            let by = a
+                .annotator
+                .as_ref()
+                .map(|who| format!(" (by token {who})"))
+                .unwrap_or_default();
+            outln!("  {} {} {}{by}", a.time, a.type_, a.value);
         }
     }
     Ok(())

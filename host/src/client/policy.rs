@@ -7,7 +7,7 @@
 //! ```toml
 //! # depot.policy.toml
 //! signed-by = ["ed25519:…"]      # only releases signed by one of these keys
-//! annotated = ["review"]         # only releases carrying each of these annotation types
+//! annotated = ["review@5e1f0c9a2b7d"]  # only releases carrying each: a type, made by that token
 //! min-age = "72h"                # only releases published at least this long ago
 //! exclude-advisories = true      # leave out releases an advisory concerns
 //! ```
@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use depot_protocol::{format_duration_ms, now_millis, parse_duration, parse_rfc3339};
+use depot_protocol::{
+    annotation_rule, format_duration_ms, now_millis, parse_duration, parse_rfc3339,
+};
 use serde::Deserialize;
 
 use super::api::Release;
@@ -33,7 +35,8 @@ pub struct PolicyArgs {
     /// Only releases signed by this key (repeatable: one of them).
     #[arg(long, value_name = "KEY")]
     pub signed_by: Vec<String>,
-    /// Only releases carrying an annotation of this type (repeatable: each).
+    /// Only releases carrying an annotation of this type (repeatable: each);
+    /// `TYPE@ANNOTATOR`: one made with the token whose id is ANNOTATOR.
     #[arg(long, value_name = "TYPE")]
     pub annotated: Vec<String>,
     /// Only releases published at least this long ago (`72h`, `7d`).
@@ -103,10 +106,11 @@ impl Policy {
             key.parse::<depot_protocol::signing::PublicKey>()
                 .map_err(|e| anyhow::anyhow!("signed-by `{key}` is not a public key: {e}"))?;
         }
-        for kind in &annotated {
-            if kind.is_empty() || kind.contains(',') {
-                bail!("annotated `{kind}` is not an annotation type");
+        for rule in &annotated {
+            if rule.contains(',') {
+                bail!("annotated `{rule}` holds a comma: give one rule per entry");
             }
+            annotation_rule(rule).map_err(anyhow::Error::msg)?;
         }
         let min_age = args.min_age.as_ref().or(rules.min_age.as_ref());
         let min_age_ms = match min_age {
@@ -179,9 +183,16 @@ impl Policy {
                 None => return Err(refuse("it is not signed".to_string())),
             }
         }
-        for kind in &self.annotated {
-            if !release.annotations.iter().any(|a| &a.type_ == kind) {
-                return Err(refuse(format!("it has no `{kind}` annotation")));
+        for rule in &self.annotated {
+            let (type_, annotator) = annotation_rule(rule).map_err(anyhow::Error::msg)?;
+            let made = |a: &super::api::Annotation| {
+                a.type_ == type_ && annotator.is_none_or(|who| a.annotator.as_deref() == Some(who))
+            };
+            if !release.annotations.iter().any(made) {
+                return Err(refuse(match annotator {
+                    Some(who) => format!("it has no `{type_}` annotation by {who}"),
+                    None => format!("it has no `{type_}` annotation"),
+                }));
             }
         }
         if let Some(min_age) = self.min_age_ms {

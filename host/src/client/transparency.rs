@@ -296,6 +296,7 @@ fn feed_leaf(entry: &FeedEntry) -> Result<Vec<u8>> {
             LeafAction::Annotate {
                 annotation_type: &annotation.type_,
                 value: &value,
+                annotator: annotation.annotator.as_deref(),
             }
         }
         "takedown" => LeafAction::Takedown {

@@ -19,7 +19,9 @@
 //! where `<action>` is one of `release <digest> <size> <OCI manifest digest or ->`
 //! (followed by ` signed <key> <release digest, hex> <signature, base64>` for a
 //! signed release), `yank`, `unyank`, `annotate <type as JSON> <value as JSON
-//! string>`, `takedown <reason as JSON>`, `grant-key <key>`, `revoke-key <key>`
+//! string>` (followed by ` by <annotator as JSON>` when the entry records who
+//! made it; entries logged before annotators were recorded end at the
+//! value), `takedown <reason as JSON>`, `grant-key <key>`, `revoke-key <key>`
 //! or `require-signatures true|false`. Metadata is not in the leaf: it is
 //! derived from the content, which the digest binds; the release manifest is
 //! bound by the release digest. Key entries name a namespace or a package and
@@ -52,6 +54,8 @@ pub enum LeafAction<'a> {
         annotation_type: &'a str,
         /// The annotation's value, JSON text.
         value: &'a str,
+        /// The id of the token that made it, when the entry records one.
+        annotator: Option<&'a str>,
     },
     /// A takedown for a reason.
     Takedown {
@@ -135,11 +139,16 @@ impl LeafEntry<'_> {
             LeafAction::Annotate {
                 annotation_type,
                 value,
+                annotator,
             } => {
                 out.push_str("annotate ");
                 json_string(&mut out, annotation_type);
                 out.push(' ');
                 json_string(&mut out, value);
+                if let Some(annotator) = annotator {
+                    out.push_str(" by ");
+                    json_string(&mut out, annotator);
+                }
             }
             LeafAction::Takedown { reason } => {
                 out.push_str("takedown ");
@@ -245,6 +254,7 @@ mod tests {
             action: LeafAction::Annotate {
                 annotation_type: "review",
                 value: "{\"note\":\"é\\n\tx\"}",
+                annotator: None,
             },
         };
         let text = String::from_utf8(entry.to_bytes()).unwrap();
@@ -252,6 +262,18 @@ mod tests {
             text.ends_with(r#"annotate "review" "{\"note\":\"é\\n\u0009x\"}""#),
             "{text}"
         );
+        // An entry that records its annotator says who after the value; one
+        // logged before annotators were keeps its old leaf (above).
+        let by = LeafEntry {
+            action: LeafAction::Annotate {
+                annotation_type: "review",
+                value: "{}",
+                annotator: Some("3f2a"),
+            },
+            ..entry
+        };
+        let text = String::from_utf8(by.to_bytes()).unwrap();
+        assert!(text.ends_with(r#"annotate "review" "{}" by "3f2a""#), "{text}");
     }
 
     #[test]

@@ -197,7 +197,12 @@ fn details(release: &Release) -> Markup {
                 ol.annotations {
                     @for annotation in &release.annotations {
                         li {
-                            p.meta { code { (annotation.type_) } " · " (format::time(annotation.time)) }
+                            p.meta {
+                                code { (annotation.type_) } " · " (format::time(annotation.time))
+                                @if let Some(annotator) = &annotation.annotator {
+                                    " · by token " code { (annotator) }
+                                }
+                            }
                             pre tabindex="0" { code { (annotation.value) } }
                         }
                     }
