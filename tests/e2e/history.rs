@@ -19,6 +19,7 @@ on_every_runtime!(
     resolution_at_a_log_position_answers_as_the_log_implies,
     trust_policies_decide_which_releases_resolution_may_choose,
     advisories_are_checked_shown_and_leave_out_every_version_they_affect,
+    annotations_record_who_made_them_and_a_policy_may_trust_one_annotator,
 );
 
 /// The version `req` resolves to right after entry `at`, and the answer.
@@ -392,4 +393,81 @@ fn advisories_are_checked_shown_and_leave_out_every_version_they_affect(runtime:
     assert_eq!(last["kind"], "annotate");
     assert_eq!(last["annotation"]["type"], "advisory");
     assert_eq!(last["annotation"]["value"]["severity"], "high");
+}
+
+fn annotations_record_who_made_them_and_a_policy_may_trust_one_annotator(runtime: Runtime) {
+    let server = Server::start_on(runtime);
+    assert_eq!(server.publish("example:greet", "1.0.0", &greeter_n(0)).0, 201);
+    assert_eq!(server.publish("example:greet", "1.1.0", &greeter_n(1)).0, 201);
+    let (status, reviewer) = server.post(
+        "/v1/tokens",
+        &json!({"namespaces": ["example"], "label": "reviewer"}),
+    );
+    assert_eq!(status, 201, "{reviewer}");
+    let reviewer_id = reviewer["id"].as_str().unwrap();
+    let (_, tokens) = server.get_json("/v1/tokens");
+    let operator_id = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["operator"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The reviewer reviews 1.0.0; the operator, 1.1.0.
+    let review = json!({"type": "review", "value": {"verdict": "ok"}});
+    let path = |version: &str| {
+        server.at(&format!(
+            "/v1/packages/example:greet/versions/{version}/annotations"
+        ))
+    };
+    let by_reviewer = client_with_token(reviewer["token"].as_str().unwrap())
+        .post(path("1.0.0"))
+        .json(&review)
+        .send()
+        .unwrap();
+    let (status, reviewed) = status_json(by_reviewer);
+    assert_eq!(status, 201, "{reviewed}");
+    assert_eq!(reviewed["annotations"][0]["annotator"], reviewer_id);
+    let path_1_1 = "/v1/packages/example:greet/versions/1.1.0/annotations";
+    assert_eq!(server.post(path_1_1, &review).0, 201);
+    let (_, release) = server.get_json("/v1/packages/example:greet/versions/1.1.0");
+    assert_eq!(release["annotations"][0]["annotator"], operator_id.as_str());
+    let (_, feed) = server.get_json("/v1/feed?since=2");
+    let annotators: Vec<&str> = feed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["annotation"]["annotator"].as_str().unwrap())
+        .collect();
+    assert_eq!(annotators, [reviewer_id, operator_id.as_str()]);
+
+    // A review by anyone, or by the reviewer only.
+    let resolve = |annotated: &str| {
+        server.get_json(&format!(
+            "/v1/packages/example:greet/resolve?annotated={annotated}"
+        ))
+    };
+    assert_eq!(resolve("review").1["version"], "1.1.0");
+    assert_eq!(resolve(&format!("review@{reviewer_id}")).1["version"], "1.0.0");
+    assert_eq!(resolve(&format!("review@{operator_id}")).1["version"], "1.1.0");
+    let (status, body) = resolve("review@0123456789ab");
+    assert_eq!(status, 404, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("1.0.0 (no `review` annotation by 0123456789ab"),
+        "{message}"
+    );
+    assert_error(&resolve("review@"), 400, "bad-request");
+    // The CLI's flag and policy file take the same rule, and check it.
+    let dir = tempfile::tempdir().unwrap();
+    let rule = format!("review@{reviewer_id}");
+    ok(server.cli_in(dir.path(), &["get", "example:greet", "--annotated", &rule]));
+    assert!(dir.path().join("greet-1.0.0.wasm").exists());
+    let info = ok(server.cli(&["info", "example:greet@1.0.0"]));
+    assert!(info.contains(&format!("(by token {reviewer_id})")), "{info}");
+    // Leaves that record annotators hash to the signed checkpoint.
+    let verified = ok(server.cli(&["verify"]));
+    assert!(verified.contains("4 log entries match"), "{verified}");
 }

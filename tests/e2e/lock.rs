@@ -97,8 +97,8 @@ fn audit_kinds(report: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(runtime: Runtime) {
-    let server = Server::start_on(runtime);
+fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: Runtime) {
+    let server = Server::start_on(on);
     let greet = [greeter_n(0), greeter_n(1), greeter_n(2)];
     let other = greeter_n(3);
     assert_eq!(server.publish("example:greet", "1.0.0", &greet[0]).0, 201);
@@ -358,8 +358,8 @@ fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice
 /// A `wkg.lock` written with wkg's own types from what `wasm-pkg-client`
 /// resolved is fetched and audited by Depot; one with another digest is
 /// refused.
-fn wkg_lockfiles(runtime: Runtime) {
-    let server = Server::start_on(runtime);
+fn wkg_lockfiles(on: Runtime) {
+    let server = Server::start_on(on);
     let bytes = greeter_n(0);
     assert_eq!(server.publish("example:greet", "1.0.0", &bytes).0, 201);
     assert_eq!(server.publish("example:greet", "1.1.0", &greeter_n(1)).0, 201);

@@ -194,7 +194,7 @@ impl LockFile {
         for package in &self.packages {
             for version in &package.versions {
                 releases
-                    .entry((&package.name, &version.version))
+                    .entry((package.name.as_str(), version.version.as_str()))
                     .or_insert_with(|| Locked {
                         name: &package.name,
                         locked: version,
@@ -244,7 +244,11 @@ pub async fn lock(
         existing
             .packages
             .iter()
-            .flat_map(|p| p.versions.iter().map(|v| (p.name.clone(), v.requirement.clone())))
+            .flat_map(|p| {
+                p.versions
+                    .iter()
+                    .map(move |v| (p.name.clone(), v.requirement.clone()))
+            })
             .collect()
     } else {
         requirements
@@ -376,33 +380,29 @@ pub async fn get_locked(
             .with_context(|| format!("cannot fetch {spec}, locked in {file}"))?;
         check_is_locked(&release, locked.locked, &file)?;
         let name: PackageName = locked.name.parse()?;
-        let destination = match (&into_dir, &output) {
-            (Some(dir), _) => dir.join(format!("{}-{}.wasm", name.name(), release.version)),
-            (None, output) => match destination(output.clone(), &name, &release.version) {
-                Some(path) => path,
-                None => PathBuf::from("-"),
-            },
+        let to = match &into_dir {
+            Some(dir) => Some(dir.join(format!("{}-{}.wasm", name.name(), release.version))),
+            None => destination(output.clone(), &name, &release.version),
         };
-        let to = (destination != Path::new("-")).then_some(destination.as_path());
-        let download = download(registry, &release, to)
+        let content = download(registry, &release, to.as_deref())
             .await
             .with_context(|| format!("cannot fetch {spec}, locked in {file}"))?;
-        download.check(&release, &locked.locked.digest)?;
-        signing::check_signature(&release, &download.digest)?;
+        content.check(&release, &locked.locked.digest)?;
+        signing::check_signature(&release, &content.digest)?;
         // The locked checkpoint proves it when it holds the entry (the log
         // extends that checkpoint: checked above); else the newest does.
         let checkpoint = locked_at
             .as_ref()
             .filter(|c| release.seq <= c.size)
             .unwrap_or(&log.checkpoint);
-        transparency::check_release(registry, checkpoint, &release, &download.digest).await?;
+        transparency::check_release(registry, checkpoint, &release, &content.digest).await?;
         if release.yanked {
             eprintln!("warning: {spec} was yanked after it was locked; `depot audit` tells more");
         }
-        fetched.push((release, download));
+        fetched.push((release, content));
     }
-    for (release, download) in fetched {
-        download.finish(&release)?;
+    for (release, content) in fetched {
+        content.finish(&release)?;
     }
     Ok(())
 }
@@ -654,7 +654,7 @@ mod tests {
                  requirement = \"^1\"\nversion = \"{version}\"\ndigest = \"{digest}\"\n"
             )
         };
-        assert!(bad(&entry("1.0", DIGEST)).contains("1.0"));
+        assert!(bad(&entry("1.0", DIGEST)).contains("example:greet@1.0:"));
         assert!(bad(&entry("1.0.0", "sha256:abc")).contains("64 lowercase hex"));
         assert!(LockFile::parse(&entry("1.0.0", DIGEST)).is_ok());
     }

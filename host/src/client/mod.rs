@@ -489,16 +489,16 @@ async fn get(
         .resolve(name.as_str(), requirement, None, &policy.query())
         .await?;
     policy.check(&release)?;
-    let destination = destination(output, &name, &release.version);
-    let download = download(registry, &release, destination.as_deref()).await?;
-    download.check(&release, &release.digest)?;
+    let to = destination(output, &name, &release.version);
+    let content = download(registry, &release, to.as_deref()).await?;
+    content.check(&release, &release.digest)?;
     // Nothing is written unless a signed release's signature holds, the
     // release is in the registry's signed log, and that log extends the one
     // this client saw before.
-    let signer = signing::check_signature(&release, &download.digest)?;
+    let signer = signing::check_signature(&release, &content.digest)?;
     let log = checked_log(registry).await?;
-    transparency::check_release(registry, &log.checkpoint, &release, &download.digest).await?;
-    download.finish(&release)?;
+    transparency::check_release(registry, &log.checkpoint, &release, &content.digest).await?;
+    content.finish(&release)?;
     if let Some(key) = signer {
         eprintln!("signature by {key} verified");
     }

@@ -753,12 +753,16 @@ mod tests {
         let Route::Resolve { policy, .. } = ok(
             "GET",
             "/v1/packages/a:b/resolve?signed-by=ed25519:AA%3D,ed25519:BB%3D\
-             &annotated=review&min-age=72h&exclude-advisories=true",
+             &annotated=review,audit%405e1f0c9a2b7d&min-age=72h&exclude-advisories=true",
         ) else {
             panic!("not a resolution");
         };
         assert_eq!(policy.signed_by, ["ed25519:AA=", "ed25519:BB="]);
-        assert_eq!(policy.annotated, ["review"]);
+        assert_eq!(policy.annotated, ["review", "audit@5e1f0c9a2b7d"]);
+        for bad in ["review@", "@5e1f0c9a2b7d", "review@a@b"] {
+            let query = format!("/v1/packages/a:b/resolve?annotated={bad}");
+            assert_eq!(status("GET", &query), 400, "{bad}");
+        }
         assert_eq!(policy.min_age_ms, Some(72 * 3_600_000));
         assert!(policy.exclude_advisories);
         assert_eq!(status("GET", "/v1/packages/a:b/resolve?min-age=soon"), 400);
