@@ -405,7 +405,8 @@ fn log_entries_are_kept_as_the_native_store_keeps_them() {
         r#"{"Annotate":{"type_":"review","value":"1","annotator":"5e1f0c9a2b7d"}}"#
     );
     // An entry logged before annotators were reads as one without.
-    let old: Action = serde_json::from_str(r#"{"Annotate":{"type_":"review","value":"1"}}"#).unwrap();
+    let old: Action =
+        serde_json::from_str(r#"{"Annotate":{"type_":"review","value":"1"}}"#).unwrap();
     assert_eq!(
         old,
         Action::Annotate(AnnotationContent {

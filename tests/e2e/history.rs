@@ -397,8 +397,14 @@ fn advisories_are_checked_shown_and_leave_out_every_version_they_affect(runtime:
 
 fn annotations_record_who_made_them_and_a_policy_may_trust_one_annotator(runtime: Runtime) {
     let server = Server::start_on(runtime);
-    assert_eq!(server.publish("example:greet", "1.0.0", &greeter_n(0)).0, 201);
-    assert_eq!(server.publish("example:greet", "1.1.0", &greeter_n(1)).0, 201);
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
+        201
+    );
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
     let (status, reviewer) = server.post(
         "/v1/tokens",
         &json!({"namespaces": ["example"], "label": "reviewer"}),
@@ -450,8 +456,14 @@ fn annotations_record_who_made_them_and_a_policy_may_trust_one_annotator(runtime
         ))
     };
     assert_eq!(resolve("review").1["version"], "1.1.0");
-    assert_eq!(resolve(&format!("review@{reviewer_id}")).1["version"], "1.0.0");
-    assert_eq!(resolve(&format!("review@{operator_id}")).1["version"], "1.1.0");
+    assert_eq!(
+        resolve(&format!("review@{reviewer_id}")).1["version"],
+        "1.0.0"
+    );
+    assert_eq!(
+        resolve(&format!("review@{operator_id}")).1["version"],
+        "1.1.0"
+    );
     let (status, body) = resolve("review@0123456789ab");
     assert_eq!(status, 404, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
@@ -466,7 +478,10 @@ fn annotations_record_who_made_them_and_a_policy_may_trust_one_annotator(runtime
     ok(server.cli_in(dir.path(), &["get", "example:greet", "--annotated", &rule]));
     assert!(dir.path().join("greet-1.0.0.wasm").exists());
     let info = ok(server.cli(&["info", "example:greet@1.0.0"]));
-    assert!(info.contains(&format!("(by token {reviewer_id})")), "{info}");
+    assert!(
+        info.contains(&format!("(by token {reviewer_id})")),
+        "{info}"
+    );
     // Leaves that record annotators hash to the signed checkpoint.
     let verified = ok(server.cli(&["verify"]));
     assert!(verified.contains("4 log entries match"), "{verified}");

@@ -85,7 +85,11 @@ fn audit_kinds(report: &Value) -> Vec<(String, Vec<String>)> {
         .iter()
         .map(|r| {
             (
-                format!("{}@{}", r["name"].as_str().unwrap(), r["version"].as_str().unwrap()),
+                format!(
+                    "{}@{}",
+                    r["name"].as_str().unwrap(),
+                    r["version"].as_str().unwrap()
+                ),
                 r["findings"]
                     .as_array()
                     .unwrap()
@@ -108,7 +112,10 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
     let dir = project.path();
 
     let said = ok(server.cli_in(dir, &["lock", "example:greet@^1.0", "example:other"]));
-    assert!(said.contains("locked example:greet@^1.0 to 1.1.0"), "{said}");
+    assert!(
+        said.contains("locked example:greet@^1.0 to 1.1.0"),
+        "{said}"
+    );
     assert!(said.contains("as of the signed log of 3 entries"), "{said}");
     let lockfile = dir.join("wkg.lock");
     // wkg reads what Depot wrote: the same requirements, versions and digests.
@@ -136,9 +143,15 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
         Some(seq_of(&server, "example:greet", "1.1.0") as i64),
         "{text}"
     );
-    assert_eq!(locked["depot"]["registry"].as_str(), Some(server.url.as_str()));
+    assert_eq!(
+        locked["depot"]["registry"].as_str(),
+        Some(server.url.as_str())
+    );
     assert!(
-        locked["depot"]["checkpoint"].as_str().unwrap().contains("\n3\n"),
+        locked["depot"]["checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\n3\n"),
         "the checkpoint of the 3-entry log: {text}"
     );
     let audit = ok(server.cli_in(dir, &["audit"]));
@@ -158,16 +171,25 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
     let out = tempfile::tempdir().unwrap();
     std::fs::copy(&lockfile, out.path().join("wkg.lock")).unwrap();
     let said = fails(server.cli_in(out.path(), &["get", "--locked"]));
-    assert!(said.contains("example:other@2.0.0") && said.contains("malware"), "{said}");
+    assert!(
+        said.contains("example:other@2.0.0") && said.contains("malware"),
+        "{said}"
+    );
     assert_eq!(files(out.path()), ["wkg.lock"], "a refused get wrote files");
     // ...and reproduces the locked bytes, not the newest release's.
     let fetched = server.cli_in(out.path(), &["get", "--locked", "example:greet"]);
     let said = String::from_utf8_lossy(&fetched.stderr).into_owned();
     ok(fetched);
     assert!(said.contains("yanked"), "{said}");
-    assert_eq!(std::fs::read(out.path().join("greet-1.1.0.wasm")).unwrap(), greet[1]);
+    assert_eq!(
+        std::fs::read(out.path().join("greet-1.1.0.wasm")).unwrap(),
+        greet[1]
+    );
     let said = fails(server.cli_in(out.path(), &["get", "--locked", "example:absent"]));
-    assert!(said.contains("locks no release of example:absent"), "{said}");
+    assert!(
+        said.contains("locks no release of example:absent"),
+        "{said}"
+    );
 
     // audit reports exactly what changed, and fails.
     let report = server.cli_in(dir, &["audit", "--json"]);
@@ -180,7 +202,10 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
                 "example:greet@1.1.0".to_string(),
                 vec!["yanked".to_string(), "advisory".to_string()]
             ),
-            ("example:other@2.0.0".to_string(), vec!["taken-down".to_string()]),
+            (
+                "example:other@2.0.0".to_string(),
+                vec!["taken-down".to_string()]
+            ),
         ]
     );
     assert_eq!(report["findings"], 3);
@@ -192,7 +217,10 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
         text_report.contains("example:greet@1.1.0: advisory: HIGH greets the wrong person"),
         "{text_report}"
     );
-    assert!(text_report.contains("example:other@2.0.0: taken-down"), "{text_report}");
+    assert!(
+        text_report.contains("example:other@2.0.0: taken-down"),
+        "{text_report}"
+    );
 
     // Re-locking everything cannot lock the taken-down package, and leaves
     // the lockfile as it was.
@@ -210,7 +238,10 @@ fn a_lockfile_reproduces_its_releases_and_audit_reports_what_changed_since(on: R
         audit_kinds(&report),
         [
             ("example:greet@1.2.0".to_string(), vec![]),
-            ("example:other@2.0.0".to_string(), vec!["taken-down".to_string()]),
+            (
+                "example:other@2.0.0".to_string(),
+                vec!["taken-down".to_string()]
+            ),
         ]
     );
 }
@@ -258,8 +289,14 @@ fn get_locked_refuses_a_registry_rolled_back_or_forked_behind_the_lockfile(runti
     let fresh = dir.path().join("fresh-config");
     let server = start(&old, Some(listen.clone()), token.clone(), fresh.clone());
     let said = fails(server.cli_in(&project, &["get", "--locked"]));
-    assert!(said.contains("rollback") && said.contains("wkg.lock was locked at"), "{said}");
-    assert!(said.contains("1 entries") && said.contains("2 entries"), "{said}");
+    assert!(
+        said.contains("rollback") && said.contains("wkg.lock was locked at"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 entries") && said.contains("2 entries"),
+        "{said}"
+    );
     let said = fails(server.cli_in(&project, &["audit"]));
     assert!(said.contains("rollback"), "{said}");
     // ...then grown apart from the locked log: a fork.
@@ -267,19 +304,23 @@ fn get_locked_refuses_a_registry_rolled_back_or_forked_behind_the_lockfile(runti
     assert_eq!(server.publish("example:other", "2.0.0", &bytes[1]).0, 201);
     std::fs::remove_dir_all(&fresh).unwrap();
     let said = fails(server.cli_in(&project, &["get", "--locked"]));
-    assert!(said.contains("fork") && said.contains("wkg.lock was locked at"), "{said}");
+    assert!(
+        said.contains("fork") && said.contains("wkg.lock was locked at"),
+        "{said}"
+    );
     assert_eq!(files(&project), ["wkg.lock"], "a refused get wrote files");
     drop(server);
 
     // The honest registry still gives the locked bytes.
     let server = start(&data, Some(listen), token, config);
     ok(server.cli_in(&project, &["get", "--locked"]));
-    assert_eq!(std::fs::read(project.join("greet-1.0.0.wasm")).unwrap(), bytes[0]);
+    assert_eq!(
+        std::fs::read(project.join("greet-1.0.0.wasm")).unwrap(),
+        bytes[0]
+    );
 }
 
-fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice(
-    runtime: Runtime,
-) {
+fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice(runtime: Runtime) {
     let server = Server::start_on(runtime);
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("a.key");
@@ -295,7 +336,10 @@ fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice
         "--sign",
         key_file.to_str().unwrap(),
     ]));
-    assert_eq!(server.publish("example:greet", "1.1.0", &greeter_n(1)).0, 201);
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
 
     // No policy: the newest release.
     let plain = tempfile::tempdir().unwrap();
@@ -320,12 +364,18 @@ fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice
     let said = fails(server.cli_in(dir, &["get", "example:greet", "--annotated", "review"]));
     assert!(said.contains("1.0.0") && said.contains("review"), "{said}");
     let said = fails(server.cli_in(dir, &["lock", "example:greet@^1", "--min-age", "1h"]));
-    assert!(said.contains("under the trust policy") && said.contains("min-age"), "{said}");
+    assert!(
+        said.contains("under the trust policy") && said.contains("min-age"),
+        "{said}"
+    );
     // --policy names another file; a bad one is refused saying what is wrong.
     let other = dir.join("other.toml");
     std::fs::write(&other, "exclude-advisories = \"yes\"\n").unwrap();
     let said = fails(server.cli_in(dir, &["get", "example:greet", "--policy", "other.toml"]));
-    assert!(said.contains("other.toml") && said.contains("exclude-advisories"), "{said}");
+    assert!(
+        said.contains("other.toml") && said.contains("exclude-advisories"),
+        "{said}"
+    );
     let said = fails(server.cli_in(dir, &["get", "--locked", "--signed-by", key]));
     assert!(said.contains("depot lock"), "{said}");
 
@@ -344,14 +394,21 @@ fn get_and_lock_follow_the_policy_file_and_flags_and_check_the_registry_s_choice
     });
     let config = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    std::fs::copy(dir.join("depot.policy.toml"), out.path().join("depot.policy.toml")).unwrap();
+    std::fs::copy(
+        dir.join("depot.policy.toml"),
+        out.path().join("depot.policy.toml"),
+    )
+    .unwrap();
     let said = fails(depot_in(
         out.path(),
         &proxy.url,
         config.path(),
         &["get", "example:greet"],
     ));
-    assert!(said.contains("refuses") && said.contains("not signed"), "{said}");
+    assert!(
+        said.contains("refuses") && said.contains("not signed"),
+        "{said}"
+    );
     assert_eq!(files(out.path()), ["depot.policy.toml"]);
 }
 
@@ -362,7 +419,10 @@ fn wkg_lockfiles(on: Runtime) {
     let server = Server::start_on(on);
     let bytes = greeter_n(0);
     assert_eq!(server.publish("example:greet", "1.0.0", &bytes).0, 201);
-    assert_eq!(server.publish("example:greet", "1.1.0", &greeter_n(1)).0, 201);
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
     let project = tempfile::tempdir().unwrap();
     let lockfile = project.path().join("wkg.lock");
     let mapping = format!("default_registry = \"{}\"", host(&server));
@@ -384,7 +444,10 @@ fn wkg_lockfiles(on: Runtime) {
         });
     };
     let release = runtime().block_on(async {
-        assert_eq!(wasm_pkg_fetch(&client, "example:greet", "1.0.0").await, bytes);
+        assert_eq!(
+            wasm_pkg_fetch(&client, "example:greet", "1.0.0").await,
+            bytes
+        );
         let package = "example:greet".parse().unwrap();
         client
             .get_release(&package, &"1.0.0".parse().unwrap())
@@ -394,7 +457,10 @@ fn wkg_lockfiles(on: Runtime) {
     write_lock(release.content_digest.clone());
 
     ok(server.cli_in(project.path(), &["get", "--locked"]));
-    assert_eq!(std::fs::read(project.path().join("greet-1.0.0.wasm")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read(project.path().join("greet-1.0.0.wasm")).unwrap(),
+        bytes
+    );
     let said = ok(server.cli_in(project.path(), &["audit"]));
     assert!(said.contains("example:greet@1.0.0: ok"), "{said}");
 

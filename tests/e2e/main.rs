@@ -42,6 +42,7 @@ mod feed;
 mod gc;
 mod history;
 mod limits;
+mod lock;
 mod mirror;
 mod oci;
 mod openapi;

@@ -3,13 +3,14 @@
 use anyhow::{Context, Result};
 use futures::{Stream, StreamExt};
 
+pub use depot_wire::{
+    Annotation, ConsistencyProof, ContentSource, CreateTokenRequest, FeedEntry, FeedPage,
+    InclusionProof, NamespaceInfo, Package, PackageSummary, PublishRequest, Release, Signature,
+    Token, Unpublished,
+};
 use depot_wire::{
     AnnotationRequest, ContentSourcesRequest, ErrorBody, KeyRequest, PackagePage, PolicyRequest,
     SearchPage, TakedownRequest, TokenList,
-};
-pub use depot_wire::{
-    Annotation, ConsistencyProof, ContentSource, CreateTokenRequest, FeedEntry, FeedPage, InclusionProof,
-    NamespaceInfo, Package, PackageSummary, PublishRequest, Release, Signature, Token, Unpublished,
 };
 
 /// An error the registry answered with: its status, code and message.

@@ -173,7 +173,10 @@ impl LockFile {
                     versions: Vec::new(),
                 });
                 self.packages.sort_by(|a, b| a.name.cmp(&b.name));
-                self.packages.iter().position(|p| p.name == name).unwrap_or(0)
+                self.packages
+                    .iter()
+                    .position(|p| p.name == name)
+                    .unwrap_or(0)
             }
         };
         let versions = &mut self.packages[index].versions;
@@ -280,8 +283,13 @@ pub async fn lock(
         }
         // Releases locked before stay valid only in a log that extends the
         // one they were locked in.
-        transparency::check_locked(registry, &log, &depot.checkpoint, &path.display().to_string())
-            .await?;
+        transparency::check_locked(
+            registry,
+            &log,
+            &depot.checkpoint,
+            &path.display().to_string(),
+        )
+        .await?;
     }
     let at = log.checkpoint.size;
     let query = policy.query();
@@ -325,7 +333,10 @@ pub async fn lock(
     outln!(
         "wrote {}: {} requirement(s) locked as of the signed log of {at} entries",
         path.display(),
-        lock.packages.iter().map(|p| p.versions.len()).sum::<usize>()
+        lock.packages
+            .iter()
+            .map(|p| p.versions.len())
+            .sum::<usize>()
     );
     Ok(())
 }
@@ -346,16 +357,18 @@ pub async fn get_locked(
     let mut releases = lock.releases();
     if let Some(only) = only {
         let (name, version) = super::split_spec(only)?;
-        releases.retain(|r| {
-            r.name == name.as_str() && version.is_none_or(|v| v == r.locked.version)
-        });
+        releases
+            .retain(|r| r.name == name.as_str() && version.is_none_or(|v| v == r.locked.version));
         if releases.is_empty() {
             bail!("{} locks no release of {only}", path.display());
         }
     } else if releases.is_empty() {
         bail!("{} locks nothing", path.display());
     }
-    let into_dir = output.as_deref().filter(|p| p.is_dir()).map(Path::to_path_buf);
+    let into_dir = output
+        .as_deref()
+        .filter(|p| p.is_dir())
+        .map(Path::to_path_buf);
     if releases.len() > 1 && output.is_some() && into_dir.is_none() {
         bail!(
             "{} locks {} releases: give -o a folder to write them into, or name one package",
@@ -538,8 +551,14 @@ async fn audit_one(
     let mut found = |kind, message: String| findings.push(Finding { kind, message });
     let package = match registry.package(locked.name).await {
         Ok(package) => package,
-        Err(e) if e.downcast_ref::<RegistryError>().is_some_and(|e| e.status == 404) => {
-            found("missing", format!("the registry serves no package {}", locked.name));
+        Err(e)
+            if e.downcast_ref::<RegistryError>()
+                .is_some_and(|e| e.status == 404) =>
+        {
+            found(
+                "missing",
+                format!("the registry serves no package {}", locked.name),
+            );
             return Ok(findings);
         }
         Err(e) => return Err(e),
@@ -569,7 +588,10 @@ async fn audit_one(
         same = false;
         found(
             "changed",
-            format!("served as log entry {}, locked at entry {index}", served.seq),
+            format!(
+                "served as log entry {}, locked at entry {index}",
+                served.seq
+            ),
         );
     }
     if same

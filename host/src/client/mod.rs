@@ -644,9 +644,7 @@ impl Download {
                     path.display()
                 );
             }
-            Held::Stdout(bytes) => std::io::stdout()
-                .write_all(&bytes)
-                .map_err(stdout_error)?,
+            Held::Stdout(bytes) => std::io::stdout().write_all(&bytes).map_err(stdout_error)?,
         }
         Ok(())
     }

@@ -283,13 +283,22 @@ mod tests {
     fn a_bad_policy_file_or_rule_is_refused_saying_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "min-ages = \"72h\"\n");
-        let err = format!("{:#}", Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err()
+        );
         assert!(err.contains("min-ages") && err.contains("min-age"), "{err}");
         write(dir.path(), "min-age = \"soon\"\n");
-        let err = format!("{:#}", Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err()
+        );
         assert!(err.contains("min-age") && err.contains("soon"), "{err}");
         write(dir.path(), "signed-by = [\"not-a-key\"]\n");
-        let err = format!("{:#}", Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Policy::load(&PolicyArgs::default(), dir.path()).unwrap_err()
+        );
         assert!(err.contains("not-a-key"), "{err}");
         let args = PolicyArgs {
             policy: Some(dir.path().join("missing.toml")),

@@ -273,7 +273,10 @@ mod tests {
             ..entry
         };
         let text = String::from_utf8(by.to_bytes()).unwrap();
-        assert!(text.ends_with(r#"annotate "review" "{}" by "3f2a""#), "{text}");
+        assert!(
+            text.ends_with(r#"annotate "review" "{}" by "3f2a""#),
+            "{text}"
+        );
     }
 
     #[test]
