@@ -20,9 +20,12 @@ use anyhow::{Context, Result, bail};
 use depot_protocol::{PackageName, parse_requirement, parse_version};
 use serde::{Deserialize, Serialize};
 
+use super::advisory::advisories;
 use super::api::{Registry, RegistryError, Release};
+use super::fetch::{Download, checked_log, destination, download};
 use super::policy::Policy;
-use super::{Download, advisories, checked_log, destination, download, signing, transparency};
+use super::spec::split_spec;
+use super::{signing, transparency};
 
 /// The lockfile's name, as `wkg` names it.
 pub const LOCK_FILE: &str = "wkg.lock";
@@ -257,7 +260,7 @@ pub async fn lock(
         requirements
             .iter()
             .map(|spec| {
-                let (name, requirement) = super::split_spec(spec)?;
+                let (name, requirement) = split_spec(spec)?;
                 let requirement = parse_requirement(requirement.unwrap_or("*"))?;
                 // As `wkg` writes a requirement, so that both find it.
                 Ok((name.to_string(), requirement.to_string()))
@@ -356,7 +359,7 @@ pub async fn get_locked(
     let lock = LockFile::read(path)?;
     let mut releases = lock.releases();
     if let Some(only) = only {
-        let (name, version) = super::split_spec(only)?;
+        let (name, version) = split_spec(only)?;
         releases
             .retain(|r| r.name == name.as_str() && version.is_none_or(|v| v == r.locked.version));
         if releases.is_empty() {

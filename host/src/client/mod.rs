@@ -2,62 +2,36 @@
 //! annotate, takedown, info, list, search, verify, and tokens, keys and
 //! namespaces.
 
-/// `println!` that fails instead of panicking when stdout is closed: a reader
-/// that stops early (`depot info … | head`) closes the pipe, the write fails
-/// with [`StdoutClosed`], and [`stdout_closed`] lets `main` end quietly.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::client::stdout_error)?
-    }};
-}
+#[macro_use]
+mod output;
 
+mod advisory;
 mod api;
+mod fetch;
 mod lock;
 mod policy;
 mod signing;
+mod spec;
 mod token;
 mod transparency;
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use depot_protocol::{PackageName, parse_requirement, parse_version};
-use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
-use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt;
+use indicatif::ProgressBar;
 
+use advisory::advisories;
 pub use api::{FeedEntry, Registry, RegistryError, Release};
+use fetch::{checked_log, destination, download, progress_bar};
+pub use output::stdout_closed;
+use spec::{release_spec, split_spec};
 
-/// Transfers larger than this show a progress bar on a terminal.
-const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 /// The most search results the CLI shows.
 const SEARCH_MAX: usize = 1000;
 /// Bytes read from disk per upload chunk.
 const UPLOAD_CHUNK: usize = 256 * 1024;
-
-/// Stdout was closed before the client wrote everything (a broken pipe).
-#[derive(Debug, thiserror::Error)]
-#[error("stdout was closed")]
-pub struct StdoutClosed;
-
-/// A write to stdout failed: [`StdoutClosed`] for a broken pipe.
-pub(crate) fn stdout_error(error: std::io::Error) -> anyhow::Error {
-    if error.kind() == std::io::ErrorKind::BrokenPipe {
-        StdoutClosed.into()
-    } else {
-        anyhow::Error::new(error).context("cannot write to stdout")
-    }
-}
-
-/// Whether `error` is the reader of stdout going away, which a command-line
-/// tool answers by stopping quietly.
-pub fn stdout_closed(error: &anyhow::Error) -> bool {
-    error.downcast_ref::<StdoutClosed>().is_some()
-}
 
 /// Where the client finds the registry.
 #[derive(Args)]
@@ -375,40 +349,6 @@ pub async fn run(command: ClientCommand, registry: &RegistryArgs) -> Result<()> 
     }
 }
 
-/// Splits `namespace:name@rest` and checks the name.
-fn split_spec(spec: &str) -> Result<(PackageName, Option<&str>)> {
-    let (name, rest) = match spec.split_once('@') {
-        Some((name, rest)) => (name, Some(rest)),
-        None => (spec, None),
-    };
-    Ok((name.parse()?, rest))
-}
-
-/// Parses `namespace:name@version`.
-fn release_spec(spec: &str) -> Result<(PackageName, String)> {
-    match split_spec(spec)? {
-        (name, Some(version)) => {
-            parse_version(version)?;
-            Ok((name, version.to_string()))
-        }
-        (name, None) => {
-            bail!("`{spec}` names no version: write `{name}@<version>`, e.g. `{name}@1.0.0`")
-        }
-    }
-}
-
-fn progress_bar(len: u64, verb: &str) -> ProgressBar {
-    if len < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    let template = format!("{verb} {{bar:40}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{eta}}");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
 async fn publish(registry: &Registry, spec: &str, file: &Path) -> Result<()> {
     let (name, version) = release_spec(spec)?;
     refuse_existing(registry, &name, &version).await?;
@@ -503,151 +443,6 @@ async fn get(
         eprintln!("signature by {key} verified");
     }
     Ok(())
-}
-
-/// The registry's log, checked against what this client saw before; says
-/// so when the registry's key is trusted on first use.
-async fn checked_log(registry: &Registry) -> Result<transparency::VerifiedLog> {
-    let log = transparency::check_checkpoint(registry).await?;
-    if log.first_use {
-        eprintln!(
-            "trusting {}'s log key on first use; later fetches refuse a log that goes back or forks",
-            registry.base()
-        );
-    }
-    Ok(log)
-}
-
-/// Where a release's content goes: `output` (`None` for `-`, stdout), else
-/// `<name>-<version>.wasm`.
-fn destination(output: Option<PathBuf>, name: &PackageName, version: &str) -> Option<PathBuf> {
-    match output {
-        Some(path) if path == Path::new("-") => None,
-        Some(path) => Some(path),
-        None => Some(format!("{}-{version}.wasm", name.name()).into()),
-    }
-}
-
-/// A release's content, downloaded and hashed but not yet where it goes.
-struct Download {
-    /// The content's digest as this client computed it.
-    digest: String,
-    /// The bytes received.
-    size: u64,
-    held: Held,
-}
-
-enum Held {
-    /// In a temporary file next to its destination, renamed once checked, so
-    /// a corrupt or refused download never replaces a good file.
-    File {
-        temp: tempfile::NamedTempFile,
-        path: PathBuf,
-    },
-    /// In memory, for stdout.
-    Stdout(Vec<u8>),
-}
-
-/// Downloads `release`'s content, hashing it, for `destination` (`None`:
-/// stdout).
-async fn download(
-    registry: &Registry,
-    release: &Release,
-    destination: Option<&Path>,
-) -> Result<Download> {
-    let mut stream = registry.content(&release.content_url).await?;
-    let bar = progress_bar(release.size, "fetching");
-    let mut hasher = Sha256::new();
-    let mut received = Vec::new();
-    let mut size = 0u64;
-    let temp = match destination {
-        None => None,
-        Some(path) => {
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            Some(
-                tempfile::NamedTempFile::new_in(&dir)
-                    .with_context(|| format!("cannot create a file in {}", dir.display()))?,
-            )
-        }
-    };
-    let mut file = match &temp {
-        Some(t) => Some(tokio::fs::File::from_std(t.reopen()?)),
-        None => None,
-    };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        hasher.update(&chunk);
-        size += chunk.len() as u64;
-        bar.inc(chunk.len() as u64);
-        match &mut file {
-            Some(f) => f.write_all(&chunk).await?,
-            None => received.extend_from_slice(&chunk),
-        }
-    }
-    bar.finish_and_clear();
-    if let Some(f) = &mut file {
-        f.flush().await?;
-        f.sync_all().await?;
-    }
-    let held = match (temp, destination) {
-        (Some(temp), Some(path)) => Held::File {
-            temp,
-            path: path.to_path_buf(),
-        },
-        _ => Held::Stdout(received),
-    };
-    Ok(Download {
-        digest: format!("sha256:{}", hex::encode(hasher.finalize())),
-        size,
-        held,
-    })
-}
-
-impl Download {
-    /// Fails unless the content is `release`'s size and hashes to `digest`
-    /// (the release's, or the one a lockfile pins).
-    fn check(&self, release: &Release, digest: &str) -> Result<()> {
-        if self.digest != digest || self.size != release.size {
-            bail!(
-                "the content of {}@{} does not match {}: expected {digest} ({} bytes), got {} \
-                 ({} bytes); nothing was written — retry, and report it if it persists",
-                release.name,
-                release.version,
-                if digest == release.digest {
-                    "its release"
-                } else {
-                    "the digest locked for it"
-                },
-                release.size,
-                self.digest,
-                self.size
-            );
-        }
-        Ok(())
-    }
-
-    /// Puts the checked content where it goes.
-    fn finish(self, release: &Release) -> Result<()> {
-        match self.held {
-            Held::File { temp, path } => {
-                temp.persist(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!(
-                    "fetched {}@{} ({} bytes, {}) to {}",
-                    release.name,
-                    release.version,
-                    release.size,
-                    release.digest,
-                    path.display()
-                );
-            }
-            Held::Stdout(bytes) => std::io::stdout().write_all(&bytes).map_err(stdout_error)?,
-        }
-        Ok(())
-    }
 }
 
 async fn verify(registry: &Registry) -> Result<()> {
@@ -754,49 +549,6 @@ async fn info(registry: &Registry, spec: &str, json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Every advisory made on a release of `package` that concerns `version`
-/// (its `affected` range holds it; one without a range concerns only its
-/// own release), a line each: severity, summary, range, where it was made,
-/// its id and link.
-fn advisories(package: &depot_wire::Package, version: &str) -> Vec<String> {
-    let parsed = parse_version(version).ok();
-    package
-        .versions
-        .iter()
-        .flat_map(|r| {
-            r.annotations
-                .iter()
-                .filter(|a| a.type_ == "advisory")
-                .map(move |a| (r, &a.value))
-        })
-        .filter_map(|(r, value)| {
-            let text = |key: &str| value[key].as_str().map(str::to_string);
-            let affected = text("affected");
-            let concerns = match affected
-                .as_deref()
-                .and_then(|range| parse_requirement(range).ok())
-            {
-                Some(range) => parsed.as_ref().is_some_and(|v| range.matches(v)),
-                None => r.version == version,
-            };
-            concerns.then(|| {
-                let mut line = format!(
-                    "{} {} (affects {}; made on {})",
-                    text("severity").unwrap_or_default().to_uppercase(),
-                    text("summary").unwrap_or_else(|| value.to_string()),
-                    affected.unwrap_or_else(|| r.version.clone()),
-                    r.version
-                );
-                for extra in [text("id"), text("link")].into_iter().flatten() {
-                    line.push(' ');
-                    line.push_str(&extra);
-                }
-                line
-            })
-        })
-        .collect()
 }
 
 fn print_release(r: &Release) -> Result<()> {
