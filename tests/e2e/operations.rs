@@ -54,7 +54,57 @@ fn health_and_readiness_answer(runtime: Runtime) {
     );
 }
 
-on_every_runtime!(health_and_readiness_answer);
+on_every_runtime!(
+    health_and_readiness_answer,
+    a_client_that_stops_reading_is_not_logged_as_a_failure,
+);
+
+/// Clients stop reading whenever they like (`curl … | head`, a cancelled
+/// download): the registry goes on serving, and says nothing about the body
+/// it could not finish, which would only drown the lines that matter.
+fn a_client_that_stops_reading_is_not_logged_as_a_failure(runtime: Runtime) {
+    use std::io::Write;
+    let (log, lines) = mpsc::channel();
+    let server = Server::start_with(ServerOptions {
+        log: Some(log),
+        runtime,
+        ..ServerOptions::default()
+    });
+    // Far more than the sockets' buffers hold, so the registry is still
+    // writing when the client hangs up.
+    let big = greeter(&Meta {
+        padding: 8 * 1024 * 1024,
+        ..Meta::default()
+    });
+    assert_eq!(server.publish("example:big", "1.0.0", &big).0, 201);
+    let content = "/v1/packages/example:big/versions/1.0.0/content";
+    for _ in 0..3 {
+        let address = server.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(stream, "GET {content} HTTP/1.1\r\nHost: {address}\r\n\r\n").unwrap();
+        let mut start = [0u8; 4096];
+        let read = stream.read(&mut start).unwrap();
+        assert!(start[..read].starts_with(b"HTTP/1.1 200"));
+        // Hang up mid-body.
+        drop(stream);
+    }
+    // The registry serves on: the whole content to a client that reads it.
+    let (status, bytes) = server.get_bytes(content);
+    assert_eq!(status, 200);
+    assert_eq!(bytes.len(), big.len());
+    // The cut-short bodies are not reported.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            assert!(
+                !line.contains("not sent in full")
+                    && !line.contains(" WARN ")
+                    && !line.contains(" ERROR "),
+                "a client going away was logged as a problem: {line}"
+            );
+        }
+    }
+}
 
 #[test]
 fn metrics_are_served_on_their_own_listener_with_bounded_labels() {

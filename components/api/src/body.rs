@@ -7,11 +7,12 @@ use std::io::Write;
 use wasip2::io::streams::OutputStream;
 
 use crate::bindings::depot::registry::blob_read::{self, BlobReader};
+use crate::response::SendError;
 
 /// Copies `len` bytes of the blob into `out`. `Write` on an output stream
 /// waits for the stream's `check-write` budget, so a slow client holds back
 /// the reads.
-pub fn send_blob(reader: &BlobReader, len: u64, out: &mut OutputStream) -> Result<(), String> {
+pub fn send_blob(reader: &BlobReader, len: u64, out: &mut OutputStream) -> Result<(), SendError> {
     let chunk = u64::from(blob_read::max_chunk());
     let mut left = len;
     while left > 0 {
@@ -21,11 +22,11 @@ pub fn send_blob(reader: &BlobReader, len: u64, out: &mut OutputStream) -> Resul
             .read(want)
             .map_err(|e| format!("reading the blob failed: {e:?}"))?;
         if bytes.is_empty() {
-            return Err(format!("the blob ended {left} bytes early"));
+            return Err(format!("the blob ended {left} bytes early").into());
         }
         left = left.saturating_sub(bytes.len() as u64);
         out.write_all(&bytes)
-            .map_err(|e| format!("writing the response failed: {e}"))?;
+            .map_err(|e| SendError::writing(&e, "writing the response failed"))?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use wasip2::io::streams::OutputStream;
 
 use crate::bindings::depot::registry::query;
 use crate::json::{annotation_value, metadata, signature};
+use crate::response::SendError;
 use depot_guest::types::{Action, LogEntry, OciArtifact};
 
 /// Entries per event batch of the stream.
@@ -114,7 +115,7 @@ fn request_deadline() -> Duration {
 /// sequence number, `event: entry`, `data` the entry's JSON) as they land,
 /// with a keep-alive comment when none does, until shortly before the
 /// request's deadline.
-pub fn stream(out: &mut OutputStream, since: u64) -> Result<(), String> {
+pub fn stream(out: &mut OutputStream, since: u64) -> Result<(), SendError> {
     let started = Instant::now();
     let until = request_deadline()
         .checked_sub(DEADLINE_MARGIN)
@@ -145,8 +146,8 @@ pub fn stream(out: &mut OutputStream, since: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn send(out: &mut OutputStream, text: &str) -> Result<(), String> {
+fn send(out: &mut OutputStream, text: &str) -> Result<(), SendError> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| format!("writing the event stream failed: {e}"))
+        .map_err(|e| SendError::writing(&e, "writing the event stream failed"))
 }

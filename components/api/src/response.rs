@@ -6,12 +6,67 @@ use std::io::Write;
 
 use serde::Serialize;
 use wasip2::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasip2::io::streams::StreamError;
 
 use crate::bindings::depot::registry::blob_read::BlobReader;
 use crate::body;
 use crate::error::ApiError;
 use crate::feed;
 use crate::json;
+
+/// Why a response's body was not sent in full.
+#[derive(Debug)]
+pub enum SendError {
+    /// The client closed the connection first. Clients may stop reading at
+    /// any time (`curl … | head`, a download cancelled), so this is not a
+    /// problem to report.
+    ClientGone,
+    /// Anything else, which is reported.
+    Failed(String),
+}
+
+impl SendError {
+    /// `error` from writing to (or flushing) the response stream while doing
+    /// `what`: [`SendError::ClientGone`] when the stream was closed.
+    pub fn writing(error: &std::io::Error, what: &str) -> Self {
+        use std::io::ErrorKind;
+        // The stream's own error, when the write wrapped it; a write the
+        // closed stream took nothing of is `WriteZero` or `UnexpectedEof`.
+        let closed = matches!(
+            error.kind(),
+            ErrorKind::WriteZero
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::BrokenPipe
+                | ErrorKind::ConnectionReset
+        ) || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<StreamError>())
+            .is_some_and(|inner| matches!(inner, StreamError::Closed));
+        if closed {
+            Self::ClientGone
+        } else {
+            Self::Failed(format!("{what}: {error}"))
+        }
+    }
+}
+
+impl SendError {
+    /// The output stream's own `error` while doing `what`.
+    pub fn stream(error: StreamError, what: &str) -> Self {
+        match error {
+            StreamError::Closed => Self::ClientGone,
+            StreamError::LastOperationFailed(e) => {
+                Self::Failed(format!("{what}: {}", e.to_debug_string()))
+            }
+        }
+    }
+}
+
+impl From<String> for SendError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
 
 /// What follows the headers.
 #[derive(Debug)]
@@ -130,13 +185,16 @@ impl Response {
         };
         ResponseOutparam::set(out, Ok(response));
         if let Some(outgoing) = outgoing {
-            let written = write_body(&outgoing, self.body);
-            match written
-                .and_then(|()| OutgoingBody::finish(outgoing, None).map_err(|e| format!("{e:?}")))
-            {
-                Ok(()) => {}
+            let written = write_body(&outgoing, self.body).and_then(|()| {
+                OutgoingBody::finish(outgoing, None)
+                    .map_err(|e| SendError::Failed(format!("finishing the body failed: {e:?}")))
+            });
+            match written {
+                Ok(()) | Err(SendError::ClientGone) => {}
                 // The status is sent; the client sees the body cut short.
-                Err(e) => eprintln!("depot-api: response body not sent in full: {e}"),
+                Err(SendError::Failed(e)) => {
+                    eprintln!("depot-api: response body not sent in full: {e}");
+                }
             }
         }
     }
@@ -144,7 +202,7 @@ impl Response {
 
 /// Writes the whole body; dropping the stream before `finish` is required, as
 /// the stream is the body's child.
-fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), String> {
+fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), SendError> {
     let mut stream = outgoing
         .write()
         .map_err(|()| "the response body stream was already taken".to_string())?;
@@ -152,11 +210,11 @@ fn write_body(outgoing: &OutgoingBody, content: Body) -> Result<(), String> {
         Body::Empty => {}
         Body::Bytes(bytes) => stream
             .write_all(&bytes)
-            .map_err(|e| format!("writing the response failed: {e}"))?,
+            .map_err(|e| SendError::writing(&e, "writing the response failed"))?,
         Body::Blob(reader, len) => body::send_blob(&reader, len, &mut stream)?,
         Body::Events(since) => feed::stream(&mut stream, since)?,
     }
     stream
         .flush()
-        .map_err(|e| format!("flushing the response failed: {e}"))
+        .map_err(|e| SendError::stream(e, "flushing the response failed"))
 }
