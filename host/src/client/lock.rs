@@ -21,7 +21,7 @@ use depot_protocol::{PackageName, parse_requirement, parse_version};
 use serde::{Deserialize, Serialize};
 
 use super::advisory::advisories;
-use super::api::{Registry, RegistryError, Release};
+use super::api::{Package, Registry, RegistryError, Release};
 use super::fetch::{Download, checked_log, destination, download};
 use super::policy::Policy;
 use super::spec::split_spec;
@@ -492,9 +492,18 @@ pub async fn audit(registry: &Registry, path: &Path, json: bool) -> Result<()> {
     if let Some(depot) = &lock.depot {
         transparency::check_locked(registry, &log, &depot.checkpoint, &file).await?;
     }
+    let releases = lock.releases();
+    // Each package once, however many of its versions are locked.
+    let mut packages: BTreeMap<&str, Option<Package>> = BTreeMap::new();
+    for locked in &releases {
+        if !packages.contains_key(locked.name) {
+            packages.insert(locked.name, served_package(registry, locked.name).await?);
+        }
+    }
     let mut audited = Vec::new();
-    for locked in lock.releases() {
-        let findings = audit_one(registry, &log, &locked).await?;
+    for locked in releases {
+        let package = packages.get(locked.name).and_then(Option::as_ref);
+        let findings = audit_one(registry, &log, &locked, package).await?;
         audited.push(Audited {
             name: locked.name.to_string(),
             version: locked.locked.version.clone(),
@@ -545,26 +554,36 @@ pub async fn audit(registry: &Registry, path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn audit_one(
-    registry: &Registry,
-    log: &transparency::VerifiedLog,
-    locked: &Locked<'_>,
-) -> Result<Vec<Finding>> {
-    let mut findings = Vec::new();
-    let mut found = |kind, message: String| findings.push(Finding { kind, message });
-    let package = match registry.package(locked.name).await {
-        Ok(package) => package,
+/// The package `name` as the registry serves it; none when it serves no
+/// such package.
+async fn served_package(registry: &Registry, name: &str) -> Result<Option<Package>> {
+    match registry.package(name).await {
+        Ok(package) => Ok(Some(package)),
         Err(e)
             if e.downcast_ref::<RegistryError>()
                 .is_some_and(|e| e.status == 404) =>
         {
-            found(
-                "missing",
-                format!("the registry serves no package {}", locked.name),
-            );
-            return Ok(findings);
+            Ok(None)
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
+    }
+}
+
+/// The findings about one locked release, given its package as served.
+async fn audit_one(
+    registry: &Registry,
+    log: &transparency::VerifiedLog,
+    locked: &Locked<'_>,
+    package: Option<&Package>,
+) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let mut found = |kind, message: String| findings.push(Finding { kind, message });
+    let Some(package) = package else {
+        found(
+            "missing",
+            format!("the registry serves no package {}", locked.name),
+        );
+        return Ok(findings);
     };
     let version = &locked.locked.version;
     let Some(served) = package.versions.iter().find(|r| &r.version == version) else {
@@ -618,7 +637,7 @@ async fn audit_one(
             ),
         );
     }
-    for advisory in advisories(&package, version) {
+    for advisory in advisories(package, version) {
         found("advisory", advisory);
     }
     Ok(findings)
