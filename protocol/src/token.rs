@@ -59,6 +59,38 @@ pub fn hash(token: &str) -> String {
         .collect()
 }
 
+/// The label of an operator's token that comes from an instance's
+/// configuration (a Spin variable) rather than from the store.
+pub const CONFIGURED_OPERATOR_LABEL: &str = "operator (configured)";
+
+/// The SHA-256 (lowercase hex) of the operator's token a configuration
+/// value names: the token itself (`depot_` and 64 hex digits), or its
+/// SHA-256 as 64 hex digits, so a configuration need not hold the secret.
+pub fn configured_hash(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if is_well_formed(value) {
+        return Ok(hash(value));
+    }
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(value.to_ascii_lowercase());
+    }
+    Err(format!(
+        "the configured operator's token is neither a token (`{PREFIX}` and 64 hex digits; \
+         `depot token generate` makes one) nor a token's SHA-256 (64 hex digits)"
+    ))
+}
+
+/// The id of the configured operator's token whose SHA-256 is `hash`: made
+/// from the hash, so every instance sharing a database names it alike, and
+/// saying nothing of the secret.
+pub fn configured_id(hash: &str) -> String {
+    let digest = Sha256::digest(format!("depot configured operator {hash}").as_bytes());
+    digest[..ID_BYTES]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access<'a> {
@@ -244,6 +276,29 @@ pub fn namespace_of(package: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configured_operator_is_named_by_the_token_or_its_hash() {
+        let secret = format(&[9; SECRET_BYTES]);
+        let by_token = configured_hash(&secret).unwrap();
+        assert_eq!(by_token, hash(&secret));
+        assert_eq!(configured_hash(&by_token.to_uppercase()).unwrap(), by_token);
+        assert_eq!(configured_hash(&format!(" {secret}\n")).unwrap(), by_token);
+        for bad in [
+            "",
+            "depot_12",
+            &by_token[1..],
+            "secret",
+            &secret[PREFIX.len()..].replace('9', "g"),
+        ] {
+            let e = configured_hash(bad).unwrap_err();
+            assert!(e.contains("depot token generate"), "{e}");
+        }
+        let id = configured_id(&by_token);
+        assert_eq!(id.len(), 2 * ID_BYTES);
+        assert_ne!(id, configured_id(&hash("another")));
+        assert!(!by_token.contains(&id) && !secret.contains(&id));
+    }
 
     fn grant(namespaces: &[String]) -> Grant<'_> {
         Grant {

@@ -55,6 +55,45 @@ pub enum Value {
     Null,
 }
 
+/// `statement` with the store's `?N` placeholders as PostgreSQL's `$N`. The
+/// store's statements have no `?` elsewhere (no string holds one).
+///
+/// With `typed`, the statement's parameters, each placeholder is also cast to
+/// its parameter's type (`$N::int8`, `::float8`, `::text`, `::bytea`; a
+/// `NULL` takes whatever type its place needs), for a driver that binds a
+/// parameter only as its own type rather than as the type PostgreSQL infers
+/// for its place: Spin's `spin:postgres` binds an integer as `int8` alone.
+pub fn postgres_placeholders(statement: &str, typed: Option<&[Value]>) -> String {
+    let mut out = String::with_capacity(statement.len() + 8 * typed.map_or(0, <[_]>::len));
+    let mut rest = statement;
+    while let Some(at) = rest.find('?') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            out.push('?');
+            rest = after;
+            continue;
+        }
+        out.push('$');
+        out.push_str(&after[..digits]);
+        let cast = typed
+            .zip(after[..digits].parse::<usize>().ok())
+            .and_then(|(params, n)| params.get(n.checked_sub(1)?))
+            .and_then(|value| match value {
+                Value::Integer(_) => Some("::int8"),
+                Value::Real(_) => Some("::float8"),
+                Value::Text(_) => Some("::text"),
+                Value::Blob(_) => Some("::bytea"),
+                Value::Null => None,
+            });
+        out.push_str(cast.unwrap_or_default());
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A statement parameter.
 pub trait Param {
     /// The parameter as a [`Value`].
@@ -408,5 +447,46 @@ impl Db {
             eprintln!("depot store: rollback after a failure: {e:?}");
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_as_postgresql_numbers_them() {
+        assert_eq!(
+            postgres_placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12 LIMIT ?2", None),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 LIMIT $2"
+        );
+        assert_eq!(
+            postgres_placeholders("SELECT '?', ?", None),
+            "SELECT '?', ?"
+        );
+    }
+
+    #[test]
+    fn typed_placeholders_are_cast_to_their_parameters_types() {
+        let params = [
+            Value::Integer(1),
+            Value::Text("x".into()),
+            Value::Blob(vec![1]),
+            Value::Real(0.5),
+            Value::Null,
+        ];
+        assert_eq!(
+            postgres_placeholders(
+                "INSERT INTO t VALUES (?1, ?2, CAST(?2 AS jsonb), ?3, ?4, ?5) LIMIT ?1",
+                Some(&params)
+            ),
+            "INSERT INTO t VALUES ($1::int8, $2::text, CAST($2::text AS jsonb), $3::bytea, \
+             $4::float8, $5) LIMIT $1::int8"
+        );
+        // A placeholder with no parameter is left for the database to refuse.
+        assert_eq!(
+            postgres_placeholders("SELECT ?7", Some(&params)),
+            "SELECT $7"
+        );
     }
 }

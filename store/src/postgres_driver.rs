@@ -238,7 +238,7 @@ impl Connection {
     }
 
     fn run_once(&mut self, statement: &str, params: &[Value]) -> Reply {
-        let text = placeholders(statement);
+        let text = crate::db::postgres_placeholders(statement, None);
         // Transaction control goes as it is: it takes no parameters and
         // returns no rows.
         if params.is_empty() && matches!(statement, "BEGIN" | "COMMIT" | "ROLLBACK") {
@@ -288,21 +288,6 @@ fn describe(e: postgres::Error) -> String {
         Some(source) => format!("{e}: {source}"),
         None => e.to_string(),
     }
-}
-
-/// `statement` with `?N` placeholders as PostgreSQL's `$N`. The store's
-/// statements have no `?` elsewhere (no string holds one).
-fn placeholders(statement: &str) -> String {
-    let mut out = String::with_capacity(statement.len());
-    let mut chars = statement.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('$');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Column `i` of `row` as a store value.
@@ -389,14 +374,6 @@ impl ToSql for Param<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_as_postgresql_numbers_them() {
-        assert_eq!(
-            placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12 LIMIT ?2"),
-            "SELECT a FROM t WHERE b = $1 AND c = $12 LIMIT $2"
-        );
-    }
 
     #[test]
     fn a_url_names_another_database_keeping_its_options() {

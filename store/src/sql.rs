@@ -461,6 +461,9 @@ macro_rules! token_columns {
 }
 pub const INSERT_TOKEN: &str = "INSERT INTO tokens (id, hash, label, namespaces, operator, \
      created, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/// The configured operator's token: added once, whoever adds it first.
+pub const INSERT_TOKEN_ONCE: &str = "INSERT INTO tokens (id, hash, label, namespaces, operator, \
+     created, expires, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
 pub const TOKEN_BY_HASH: &str =
     concat!("SELECT ", token_columns!(), " FROM tokens WHERE hash = ?1");
 pub const LIST_TOKENS: &str = concat!(
@@ -488,12 +491,17 @@ pub mod postgres {
 
     /// What an append notifies at its commit, which every instance's
     /// follower listens for (`LISTEN depot_log`, in the PostgreSQL driver).
-    pub const NOTIFY: &str = "SELECT pg_notify('depot_log', '')";
+    ///
+    /// Both this and [`WRITE_LOCK`] answer a count rather than the `void` their
+    /// function returns, which not every driver can read (Spin's reads it as an
+    /// unsupported type).
+    pub const NOTIFY: &str = "SELECT count(*) FROM (SELECT pg_notify('depot_log', '')) AS notified";
 
     /// Taken by every write transaction, held until it ends: writes of all
     /// instances run one after the other, as under SQLite's write lock, so
     /// appends are totally ordered and each reads the head it extends.
-    pub const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(7240100113)";
+    pub const WRITE_LOCK: &str =
+        "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(7240100113)) AS locked";
 
     /// A schema statement of the store (in SQLite's types) in PostgreSQL's:
     /// 64-bit integers (sequence numbers and milliseconds do not fit in 32

@@ -1180,21 +1180,21 @@ fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces(engine: Engine) {
     );
 
     let write = |namespace: &str| Access::Write(namespace.into());
-    let authorized = tokens::authorize(&db, Some(&secret), &write("example")).unwrap();
+    let authorized = tokens::authorize(&db, Some(&secret), &write("example"), None).unwrap();
     assert_eq!(authorized, info);
-    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read, None).is_ok());
     for access in [write("other"), Access::Operator] {
-        let err = tokens::authorize(&db, Some(&secret), &access).unwrap_err();
+        let err = tokens::authorize(&db, Some(&secret), &access, None).unwrap_err();
         assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
     }
     let unknown = depot_protocol::token::format(&[9; 32]);
     for credential in [None, Some("hunter2"), Some(unknown.as_str())] {
-        let err = tokens::authorize(&db, credential, &Access::Read).unwrap_err();
+        let err = tokens::authorize(&db, credential, &Access::Read, None).unwrap_err();
         assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
     }
 
     let (operator, operator_secret) = tokens::create(&db, grant(&["*"], true, None)).unwrap();
-    assert!(tokens::authorize(&db, Some(&operator_secret), &Access::Operator).is_ok());
+    assert!(tokens::authorize(&db, Some(&operator_secret), &Access::Operator, None).is_ok());
     let listed: Vec<String> = tokens::list(&db)
         .unwrap()
         .into_iter()
@@ -1210,12 +1210,49 @@ fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces(engine: Engine) {
 
     let revoked = tokens::revoke(&db, &info.id).unwrap();
     let when = revoked.revoked.expect("revoked");
-    let err = tokens::authorize(&db, Some(&secret), &write("example")).unwrap_err();
+    let err = tokens::authorize(&db, Some(&secret), &write("example"), None).unwrap_err();
     assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
     // Revoking again keeps the first time.
     assert_eq!(tokens::revoke(&db, &info.id).unwrap().revoked, Some(when));
     let err = tokens::revoke(&db, "nope").unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+fn a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds(engine: Engine) {
+    use depot_protocol::token;
+    let file = TempDb::new(engine);
+    let db = file.open();
+    let secret = token::format(&[5; 32]);
+    let configured = token::configured_hash(&secret).unwrap();
+    // Nothing is added before the token is used, and another token does not
+    // add it.
+    let other = token::format(&[6; 32]);
+    let err = tokens::authorize(&db, Some(&other), &Access::Read, Some(&configured)).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    assert_eq!(file.count("tokens"), 0);
+    // Two instances on one database: the first use by each adds it once.
+    let second = file.open();
+    let info = tokens::authorize(&db, Some(&secret), &Access::Operator, Some(&configured)).unwrap();
+    let again =
+        tokens::authorize(&second, Some(&secret), &Access::Operator, Some(&configured)).unwrap();
+    assert_eq!(info, again);
+    assert!(info.operator);
+    assert_eq!(info.namespaces, ["*"]);
+    assert_eq!(info.id, token::configured_id(&configured));
+    assert_eq!(
+        info.label.as_deref(),
+        Some(token::CONFIGURED_OPERATOR_LABEL)
+    );
+    assert_eq!(file.count("tokens"), 1);
+    assert_eq!(tokens::list(&db).unwrap(), std::slice::from_ref(&info));
+    // Without the configuration the stored token still works; revoked, it
+    // stays revoked even while the configuration names it.
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Operator, None).is_ok());
+    tokens::revoke(&db, &info.id).unwrap();
+    let err =
+        tokens::authorize(&second, Some(&secret), &Access::Read, Some(&configured)).unwrap_err();
+    assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
+    assert_eq!(file.count("tokens"), 1);
 }
 
 fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires(engine: Engine) {
@@ -1232,7 +1269,7 @@ fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires(engine: Engi
     assert_eq!(file.count("tokens"), 0);
     let in_an_hour = entries::now_millis() + 3_600_000;
     let (info, secret) = tokens::create(&db, grant(&["example"], false, Some(in_an_hour))).unwrap();
-    assert!(tokens::authorize(&db, Some(&secret), &Access::Read).is_ok());
+    assert!(tokens::authorize(&db, Some(&secret), &Access::Read, None).is_ok());
     // The hour passes: the expiry is now a millisecond ago.
     file.execute(
         "UPDATE tokens SET expires = ?1 WHERE id = ?2",
@@ -1241,7 +1278,7 @@ fn a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires(engine: Engi
             Value::Text(info.id.clone()),
         ],
     );
-    let err = tokens::authorize(&db, Some(&secret), &Access::Read).unwrap_err();
+    let err = tokens::authorize(&db, Some(&secret), &Access::Read, None).unwrap_err();
     assert!(matches!(err, StoreError::Unauthorized(_)), "{err:?}");
 }
 
@@ -1273,6 +1310,7 @@ on_every_engine!(
     a_failed_append_leaves_the_tree_and_checkpoint_as_they_were,
     a_database_from_before_the_tree_is_caught_up_under_one_key,
     tokens_are_kept_as_hashes_and_grant_only_their_namespaces,
+    a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds,
     a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires,
 );
 

@@ -49,21 +49,26 @@ pub fn create(db: &Db, grant: TokenGrant) -> Result<(TokenInfo, String), StoreEr
 }
 
 /// See `store.authorize`: the token `credential` is, if it grants `access`.
+///
+/// `configured` is the SHA-256 of the operator's token the instance's
+/// configuration names, if it names one ([`token::configured_hash`]): the
+/// first time that token is used it is added to the store (see
+/// [`add_configured_operator`]), so it is then listed, and revoked, as any
+/// other.
 pub fn authorize(
     db: &Db,
     credential: Option<&str>,
     access: &Access,
+    configured: Option<&str>,
 ) -> Result<TokenInfo, StoreError> {
     let credential = token::check_credential(credential)?;
-    let info = db
-        .optional(
-            sql::TOKEN_BY_HASH,
-            params![token::hash(credential)],
-            "looking a token up",
-        )?
-        .map(|row| token_from_row(&row))
-        .transpose()?
-        .ok_or_else(token::unknown)?;
+    let hash = token::hash(credential);
+    let mut info = token_by_hash(db, &hash)?;
+    if info.is_none() && configured == Some(hash.as_str()) {
+        add_configured_operator(db, &hash)?;
+        info = token_by_hash(db, &hash)?;
+    }
+    let info = info.ok_or_else(token::unknown)?;
     let access = match access {
         Access::Read => token::Access::Read,
         Access::Write(namespace) => token::Access::Write(namespace),
@@ -105,6 +110,37 @@ pub fn ensure_operator(db: &Db) -> Result<Option<String>, StoreError> {
         let (_, secret) = create(tx, operator_grant())?;
         Ok(Some(secret))
     })
+}
+
+/// Adds the operator's token whose SHA-256 is `hash` (the one an instance's
+/// configuration names) to the store, unless a token with that hash is
+/// there already: revoking it stays revoked, and instances sharing a
+/// database add it once between them (its id is made from the hash).
+pub fn add_configured_operator(db: &Db, hash: &str) -> Result<(), StoreError> {
+    let grant = operator_grant();
+    let namespaces =
+        serde_json::to_string(&grant.namespaces).during("adding the operator's token")?;
+    db.execute(
+        sql::INSERT_TOKEN_ONCE,
+        params![
+            token::configured_id(hash),
+            hash,
+            token::CONFIGURED_OPERATOR_LABEL,
+            namespaces,
+            true,
+            now_millis(),
+            None::<u64>,
+            None::<u64>
+        ],
+        "adding the operator's token",
+    )?;
+    Ok(())
+}
+
+fn token_by_hash(db: &Db, hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+    db.optional(sql::TOKEN_BY_HASH, params![hash], "looking a token up")?
+        .map(|row| token_from_row(&row))
+        .transpose()
 }
 
 /// Whether `tokens` include an operator's token that still works.

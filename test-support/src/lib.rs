@@ -80,6 +80,24 @@ pub enum Runtime {
     /// bucket of the test's own (`--database`, `--blobs`), as many
     /// instances run.
     Shared,
+    /// The Spin build on shared storage: `depot serve --spin-app` with the
+    /// build's Spin variables (`SPIN_VARIABLE_DATABASE_URL`,
+    /// `SPIN_VARIABLE_S3_*`) naming a PostgreSQL database and an S3 bucket
+    /// of the test's own, as SpinKube replicas run.
+    SpinShared,
+}
+
+impl Runtime {
+    /// Whether it runs the Spin build (`--spin-app`).
+    pub fn is_spin(self) -> bool {
+        matches!(self, Self::Spin | Self::SpinShared)
+    }
+
+    /// Whether its data is in a PostgreSQL database and an S3 bucket
+    /// ([`SharedStore`]).
+    pub fn is_shared(self) -> bool {
+        matches!(self, Self::Shared | Self::SpinShared)
+    }
 }
 
 /// Copies the directory `from`, and everything in it, into `to`.
@@ -121,7 +139,7 @@ impl Runtime {
         match self {
             Self::Native => sqlite(data.join("registry.db")),
             Self::Spin => sqlite(data.join("spin").join("sqlite_db.db")),
-            Self::Shared => {
+            Self::Shared | Self::SpinShared => {
                 let store = SharedStore::of(data);
                 postgres::Client::connect(&store.database, postgres::NoTls)
                     .unwrap()
@@ -276,6 +294,34 @@ impl SharedStore {
         serde_json::from_slice(&saved).unwrap()
     }
 
+    /// The Spin build's variables for this store, as `depot serve
+    /// --spin-app` (and `spin up`) read them from the environment.
+    pub fn spin_variables(&self) -> Vec<(String, String)> {
+        let (place, query) = self
+            .blobs
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('?'))
+            .expect("an s3:// URL with a query");
+        let (bucket, prefix) = place.split_once('/').expect("a bucket and a prefix");
+        let endpoint = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("endpoint="))
+            .expect("the bucket's endpoint");
+        let credential = |name: &str| std::env::var(name).unwrap_or_else(|_| "depot-test".into());
+        [
+            ("DATABASE_URL", self.database.clone()),
+            ("S3_ENDPOINT", endpoint.to_string()),
+            ("S3_BUCKET", bucket.to_string()),
+            ("S3_PREFIX", format!("{prefix}/spin")),
+            ("S3_REGION", "us-east-1".to_string()),
+            ("S3_ACCESS_KEY_ID", credential("AWS_ACCESS_KEY_ID")),
+            ("S3_SECRET_ACCESS_KEY", credential("AWS_SECRET_ACCESS_KEY")),
+        ]
+        .into_iter()
+        .map(|(name, value)| (format!("SPIN_VARIABLE_{name}"), value))
+        .collect()
+    }
+
     /// The `depot serve` flags for this store.
     pub fn args(&self) -> [String; 4] {
         [
@@ -381,12 +427,12 @@ impl Server {
             (Runtime::Native | Runtime::Shared, Some(handlers)) => {
                 command.arg("--handlers").arg(handlers);
             }
-            (Runtime::Spin, handlers) => {
+            (Runtime::Spin | Runtime::SpinShared, handlers) => {
                 command.arg("--spin-app").arg(spin_app(handlers.as_deref()));
             }
         }
         let mut kept_shared = None;
-        if options.runtime == Runtime::Shared {
+        if options.runtime.is_shared() {
             let shared = match options.shared {
                 Some(shared) => shared,
                 None if data.join(SHARED_STORE_FILE).exists() => SharedStore::of(&data),
@@ -402,7 +448,11 @@ impl Server {
                 serde_json::to_vec(&shared).unwrap(),
             )
             .unwrap();
-            command.args(shared.args());
+            if options.runtime.is_spin() {
+                command.envs(shared.spin_variables());
+            } else {
+                command.args(shared.args());
+            }
             kept_shared = Some(shared);
         }
         let mut child = command
@@ -749,6 +799,16 @@ pub fn assert_error(got: &(u16, Value), status: u16, code: &str) -> String {
         "message too thin to act on: {message:?}"
     );
     message
+}
+
+/// A new operator's token, made by `depot token generate` (for a
+/// registry's configuration to name).
+pub fn generate_token() -> String {
+    let said = ok(Command::new(DEPOT)
+        .args(["token", "generate"])
+        .output()
+        .expect("run depot token generate"));
+    said.trim().to_string()
 }
 
 /// The stdout of a CLI run that must succeed.

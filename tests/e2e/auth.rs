@@ -3,6 +3,7 @@
 //! tokens and takes releases down; `--private` makes reads need one too; OCI
 //! clients log in the standard way (basic auth, the bearer token flow).
 
+use std::process::Command;
 use std::time::Duration;
 
 use oci_client::Reference;
@@ -27,6 +28,11 @@ on_every_runtime!(
     the_cli_makes_lists_and_revokes_tokens_and_publishes_with_one,
     the_operator_token_is_printed_once_and_stored_only_as_a_hash,
     a_private_registry_needs_a_token_to_read_but_discovery_stays_public,
+);
+
+on_runtimes!(
+    [spin_variables = Spin, spin_shared_variables = SpinShared]
+        [a_spin_build_takes_the_operator_token_from_its_variable]
 );
 
 /// A token made by the operator over `POST /v1/tokens`.
@@ -512,6 +518,70 @@ fn the_operator_token_is_printed_once_and_stored_only_as_a_hash(runtime: Runtime
         }
     }
     assert!(checked >= 1);
+}
+
+/// The Spin build takes the operator's token from its `operator_token`
+/// variable (the token or, here, its SHA-256): nothing is printed or made at
+/// start-up, the token works from its first request, is then listed, and
+/// revoking it holds although the configuration still names it.
+fn a_spin_build_takes_the_operator_token_from_its_variable(runtime: Runtime) {
+    let made = ok(Command::new(DEPOT)
+        .args(["token", "generate", "--json"])
+        .output()
+        .unwrap());
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let (token, sha256) = (
+        made["token"].as_str().unwrap(),
+        made["sha256"].as_str().unwrap(),
+    );
+    assert_eq!(sha256, sha256_hex(token.as_bytes()));
+    let dir = tempfile::tempdir().unwrap();
+    let options = || ServerOptions {
+        runtime,
+        data: Some(dir.path().join("data")),
+        token: Some(token.to_string()),
+        env: vec![("SPIN_VARIABLE_OPERATOR_TOKEN".into(), sha256.to_string())],
+        ..ServerOptions::default()
+    };
+    let server = Server::start_with(options());
+    assert_eq!(server.printed_token, None);
+    let (status, _) = server.get_json("/v1/tokens");
+    assert_eq!(status, 200);
+    // Another well-formed token is not the operator's.
+    let other = client_with_token(&generate_token())
+        .get(server.at("/v1/tokens"))
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), 401);
+    let listed = ok(server.cli(&["token", "list"]));
+    assert!(
+        listed.contains("operator  operator (configured)"),
+        "{listed}"
+    );
+    let id = listed.split_whitespace().next().unwrap().to_string();
+    assert_eq!(
+        server.publish("example:greet", "1.0.0", &greeter_n(0)).0,
+        201
+    );
+
+    // A restart (a new replica) knows it too, and a revocation holds.
+    drop(server);
+    let server = Server::start_with(options());
+    assert_eq!(
+        server.publish("example:greet", "1.1.0", &greeter_n(1)).0,
+        201
+    );
+    ok(server.cli(&["token", "revoke", &id]));
+    assert_eq!(
+        server.publish("example:greet", "1.2.0", &greeter_n(2)).0,
+        401
+    );
+    drop(server);
+    let server = Server::start_with(options());
+    assert_eq!(
+        server.publish("example:greet", "1.2.0", &greeter_n(2)).0,
+        401
+    );
 }
 
 fn a_private_registry_needs_a_token_to_read_but_discovery_stays_public(runtime: Runtime) {

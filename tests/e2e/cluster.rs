@@ -14,25 +14,33 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// `n` instances on one new database and bucket; the first makes the
-/// operator's token, which the others share.
-fn cluster(n: usize) -> Vec<Server> {
+/// `n` instances of `runtime` (`Shared`, or `SpinShared`: replicas of the
+/// Spin build) on one new database and bucket. Native instances: the first
+/// makes the operator's token, which the others share. Spin replicas: every
+/// one is given the operator's token as its `operator_token` variable (a
+/// token `depot token generate` made), as SpinKube hands each replica one
+/// `Secret`, and none prints one.
+fn cluster(runtime: Runtime, n: usize) -> Vec<Server> {
     let shared = SharedStore::fresh();
-    let first = Server::start_with(ServerOptions {
-        runtime: Runtime::Shared,
-        shared: Some(shared.clone()),
-        ..ServerOptions::default()
-    });
-    assert!(first.printed_token.is_some());
+    let configured = (runtime == Runtime::SpinShared).then(generate_token);
+    let start = |token: Option<String>| {
+        Server::start_with(ServerOptions {
+            runtime,
+            shared: Some(shared.clone()),
+            token,
+            env: configured
+                .iter()
+                .map(|token| ("SPIN_VARIABLE_OPERATOR_TOKEN".to_string(), token.clone()))
+                .collect(),
+            ..ServerOptions::default()
+        })
+    };
+    let first = start(configured.clone());
+    assert_eq!(first.printed_token.is_some(), configured.is_none());
     let token = first.token.clone();
     let mut servers = vec![first];
     for _ in 1..n {
-        let server = Server::start_with(ServerOptions {
-            runtime: Runtime::Shared,
-            shared: Some(shared.clone()),
-            token: Some(token.clone()),
-            ..ServerOptions::default()
-        });
+        let server = start(Some(token.clone()));
         // The database already has an operator's token: no second one.
         assert_eq!(server.printed_token, None);
         servers.push(server);
@@ -40,7 +48,18 @@ fn cluster(n: usize) -> Vec<Server> {
     servers
 }
 
-/// Every entry of `server`'s feed, in order.
+on_runtimes!(
+    [shared = Shared, spin_shared = SpinShared]
+    [
+        racing_publishes_over_three_instances_make_one_log,
+        an_oci_upload_moves_between_instances,
+        a_long_poll_on_one_instance_wakes_for_a_publish_on_another,
+        a_token_revoked_on_one_instance_is_refused_by_all_at_once,
+        an_instance_killed_mid_stream_loses_nothing_acknowledged,
+        a_mirror_follows_the_cluster,
+    ]
+);
+
 fn whole_feed(server: &Server) -> Vec<Value> {
     let mut entries = Vec::new();
     let mut since = 0;
@@ -56,9 +75,8 @@ fn whole_feed(server: &Server) -> Vec<Value> {
     }
 }
 
-#[test]
-fn racing_publishes_over_three_instances_make_one_log() {
-    let servers = Arc::new(cluster(3));
+fn racing_publishes_over_three_instances_make_one_log(runtime: Runtime) {
+    let servers = Arc::new(cluster(runtime, 3));
     // Twelve publishers race for one version, four at each instance.
     let racers = 12;
     let barrier = Arc::new(Barrier::new(racers));
@@ -125,9 +143,8 @@ fn racing_publishes_over_three_instances_make_one_log() {
     }
 }
 
-#[test]
-fn an_oci_upload_moves_between_instances() {
-    let servers = cluster(3);
+fn an_oci_upload_moves_between_instances(runtime: Runtime) {
+    let servers = cluster(runtime, 3);
     let http = servers[0].http();
     let bytes: Vec<u8> = (0..3 * 1024 * 1024 + 11).map(|i| (i % 239) as u8).collect();
     let digest = format!("sha256:{}", sha256_hex(&bytes));
@@ -166,9 +183,8 @@ fn an_oci_upload_moves_between_instances() {
     }
 }
 
-#[test]
-fn a_long_poll_on_one_instance_wakes_for_a_publish_on_another() {
-    let servers = cluster(2);
+fn a_long_poll_on_one_instance_wakes_for_a_publish_on_another(runtime: Runtime) {
+    let servers = cluster(runtime, 2);
     assert_eq!(
         servers[0]
             .publish("example:greet", "1.0.0", &greeter_n(0))
@@ -195,9 +211,8 @@ fn a_long_poll_on_one_instance_wakes_for_a_publish_on_another() {
     assert!(waited < Duration::from_secs(30), "{waited:?}");
 }
 
-#[test]
-fn a_token_revoked_on_one_instance_is_refused_by_all_at_once() {
-    let servers = cluster(3);
+fn a_token_revoked_on_one_instance_is_refused_by_all_at_once(runtime: Runtime) {
+    let servers = cluster(runtime, 3);
     let (status, made) = servers[0].post(
         "/v1/tokens",
         &serde_json::json!({ "namespaces": ["example"], "label": "ci" }),
@@ -226,9 +241,8 @@ fn a_token_revoked_on_one_instance_is_refused_by_all_at_once() {
     assert_eq!(with_token(&servers[2], "1.2.0"), 401);
 }
 
-#[test]
-fn an_instance_killed_mid_stream_loses_nothing_acknowledged() {
-    let mut servers = cluster(3);
+fn an_instance_killed_mid_stream_loses_nothing_acknowledged(runtime: Runtime) {
+    let mut servers = cluster(runtime, 3);
     let victim = servers.remove(1);
     let victim_url = victim.url.clone();
     let token = servers[0].token.clone();
@@ -282,9 +296,8 @@ fn an_instance_killed_mid_stream_loses_nothing_acknowledged() {
     }
 }
 
-#[test]
-fn a_mirror_follows_the_cluster() {
-    let servers = cluster(2);
+fn a_mirror_follows_the_cluster(runtime: Runtime) {
+    let servers = cluster(runtime, 2);
     assert_eq!(
         servers[0]
             .publish("example:greet", "1.0.0", &greeter_n(0))

@@ -273,7 +273,7 @@ fn get_locked_refuses_a_registry_rolled_back_or_forked_behind_the_lockfile(runti
     let data = server.stop();
     let old = dir.path().join("old");
     copy_dir(&data, &old);
-    if runtime == Runtime::Shared {
+    if runtime.is_shared() {
         SharedStore::of(&data).copy_into(&old);
     }
 

@@ -103,3 +103,43 @@ fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_se
     assert!(out.contains("spin_store.wasm"), "{out}");
     assert!(std::fs::metadata(&app).unwrap().len() > 100_000);
 }
+
+/// Every Spin variable spin-store reads (`variable("NAME")` in its source)
+/// is handed to the component, from an application variable of the same
+/// name that has a default (so plain `spin up` needs none), and those that
+/// carry credentials are secrets.
+#[test]
+fn spin_toml_hands_the_store_every_variable_it_reads() {
+    let manifest = spin_toml();
+    let source = std::fs::read_to_string(repo().join("components/spin-store/src/lib.rs")).unwrap();
+    let read: Vec<&str> = source
+        .split("variable(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+        .collect();
+    assert!(read.len() >= 8, "{read:?}");
+    let handed = &manifest["component"]["depot"]["variables"];
+    let declared = &manifest["variables"];
+    for name in &read {
+        assert_eq!(handed[name], format!("{{{{ {name} }}}}"), "{name}");
+        assert!(
+            declared[name]["default"].is_string(),
+            "{name} has no default"
+        );
+    }
+    for secret in [
+        "operator_token",
+        "database_url",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+    ] {
+        assert!(read.contains(&secret), "{secret}");
+        assert_eq!(declared[secret]["secret"], true, "{secret}");
+    }
+    // The database and the bucket the variables name may be reached.
+    let hosts = manifest["component"]["depot"]["allowed_outbound_hosts"].to_string();
+    assert!(
+        hosts.contains("{{ database_host }}") && hosts.contains("{{ s3_endpoint }}"),
+        "{hosts}"
+    );
+}

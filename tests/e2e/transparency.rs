@@ -231,7 +231,7 @@ fn get_refuses_a_registry_whose_log_went_back_or_forked(runtime: Runtime) {
     // A copy of the registry as it was after one entry, key and all.
     let old = dir.path().join("old");
     copy_dir(&data, &old);
-    if runtime == Runtime::Shared {
+    if runtime.is_shared() {
         SharedStore::of(&data).copy_into(&old);
     }
 

@@ -1,21 +1,33 @@
 //! Depot's store (every interface of `wit/store.wit`) as a component: the store crate
-//! (`depot-store`, in `store/`) on Spin's drivers, the key-value store
-//! (blobs, in chunks) and the SQLite database (the registry log, its indexes,
-//! the transparency log and the tokens), both labelled `default`.
+//! (`depot-store`, in `store/`) on Spin's drivers. Which ones, the
+//! component's Spin variables say (see `spin.toml`):
+//! - by default, the key-value store (blobs, in chunks) and the SQLite
+//!   database (the registry log, its indexes, the transparency log and the
+//!   tokens), both labelled `default`: `spin up` on a laptop;
+//! - with `database_url` set, PostgreSQL through `spin:postgres@4.0.0` in
+//!   place of SQLite, and with `s3_bucket` set, an S3 bucket in place of the
+//!   key-value store (requests signed here, sent over `wasi:http`): many
+//!   replicas on one database and one bucket.
 //!
-//! It imports only `fermyon:spin/key-value@2.0.0`, `fermyon:spin/sqlite@2.0.0`
-//! and WASI 0.2 (besides `depot:registry/types`, which holds only types), so
-//! it runs on Spin 3.x/4.x and SpinKube; the Spin build composes it into the
-//! handlers in place of the store `depot serve` implements natively. This
-//! crate is the `Guest` glue and the two drivers; the store's rules are the
-//! store crate's.
+//! `operator_token` names the operator's token (the token, or its SHA-256),
+//! which is added to the store the first time it is used, so `spin up` alone
+//! serves a writable registry and every replica agrees on it.
 //!
-//! Each request runs in a fresh instance, which opens the database and the
-//! key-value store on first use.
+//! It imports only Spin's interfaces and WASI 0.2 (besides
+//! `depot:registry/types`, which holds only types), so it runs on Spin
+//! 3.4+/4.x and SpinKube; the Spin build composes it into the handlers in
+//! place of the store `depot serve` implements natively. This crate is the
+//! `Guest` glue and the drivers; the store's rules are the store crate's.
+//!
+//! Each request runs in a fresh instance, which reads its configuration and
+//! opens the database and the key-value store on first use.
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
+
+mod s3;
+mod sigv4;
 
 use depot_store::bindings::depot::registry::types::{
     Access, Action, Entry, Error, LogEntry, OciManifest, PackageSummary, PendingRelease,
@@ -23,6 +35,7 @@ use depot_store::bindings::depot::registry::types::{
 };
 use depot_store::bindings::exports::depot::registry as exports;
 use depot_store::blobs::{self, Kv};
+use depot_store::db::{Dialect, postgres_placeholders};
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use exports::blob_read::GuestBlobReader;
 use exports::blob_write::GuestBlobWriter;
@@ -45,8 +58,84 @@ const POLL: Duration = Duration::from_millis(40);
 struct SpinStore;
 
 thread_local! {
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
     static DB: OnceCell<Rc<Db>> = const { OnceCell::new() };
-    static KV: OnceCell<Rc<SpinKv>> = const { OnceCell::new() };
+    static KV: OnceCell<Rc<dyn Kv>> = const { OnceCell::new() };
+}
+
+/// What the component's Spin variables configure; a variable the manifest
+/// does not define, or defines empty, is unset.
+#[derive(Debug, Default)]
+struct Config {
+    /// `database_url`: PostgreSQL's address (`postgres://user:password@host/db`),
+    /// instead of Spin's SQLite database. A secret: never logged.
+    database_url: Option<String>,
+    /// `operator_token`: the SHA-256 of the operator's token it names.
+    operator: Option<String>,
+    /// `s3_bucket` and the other `s3_` variables: the bucket to keep blobs
+    /// in, instead of Spin's key-value store.
+    s3: Option<S3Config>,
+}
+
+/// Where the blobs' bucket is, and the credentials for it.
+#[derive(Debug)]
+struct S3Config {
+    /// `s3_endpoint`; by default AWS's for the region.
+    endpoint: String,
+    /// `s3_bucket`.
+    bucket: String,
+    /// `s3_prefix` (default `spin`): the objects' common prefix, so one
+    /// bucket may hold several registries.
+    prefix: String,
+    /// `s3_region` (default `us-east-1`), `s3_access_key_id` and
+    /// `s3_secret_access_key` (a secret: never logged).
+    credentials: sigv4::Credentials,
+}
+
+impl Config {
+    fn read() -> Self {
+        let operator = variable("operator_token").and_then(|value| {
+            depot_protocol::token::configured_hash(&value)
+                .inspect_err(|e| eprintln!("depot spin-store: `operator_token` is ignored: {e}"))
+                .ok()
+        });
+        let s3 = variable("s3_bucket").map(|bucket| {
+            let region = variable("s3_region").unwrap_or_else(|| "us-east-1".to_string());
+            S3Config {
+                endpoint: variable("s3_endpoint")
+                    .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
+                bucket,
+                prefix: variable("s3_prefix").unwrap_or_else(|| "spin".to_string()),
+                credentials: sigv4::Credentials {
+                    access_key: variable("s3_access_key_id").unwrap_or_default(),
+                    secret_key: variable("s3_secret_access_key").unwrap_or_default(),
+                    region,
+                },
+            }
+        });
+        Self {
+            database_url: variable("database_url"),
+            operator,
+            s3,
+        }
+    }
+}
+
+/// The Spin variable `name`, unless undefined or empty.
+fn variable(name: &str) -> Option<String> {
+    match spin_sdk::variables::get(name) {
+        Ok(value) if !value.trim().is_empty() => Some(value),
+        Ok(_) | Err(spin_sdk::variables::Error::Undefined(_)) => None,
+        Err(e) => {
+            eprintln!("depot spin-store: cannot read the variable `{name}`: {e}");
+            None
+        }
+    }
+}
+
+/// This instance's configuration, read on first use.
+fn config() -> Rc<Config> {
+    CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::read())).clone())
 }
 
 /// The SQL driver: Spin's SQLite.
@@ -88,6 +177,60 @@ impl Sql for SpinSqlite {
     }
 }
 
+/// The SQL driver: PostgreSQL through `spin:postgres@4.0.0` (one pooled
+/// connection of the host's, held for the instance's life, so a transaction's
+/// statements share it). Spin binds each parameter as its own type, so the
+/// placeholders are cast to them ([`postgres_placeholders`]).
+struct SpinPostgres(spin_sdk::pg4::Connection);
+
+impl Sql for SpinPostgres {
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        use spin_sdk::pg4::{DbValue, ParameterValue};
+        let statement = postgres_placeholders(statement, Some(params));
+        let params: Vec<ParameterValue> = params
+            .iter()
+            .map(|value| match value {
+                Value::Integer(i) => ParameterValue::Int64(*i),
+                Value::Real(r) => ParameterValue::Floating64(*r),
+                Value::Text(t) => ParameterValue::Str(t.clone()),
+                Value::Blob(b) => ParameterValue::Binary(b.clone()),
+                Value::Null => ParameterValue::DbNull,
+            })
+            .collect();
+        let result = self
+            .0
+            .query(&statement, &params)
+            .map_err(|e| format!("{e:?}"))?;
+        result
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|value| match value {
+                        DbValue::Boolean(b) => Ok(Value::Integer(b.into())),
+                        DbValue::Int8(i) => Ok(Value::Integer(i.into())),
+                        DbValue::Int16(i) => Ok(Value::Integer(i.into())),
+                        DbValue::Int32(i) => Ok(Value::Integer(i.into())),
+                        DbValue::Int64(i) => Ok(Value::Integer(i)),
+                        DbValue::Floating32(r) => Ok(Value::Real(r.into())),
+                        DbValue::Floating64(r) => Ok(Value::Real(r)),
+                        DbValue::Str(t) => Ok(Value::Text(t)),
+                        DbValue::Binary(b) => Ok(Value::Blob(b)),
+                        DbValue::DbNull => Ok(Value::Null),
+                        other => Err(format!(
+                            "a column of a type the store does not use: {other:?}"
+                        )),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}
+
 /// The blob driver: Spin's key-value store.
 struct SpinKv(KeyValue);
 
@@ -112,24 +255,42 @@ fn db() -> Result<Rc<Db>, StoreError> {
         if let Some(db) = cell.get() {
             return Ok(db.clone());
         }
-        let connection = Connection::open(LABEL).during("opening the registry database")?;
-        let db = Rc::new(depot_store::open(
-            Box::new(SpinSqlite(connection)),
-            random_bytes,
-        )?);
+        let sql: Box<dyn Sql> = match &config().database_url {
+            Some(url) => Box::new(SpinPostgres(
+                spin_sdk::pg4::Connection::open(url)
+                    .map_err(|e| redact(&format!("{e:?}"), url))
+                    .during("connecting to the registry database (PostgreSQL)")?,
+            )),
+            None => Box::new(SpinSqlite(
+                Connection::open(LABEL).during("opening the registry database")?,
+            )),
+        };
+        let db = Rc::new(depot_store::open(sql, random_bytes)?);
         Ok(cell.get_or_init(|| db).clone())
     })
 }
 
-/// This instance's key-value store, opened on first use.
-fn kv() -> Result<Rc<SpinKv>, StoreError> {
+/// `message` without `secret` (a database URL carries its password).
+fn redact(message: &str, secret: &str) -> String {
+    message.replace(secret, "<database_url>")
+}
+
+/// This instance's blob driver, opened on first use: the bucket the
+/// configuration names, or Spin's key-value store.
+fn kv() -> Result<Rc<dyn Kv>, StoreError> {
     KV.with(|cell| {
         if let Some(kv) = cell.get() {
             return Ok(kv.clone());
         }
-        let kv = Rc::new(SpinKv(
-            KeyValue::open(LABEL).during("opening the blob store")?,
-        ));
+        let kv: Rc<dyn Kv> = match &config().s3 {
+            Some(s3) => Rc::new(
+                s3::S3::new(&s3.endpoint, &s3.bucket, &s3.prefix, s3.credentials.clone())
+                    .during("opening the blob store (S3)")?,
+            ),
+            None => Rc::new(SpinKv(
+                KeyValue::open(LABEL).during("opening the blob store")?,
+            )),
+        };
         Ok(cell.get_or_init(|| kv).clone())
     })
 }
@@ -362,7 +523,13 @@ impl exports::pending_write::Guest for SpinStore {
 
 impl exports::access::Guest for SpinStore {
     fn authorize(credential: Option<String>, access: Access) -> Result<TokenInfo, Error> {
-        Ok(tokens::authorize(&*db()?, credential.as_deref(), &access)?)
+        let config = config();
+        Ok(tokens::authorize(
+            &*db()?,
+            credential.as_deref(),
+            &access,
+            config.operator.as_deref(),
+        )?)
     }
 
     fn list_tokens() -> Result<Vec<TokenInfo>, Error> {

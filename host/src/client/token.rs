@@ -36,6 +36,15 @@ pub enum TokenCommand {
         /// The token's id, as `depot token list` shows it.
         id: String,
     },
+    /// Make a new operator's token here, without asking a registry, for a
+    /// registry's configuration to name (the `operator_token` variable of the
+    /// Spin build): prints the token, and its SHA-256 to standard error (a
+    /// configuration may give that instead of the secret).
+    Generate {
+        /// Print `{"token": …, "sha256": …}` instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a token command against `registry` (which carries the operator's token).
@@ -87,6 +96,28 @@ pub async fn run(registry: &Registry, command: TokenCommand) -> Result<()> {
         TokenCommand::Revoke { id } => {
             let token = registry.revoke_token(&id).await?;
             outln!("{}", describe(&token));
+        }
+        TokenCommand::Generate { json } => {
+            let secret: [u8; depot_protocol::token::SECRET_BYTES] =
+                depot_store::host::embedded::random_bytes(depot_protocol::token::SECRET_BYTES)
+                    .try_into()
+                    .map_err(|_| anyhow!("the system gave too few random bytes"))?;
+            let secret = depot_protocol::token::format(&secret);
+            let sha256 = depot_protocol::token::hash(&secret);
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "token": secret, "sha256": sha256 })
+                    )?
+                );
+            } else {
+                outln!("{secret}");
+                eprintln!(
+                    "a new operator's token; it is not stored anywhere: give it (or its SHA-256, \
+                     {sha256}) to the registry's configuration, and keep it"
+                );
+            }
         }
     }
     Ok(())

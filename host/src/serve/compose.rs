@@ -533,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    fn the_spin_composition_imports_wasi_and_spin_and_only_the_registrys_types() {
+    fn the_spin_composition_imports_wasi_and_spin_s_interfaces_and_only_the_registrys_types() {
         let handlers = manifest::load(None).unwrap();
         let (imports, exports) = world_of(compose_with_store(&handlers, &spin_store()).unwrap());
         // The HTTP handler only: the store stays inside.
@@ -547,10 +547,16 @@ mod tests {
         assert!(
             imports.iter().all(|i| i.starts_with("wasi:")
                 || i.starts_with("fermyon:spin/")
+                || i.starts_with("spin:postgres/")
                 || i.starts_with("depot:registry/types@")),
             "{imports:?}"
         );
-        for spin in ["fermyon:spin/key-value@2.0.0", "fermyon:spin/sqlite@2.0.0"] {
+        for spin in [
+            "fermyon:spin/key-value@2.0.0",
+            "fermyon:spin/sqlite@2.0.0",
+            "fermyon:spin/variables@2.0.0",
+            "spin:postgres/postgres@4.0.0",
+        ] {
             assert!(imports.iter().any(|i| i == spin), "{imports:?}");
         }
     }

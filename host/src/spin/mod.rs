@@ -1,7 +1,9 @@
-//! Spin's key-value and SQLite interfaces (`fermyon:spin/key-value@2.0.0`
-//! and `fermyon:spin/sqlite@2.0.0`, copied from spin-sdk 5.2 into `wit/` by
-//! `scripts/spin-wit`, which CI runs to check the copy),
-//! implemented on local SQLite files, so that `depot serve --spin-app` runs
+//! Spin's key-value, SQLite, variables and PostgreSQL interfaces
+//! (`fermyon:spin/key-value@2.0.0`, `fermyon:spin/sqlite@2.0.0`,
+//! `fermyon:spin/variables@2.0.0` and `spin:postgres/postgres@4.0.0`, copied
+//! from spin-sdk 5.2 into `wit/` by `scripts/spin-wit`, which CI runs to check
+//! the copy), implemented on local SQLite files, the environment and the
+//! native PostgreSQL client, so that `depot serve --spin-app` runs
 //! the Spin build of Depot (the handlers composed with spin-store by `depot
 //! compose`) without a Spin binary: the test suite's way to check the
 //! composition `spin up` serves.
@@ -19,7 +21,9 @@
 //! [`add_to_linker`].
 
 mod key_value;
+mod postgres;
 mod sqlite;
+mod variables;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -33,7 +37,9 @@ use depot_store::rusqlite_driver::Sqlite;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
 pub use self::key_value::KeyValueStore;
+pub use self::postgres::PgConnection;
 pub use self::sqlite::SqliteConnection;
+pub use self::variables::environment_name;
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -43,11 +49,15 @@ mod generated {
         with: {
             "fermyon:spin/key-value.store": super::KeyValueStore,
             "fermyon:spin/sqlite.connection": super::SqliteConnection,
+            "spin:postgres/postgres.connection": super::PgConnection,
         },
     });
 }
 
-use self::generated::fermyon::spin::{key_value as wit_key_value, sqlite as wit_sqlite};
+use self::generated::fermyon::spin::{
+    key_value as wit_key_value, sqlite as wit_sqlite, variables as wit_variables,
+};
+use self::generated::spin::postgres::postgres as wit_postgres;
 
 /// The one label a Spin build of Depot asks for, for both its key-value
 /// store and its database.
@@ -69,18 +79,61 @@ pub struct SpinCtx {
     key_value: Arc<Mutex<rusqlite::Connection>>,
     /// The `default` database.
     sqlite: PathBuf,
+    /// Idle PostgreSQL connections.
+    postgres: Arc<postgres::Pool>,
+    /// What the build's Spin variables configure, read from the environment
+    /// as its `variables` interface reads them: the native code here works on
+    /// the data the build's handlers do.
+    config: Config,
+}
+
+/// The Spin variables that change where a Spin build keeps its data.
+#[derive(Clone, Default)]
+struct Config {
+    /// `database_url`: the build's database is PostgreSQL's.
+    database_url: Option<String>,
+    /// `operator_token`: the SHA-256 of the operator's token it names.
+    operator: Option<String>,
+    /// `s3_bucket`: the build keeps its blobs in a bucket.
+    s3_bucket: Option<String>,
+}
+
+impl Config {
+    fn from_environment() -> anyhow::Result<Self> {
+        let variable = |name: &str| {
+            std::env::var(environment_name(name))
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        let operator = variable("operator_token")
+            .map(|value| depot_protocol::token::configured_hash(&value))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", environment_name("operator_token")))?;
+        Ok(Self {
+            database_url: variable("database_url"),
+            operator,
+            s3_bucket: variable("s3_bucket"),
+        })
+    }
 }
 
 impl SpinCtx {
     /// Opens (creating them if need be) the key-value store and database in
     /// `dir`.
+    ///
+    /// The build's Spin variables (`SPIN_VARIABLE_*` in the environment) may
+    /// move its data to PostgreSQL (`database_url`) and an S3 bucket
+    /// (`s3_bucket`); the native code here then opens the database there.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        let config = Config::from_environment()?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the Spin state folder {}", dir.display()))?;
         let key_value = key_value::open(&dir.join(KEY_VALUE_FILE))?;
         Ok(Self {
             key_value: Arc::new(Mutex::new(key_value)),
             sqlite: dir.join(SQLITE_FILE),
+            postgres: Arc::default(),
+            config,
         })
     }
 
@@ -89,7 +142,14 @@ impl SpinCtx {
     /// secret: the store's own rule ([`depot_store::tokens::ensure_operator`])
     /// run natively on the file that is the build's `default` database, as
     /// spin-store opens it, before any request runs.
+    ///
+    /// When the build's `operator_token` variable names the operator's
+    /// token, none is made: spin-store adds that one on its first use, as
+    /// under `spin up`, which runs nothing at start-up.
     pub fn ensure_operator(&self) -> Result<Option<String>, StoreError> {
+        if self.config.operator.is_some() {
+            return Ok(None);
+        }
         depot_store::tokens::ensure_operator(&depot_store::open(
             self.connect(false)?,
             random_bytes,
@@ -101,6 +161,13 @@ impl SpinCtx {
     /// chunks as spin-store lays them out, so native code (a mirror) writes
     /// what the build's handlers read.
     pub fn backend(&self) -> Result<SqlBackend, StoreError> {
+        if self.config.s3_bucket.is_some() {
+            return Err(StoreError::BadRequest(
+                "a Spin build keeping its blobs in S3 (`s3_bucket`) cannot be mirrored into; \
+                 mirror into `depot serve --database … --blobs s3://…` instead"
+                    .to_string(),
+            ));
+        }
         let writer = depot_store::open(self.connect(false)?, random_bytes)?;
         let readers = (0..READERS)
             .map(|_| depot_store::open_reader(self.connect(true)?, random_bytes))
@@ -119,6 +186,10 @@ impl SpinCtx {
     pub fn ready(&self) -> Result<(), String> {
         depot_store::open_reader(self.connect(true).map_err(|e| e.to_string())?, random_bytes)
             .map_err(|e| format!("the database does not answer ({e})"))?;
+        if self.config.s3_bucket.is_some() {
+            // The bucket is the build's to reach, over its own outgoing HTTP.
+            return Ok(());
+        }
         let kv = self
             .key_value
             .lock()
@@ -128,7 +199,14 @@ impl SpinCtx {
     }
 
     fn connect(&self, reader: bool) -> Result<Box<dyn depot_store::Sql>, StoreError> {
-        Ok(Box::new(Sqlite::open(&self.sqlite, reader)?))
+        match &self.config.database_url {
+            Some(url) => Ok(Box::new(
+                depot_store::postgres_driver::Postgres::connect(url).map_err(|e| {
+                    StoreError::storage("connecting to the Spin build's database", e)
+                })?,
+            )),
+            None => Ok(Box::new(Sqlite::open(&self.sqlite, reader)?)),
+        }
     }
 }
 
@@ -149,6 +227,8 @@ impl std::fmt::Debug for SpinCtx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SpinCtx")
             .field("sqlite", &self.sqlite)
+            .field("postgres", &self.config.database_url.is_some())
+            .field("s3", &self.config.s3_bucket.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -159,13 +239,14 @@ impl HasData for HasSpin {
     type Data<'a> = SpinView<'a>;
 }
 
-/// Adds `fermyon:spin/key-value@2.0.0` and `fermyon:spin/sqlite@2.0.0` to
-/// `linker`.
+/// Adds the Spin interfaces spin-store imports to `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     f: fn(&mut T) -> SpinView<'_>,
 ) -> wasmtime::Result<()> {
     wit_key_value::add_to_linker::<_, HasSpin>(linker, f)?;
     wit_sqlite::add_to_linker::<_, HasSpin>(linker, f)?;
+    wit_variables::add_to_linker::<_, HasSpin>(linker, f)?;
+    wit_postgres::add_to_linker::<_, HasSpin>(linker, f)?;
     Ok(())
 }

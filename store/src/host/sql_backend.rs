@@ -527,7 +527,7 @@ impl Backend for SqlBackend {
         credential: Option<&str>,
         access: &Access,
     ) -> Result<TokenInfo, StoreError> {
-        tokens::authorize(&self.pool.reader(), credential, access)
+        tokens::authorize(&self.pool.reader(), credential, access, None)
     }
 
     fn create_token(&self, grant: TokenGrant) -> Result<(TokenInfo, String), StoreError> {
