@@ -308,9 +308,9 @@ impl Db {
             // backend without the pragma (libSQL over the network) keeps its
             // own behaviour.
             Dialect::Sqlite => drop(db.sql.run(BUSY_TIMEOUT, &[])),
-            // Where the index version is kept (SQLite's `user_version`), made
-            // before anything reads it.
-            Dialect::Postgres => drop(db.sql.run(sql::postgres::META_SCHEMA, &[])),
+            // Where the index version is kept (SQLite's `user_version`) is
+            // made by the migrations, before anything reads it.
+            Dialect::Postgres => {}
         }
         db
     }

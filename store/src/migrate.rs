@@ -13,7 +13,7 @@
 //! by a newer Depot than this one is refused: this build would not know what
 //! the newer migrations changed.
 
-use crate::db::{Db, params};
+use crate::db::{Db, Dialect, params};
 use crate::entries::now_millis;
 use crate::{StoreError, sql};
 
@@ -75,6 +75,11 @@ const RECORD: &str = "INSERT INTO schema_migrations (version, applied, about) VA
 pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
     db.transaction(MIGRATING, |tx| {
         tx.create(SCHEMA_TABLE, MIGRATING)?;
+        if tx.dialect() == Dialect::Postgres {
+            // Where PostgreSQL keeps the index version (SQLite's
+            // `user_version`), made before anything reads it.
+            tx.execute(sql::postgres::META_SCHEMA, &[], MIGRATING)?;
+        }
         let current = tx.one(CURRENT, &[], MIGRATING)?.i64(0)?;
         if current > LATEST {
             return Err(StoreError::BadRequest(newer(current)));

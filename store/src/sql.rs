@@ -195,6 +195,19 @@ pub const OPEN_STATE: Dialects = Dialects {
      false, to_regclass('tlog_key') IS NOT NULL",
 };
 
+/// What an instance opening a database that is up to date needs to know, in
+/// one statement (it fails on a database not set up yet): the last
+/// migration applied, then [`OPEN_STATE`]'s columns.
+pub const READY_STATE: Dialects = Dialects {
+    sqlite: "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
+     (SELECT user_version FROM pragma_user_version), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
+     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')",
+    postgres: "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
+     (SELECT index_version FROM depot_meta WHERE id = 1), \
+     false, to_regclass('tlog_key') IS NOT NULL",
+};
+
 /// A statement whose text differs between the dialects ([`crate::db::Dialect`]).
 #[derive(Debug)]
 pub struct Dialects {

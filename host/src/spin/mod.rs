@@ -10,8 +10,8 @@
 //!
 //! It behaves as `spin up` does with no runtime config (Spin's
 //! `sqlite-inproc` and `key-value-spin` crates): the `default` database is
-//! `sqlite_db.db` in the state folder and each `open` is a new connection to
-//! it; the `default` key-value store is the table `spin_key_value` of
+//! `sqlite_db.db` in the state folder and each `open` a connection to it (one
+//! an earlier request dropped, when there is one); the `default` key-value store is the table `spin_key_value` of
 //! `sqlite_key_value.db`, behind one shared connection. The files are laid
 //! out as in Spin's `.spin/` folder. Only the label `default` is granted, as
 //! Depot's `spin.toml` grants it.
@@ -79,6 +79,8 @@ pub struct SpinCtx {
     key_value: Arc<Mutex<rusqlite::Connection>>,
     /// The `default` database.
     sqlite: PathBuf,
+    /// Connections to the `default` database that requests dropped.
+    idle_sqlite: sqlite::Idle,
     /// Idle PostgreSQL connections.
     postgres: Arc<postgres::Pool>,
     /// What the build's Spin variables configure, read from the environment
@@ -132,6 +134,7 @@ impl SpinCtx {
         Ok(Self {
             key_value: Arc::new(Mutex::new(key_value)),
             sqlite: dir.join(SQLITE_FILE),
+            idle_sqlite: Arc::default(),
             postgres: Arc::default(),
             config,
         })

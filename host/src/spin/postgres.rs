@@ -40,11 +40,31 @@ impl std::fmt::Debug for Pool {
 }
 
 /// An open `connection` resource: a pooled connection, returned to the pool
-/// when the guest drops it.
+/// when the guest drops it or the request's instance goes (a guest keeps its
+/// connection for its whole life).
 #[derive(Debug)]
 pub struct PgConnection {
     address: String,
-    worker: Worker,
+    /// Always there until dropped.
+    worker: Option<Worker>,
+    pool: Arc<Pool>,
+}
+
+impl PgConnection {
+    fn worker(&mut self) -> &mut Worker {
+        self.worker
+            .as_mut()
+            .expect("a connection is there until dropped")
+    }
+}
+
+impl Drop for PgConnection {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            self.pool
+                .give_back(std::mem::take(&mut self.address), worker);
+        }
+    }
 }
 
 /// What a statement answers: its rows (`query`) or how many rows it
@@ -331,7 +351,11 @@ impl HostConnection for SpinView<'_> {
                 Err(e) => return Ok(Err(e)),
             },
         };
-        Ok(Ok(self.table.push(PgConnection { address, worker })?))
+        Ok(Ok(self.table.push(PgConnection {
+            address,
+            worker: Some(worker),
+            pool,
+        })?))
     }
 
     fn query(
@@ -344,7 +368,7 @@ impl HostConnection for SpinView<'_> {
         // Waiting for another connection's lock off the async workers, as the
         // SQLite interface does.
         Ok(
-            tokio::task::block_in_place(|| connection.worker.run(statement, params, false)).map(
+            tokio::task::block_in_place(|| connection.worker().run(statement, params, false)).map(
                 |answer| match answer {
                     Answer::Rows(rows) => rows,
                     Answer::Count(_) => RowSet {
@@ -364,7 +388,7 @@ impl HostConnection for SpinView<'_> {
     ) -> wasmtime::Result<Result<u64, Error>> {
         let connection = self.table.get_mut(&connection)?;
         Ok(
-            tokio::task::block_in_place(|| connection.worker.run(statement, params, true)).map(
+            tokio::task::block_in_place(|| connection.worker().run(statement, params, true)).map(
                 |answer| match answer {
                     Answer::Count(count) => count,
                     Answer::Rows(rows) => rows.rows.len() as u64,
@@ -374,8 +398,8 @@ impl HostConnection for SpinView<'_> {
     }
 
     fn drop(&mut self, connection: Resource<PgConnection>) -> wasmtime::Result<()> {
-        let PgConnection { address, worker } = self.table.delete(connection)?;
-        self.ctx.postgres.give_back(address, worker);
+        // Back to the pool (its `Drop`).
+        self.table.delete(connection)?;
         Ok(())
     }
 }

@@ -1,6 +1,10 @@
 //! `fermyon:spin/sqlite@2.0.0` on a local SQLite file, as Spin's own
-//! `sqlite-inproc` serves it: a new connection per `open`, one statement per
-//! `execute`.
+//! `sqlite-inproc` serves it: a connection per `open`, one statement per
+//! `execute`. Connections a request has dropped are kept for the next one
+//! (with the statements they have prepared), so a request does not pay for
+//! opening the file and parsing every statement again.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use depot_store::rusqlite_driver::BUSY_TIMEOUT;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -9,8 +13,43 @@ use wasmtime::component::Resource;
 use super::wit_sqlite::{Error, Host, HostConnection, QueryResult, RowResult, Value};
 use super::{LABEL, SpinView};
 
+/// Connections kept for the next request.
+const IDLE_CONNECTIONS: usize = 32;
+
 /// An open connection to the `default` database.
-pub struct SqliteConnection(rusqlite::Connection);
+pub struct SqliteConnection {
+    /// Always there until dropped.
+    connection: Option<rusqlite::Connection>,
+    /// Where it goes back when the guest drops it or the request's instance
+    /// goes (a guest keeps its connection for its whole life).
+    idle: Idle,
+}
+
+/// Connections kept for later requests.
+pub type Idle = Arc<Mutex<Vec<rusqlite::Connection>>>;
+
+impl SqliteConnection {
+    fn connection(&self) -> &rusqlite::Connection {
+        self.connection
+            .as_ref()
+            .expect("a connection is there until dropped")
+    }
+}
+
+impl Drop for SqliteConnection {
+    fn drop(&mut self) {
+        // One a request left inside a transaction (it trapped between BEGIN
+        // and COMMIT) is closed, which rolls the transaction back.
+        if let Some(connection) = self.connection.take()
+            && connection.is_autocommit()
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(connection);
+            }
+        }
+    }
+}
 
 impl std::fmt::Debug for SqliteConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,15 +120,27 @@ impl HostConnection for SpinView<'_> {
             // As Spin answers a database the manifest does not grant.
             return Ok(Err(Error::AccessDenied));
         }
-        // A mirror's native writer shares the file: wait for its lock, as
-        // the native store's connections do, rather than fail at once.
-        let connection = match rusqlite::Connection::open(&self.ctx.sqlite)
-            .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
-        {
-            Ok(connection) => connection,
-            Err(e) => return Ok(Err(io(e))),
+        let idle = self
+            .ctx
+            .idle_sqlite
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            // A mirror's native writer shares the file: wait for its lock, as
+            // the native store's connections do, rather than fail at once.
+            None => match rusqlite::Connection::open(&self.ctx.sqlite)
+                .and_then(|c| c.busy_timeout(BUSY_TIMEOUT).map(|()| c))
+            {
+                Ok(connection) => connection,
+                Err(e) => return Ok(Err(io(e))),
+            },
         };
-        Ok(Ok(self.table.push(SqliteConnection(connection))?))
+        Ok(Ok(self.table.push(SqliteConnection {
+            connection: Some(connection),
+            idle: self.ctx.idle_sqlite.clone(),
+        })?))
     }
 
     fn execute(
@@ -98,7 +149,7 @@ impl HostConnection for SpinView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let connection = &self.table.get(&connection)?.0;
+        let connection = self.table.get(&connection)?.connection();
         // A statement may wait (up to the busy timeout) for the write lock
         // that another request's transaction holds, and that request's
         // handlers may be parked between two statements (every epoch tick
@@ -109,6 +160,7 @@ impl HostConnection for SpinView<'_> {
     }
 
     fn drop(&mut self, connection: Resource<SqliteConnection>) -> wasmtime::Result<()> {
+        // Back to the idle connections (its `Drop`).
         self.table.delete(connection)?;
         Ok(())
     }
