@@ -53,6 +53,16 @@ pub trait Kv {
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String>;
     /// Removes `key` (nothing when it is absent).
     fn delete(&self, key: &str) -> Result<(), String>;
+    /// Puts `value` at `key` unless something is there already; whether it
+    /// did. A driver with a conditional write (S3's `If-None-Match: *`)
+    /// makes it one step, so of two writers racing only one places it;
+    /// otherwise it looks first.
+    fn set_new(&self, key: &str, value: &[u8]) -> Result<bool, String> {
+        if self.get(key)?.is_some() {
+            return Ok(false);
+        }
+        self.set(key, value).map(|()| true)
+    }
 }
 
 /// What `blob:<digest>` holds.
@@ -238,8 +248,13 @@ impl BlobWriter {
                         data: self.data.clone(),
                     };
                     let header = serde_json::to_vec(&header).during("making a blob durable")?;
-                    kv.set(&header_key(&digest), &header)
-                        .during("making a blob durable")?;
+                    if !kv
+                        .set_new(&header_key(&digest), &header)
+                        .during("making a blob durable")?
+                    {
+                        // Another writer stored the same content meanwhile.
+                        discard(kv, &self.data, chunks);
+                    }
                     Ok(digest)
                 })();
                 if placed.is_err() {
@@ -678,7 +693,11 @@ pub fn complete_upload(
     };
     let placed = serde_json::to_vec(&header)
         .during(COMPLETING)
-        .and_then(|header| kv.set(&header_key(&actual), &header).during(COMPLETING));
+        .and_then(|header| kv.set_new(&header_key(&actual), &header).during(COMPLETING));
+    if let Ok(false) = placed {
+        // Another writer stored the same content meanwhile.
+        discard(kv, id, chunks);
+    }
     if let Err(e) = placed {
         // Keep the upload, as nothing was stored.
         if let Err(restore) = db.execute(

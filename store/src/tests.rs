@@ -190,6 +190,9 @@ struct MemKv {
     map: RefCell<BTreeMap<String, Vec<u8>>>,
     /// Writes left before every write fails; none: never.
     writes_left: Cell<Option<u32>>,
+    /// Whether `get` misses blob headers, as a writer that looked just before
+    /// another one stored the same content does.
+    late_headers: Cell<bool>,
 }
 
 impl MemKv {
@@ -200,7 +203,18 @@ impl MemKv {
 
 impl Kv for MemKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        if self.late_headers.get() && key.starts_with("blob:") {
+            return Ok(None);
+        }
         Ok(self.map.borrow().get(key).cloned())
+    }
+
+    /// A conditional write, as S3's `If-None-Match: *`.
+    fn set_new(&self, key: &str, value: &[u8]) -> Result<bool, String> {
+        if self.map.borrow().contains_key(key) {
+            return Ok(false);
+        }
+        self.set(key, value).map(|()| true)
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
@@ -840,6 +854,31 @@ fn small_blobs_live_in_sqlite_and_large_ones_in_chunks(engine: Engine) {
     };
     assert_eq!(again, large_digest);
     assert_eq!(kv.keys().len(), 4);
+    // A writer that found no copy because another stored it just after it
+    // looked: the create-only header write keeps the first copy, and the
+    // second writer's chunks go.
+    let header = kv
+        .map
+        .borrow()
+        .get(&format!("blob:{large_digest}"))
+        .cloned();
+    kv.late_headers.set(true);
+    let raced = {
+        let mut writer = blobs::BlobWriter::new("racing".into());
+        writer.write(&kv, &large).unwrap();
+        writer.finish(&db, &kv).unwrap().to_string()
+    };
+    kv.late_headers.set(false);
+    assert_eq!(raced, large_digest);
+    assert_eq!(kv.keys().len(), 4, "{:?}", kv.keys());
+    assert_eq!(
+        kv.map
+            .borrow()
+            .get(&format!("blob:{large_digest}"))
+            .cloned(),
+        header
+    );
+    assert_eq!(read(&db, &kv, &large_digest, 0, MAX_CHUNK), large);
     assert!(matches!(
         blobs::open_blob(&db, &kv, &sha256(b"never stored"), 0),
         Err(StoreError::NotFound(_))

@@ -4,7 +4,9 @@
 //! than one 256 KiB chunk and a blob is streamed in bounded pieces both ways.
 //! A key `chunk:<data>:<n>` is the object `<prefix>/chunk/<data>/<n>`. Path-style
 //! addressing (`<endpoint>/<bucket>/<object>`), which S3-compatible servers
-//! and AWS both take.
+//! and AWS both take. A blob's header is put create-only (`If-None-Match:
+//! *`), so of two writers storing the same content one names its chunks and
+//! the other discards its own.
 
 use std::time::Duration;
 
@@ -118,6 +120,18 @@ impl S3 {
     /// Sends one signed request and reads the whole answer (at most one
     /// chunk, or an error document).
     fn send(&self, method: Method, key: &str, body: &[u8]) -> Result<Answer, String> {
+        self.send_if(method, key, body, false)
+    }
+
+    /// [`S3::send`]; with `if_absent`, a `PUT` that the bucket refuses (412)
+    /// when the object exists already.
+    fn send_if(
+        &self,
+        method: Method,
+        key: &str,
+        body: &[u8],
+        if_absent: bool,
+    ) -> Result<Answer, String> {
         let path = self.path(key)?;
         let verb = match method {
             Method::Get => "GET",
@@ -136,6 +150,9 @@ impl S3 {
         ];
         if matches!(method, Method::Put) {
             signed.push(("content-length", length.as_str()));
+        }
+        if if_absent {
+            signed.push(("if-none-match", "*"));
         }
         let authorization = sigv4::authorization(
             &sigv4::Request {
@@ -262,6 +279,16 @@ impl Kv for S3 {
         let answer = self.send(Method::Put, key, value)?;
         match answer.status {
             200..=299 => Ok(()),
+            _ => Err(refused(&answer)),
+        }
+    }
+
+    fn set_new(&self, key: &str, value: &[u8]) -> Result<bool, String> {
+        let answer = self.send_if(Method::Put, key, value, true)?;
+        match answer.status {
+            200..=299 => Ok(true),
+            // 409: a conditional write racing another one.
+            412 | 409 => Ok(false),
             _ => Err(refused(&answer)),
         }
     }
