@@ -1,7 +1,8 @@
 //! The Spin build's speed beside the native server's, measured in one run on
 //! one machine: publish p50 and GET throughput (release JSON, package JSON,
 //! OCI manifest; `wrk -t2 -c16`) for `depot serve` and `depot serve
-//! --spin-app`, each on embedded storage and on PostgreSQL + S3. Run with
+//! --spin-app`, each on embedded storage and on PostgreSQL + S3, and the
+//! server's resident memory after them. Run with
 //! `scripts/with-services cargo bench -p depot --bench spin` (wrk from
 //! Debian's package `wrk`; PostgreSQL and SeaweedFS as the tests use them).
 
@@ -44,11 +45,18 @@ fn main() {
                 None => "wrk not installed".to_string(),
             });
         }
-        figure!("{label}: publish p50 {}, GET req/s {:?}", row[0], &row[1..]);
+        row.push(format!("{} MiB", rss_kib(server.pid()) / 1024));
+        figure!(
+            "{label}: publish p50 {}, GET req/s {:?}",
+            row[0],
+            &row[1..4]
+        );
         rows.push((label, row));
     }
-    figure!("| | publish p50 | release JSON req/s | package JSON req/s | OCI manifest req/s |");
-    figure!("|---|---|---|---|---|");
+    figure!(
+        "| | publish p50 | release JSON req/s | package JSON req/s | OCI manifest req/s | RSS after |"
+    );
+    figure!("|---|---|---|---|---|---|");
     for (label, row) in &rows {
         figure!("| {label} | {} |", row.join(" | "));
     }

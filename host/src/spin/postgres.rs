@@ -6,7 +6,8 @@
 //! and each column comes back in the variant of its type (`unsupported` for
 //! the types Spin does not map). Spin checks the address against the
 //! component's `allowed_outbound_hosts`; here any PostgreSQL address may be
-//! opened, as by `depot serve --database`.
+//! opened, as by `depot serve --database`. Unlike Spin, a connection keeps the
+//! statements it prepared for their next use: the same answers, sooner.
 
 // The error is the interface's own variant, as large as WIT made it.
 #![allow(clippy::result_large_err)]
@@ -17,7 +18,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use wasmtime::component::Resource;
 
 use super::SpinView;
@@ -28,6 +29,9 @@ use super::wit_postgres::{
 
 /// Connections kept idle per address, as Spin's pool keeps them.
 const IDLE_PER_ADDRESS: usize = 16;
+
+/// Statements kept prepared per connection.
+const STATEMENT_CACHE: usize = 256;
 
 /// Idle connections by the address they were opened with.
 #[derive(Default)]
@@ -114,11 +118,14 @@ impl Worker {
                         return;
                     }
                 };
+                let mut prepared = Prepared::default();
                 for job in queue {
                     let answer = if job.execute {
-                        execute(&mut client, &job.statement, &job.params).map(Answer::Count)
+                        execute(&mut client, &mut prepared, &job.statement, &job.params)
+                            .map(Answer::Count)
                     } else {
-                        query(&mut client, &job.statement, &job.params).map(Answer::Rows)
+                        query(&mut client, &mut prepared, &job.statement, &job.params)
+                            .map(Answer::Rows)
                     };
                     let _ = job.reply.send(answer);
                 }
@@ -303,19 +310,50 @@ fn parameters(params: &[ParameterValue]) -> Result<Vec<Box<dyn ToSql + Sync>>, E
     params.iter().map(parameter).collect()
 }
 
-fn execute(client: &mut Client, statement: &str, params: &[ParameterValue]) -> Result<u64, Error> {
+/// Statements a connection has prepared, kept for their next use (where
+/// Spin prepares each anew: the answers are the same, sooner).
+#[derive(Default)]
+struct Prepared(HashMap<String, Statement>);
+
+impl Prepared {
+    fn get(&mut self, client: &mut Client, statement: &str) -> Result<Statement, Error> {
+        if let Some(prepared) = self.0.get(statement) {
+            return Ok(prepared.clone());
+        }
+        let prepared = client.prepare(statement).map_err(|e| query_failed(&e))?;
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
+        }
+        self.0.insert(statement.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+}
+
+fn execute(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    statement: &str,
+    params: &[ParameterValue],
+) -> Result<u64, Error> {
     let params = parameters(params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+    let statement = prepared.get(client, statement)?;
     client
-        .execute(statement, &refs)
+        .execute(&statement, &refs)
         .map_err(|e| query_failed(&e))
 }
 
-fn query(client: &mut Client, statement: &str, params: &[ParameterValue]) -> Result<RowSet, Error> {
+fn query(
+    client: &mut Client,
+    prepared: &mut Prepared,
+    statement: &str,
+    params: &[ParameterValue],
+) -> Result<RowSet, Error> {
     let params = parameters(params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+    let statement = prepared.get(client, statement)?;
     let rows = client
-        .query(statement, &refs)
+        .query(&statement, &refs)
         .map_err(|e| query_failed(&e))?;
     let Some(first) = rows.first() else {
         return Ok(RowSet {

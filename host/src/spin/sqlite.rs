@@ -82,6 +82,15 @@ fn from_sql(value: ValueRef<'_>) -> Value {
     }
 }
 
+/// Whether `statement` only reads (a `SELECT`), so it never waits for
+/// another connection's write lock.
+fn is_read(statement: &str) -> bool {
+    statement
+        .trim_start()
+        .get(..6)
+        .is_some_and(|verb| verb.eq_ignore_ascii_case("SELECT"))
+}
+
 /// Runs one statement and collects its rows.
 fn execute(
     connection: &rusqlite::Connection,
@@ -150,12 +159,17 @@ impl HostConnection for SpinView<'_> {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let connection = self.table.get(&connection)?.connection();
-        // A statement may wait (up to the busy timeout) for the write lock
-        // that another request's transaction holds, and that request's
-        // handlers may be parked between two statements (every epoch tick
-        // yields). Waiting on an async worker could take every worker and
-        // leave the holder no thread to finish on; waiting off the workers
-        // (`block_in_place`) lets it commit.
+        // A statement that writes may wait (up to the busy timeout) for the
+        // write lock that another request's transaction holds, and that
+        // request's handlers may be parked between two statements (every
+        // epoch tick yields). Waiting on an async worker could take every
+        // worker and leave the holder no thread to finish on; waiting off the
+        // workers (`block_in_place`) lets it commit. A read never waits for a
+        // writer in WAL mode, and runs where it is: handing the worker over
+        // costs more than most reads.
+        if is_read(&statement) {
+            return Ok(execute(connection, &statement, parameters).map_err(io));
+        }
         Ok(tokio::task::block_in_place(|| execute(connection, &statement, parameters)).map_err(io))
     }
 
@@ -163,5 +177,24 @@ impl HostConnection for SpinView<'_> {
         // Back to the idle connections (its `Drop`).
         self.table.delete(connection)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_selects_count_as_reads() {
+        assert!(is_read("SELECT 1") && is_read("  select x FROM t"));
+        for other in [
+            "BEGIN IMMEDIATE",
+            "INSERT INTO t VALUES (1)",
+            "WITH x AS (SELECT 1) DELETE FROM t",
+            "SEL",
+            "",
+        ] {
+            assert!(!is_read(other), "{other:?}");
+        }
     }
 }
