@@ -442,7 +442,10 @@ mod tests {
                 .is_some()
         );
 
-        // A dry run past it names the three orphans and removes nothing.
+        // A dry run past it names the three orphans and removes nothing. (A
+        // blob is past a grace period of zero once its write time, kept in
+        // milliseconds, is before now: wait for the clock to move on.)
+        std::thread::sleep(Duration::from_millis(5));
         let report = gc(&backend, Duration::ZERO, true);
         assert_eq!(report.blobs.count, 3, "{report:?}");
         assert_eq!(report.blobs.bytes, 50_000 + 6 + 17_000);
