@@ -32,7 +32,8 @@ use anyhow::Context as _;
 use depot_store::StoreError;
 use depot_store::host::SqlBackend;
 use depot_store::host::embedded::random_bytes;
-use depot_store::host::kv_blobs::KvBlobs;
+use depot_store::host::kv_blobs::{KvBlobs, SharedKv};
+use depot_store::host::s3::{BucketUrl, S3Kv};
 use depot_store::rusqlite_driver::Sqlite;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
@@ -86,7 +87,7 @@ pub struct SpinCtx {
     /// What the build's Spin variables configure, read from the environment
     /// as its `variables` interface reads them: the native code here works on
     /// the data the build's handlers do.
-    config: Config,
+    config: Arc<Config>,
 }
 
 /// The Spin variables that change where a Spin build keeps its data.
@@ -96,8 +97,17 @@ struct Config {
     database_url: Option<String>,
     /// `operator_token`: the SHA-256 of the operator's token it names.
     operator: Option<String>,
-    /// `s3_bucket`: the build keeps its blobs in a bucket.
-    s3_bucket: Option<String>,
+    /// `s3_bucket` and the other `s3_` variables: the bucket the build keeps
+    /// its blobs in, and the credentials for it.
+    s3: Option<S3Config>,
+}
+
+/// Where a Spin build keeps its blobs in S3, as spin-store reads it.
+#[derive(Clone)]
+struct S3Config {
+    url: BucketUrl,
+    access_key: String,
+    secret_key: String,
 }
 
 impl Config {
@@ -111,10 +121,27 @@ impl Config {
             .map(|value| depot_protocol::token::configured_hash(&value))
             .transpose()
             .map_err(|e| anyhow::anyhow!("{}: {e}", environment_name("operator_token")))?;
+        // spin-store's defaults for what is unset.
+        let s3 = variable("s3_bucket").map(|bucket| {
+            let region = variable("s3_region").unwrap_or_else(|| "us-east-1".to_string());
+            S3Config {
+                url: BucketUrl {
+                    bucket,
+                    prefix: Some(variable("s3_prefix").unwrap_or_else(|| "spin".to_string())),
+                    endpoint: Some(
+                        variable("s3_endpoint")
+                            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
+                    ),
+                    region: Some(region),
+                },
+                access_key: variable("s3_access_key_id").unwrap_or_default(),
+                secret_key: variable("s3_secret_access_key").unwrap_or_default(),
+            }
+        });
         Ok(Self {
             database_url: variable("database_url"),
             operator,
-            s3_bucket: variable("s3_bucket"),
+            s3,
         })
     }
 }
@@ -136,7 +163,7 @@ impl SpinCtx {
             sqlite: dir.join(SQLITE_FILE),
             idle_sqlite: Arc::default(),
             postgres: Arc::default(),
-            config,
+            config: Arc::new(config),
         })
     }
 
@@ -160,22 +187,18 @@ impl SpinCtx {
     }
 
     /// The store's native backend on this build's data: its logic on the
-    /// build's `default` database and, for content, the key-value store's
-    /// chunks as spin-store lays them out, so native code (a mirror) writes
-    /// what the build's handlers read.
+    /// build's database and, for content, the key-value store's (or the
+    /// bucket's) chunks as spin-store lays them out, so native code (a
+    /// mirror) writes what the build's handlers read.
     pub fn backend(&self) -> Result<SqlBackend, StoreError> {
-        if self.config.s3_bucket.is_some() {
-            return Err(StoreError::BadRequest(
-                "a Spin build keeping its blobs in S3 (`s3_bucket`) cannot be mirrored into; \
-                 mirror into `depot serve --database … --blobs s3://…` instead"
-                    .to_string(),
-            ));
-        }
         let writer = depot_store::open(self.connect(false)?, random_bytes)?;
         let readers = (0..READERS)
             .map(|_| depot_store::open_reader(self.connect(true)?, random_bytes))
             .collect::<Result<_, _>>()?;
-        let kv = Arc::new(key_value::NativeKv(self.key_value.clone()));
+        let kv: SharedKv = match &self.config.s3 {
+            Some(s3) => Arc::new(S3Kv::open(&s3.url, &s3.access_key, &s3.secret_key)?),
+            None => Arc::new(key_value::NativeKv(self.key_value.clone())),
+        };
         let blobs = KvBlobs::new(
             depot_store::open_reader(self.connect(false)?, random_bytes)?,
             kv,
@@ -189,7 +212,7 @@ impl SpinCtx {
     pub fn ready(&self) -> Result<(), String> {
         depot_store::open_reader(self.connect(true).map_err(|e| e.to_string())?, random_bytes)
             .map_err(|e| format!("the database does not answer ({e})"))?;
-        if self.config.s3_bucket.is_some() {
+        if self.config.s3.is_some() {
             // The bucket is the build's to reach, over its own outgoing HTTP.
             return Ok(());
         }
@@ -231,7 +254,7 @@ impl std::fmt::Debug for SpinCtx {
         f.debug_struct("SpinCtx")
             .field("sqlite", &self.sqlite)
             .field("postgres", &self.config.database_url.is_some())
-            .field("s3", &self.config.s3_bucket.is_some())
+            .field("s3", &self.config.s3.is_some())
             .finish_non_exhaustive()
     }
 }

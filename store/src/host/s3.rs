@@ -168,11 +168,23 @@ impl S3Blobs {
     /// Opens the bucket `url`, with credentials from the `AWS_*` environment
     /// variables, and checks that it can be read.
     pub fn open(url: &BucketUrl) -> Result<Self, StoreError> {
+        Self::open_with(url, None)
+    }
+
+    /// [`S3Blobs::open`] with these credentials (access key id, secret)
+    /// instead of the `AWS_*` environment variables'.
+    fn open_with(url: &BucketUrl, credentials: Option<(&str, &str)>) -> Result<Self, StoreError> {
         const OPENING: &str = "opening the bucket";
         // A bucket that stops answering fails a request within seconds (a
         // 503 to retry), well inside the request deadline, instead of being
         // retried for minutes (the client's defaults).
-        let mut builder = AmazonS3Builder::from_env()
+        let mut builder = AmazonS3Builder::from_env();
+        if let Some((key, secret)) = credentials {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+        }
+        let mut builder = builder
             .with_bucket_name(&url.bucket)
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
@@ -329,6 +341,85 @@ impl S3Blobs {
             .collect();
         parts.sort_by_key(|(offset, _, _)| *offset);
         Ok(parts)
+    }
+}
+
+/// The store's key-value blob layout (`crate::blobs`) on a bucket, as the
+/// Spin build keeps it there (`components/spin-store`, `s3.rs`): the key
+/// `chunk:<id>:<n>` is the object `chunk/<id>/<n>` under the URL's prefix, and
+/// a blob's header is put create-only. So native code (`depot mirror
+/// --spin-app`) writes what a Spin build on S3 reads.
+#[derive(Debug, Clone)]
+pub struct S3Kv {
+    blobs: S3Blobs,
+}
+
+impl S3Kv {
+    /// Opens the bucket `url` with these credentials (access key id,
+    /// secret), and checks that it can be read.
+    pub fn open(url: &BucketUrl, access_key: &str, secret_key: &str) -> Result<Self, StoreError> {
+        S3Blobs::open_with(url, Some((access_key, secret_key))).map(|blobs| Self { blobs })
+    }
+
+    fn run<T: Send + 'static, F: Future<Output = object_store::Result<T>> + Send + 'static>(
+        &self,
+        request: impl FnOnce(Store) -> F,
+    ) -> Result<object_store::Result<T>, String> {
+        self.blobs
+            .bucket
+            .block(request(self.blobs.bucket.store.clone()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn kv_path(key: &str) -> Path {
+    Path::from(key.replace(':', "/"))
+}
+
+impl crate::blobs::Kv for S3Kv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = kv_path(key);
+        let got = self.run(|store| async move {
+            match store.get(&path).await {
+                Ok(object) => object.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        got.map(|bytes| bytes.map(|b| b.to_vec()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        let (path, payload) = (kv_path(key), PutPayload::from(value.to_vec()));
+        self.run(|store| async move { store.put(&path, payload).await })?
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        let path = kv_path(key);
+        match self.run(|store| async move { store.delete(&path).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn set_new(&self, key: &str, value: &[u8]) -> Result<bool, String> {
+        let (path, payload) = (kv_path(key), PutPayload::from(value.to_vec()));
+        let put = self.run(|store| async move {
+            store
+                .put_opts(&path, payload, PutOptions::from(PutMode::Create))
+                .await
+        })?;
+        match put {
+            Ok(_) => Ok(true),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
