@@ -114,13 +114,17 @@ pub fn open_with_key(
             &[],
             "opening the registry database",
         )
-        && row.i64(0)? == migrate::LATEST
-        && row.i64(1)? == sql::INDEX_VERSION
-        && row.bool(3)?
+        && row.i64(0).ok() == Some(migrate::LATEST)
+        && row.i64(1).ok() == Some(sql::INDEX_VERSION)
+        && row.bool(3).ok() == Some(true)
+        && let Ok(text_index) = row.bool(2)
     {
-        db.set_text_index(row.bool(2)?);
+        db.set_text_index(text_index);
         return Ok(db);
     }
+    // Anything else (no tables yet, another instance setting the database
+    // up at this moment, an older schema) takes the way below, under the
+    // write lock.
     migrate::migrate(&db)?;
     let (version, text_index, tlog_ready) = db.open_state()?;
     db.set_text_index(text_index);

@@ -204,7 +204,7 @@ pub const READY_STATE: Dialects = Dialects {
      EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
      EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')",
     postgres: "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
-     (SELECT index_version FROM depot_meta WHERE id = 1), \
+     COALESCE((SELECT index_version FROM depot_meta WHERE id = 1), 0), \
      false, to_regclass('tlog_key') IS NOT NULL",
 };
 

@@ -1257,6 +1257,30 @@ fn tokens_are_kept_as_hashes_and_grant_only_their_namespaces(engine: Engine) {
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
+/// An instance may open the database while another is setting it up: the
+/// tables there, the index version not yet recorded. It takes the slow way
+/// (under the write lock) instead of failing.
+fn a_database_caught_mid_set_up_opens_the_slow_way(engine: Engine) {
+    let file = TempDb::new(engine);
+    let db = file.open();
+    log::append(&db, release("example:greet", "1.0.0", 1), 0).unwrap();
+    match engine {
+        Engine::Postgres => file.execute("DELETE FROM depot_meta", &[]),
+        Engine::Sqlite => file.execute("PRAGMA user_version = 0", &[]),
+    }
+    let again = file.open();
+    assert!(
+        log::get_release(&again, "example:greet", "1.0.0")
+            .unwrap()
+            .is_some()
+    );
+    // And the index version is recorded again, so the next open is quick.
+    let row = again
+        .one(again.pick(&crate::sql::READY_STATE), &[], "reading")
+        .unwrap();
+    assert_eq!(row.i64(1).unwrap(), crate::sql::INDEX_VERSION);
+}
+
 fn a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds(engine: Engine) {
     use depot_protocol::token;
     let file = TempDb::new(engine);
@@ -1350,6 +1374,7 @@ on_every_engine!(
     a_database_from_before_the_tree_is_caught_up_under_one_key,
     tokens_are_kept_as_hashes_and_grant_only_their_namespaces,
     a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds,
+    a_database_caught_mid_set_up_opens_the_slow_way,
     a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires,
 );
 

@@ -80,28 +80,29 @@ fn racing_publishes_over_three_instances_make_one_log(runtime: Runtime) {
     // Twelve publishers race for one version, four at each instance.
     let racers = 12;
     let barrier = Arc::new(Barrier::new(racers));
-    let outcomes: Vec<u16> = (0..racers)
+    let answers: Vec<(u16, Value)> = (0..racers)
         .map(|i| {
             let (servers, barrier) = (servers.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let server = &servers[i % 3];
                 barrier.wait();
-                server.publish("example:race", "1.0.0", &greeter_n(i)).0
+                server.publish("example:race", "1.0.0", &greeter_n(i))
             })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().unwrap())
         .collect();
+    let outcomes: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
     assert_eq!(
         outcomes.iter().filter(|s| **s == 201).count(),
         1,
-        "{outcomes:?}"
+        "{answers:#?}"
     );
     assert_eq!(
         outcomes.iter().filter(|s| **s == 409).count(),
         racers - 1,
-        "{outcomes:?}"
+        "{answers:#?}"
     );
 
     // Distinct versions all land, spread over the instances at once.
