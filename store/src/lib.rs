@@ -77,6 +77,7 @@ pub mod postgres_driver;
 #[cfg(any(feature = "rusqlite", all(test, not(target_family = "wasm"))))]
 pub mod rusqlite_driver;
 pub mod search;
+pub mod spin_variables;
 pub(crate) mod sql;
 #[cfg(all(test, not(target_family = "wasm")))]
 mod tests;

@@ -104,14 +104,15 @@ fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_se
     assert!(std::fs::metadata(&app).unwrap().len() > 100_000);
 }
 
-/// Every Spin variable spin-store reads (`variable("NAME")` in its source)
+/// Every Spin variable the store reads (`variable("NAME")` in
+/// `store/src/spin_variables.rs`, which spin-store reads them with)
 /// is handed to the component, from an application variable of the same
 /// name that has a default (so plain `spin up` needs none), and those that
 /// carry credentials are secrets.
 #[test]
 fn spin_toml_hands_the_store_every_variable_it_reads() {
     let manifest = spin_toml();
-    let source = std::fs::read_to_string(repo().join("components/spin-store/src/lib.rs")).unwrap();
+    let source = std::fs::read_to_string(repo().join("store/src/spin_variables.rs")).unwrap();
     let read: Vec<&str> = source
         .split("variable(\"")
         .skip(1)

@@ -36,6 +36,7 @@ use depot_store::bindings::depot::registry::types::{
 use depot_store::bindings::exports::depot::registry as exports;
 use depot_store::blobs::{self, Kv};
 use depot_store::db::{Dialect, postgres_placeholders};
+use depot_store::spin_variables::SpinVariables;
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use exports::blob_read::GuestBlobReader;
 use exports::blob_write::GuestBlobWriter;
@@ -63,69 +64,35 @@ thread_local! {
     static KV: OnceCell<Rc<dyn Kv>> = const { OnceCell::new() };
 }
 
-/// What the component's Spin variables configure; a variable the manifest
-/// does not define, or defines empty, is unset.
-#[derive(Debug, Default)]
-struct Config {
-    /// `database_url`: PostgreSQL's address (`postgres://user:password@host/db`),
-    /// instead of Spin's SQLite database. A secret: never logged.
-    database_url: Option<String>,
-    /// `operator_token`: the SHA-256 of the operator's token it names.
-    operator: Option<String>,
-    /// `s3_bucket` and the other `s3_` variables: the bucket to keep blobs
-    /// in, instead of Spin's key-value store.
-    s3: Option<S3Config>,
-}
-
-/// Where the blobs' bucket is, and the credentials for it.
+/// What the component's Spin variables configure
+/// ([`SpinVariables`], read as native code reads them too).
 #[derive(Debug)]
-struct S3Config {
-    /// `s3_endpoint`; by default AWS's for the region.
-    endpoint: String,
-    /// `s3_bucket`.
-    bucket: String,
-    /// `s3_prefix` (default `spin`): the objects' common prefix, so one
-    /// bucket may hold several registries.
-    prefix: String,
-    /// `s3_region` (default `us-east-1`), `s3_access_key_id` and
-    /// `s3_secret_access_key` (a secret: never logged).
-    credentials: sigv4::Credentials,
+struct Config {
+    variables: SpinVariables,
+    /// The SHA-256 of the operator's token `operator_token` names.
+    operator: Option<String>,
 }
 
 impl Config {
     fn read() -> Self {
-        let operator = variable("operator_token").and_then(|value| {
-            depot_protocol::token::configured_hash(&value)
-                .inspect_err(|e| eprintln!("depot spin-store: `operator_token` is ignored: {e}"))
-                .ok()
-        });
-        let s3 = variable("s3_bucket").map(|bucket| {
-            let region = variable("s3_region").unwrap_or_else(|| "us-east-1".to_string());
-            S3Config {
-                endpoint: variable("s3_endpoint")
-                    .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
-                bucket,
-                prefix: variable("s3_prefix").unwrap_or_else(|| "spin".to_string()),
-                credentials: sigv4::Credentials {
-                    access_key: variable("s3_access_key_id").unwrap_or_default(),
-                    secret_key: variable("s3_secret_access_key").unwrap_or_default(),
-                    region,
-                },
-            }
-        });
+        let variables = SpinVariables::read(variable);
+        let operator = variables
+            .operator_hash()
+            .inspect_err(|e| eprintln!("depot spin-store: `operator_token` is ignored: {e}"))
+            .ok()
+            .flatten();
         Self {
-            database_url: variable("database_url"),
+            variables,
             operator,
-            s3,
         }
     }
 }
 
-/// The Spin variable `name`, unless undefined or empty.
+/// The Spin variable `name`, unless undefined.
 fn variable(name: &str) -> Option<String> {
     match spin_sdk::variables::get(name) {
-        Ok(value) if !value.trim().is_empty() => Some(value),
-        Ok(_) | Err(spin_sdk::variables::Error::Undefined(_)) => None,
+        Ok(value) => Some(value),
+        Err(spin_sdk::variables::Error::Undefined(_)) => None,
         Err(e) => {
             eprintln!("depot spin-store: cannot read the variable `{name}`: {e}");
             None
@@ -255,7 +222,7 @@ fn db() -> Result<Rc<Db>, StoreError> {
         if let Some(db) = cell.get() {
             return Ok(db.clone());
         }
-        let sql: Box<dyn Sql> = match &config().database_url {
+        let sql: Box<dyn Sql> = match &config().variables.database_url {
             Some(url) => Box::new(SpinPostgres(
                 spin_sdk::pg4::Connection::open(url)
                     .map_err(|e| redact(&format!("{e:?}"), url))
@@ -282,11 +249,8 @@ fn kv() -> Result<Rc<dyn Kv>, StoreError> {
         if let Some(kv) = cell.get() {
             return Ok(kv.clone());
         }
-        let kv: Rc<dyn Kv> = match &config().s3 {
-            Some(s3) => Rc::new(
-                s3::S3::new(&s3.endpoint, &s3.bucket, &s3.prefix, s3.credentials.clone())
-                    .during("opening the blob store (S3)")?,
-            ),
+        let kv: Rc<dyn Kv> = match &config().variables.s3 {
+            Some(s3) => Rc::new(s3::S3::new(s3).during("opening the blob store (S3)")?),
             None => Rc::new(SpinKv(
                 KeyValue::open(LABEL).during("opening the blob store")?,
             )),

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use depot_store::blobs::Kv;
+use depot_store::spin_variables::S3Variables;
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
     ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
@@ -46,16 +47,21 @@ struct Answer {
 }
 
 impl S3 {
-    /// The bucket `bucket` at `endpoint` (`http://host:port` or
-    /// `https://host`).
-    /// Objects are named under `prefix` (`a/b`: letters, digits, `-`, `_`,
-    /// `.` and `/`).
-    pub fn new(
-        endpoint: &str,
-        bucket: &str,
-        prefix: &str,
-        credentials: Credentials,
-    ) -> Result<Self, String> {
+    /// The bucket the variables name: `s3_endpoint` (`http://host:port` or
+    /// `https://host`), `s3_bucket`, objects under `s3_prefix` (`a/b`:
+    /// letters, digits, `-`, `_`, `.` and `/`), signed with the credentials
+    /// for `s3_region`.
+    pub fn new(variables: &S3Variables) -> Result<Self, String> {
+        let (endpoint, bucket, prefix) = (
+            variables.endpoint.as_str(),
+            variables.bucket.as_str(),
+            variables.prefix.as_str(),
+        );
+        let credentials = Credentials {
+            access_key: variables.access_key.clone(),
+            secret_key: variables.secret_key.clone(),
+            region: variables.region.clone(),
+        };
         let (scheme, authority) = if let Some(rest) = endpoint.strip_prefix("https://") {
             (Scheme::Https, rest)
         } else if let Some(rest) = endpoint.strip_prefix("http://") {

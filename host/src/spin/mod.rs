@@ -35,6 +35,7 @@ use depot_store::host::embedded::random_bytes;
 use depot_store::host::kv_blobs::{KvBlobs, SharedKv};
 use depot_store::host::s3::{BucketUrl, S3Kv};
 use depot_store::rusqlite_driver::Sqlite;
+use depot_store::spin_variables::SpinVariables;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
 pub use self::key_value::KeyValueStore;
@@ -87,63 +88,18 @@ pub struct SpinCtx {
     /// What the build's Spin variables configure, read from the environment
     /// as its `variables` interface reads them: the native code here works on
     /// the data the build's handlers do.
-    config: Arc<Config>,
+    config: Arc<SpinVariables>,
 }
 
-/// The Spin variables that change where a Spin build keeps its data.
-#[derive(Clone, Default)]
-struct Config {
-    /// `database_url`: the build's database is PostgreSQL's.
-    database_url: Option<String>,
-    /// `operator_token`: the SHA-256 of the operator's token it names.
-    operator: Option<String>,
-    /// `s3_bucket` and the other `s3_` variables: the bucket the build keeps
-    /// its blobs in, and the credentials for it.
-    s3: Option<S3Config>,
-}
-
-/// Where a Spin build keeps its blobs in S3, as spin-store reads it.
-#[derive(Clone)]
-struct S3Config {
-    url: BucketUrl,
-    access_key: String,
-    secret_key: String,
-}
-
-impl Config {
-    fn from_environment() -> anyhow::Result<Self> {
-        let variable = |name: &str| {
-            std::env::var(environment_name(name))
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        };
-        let operator = variable("operator_token")
-            .map(|value| depot_protocol::token::configured_hash(&value))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", environment_name("operator_token")))?;
-        // spin-store's defaults for what is unset.
-        let s3 = variable("s3_bucket").map(|bucket| {
-            let region = variable("s3_region").unwrap_or_else(|| "us-east-1".to_string());
-            S3Config {
-                url: BucketUrl {
-                    bucket,
-                    prefix: Some(variable("s3_prefix").unwrap_or_else(|| "spin".to_string())),
-                    endpoint: Some(
-                        variable("s3_endpoint")
-                            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
-                    ),
-                    region: Some(region),
-                },
-                access_key: variable("s3_access_key_id").unwrap_or_default(),
-                secret_key: variable("s3_secret_access_key").unwrap_or_default(),
-            }
-        });
-        Ok(Self {
-            database_url: variable("database_url"),
-            operator,
-            s3,
-        })
-    }
+/// The build's Spin variables, read from the environment as its
+/// `variables` interface reads them.
+fn spin_variables() -> anyhow::Result<SpinVariables> {
+    let variables = SpinVariables::read(|name| std::env::var(environment_name(name)).ok());
+    // A token spin-store could not use is refused at start-up.
+    variables
+        .operator_hash()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", environment_name("operator_token")))?;
+    Ok(variables)
 }
 
 impl SpinCtx {
@@ -154,7 +110,7 @@ impl SpinCtx {
     /// move its data to PostgreSQL (`database_url`) and an S3 bucket
     /// (`s3_bucket`); the native code here then opens the database there.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        let config = Config::from_environment()?;
+        let config = spin_variables()?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the Spin state folder {}", dir.display()))?;
         let key_value = key_value::open(&dir.join(KEY_VALUE_FILE))?;
@@ -177,7 +133,7 @@ impl SpinCtx {
     /// token, none is made: spin-store adds that one on its first use, as
     /// under `spin up`, which runs nothing at start-up.
     pub fn ensure_operator(&self) -> Result<Option<String>, StoreError> {
-        if self.config.operator.is_some() {
+        if self.config.operator_token.is_some() {
             return Ok(None);
         }
         depot_store::tokens::ensure_operator(&depot_store::open(
@@ -196,7 +152,16 @@ impl SpinCtx {
             .map(|_| depot_store::open_reader(self.connect(true)?, random_bytes))
             .collect::<Result<_, _>>()?;
         let kv: SharedKv = match &self.config.s3 {
-            Some(s3) => Arc::new(S3Kv::open(&s3.url, &s3.access_key, &s3.secret_key)?),
+            Some(s3) => Arc::new(S3Kv::open(
+                &BucketUrl {
+                    bucket: s3.bucket.clone(),
+                    prefix: Some(s3.prefix.clone()),
+                    endpoint: Some(s3.endpoint.clone()),
+                    region: Some(s3.region.clone()),
+                },
+                &s3.access_key,
+                &s3.secret_key,
+            )?),
             None => Arc::new(key_value::NativeKv(self.key_value.clone())),
         };
         let blobs = KvBlobs::new(

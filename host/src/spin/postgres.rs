@@ -71,21 +71,9 @@ impl Drop for PgConnection {
     }
 }
 
-/// What a statement answers: its rows (`query`) or how many rows it
-/// changed (`execute`).
-enum Answer {
-    Rows(RowSet),
-    Count(u64),
-}
-
-type Reply = Result<Answer, Error>;
-
-struct Job {
-    statement: String,
-    params: Vec<ParameterValue>,
-    execute: bool,
-    reply: mpsc::SyncSender<Reply>,
-}
+/// Work for a connection's thread: it runs there with the client and its
+/// prepared statements, and sends its answer back itself.
+type Job = Box<dyn FnOnce(&mut Client, &mut Prepared) + Send>;
 
 /// One connection, on a thread of its own (the `postgres` client runs its
 /// own runtime, which may not block inside the host's).
@@ -120,14 +108,7 @@ impl Worker {
                 };
                 let mut prepared = Prepared::default();
                 for job in queue {
-                    let answer = if job.execute {
-                        execute(&mut client, &mut prepared, &job.statement, &job.params)
-                            .map(Answer::Count)
-                    } else {
-                        query(&mut client, &mut prepared, &job.statement, &job.params)
-                            .map(Answer::Rows)
-                    };
-                    let _ = job.reply.send(answer);
+                    job(&mut client, &mut prepared);
                 }
             })
             .map_err(|e| Error::ConnectionFailed(format!("starting a connection thread: {e}")))?;
@@ -140,7 +121,14 @@ impl Worker {
         })
     }
 
-    fn run(&mut self, statement: String, params: Vec<ParameterValue>, execute: bool) -> Reply {
+    /// Runs `statement` with `run` (`query` or `execute`) on the
+    /// connection's thread and waits for its answer.
+    fn run<T: Send + 'static>(
+        &mut self,
+        statement: String,
+        params: Vec<ParameterValue>,
+        run: fn(&mut Client, &mut Prepared, &str, &[ParameterValue]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let verb = statement
             .split_whitespace()
             .next()
@@ -154,12 +142,9 @@ impl Worker {
         let (reply, answer) = mpsc::sync_channel(1);
         let stopped = || Error::ConnectionFailed("the connection was closed".into());
         self.jobs
-            .send(Job {
-                statement,
-                params,
-                execute,
-                reply,
-            })
+            .send(Box::new(move |client, prepared| {
+                let _ = reply.send(run(client, prepared, &statement, &params));
+            }))
             .map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
@@ -176,7 +161,7 @@ impl Pool {
 
     fn give_back(&self, address: String, mut worker: Worker) {
         if worker.in_transaction
-            && tokio::task::block_in_place(|| worker.run("ROLLBACK".into(), Vec::new(), true))
+            && tokio::task::block_in_place(|| worker.run("ROLLBACK".into(), Vec::new(), execute))
                 .is_err()
         {
             return;
@@ -377,6 +362,24 @@ fn query(
     Ok(RowSet { columns, rows })
 }
 
+impl SpinView<'_> {
+    /// Runs `statement` on `connection` with `run` (`query` or `execute`),
+    /// waiting for another connection's lock off the async workers, as the
+    /// SQLite interface does.
+    fn run<T: Send + 'static>(
+        &mut self,
+        connection: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+        run: fn(&mut Client, &mut Prepared, &str, &[ParameterValue]) -> Result<T, Error>,
+    ) -> wasmtime::Result<Result<T, Error>> {
+        let connection = self.table.get_mut(&connection)?;
+        Ok(tokio::task::block_in_place(|| {
+            connection.worker().run(statement, params, run)
+        }))
+    }
+}
+
 impl Host for SpinView<'_> {}
 
 impl HostConnection for SpinView<'_> {
@@ -402,20 +405,7 @@ impl HostConnection for SpinView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
-        let connection = self.table.get_mut(&connection)?;
-        // Waiting for another connection's lock off the async workers, as the
-        // SQLite interface does.
-        Ok(
-            tokio::task::block_in_place(|| connection.worker().run(statement, params, false)).map(
-                |answer| match answer {
-                    Answer::Rows(rows) => rows,
-                    Answer::Count(_) => RowSet {
-                        columns: Vec::new(),
-                        rows: Vec::new(),
-                    },
-                },
-            ),
-        )
+        self.run(connection, statement, params, query)
     }
 
     fn execute(
@@ -424,15 +414,7 @@ impl HostConnection for SpinView<'_> {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
-        let connection = self.table.get_mut(&connection)?;
-        Ok(
-            tokio::task::block_in_place(|| connection.worker().run(statement, params, true)).map(
-                |answer| match answer {
-                    Answer::Count(count) => count,
-                    Answer::Rows(rows) => rows.rows.len() as u64,
-                },
-            ),
-        )
+        self.run(connection, statement, params, execute)
     }
 
     fn drop(&mut self, connection: Resource<PgConnection>) -> wasmtime::Result<()> {

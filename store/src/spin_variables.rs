@@ -1,0 +1,102 @@
+//! The Spin build's variables (`spin.toml`, `[variables]`) that say where its
+//! data is and who its operator is, read in one place: by spin-store, through
+//! Spin's `variables` interface, and by native code working on a build's data
+//! (`depot serve --spin-app`, a mirror into it), from `SPIN_VARIABLE_*`. So
+//! both find the data in the same place, with the same defaults.
+
+use depot_protocol::token;
+
+/// Default `s3_region`.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// Default `s3_prefix`.
+const DEFAULT_PREFIX: &str = "spin";
+
+/// What the variables configure; a variable that is undefined or empty is
+/// unset.
+#[derive(Clone, Default)]
+pub struct SpinVariables {
+    /// `database_url`: PostgreSQL's address (`postgres://user:password@host/db`)
+    /// instead of Spin's SQLite database. A secret.
+    pub database_url: Option<String>,
+    /// `operator_token`: the operator's token, or its SHA-256. A secret.
+    pub operator_token: Option<String>,
+    /// `s3_bucket` and the other `s3_` variables: the bucket blobs are kept
+    /// in instead of Spin's key-value store.
+    pub s3: Option<S3Variables>,
+}
+
+/// Where the blobs' bucket is, and the credentials for it.
+#[derive(Clone)]
+pub struct S3Variables {
+    /// `s3_endpoint`; by default AWS's for the region.
+    pub endpoint: String,
+    /// `s3_bucket`.
+    pub bucket: String,
+    /// `s3_prefix` (default `spin`): the objects' common prefix, so one
+    /// bucket may hold several registries.
+    pub prefix: String,
+    /// `s3_region` (default `us-east-1`).
+    pub region: String,
+    /// `s3_access_key_id`.
+    pub access_key: String,
+    /// `s3_secret_access_key`. A secret.
+    pub secret_key: String,
+}
+
+impl SpinVariables {
+    /// The variables `get` gives (by name, e.g. `database_url`).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Self {
+        let variable = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let s3 = variable("s3_bucket").map(|bucket| {
+            let region = variable("s3_region").unwrap_or_else(|| DEFAULT_REGION.to_string());
+            S3Variables {
+                endpoint: variable("s3_endpoint")
+                    .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com")),
+                bucket,
+                prefix: variable("s3_prefix").unwrap_or_else(|| DEFAULT_PREFIX.to_string()),
+                access_key: variable("s3_access_key_id").unwrap_or_default(),
+                secret_key: variable("s3_secret_access_key").unwrap_or_default(),
+                region,
+            }
+        });
+        Self {
+            database_url: variable("database_url"),
+            operator_token: variable("operator_token"),
+            s3,
+        }
+    }
+
+    /// The SHA-256 of the operator's token `operator_token` names, if it
+    /// names one; why not, when its value is neither a token nor a hash.
+    pub fn operator_hash(&self) -> Result<Option<String>, String> {
+        self.operator_token
+            .as_deref()
+            .map(token::configured_hash)
+            .transpose()
+    }
+}
+
+impl std::fmt::Debug for SpinVariables {
+    /// Which are set, never the secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpinVariables")
+            .field("database_url", &self.database_url.is_some())
+            .field("operator_token", &self.operator_token.is_some())
+            .field("s3", &self.s3)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for S3Variables {
+    /// Where, never the secret key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Variables")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
