@@ -100,3 +100,31 @@ impl std::fmt::Debug for S3Variables {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_or_empty_variables_take_spin_store_s_defaults_and_secrets_stay_out_of_debug() {
+        let none = SpinVariables::read(|_| None);
+        assert!(none.database_url.is_none() && none.s3.is_none());
+        assert_eq!(none.operator_hash(), Ok(None));
+
+        let given = |name: &str| match name {
+            "s3_bucket" => Some("depot".to_string()),
+            "s3_region" => Some("eu-west-1".to_string()),
+            "s3_secret_access_key" => Some("hunter2".to_string()),
+            "database_url" => Some("  ".to_string()),
+            "operator_token" => Some("not a token".to_string()),
+            _ => None,
+        };
+        let vars = SpinVariables::read(given);
+        assert!(vars.database_url.is_none(), "empty means unset");
+        let s3 = vars.s3.as_ref().unwrap();
+        assert_eq!(s3.endpoint, "https://s3.eu-west-1.amazonaws.com");
+        assert_eq!(s3.prefix, "spin");
+        assert!(vars.operator_hash().is_err());
+        assert!(!format!("{vars:?}").contains("hunter2"));
+    }
+}
