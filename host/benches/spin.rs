@@ -2,7 +2,8 @@
 //! one machine: publish p50 and GET throughput (release JSON, package JSON,
 //! OCI manifest; `wrk -t2 -c16`) for `depot serve` and `depot serve
 //! --spin-app`, each on embedded storage and on PostgreSQL + S3, and the
-//! server's resident memory after them. Run with
+//! server's resident memory after them (the native server without its
+//! response cache, which a Spin build does not have). Run with
 //! `scripts/with-services cargo bench -p depot --bench spin` (wrk from
 //! Debian's package `wrk`; PostgreSQL and SeaweedFS as the tests use them).
 
@@ -10,13 +11,12 @@
 mod common;
 use depot_test_support as support;
 
-use std::process::Command;
-
+use common::wrk::wrk;
 use common::*;
 use support::*;
 
 /// Seconds each wrk run lasts.
-const SECONDS: &str = "6";
+const SECONDS: u32 = 6;
 
 fn main() {
     start_figures("spin");
@@ -33,15 +33,21 @@ fn main() {
     ];
     let mut rows = Vec::new();
     for (label, runtime) in runtimes {
-        let server = Server::start_on(runtime);
+        // The handlers' speed, not the response cache's (a Spin build has
+        // none): the native server runs without it here.
+        let server = Server::start_with(ServerOptions {
+            runtime,
+            args: vec!["--response-cache".into(), "0".into()],
+            ..ServerOptions::default()
+        });
         let (_, mut samples) = sequential_publishes(&server);
         let (p50, _) = percentiles(&mut samples);
         let mut row = vec![format!("{:.2} ms", ms(p50))];
         for (what, path) in paths {
             let (status, _) = server.get_bytes(path);
             assert_eq!(status, 200, "{label}: {what} {path}");
-            row.push(match requests_per_second(&server.at(path)) {
-                Some(rps) => format!("{rps:.0}"),
+            row.push(match wrk(&server.at(path), SECONDS) {
+                Some(load) => format!("{:.0}", load.requests_per_second),
                 None => "wrk not installed".to_string(),
             });
         }
@@ -60,16 +66,4 @@ fn main() {
     for (label, row) in &rows {
         figure!("| {label} | {} |", row.join(" | "));
     }
-}
-
-/// Requests per second `wrk -t2 -c16` sustains on `url`.
-fn requests_per_second(url: &str) -> Option<f64> {
-    let out = Command::new("wrk")
-        .args(["-t2", "-c16", &format!("-d{SECONDS}s"), url])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|n| n.trim().parse().ok())
 }

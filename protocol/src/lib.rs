@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod signing;
+pub mod surrogate;
 pub mod tlog;
 pub mod token;
 

@@ -82,12 +82,19 @@ use self::generated::depot::registry::{
 /// handler has time to answer.
 const WAIT_MARGIN: Duration = Duration::from_millis(500);
 
-/// Per-request state of the store capability: which backend to use, and
-/// when the request must be answered by.
+/// Told the surrogate keys (`depot_protocol::surrogate`) a write may have
+/// changed, before the write's result goes back to the handler, so before
+/// its client hears of it: the host's response cache drops every response
+/// naming one.
+pub type Purge = Arc<dyn Fn(&[String]) + Send + Sync>;
+
+/// Per-request state of the store capability: which backend to use, when
+/// the request must be answered by, and whom its writes purge.
 #[derive(Clone)]
 pub struct StoreCtx {
     backend: Arc<dyn Backend>,
     deadline: Option<Instant>,
+    purge: Option<Purge>,
 }
 
 impl StoreCtx {
@@ -96,7 +103,15 @@ impl StoreCtx {
         Self {
             backend,
             deadline: None,
+            purge: None,
         }
+    }
+
+    /// This context, its writes purging through `purge`.
+    #[must_use]
+    pub fn with_purge(mut self, purge: Purge) -> Self {
+        self.purge = Some(purge);
+        self
     }
 
     /// This context for a request that must be answered by `deadline`.
@@ -104,7 +119,22 @@ impl StoreCtx {
         Self {
             backend: self.backend.clone(),
             deadline: Some(deadline),
+            purge: self.purge.clone(),
         }
+    }
+
+    /// Purges `keys`, whether or not the write they name succeeded: one that
+    /// failed late (its commit's answer lost) may still have landed.
+    fn purge(&self, keys: &[String]) {
+        if let Some(purge) = &self.purge {
+            purge(keys);
+        }
+    }
+
+    /// Purges what changing the OCI repository of package `repository` may
+    /// change.
+    fn purge_repository(&self, repository: &str) {
+        self.purge(&[depot_protocol::surrogate::package(repository)]);
     }
 }
 
@@ -300,15 +330,22 @@ impl wit_oci_write::Host for StoreView<'_> {
         manifest: OciManifest,
         tag: Option<String>,
     ) -> Result<(), CallError> {
-        Ok(self.backend().put_oci_manifest(manifest, tag.as_deref())?)
+        let repository = manifest.repository.clone();
+        let put = self.backend().put_oci_manifest(manifest, tag.as_deref());
+        self.ctx.purge_repository(&repository);
+        Ok(put?)
     }
 
     fn link_oci_blob(&mut self, repository: String, digest: String) -> Result<(), CallError> {
-        Ok(self.backend().link_oci_blob(&repository, &digest)?)
+        let linked = self.backend().link_oci_blob(&repository, &digest);
+        self.ctx.purge_repository(&repository);
+        Ok(linked?)
     }
 
     fn unlink_oci_blob(&mut self, repository: String, digest: String) -> Result<bool, CallError> {
-        Ok(self.backend().unlink_oci_blob(&repository, &digest)?)
+        let unlinked = self.backend().unlink_oci_blob(&repository, &digest);
+        self.ctx.purge_repository(&repository);
+        Ok(unlinked?)
     }
 
     fn delete_oci_manifest(
@@ -316,9 +353,9 @@ impl wit_oci_write::Host for StoreView<'_> {
         repository: String,
         reference: String,
     ) -> Result<bool, CallError> {
-        Ok(self
-            .backend()
-            .delete_oci_manifest(&repository, &reference)?)
+        let deleted = self.backend().delete_oci_manifest(&repository, &reference);
+        self.ctx.purge_repository(&repository);
+        Ok(deleted?)
     }
 }
 
@@ -356,7 +393,10 @@ impl wit_log_read::Host for StoreView<'_> {
 
 impl wit_log_append::Host for StoreView<'_> {
     fn append(&mut self, entry: Entry, expected_head: u64) -> Result<LogEntry, CallError> {
-        Ok(self.ctx.backend.append(entry, expected_head)?)
+        let keys = depot_protocol::surrogate::purged_by_entry(&entry.name);
+        let appended = self.ctx.backend.append(entry, expected_head);
+        self.ctx.purge(&keys);
+        Ok(appended?)
     }
 }
 

@@ -42,6 +42,7 @@ macro_rules! on_runtime {
 }
 
 mod auth;
+mod cache;
 mod cluster;
 mod durability;
 mod feed;

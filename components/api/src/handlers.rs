@@ -17,9 +17,6 @@ use depot_guest::types::{Error, Release};
 /// `docs/openapi.yaml` as JSON (made by `build.rs`).
 pub const OPENAPI_JSON: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-/// A version's content never changes, so caches may keep it for good.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-
 pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiError> {
     let response = match route {
         Route::ListPackages { after, limit } => {
@@ -112,7 +109,6 @@ pub fn respond(route: Route, request: &IncomingRequest) -> Result<Response, ApiE
         Route::Tokens => tokens::list()?,
         Route::OpenApi => {
             Response::new(200, "application/json", Body::Bytes(OPENAPI_JSON.to_vec()))
-                .with_header("cache-control", "no-cache".to_string())
         }
         write => return Err(ApiError::not_served(&write)),
     };
@@ -171,7 +167,7 @@ fn content(request: &IncomingRequest, release: &Release) -> Result<Response, Api
         };
     Ok(response
         .with_header("etag", etag)
-        .with_header("cache-control", IMMUTABLE.to_string()))
+        .with_header("cache-control", crate::cache::IMMUTABLE.to_string()))
 }
 
 /// Whether an `If-None-Match` list names `etag` (weak or strong) or is `*`.
@@ -190,7 +186,6 @@ fn text(text: String) -> Response {
         "text/plain; charset=utf-8",
         Body::Bytes(text.into_bytes()),
     )
-    .with_header("cache-control", "no-cache".to_string())
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod export {
 mod auth;
 mod bindings;
 mod body;
+mod cache;
 mod error;
 mod feed;
 mod handlers;
@@ -61,11 +62,19 @@ impl Guest for Api {
         let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
         // The request stays alive until the response is sent: its body, read
         // while handling, is its child.
+        let read = method == "GET" || method == "HEAD";
         let response = match routes::target(&method, &path) {
-            Ok(target) => match auth::check(&target, &request) {
-                Ok(()) => answer(target, &path, &request),
-                Err(refused) => refusal(&target, refused, &request),
-            },
+            Ok(target) => {
+                let policy = read.then(|| cache::policy(&target));
+                let response = match auth::check(&target, &request) {
+                    Ok(()) => answer(target, &path, &request),
+                    Err(refused) => refusal(&target, refused, &request),
+                };
+                match &policy {
+                    Some(policy) => cache::declare(policy, response),
+                    None => response,
+                }
+            }
             Err(Unrouted::Api(e)) => Response::error(&e),
             Err(Unrouted::Oci(e)) => oci::with_version(oci::error(&e)),
         };

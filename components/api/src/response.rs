@@ -134,6 +134,36 @@ impl Response {
         }
     }
 
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The value of the header `name` (lower case), if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(have, _)| have == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// With an `ETag` when it has none and its body is in memory: a hash of
+    /// the body (a blob's is its digest, set where it is opened).
+    pub fn with_etag(self) -> Self {
+        match &self.body {
+            Body::Bytes(bytes) if self.header("etag").is_none() => {
+                let tag = format!("\"{:016x}\"", depot_guest::fnv1a(bytes));
+                self.with_header("etag", tag)
+            }
+            _ => self,
+        }
+    }
+
+    /// With `name` set to `value` alone, replacing what it had.
+    pub fn set_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.retain(|(have, _)| have != name);
+        self.with_header(name, value)
+    }
+
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name.to_string(), value));
         self

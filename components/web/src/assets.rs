@@ -25,7 +25,7 @@ impl Asset {
             extension,
             content_type,
             bytes,
-            hash: fnv1a(bytes),
+            hash: depot_guest::fnv1a(bytes),
         }
     }
 
@@ -70,19 +70,6 @@ pub fn find(file_name: &str) -> Option<&'static Asset> {
         .find(|asset| asset.file_name() == file_name)
 }
 
-/// The 64-bit FNV-1a hash: enough to tell versions of a file apart, and
-/// computable at compile time.
-pub const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,13 +85,5 @@ mod tests {
         assert_eq!(find(&SCRIPT.file_name()), Some(&SCRIPT));
         assert_eq!(find("depot-0000000000000000.css"), None);
         assert_eq!(find("depot.css"), None);
-    }
-
-    #[test]
-    fn the_hash_is_fnv1a() {
-        // Published test vectors of 64-bit FNV-1a.
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 }

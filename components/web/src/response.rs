@@ -2,9 +2,10 @@
 //! revisit costs a `304`, and a content security policy that lets a page load
 //! only the registry's own files.
 
-use crate::assets::{Asset, fnv1a};
+use crate::assets::Asset;
 use crate::bindings::exports::depot::registry::web::Page;
 use crate::layout::Html;
+use depot_guest::fnv1a;
 
 /// Pages may load the registry's own stylesheet, script and images, send
 /// forms to it and fetch from it; nothing else.
@@ -20,14 +21,14 @@ pub struct Response {
     body: Vec<u8>,
 }
 
-/// A rendered page. Pages change whenever the registry does, so caches must
-/// ask again each time; the ETag (a hash of the page) makes asking cheap.
+/// A rendered page. Pages change whenever the registry does: the api
+/// handler says how they may be cached, and the ETag (a hash of the page)
+/// makes asking again cheap.
 pub fn html(page: Html) -> Response {
     let status = page.status;
     let body = page.markup.into_string().into_bytes();
     let mut headers = vec![
         header("content-type", "text/html; charset=utf-8"),
-        header("cache-control", "no-cache"),
         header("content-security-policy", CONTENT_SECURITY_POLICY),
         header("x-content-type-options", "nosniff"),
         header("referrer-policy", "same-origin"),

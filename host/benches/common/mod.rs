@@ -14,6 +14,9 @@ macro_rules! figure {
     };
 }
 
+pub mod oci;
+pub mod wrk;
+
 /// The file this run's figures go to.
 static FIGURES: Mutex<Option<std::fs::File>> = Mutex::new(None);
 

@@ -43,6 +43,13 @@ pub struct ServeArgs {
     )]
     pub max_concurrent_requests: u32,
 
+    /// Memory for answers to repeated reads (e.g. 64MiB; 0 turns it off):
+    /// GETs the handlers declare public (`Cache-Control: public` with a
+    /// `Surrogate-Key`) are answered from memory until a write purges them.
+    /// Not for a Spin build (--spin-app), whose store runs in its component.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size_or_off)]
+    pub response_cache: u64,
+
     /// Largest content a release may have (bytes, or e.g. 100MiB). Passed to
     /// the handlers as the environment variable `DEPOT_MAX_CONTENT_SIZE`.
     #[arg(long, value_name = "SIZE", default_value = "104857600", value_parser = parse_size)]
@@ -182,6 +189,15 @@ pub struct ComposeArgs {
     /// Where to write the composed component.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// A size as [`parse_size`] reads it, or `0` for off.
+fn parse_size_or_off(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        Ok(0)
+    } else {
+        parse_size(text)
+    }
 }
 
 /// Parses a byte size: a number with an optional unit, `KiB`/`MiB`/`GiB`

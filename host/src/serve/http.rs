@@ -23,6 +23,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::args::show_size;
+use super::cache::{self, Lookup, ResponseCache};
 use super::metrics::{Exchange, Metrics, REQUEST_ID};
 use super::request::{self, Limits, RequestState, Storage};
 use super::throttle::Refusal;
@@ -53,6 +54,8 @@ pub struct Server {
     permits: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     ready: Readiness,
+    /// Answers to repeated reads (`--response-cache`).
+    cache: Option<Arc<ResponseCache>>,
 }
 
 /// Why a request's handlers did not produce a response.
@@ -88,7 +91,15 @@ impl Server {
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
             metrics,
             ready,
+            cache: None,
         }
+    }
+
+    /// This server, answering repeated reads from `cache` when given one.
+    #[must_use]
+    pub fn with_response_cache(mut self, cache: Option<Arc<ResponseCache>>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Accepts HTTP/1.1 connections on `listener` until SIGTERM or Ctrl-C;
@@ -201,12 +212,35 @@ impl Server {
         }
     }
 
-    /// Answers one request with a fresh instance of the handlers.
+    /// Answers one request: from the response cache, or with a fresh
+    /// instance of the handlers.
     async fn answer<B>(&self, req: Request<B>, exchange: &Exchange) -> Response<HyperOutgoingBody>
     where
         B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
     {
         let id = exchange.id().to_string();
+        let fill = match self.cache.as_deref().map(|cache| cache.lookup(&req)) {
+            Some(Lookup::Hit(response)) => return cache::mark(response, "hit"),
+            Some(Lookup::Miss(fill)) => Some(fill),
+            Some(Lookup::Bypass) | None => None,
+        };
+        let response = self.instantiate_and_answer(req, &id).await;
+        match (fill, &self.cache) {
+            (Some(fill), Some(cache)) => cache.keep(fill, response).await,
+            _ => response,
+        }
+    }
+
+    /// Answers one request with a fresh instance of the handlers.
+    async fn instantiate_and_answer<B>(
+        &self,
+        req: Request<B>,
+        id: &str,
+    ) -> Response<HyperOutgoingBody>
+    where
+        B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+    {
+        let id = id.to_string();
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             // The semaphore is never closed.
             return self.failure_response(Failure::HandlerFailed, &id);

@@ -73,6 +73,12 @@ pub struct GcLabels {
     kind: &'static str,
 }
 
+/// Whether the response cache answered a read.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    result: &'static str,
+}
+
 /// Every metric `depot serve` exports.
 pub struct Metrics {
     registry: Registry,
@@ -90,6 +96,11 @@ pub struct Metrics {
     gc_runs: Counter,
     gc_removed: Family<GcLabels, Counter>,
     gc_removed_bytes: Family<GcLabels, Counter>,
+    cache_lookups: Family<CacheLabels, Counter>,
+    cache_purges: Counter,
+    cache_purged: Counter,
+    cache_bytes: Gauge,
+    cache_entries: Gauge,
     /// Where request ids this process makes come from.
     ids: std::collections::hash_map::RandomState,
     next_id: AtomicU64,
@@ -219,6 +230,38 @@ impl Metrics {
             Unit::Bytes,
             gc_removed_bytes.clone(),
         );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "response_cache_lookups",
+            "GET and HEAD requests the response cache answered (result=hit) or passed to the \
+             handlers (result=miss)",
+            cache_lookups.clone(),
+        );
+        let cache_purges = Counter::default();
+        registry.register(
+            "response_cache_purges",
+            "Purges of the response cache (one per write, and per log entry seen landing)",
+            cache_purges.clone(),
+        );
+        let cache_purged = Counter::default();
+        registry.register(
+            "response_cache_purged",
+            "Responses purges dropped from the response cache",
+            cache_purged.clone(),
+        );
+        let cache_bytes: Gauge = Gauge::default();
+        registry.register_with_unit(
+            "response_cache",
+            "Bytes the response cache holds (--response-cache bounds it)",
+            Unit::Bytes,
+            cache_bytes.clone(),
+        );
+        let cache_entries: Gauge = Gauge::default();
+        registry.register(
+            "response_cache_entries",
+            "Responses the response cache holds",
+            cache_entries.clone(),
+        );
         Self {
             registry,
             requests,
@@ -235,6 +278,11 @@ impl Metrics {
             gc_runs,
             gc_removed,
             gc_removed_bytes,
+            cache_lookups,
+            cache_purges,
+            cache_purged,
+            cache_bytes,
+            cache_entries,
             ids: std::collections::hash_map::RandomState::new(),
             next_id: AtomicU64::new(1),
         }
@@ -324,6 +372,28 @@ impl Metrics {
                 .get_or_create(&labels)
                 .inc_by(removed.bytes);
         }
+    }
+
+    /// The response cache answered a read (`hit`), or passed it on.
+    pub fn response_cache_lookup(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache_lookups
+            .get_or_create(&CacheLabels { result })
+            .inc();
+    }
+
+    /// A purge dropped `dropped` responses.
+    pub fn response_cache_purged(&self, dropped: u64) {
+        self.cache_purges.inc();
+        self.cache_purged.inc_by(dropped);
+    }
+
+    /// The response cache holds `entries` responses in `bytes`.
+    pub fn response_cache_size(&self, bytes: usize, entries: usize) {
+        self.cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.cache_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     /// Every metric, in the Prometheus text format.

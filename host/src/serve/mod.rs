@@ -3,6 +3,7 @@
 //! provided natively.
 
 mod args;
+mod cache;
 mod compose;
 mod engine;
 mod http;
@@ -23,6 +24,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use self::args::ServeArgs;
 pub(crate) use self::args::{parse_grace, show_size};
+use self::cache::ResponseCache;
 use self::engine::{Compiled, EpochTicker};
 use self::http::{Readiness, Server, Watched};
 use self::metrics::Metrics;
@@ -65,9 +67,13 @@ pub fn run(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     let start = Instant::now();
     let metrics = Arc::new(Metrics::new(args.max_concurrent_requests));
+    // The handlers of a Spin build write to their own store, which this
+    // process cannot hear: nothing it kept would be purged.
+    let response_cache = (args.response_cache > 0 && args.spin_app.is_none())
+        .then(|| Arc::new(ResponseCache::new(args.response_cache, metrics.clone())));
     let app = match &args.spin_app {
         Some(path) => App::spin(&args, path, mirror.is_some())?,
-        None => App::native(&args, &metrics)?,
+        None => App::native(&args, &metrics, response_cache.as_ref())?,
     };
     let compose_time = start.elapsed();
 
@@ -158,7 +164,11 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     );
     let ready = readiness(&storage, app.backend.clone());
     if let Some(backend) = &app.backend {
-        tokio::spawn(follow_log(backend.clone(), metrics.clone()));
+        tokio::spawn(follow_log(
+            backend.clone(),
+            metrics.clone(),
+            response_cache.clone(),
+        ));
     }
     match (args.gc_every, &app.collectable) {
         (Some(every), Some(backend)) => {
@@ -215,15 +225,18 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         tokio::spawn(metrics::serve(listener, metrics.clone(), open_uploads));
     }
     let reads = read_half.map_or_else(|| all.clone(), |(pre, _)| pre);
-    Arc::new(Server::new(
-        all,
-        reads,
-        storage,
-        limits,
-        args.max_concurrent_requests,
-        read_only,
-        Watched { metrics, ready },
-    ))
+    Arc::new(
+        Server::new(
+            all,
+            reads,
+            storage,
+            limits,
+            args.max_concurrent_requests,
+            read_only,
+            Watched { metrics, ready },
+        )
+        .with_response_cache(response_cache),
+    )
     .run(listener, args.shutdown_grace)
     .await
 }
@@ -253,8 +266,6 @@ fn readiness(storage: &Storage, backend: Option<Arc<dyn Backend>>) -> Readiness 
     }
 }
 
-/// Keeps the log's metrics current: its head, and the entries that land, by
-/// action (on a shared database, every instance's).
 /// Collects garbage every `every` (`--gc-every`), as `depot gc --grace
 /// GRACE` would, logging and counting what went.
 async fn collect_garbage(
@@ -301,7 +312,16 @@ async fn collect_garbage(
     }
 }
 
-async fn follow_log(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) {
+/// Keeps the log's metrics current: its head, and the entries that land, by
+/// action (on a shared database, every instance's); and purges what those
+/// entries change from `response_cache`: this
+/// instance's own writes purged already, so this is for other instances'
+/// (a shared database) and a mirror's copies.
+async fn follow_log(
+    backend: Arc<dyn Backend>,
+    metrics: Arc<Metrics>,
+    response_cache: Option<Arc<ResponseCache>>,
+) {
     let mut watch = backend.watch_log();
     let mut seen = *watch.borrow_and_update();
     metrics.log_head(seen);
@@ -317,6 +337,11 @@ async fn follow_log(backend: Arc<dyn Backend>, metrics: Arc<Metrics>) {
             };
             for logged in &entries {
                 metrics.log_entry(action_name(&logged.entry.action));
+                if let Some(cache) = &response_cache {
+                    cache.purge(&depot_protocol::surrogate::purged_by_entry(
+                        &logged.entry.name,
+                    ));
+                }
             }
             seen = last;
         }
@@ -389,7 +414,11 @@ struct App {
 impl App {
     /// The handlers the manifest names, composed here, on the embedded store.
     /// Its store calls are timed into `metrics`.
-    fn native(args: &ServeArgs, metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
+    fn native(
+        args: &ServeArgs,
+        metrics: &Arc<Metrics>,
+        response_cache: Option<&Arc<ResponseCache>>,
+    ) -> anyhow::Result<Self> {
         let backend = open_native(&args.storage)?;
         let handlers = manifest::load(args.handlers.as_deref())?;
         if manifest::load_store(args.handlers.as_deref())?.is_some() {
@@ -400,13 +429,15 @@ impl App {
         }
         let collectable = Arc::new(backend);
         let backend: Arc<dyn Backend> = collectable.clone();
+        let mut store = StoreCtx::new(Arc::new(Timed::new(backend.clone(), metrics.clone())));
+        if let Some(cache) = response_cache {
+            let cache = cache.clone();
+            store = store.with_purge(Arc::new(move |keys| cache.purge(keys)));
+        }
         Ok(Self {
             composed: compose::compose(&handlers)?,
             composed_reads: compose::compose_reads(&handlers)?,
-            storage: Storage::Native(StoreCtx::new(Arc::new(Timed::new(
-                backend.clone(),
-                metrics.clone(),
-            )))),
+            storage: Storage::Native(store),
             backend: Some(backend),
             collectable: Some(collectable),
         })

@@ -171,9 +171,12 @@ fn manifest(repository: &Repository, reference: &str) -> Result<Response, OciErr
     let Some((release, oci)) = found else {
         if let Some(other) = oci_read::get_oci_manifest(&repository.package, reference)? {
             let reader = blob_read::open_blob(&other.digest, 0)?;
+            // Pushed outside the log, which is how instances hear of
+            // changes: caches ask again each time (see `cache`).
             return Ok(Response::new(200, &other.media_type, Body::blob(reader))
                 .with_header("docker-content-digest", other.digest.clone())
-                .with_header("etag", format!("\"{}\"", other.digest)));
+                .with_header("etag", format!("\"{}\"", other.digest))
+                .with_header("cache-control", "no-cache".to_string()));
         }
         let why = if by_digest {
             "no release of it has that manifest digest"
@@ -235,10 +238,17 @@ fn blob(
             .with_header("content-range", format!("bytes {start}-{end}/{size}"))
         }
     };
-    Ok(response
+    let response = response
         .with_header("docker-content-digest", digest.to_string())
         .with_header("accept-ranges", "bytes".to_string())
-        .with_header("etag", format!("\"{digest}\"")))
+        .with_header("etag", format!("\"{digest}\""));
+    // A blob the repository holds only by a link made outside the log (an
+    // artifact's layer): caches ask again each time (see `cache`).
+    Ok(if belongs {
+        response
+    } else {
+        response.with_header("cache-control", "no-cache".to_string())
+    })
 }
 
 /// `tags/list`: the released versions that have a manifest, in lexical order,
