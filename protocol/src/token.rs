@@ -21,6 +21,11 @@ use sha2::{Digest as _, Sha256};
 /// scanners can find it).
 pub const PREFIX: &str = "depot_";
 
+/// The token `/v2/token` hands to clients without credentials (docker's
+/// token flow): on a public registry it passes the read check of `/v2/`,
+/// and a read carrying it is answered as one carrying nothing.
+pub const ANONYMOUS: &str = "anonymous";
+
 /// The namespace grant that covers every namespace.
 pub const EVERY_NAMESPACE: &str = "*";
 

@@ -171,6 +171,15 @@ fn repeated_reads_are_answered_from_the_cache(runtime: Runtime) {
             "{path}"
         );
 
+        // The anonymous token OCI clients are handed unlocks nothing: the
+        // same answer, from the cache.
+        let anonymous = client_with_token("anonymous")
+            .get(server.at(&path))
+            .send()
+            .unwrap();
+        assert_eq!(cache_of(&anonymous), "hit", "{path}");
+        assert_eq!(anonymous.bytes().unwrap(), body, "{path}");
+
         // With a token, or for a part, the handlers answer.
         let with_token = server.http().get(server.at(&path)).send().unwrap();
         assert_eq!(

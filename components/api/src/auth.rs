@@ -20,9 +20,7 @@ use depot_guest::types::{Access, TokenInfo};
 /// What the host sets when reads need a token.
 const PRIVATE_ENV: &str = "DEPOT_PRIVATE";
 
-/// The token `/v2/token` hands to clients without credentials: on a public
-/// registry it passes the read check of `/v2/`, and reads there need nothing.
-pub const ANONYMOUS: &str = "anonymous";
+pub use depot_protocol::token::ANONYMOUS;
 
 /// Whether reads need a token too.
 pub fn private() -> bool {

@@ -30,6 +30,10 @@ use super::metrics::Metrics;
 pub const DEPOT_CACHE: HeaderName = HeaderName::from_static("depot-cache");
 
 const SURROGATE_KEY: &str = "surrogate-key";
+
+/// What OCI clients send once `/v2/token` gave them the anonymous token.
+static ANONYMOUS_BEARER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("Bearer {}", depot_protocol::token::ANONYMOUS));
 const SURROGATE_CONTROL: &str = "surrogate-control";
 
 /// The largest body kept, at most: a 4 MiB component is worth keeping; more
@@ -127,8 +131,12 @@ impl ResponseCache {
             _ => return Lookup::Bypass,
         };
         let headers = req.headers();
-        // What a token unlocked is never cached; a range is a part.
-        if headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::RANGE) {
+        // What a token unlocked is never cached (the anonymous token of
+        // docker's flow unlocks nothing); a range is a part.
+        let credential = headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|value| value != ANONYMOUS_BEARER.as_str());
+        if credential || headers.contains_key(header::RANGE) {
             return Lookup::Bypass;
         }
         let host = headers
@@ -578,6 +586,15 @@ mod tests {
         assert!(hit(&cache, &get("/big")).is_none());
 
         fill(&cache, "/a", public("alpha", "log")).await;
+        let anonymous = Request::get("/a")
+            .header("host", "registry")
+            .header("authorization", "Bearer anonymous")
+            .body(())
+            .unwrap();
+        assert!(
+            hit(&cache, &anonymous).is_some(),
+            "the anonymous token unlocks nothing"
+        );
         for skipped in [
             Request::get("/a")
                 .header("host", "registry")
