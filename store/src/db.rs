@@ -55,6 +55,56 @@ pub enum Value {
     Null,
 }
 
+/// How a driver on Spin's `spin:postgres@4.0.0` sends a statement, which
+/// Spin (4.0.2 and since) never answers when a `query` returns no rows: its
+/// host waits for the columns of a first row that never comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpinStatement {
+    /// No rows come back (a transaction's `BEGIN`, an `INSERT`): `execute`.
+    Execute(String),
+    /// `query` the statement as wrapped here, which always returns a row; the
+    /// rows that come back go through [`spin_rows`].
+    Query(String),
+}
+
+/// The first column of every row [`SpinStatement::Query`] returns: `1` for
+/// the statement's own rows, `NULL` for the one row standing in for none.
+const SPIN_PRESENT: &str = "depot_present";
+
+/// How to send `statement` (placeholders already PostgreSQL's) through
+/// Spin's `spin:postgres`: statements that may return rows (`SELECT`,
+/// anything with `RETURNING`) wrapped so that they always return one.
+pub fn spin_statement(statement: &str) -> SpinStatement {
+    let head = statement.trim_start().to_ascii_uppercase();
+    let rows = head.starts_with("SELECT") || head.contains(" RETURNING ");
+    if rows {
+        // One outer row joined laterally to the statement's: its rows in
+        // its order, or one row of NULLs when it has none. A data-changing
+        // statement may stand in a top-level `WITH`.
+        SpinStatement::Query(format!(
+            "WITH depot_q AS ({statement}) SELECT depot_r.* FROM (SELECT 1) AS depot_one \
+             LEFT JOIN LATERAL (SELECT 1 AS {SPIN_PRESENT}, depot_q.* FROM depot_q) AS depot_r \
+             ON true"
+        ))
+    } else {
+        SpinStatement::Execute(statement.to_string())
+    }
+}
+
+/// The statement's own rows from what a [`SpinStatement::Query`] returned:
+/// the stand-in row dropped, the marker column taken off.
+pub fn spin_rows(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    rows.into_iter()
+        .filter_map(|mut row| match row.first() {
+            Some(Value::Null) | None => None,
+            Some(_) => {
+                row.remove(0);
+                Some(row)
+            }
+        })
+        .collect()
+}
+
 /// `statement` with the store's `?N` placeholders as PostgreSQL's `$N`. The
 /// store's statements have no `?` elsewhere (no string holds one).
 ///
@@ -453,6 +503,41 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spin_gets_rows_only_from_statements_that_always_return_one() {
+        for execute in [
+            "BEGIN",
+            "COMMIT",
+            "INSERT INTO t VALUES ($1)",
+            "UPDATE t SET a = 1",
+        ] {
+            assert_eq!(
+                spin_statement(execute),
+                SpinStatement::Execute(execute.to_string())
+            );
+        }
+        for query in [
+            "SELECT a FROM t WHERE b = $1",
+            "  select count(*) from t",
+            "DELETE FROM t WHERE a = $1 RETURNING a",
+        ] {
+            let SpinStatement::Query(wrapped) = spin_statement(query) else {
+                panic!("{query} is not a query");
+            };
+            assert!(wrapped.contains(query), "{wrapped}");
+            assert!(wrapped.contains("LEFT JOIN LATERAL"), "{wrapped}");
+        }
+        // The stand-in row for none is dropped; the marker column comes off.
+        assert!(spin_rows(vec![vec![Value::Null, Value::Null]]).is_empty());
+        assert_eq!(
+            spin_rows(vec![
+                vec![Value::Integer(1), Value::Text("a".into())],
+                vec![Value::Integer(1), Value::Null],
+            ]),
+            vec![vec![Value::Text("a".into())], vec![Value::Null]]
+        );
+    }
 
     #[test]
     fn placeholders_are_numbered_as_postgresql_numbers_them() {

@@ -35,7 +35,7 @@ use depot_store::bindings::depot::registry::types::{
 };
 use depot_store::bindings::exports::depot::registry as exports;
 use depot_store::blobs::{self, Kv};
-use depot_store::db::{Dialect, postgres_placeholders};
+use depot_store::db::{Dialect, SpinStatement, postgres_placeholders, spin_rows, spin_statement};
 use depot_store::spin_variables::SpinVariables;
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use exports::blob_read::GuestBlobReader;
@@ -147,7 +147,9 @@ impl Sql for SpinSqlite {
 /// The SQL driver: PostgreSQL through `spin:postgres@4.0.0` (one pooled
 /// connection of the host's, held for the instance's life, so a transaction's
 /// statements share it). Spin binds each parameter as its own type, so the
-/// placeholders are cast to them ([`postgres_placeholders`]).
+/// placeholders are cast to them ([`postgres_placeholders`]); and it never
+/// answers a `query` without rows, so statements without rows are
+/// `execute`d and the rest always return one ([`spin_statement`]).
 struct SpinPostgres(spin_sdk::pg4::Connection);
 
 impl Sql for SpinPostgres {
@@ -164,11 +166,19 @@ impl Sql for SpinPostgres {
                 Value::Null => ParameterValue::DbNull,
             })
             .collect();
-        let result = self
-            .0
-            .query(&statement, &params)
-            .map_err(|e| format!("{e:?}"))?;
-        result
+        let result = match spin_statement(&statement) {
+            SpinStatement::Execute(statement) => {
+                self.0
+                    .execute(&statement, &params)
+                    .map_err(|e| format!("{e:?}"))?;
+                return Ok(Vec::new());
+            }
+            SpinStatement::Query(statement) => self
+                .0
+                .query(&statement, &params)
+                .map_err(|e| format!("{e:?}"))?,
+        };
+        let rows = result
             .rows
             .into_iter()
             .map(|row| {
@@ -190,7 +200,8 @@ impl Sql for SpinPostgres {
                     })
                     .collect()
             })
-            .collect()
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(spin_rows(rows))
     }
 
     fn dialect(&self) -> Dialect {
