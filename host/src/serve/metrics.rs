@@ -673,6 +673,38 @@ async fn scrape(
 mod tests {
     use super::*;
 
+    /// docs/operations.md has a row for every metric in its table: one
+    /// added without its row fails here.
+    #[test]
+    fn every_metric_is_in_the_operations_guide() {
+        let guide = include_str!("../../../docs/operations.md");
+        let metrics = Arc::new(Metrics::new(4));
+        // A family shows once it has a series.
+        let exchange = metrics.exchange(&Method::GET, "/v1/stats", "test".into());
+        let body = Full::new(Bytes::from_static(b"{}"))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        drop(exchange.respond(Response::new(body)));
+        metrics.response_cache_lookup(true);
+        metrics.log_entry("release");
+        metrics.store_call("append", Duration::ZERO);
+        metrics.limit_hit("memory");
+        metrics.gc_ran(&Default::default(), &Default::default());
+        let text = metrics.encode();
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert!(names.len() >= 18, "{names:?}");
+        for name in names {
+            assert!(
+                guide.contains(&format!("| `{name}` |")),
+                "docs/operations.md does not list {name}"
+            );
+        }
+    }
+
     #[test]
     fn route_classes_come_from_a_fixed_set_whatever_the_path() {
         let class = |method: Method, path: &str| route_class(&method, path);
