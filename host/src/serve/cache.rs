@@ -478,6 +478,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A GET of `path` with the header `name: value`.
+    fn get_with(path: &str, name: &str, value: &str) -> Request<()> {
+        Request::get(path)
+            .header("host", "registry")
+            .header(name, value)
+            .body(())
+            .unwrap()
+    }
+
     /// A public response naming `keys`, as the api handler makes one.
     fn public(body: &'static str, keys: &str) -> Response<HyperOutgoingBody> {
         Response::builder()
@@ -586,26 +595,14 @@ mod tests {
         assert!(hit(&cache, &get("/big")).is_none());
 
         fill(&cache, "/a", public("alpha", "log")).await;
-        let anonymous = Request::get("/a")
-            .header("host", "registry")
-            .header("authorization", "Bearer anonymous")
-            .body(())
-            .unwrap();
+        let anonymous = get_with("/a", "authorization", "Bearer anonymous");
         assert!(
             hit(&cache, &anonymous).is_some(),
             "the anonymous token unlocks nothing"
         );
         for skipped in [
-            Request::get("/a")
-                .header("host", "registry")
-                .header("authorization", "Bearer t")
-                .body(())
-                .unwrap(),
-            Request::get("/a")
-                .header("host", "registry")
-                .header("range", "bytes=0-1")
-                .body(())
-                .unwrap(),
+            get_with("/a", "authorization", "Bearer t"),
+            get_with("/a", "range", "bytes=0-1"),
             Request::post("/a")
                 .header("host", "registry")
                 .body(())
@@ -620,11 +617,7 @@ mod tests {
     async fn conditional_and_head_requests_are_answered_from_the_entry() {
         let cache = cache(1 << 20);
         fill(&cache, "/a", public("alpha", "log")).await;
-        let conditional = Request::get("/a")
-            .header("host", "registry")
-            .header("if-none-match", "\"zzz\", W/\"5\"")
-            .body(())
-            .unwrap();
+        let conditional = get_with("/a", "if-none-match", "\"zzz\", W/\"5\"");
         let current = hit(&cache, &conditional).expect("a hit");
         assert_eq!(current.status(), StatusCode::NOT_MODIFIED);
         assert!(!current.headers().contains_key("content-length"));

@@ -218,13 +218,12 @@ impl Server {
     where
         B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
     {
-        let id = exchange.id().to_string();
         let fill = match self.cache.as_deref().map(|cache| cache.lookup(&req)) {
             Some(Lookup::Hit(response)) => return cache::mark(response, "hit"),
             Some(Lookup::Miss(fill)) => Some(fill),
             Some(Lookup::Bypass) | None => None,
         };
-        let response = self.instantiate_and_answer(req, &id).await;
+        let response = self.instantiate_and_answer(req, exchange.id()).await;
         match (fill, &self.cache) {
             (Some(fill), Some(cache)) => cache.keep(fill, response).await,
             _ => response,
