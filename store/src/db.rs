@@ -331,7 +331,56 @@ pub struct Db {
     random: Random,
     /// The key that signs checkpoints, read once from the database.
     signer: OnceCell<NoteSigner>,
+    /// How a database opened lazily ([`crate::open_lazily`]) is set up, until
+    /// its first statement has checked whether it needs to be.
+    set_up: Cell<Option<SetUp>>,
 }
+
+/// Sets a database up (migrations, indexes, the transparency log): what
+/// [`crate::open`] does to a database that is not up to date.
+pub type SetUp = fn(&Db) -> Result<(), StoreError>;
+
+/// The columns of [`sql::READY_STATE`].
+const READY_COLUMNS: usize = 4;
+
+/// Whether a row of [`sql::READY_STATE`] says the database is up to date:
+/// then whether it has the text index.
+pub(crate) fn ready(row: &Row) -> Option<bool> {
+    (row.i64(0).ok() == Some(crate::migrate::LATEST)
+        && row.i64(1).ok() == Some(sql::INDEX_VERSION)
+        && row.bool(3).ok() == Some(true))
+    .then(|| row.bool(2).ok())
+    .flatten()
+}
+
+/// Whether `statement` is a `SELECT`.
+fn is_select(statement: &str) -> bool {
+    statement
+        .trim_start()
+        .get(..6)
+        .is_some_and(|verb| verb.eq_ignore_ascii_case("SELECT"))
+}
+
+/// The first statement's own rows from what it returned joined to the
+/// readiness row: the readiness columns and the marker taken off, the one
+/// row of NULLs that stands for none dropped.
+fn own_rows(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    rows.into_iter()
+        .filter_map(|mut row| {
+            let mut own = row.split_off(READY_COLUMNS.min(row.len()));
+            match own.first() {
+                Some(Value::Null) | None => None,
+                Some(_) => {
+                    own.remove(0);
+                    Some(own)
+                }
+            }
+        })
+        .collect()
+}
+
+/// The opening a lazily opened database's first statement is checked with.
+const OPENING: &str = "opening the registry database";
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -350,6 +399,7 @@ impl Db {
             text_index: Cell::new(false),
             random,
             signer: OnceCell::new(),
+            set_up: Cell::new(None),
         };
         match db.dialect() {
             // Concurrent publishes queue on the write lock (`BEGIN
@@ -363,6 +413,71 @@ impl Db {
             Dialect::Postgres => {}
         }
         db
+    }
+
+    /// Defers the check that the database is set up and up to date to its
+    /// first statement, and `set_up` to when that check fails
+    /// ([`crate::open_lazily`]).
+    pub(crate) fn defer_set_up(&self, set_up: SetUp) {
+        self.set_up.set(Some(set_up));
+    }
+
+    /// Finishes a lazy open before `first` (the first statement, with its
+    /// parameters) runs: reads whether the database is up to date and sets it
+    /// up if not. A first `SELECT` on PostgreSQL carries that read with it,
+    /// saving a round trip: its rows then come back.
+    fn finish_opening(
+        &self,
+        set_up: SetUp,
+        first: Option<(&str, &[Value])>,
+    ) -> Result<Option<Vec<Vec<Value>>>, StoreError> {
+        let select = first
+            .filter(|(statement, _)| self.dialect() == Dialect::Postgres && is_select(statement));
+        if let Some((statement, params)) = select {
+            // The readiness row joined to the statement's rows, marked so
+            // that none (one row of NULLs) tells from a row of NULLs.
+            let together = format!(
+                "SELECT depot_ready.*, depot_rows.* FROM ({ready}) AS depot_ready \
+                 LEFT JOIN LATERAL (SELECT 1 AS depot_first, depot_s.* FROM ({statement}) \
+                 AS depot_s) AS depot_rows ON true",
+                ready = sql::READY_STATE.postgres
+            );
+            match self.sql.run(&together, params) {
+                Ok(rows) => {
+                    let readiness = rows.first().and_then(|row| {
+                        ready(&Row {
+                            values: row.get(..READY_COLUMNS)?.to_vec(),
+                            action: OPENING,
+                        })
+                    });
+                    if let Some(text_index) = readiness {
+                        self.set_text_index(text_index);
+                        return Ok(Some(own_rows(rows)));
+                    }
+                }
+                // No tables yet, or the statement's own failure: which one,
+                // the readiness alone says.
+                Err(_) if self.ready_alone() => return Ok(None),
+                Err(_) => {}
+            }
+        } else if self.ready_alone() {
+            return Ok(None);
+        }
+        set_up(self)?;
+        Ok(None)
+    }
+
+    /// Whether the database is up to date, read alone (its text index noted
+    /// when it is).
+    fn ready_alone(&self) -> bool {
+        let readiness = self
+            .one(self.pick(&sql::READY_STATE), &[], OPENING)
+            .ok()
+            .and_then(|row| ready(&row));
+        if let Some(text_index) = readiness {
+            self.set_text_index(text_index);
+        }
+        readiness.is_some()
     }
 
     /// The SQL this database speaks.
@@ -423,7 +538,14 @@ impl Db {
         params: &[Value],
         action: &'static str,
     ) -> Result<Vec<Row>, StoreError> {
-        let rows = self.sql.run(statement, params).during(action)?;
+        let first = match self.set_up.take() {
+            Some(set_up) => self.finish_opening(set_up, Some((statement, params)))?,
+            None => None,
+        };
+        let rows = match first {
+            Some(rows) => rows,
+            None => self.sql.run(statement, params).during(action)?,
+        };
         Ok(rows
             .into_iter()
             .map(|values| Row { values, action })
@@ -458,6 +580,9 @@ impl Db {
         params: &[Value],
         action: &'static str,
     ) -> Result<(), StoreError> {
+        if let Some(set_up) = self.set_up.take() {
+            self.finish_opening(set_up, None)?;
+        }
         self.sql.run(statement, params).during(action).map(drop)
     }
 

@@ -106,37 +106,51 @@ pub fn open_with_key(
     key: Option<&NoteSigner>,
 ) -> Result<Db, StoreError> {
     let db = Db::new(sql, random);
-    // An instance opening a database already set up (every request of the
-    // Spin build opens it anew) reads that in one statement, and takes no
-    // write lock.
+    // An instance opening a database already set up reads that in one
+    // statement, and takes no write lock.
     if key.is_none()
         && let Ok(row) = db.one(
             db.pick(&sql::READY_STATE),
             &[],
             "opening the registry database",
         )
-        && row.i64(0).ok() == Some(migrate::LATEST)
-        && row.i64(1).ok() == Some(sql::INDEX_VERSION)
-        && row.bool(3).ok() == Some(true)
-        && let Ok(text_index) = row.bool(2)
+        && let Some(text_index) = db::ready(&row)
     {
         db.set_text_index(text_index);
         return Ok(db);
     }
-    // Anything else (no tables yet, another instance setting the database
-    // up at this moment, an older schema) takes the way below, under the
-    // write lock.
-    migrate::migrate(&db)?;
+    set_up(&db, key)?;
+    Ok(db)
+}
+
+/// [`open`] for an instance that lives for one request (every request of
+/// the Spin build opens the database anew): whether the database is set up
+/// and up to date is read with the first statement rather than before it
+/// (on PostgreSQL, in the same round trip as a first `SELECT`), and it is
+/// set up then if it is not.
+pub fn open_lazily(sql: Box<dyn Sql>, random: Random) -> Db {
+    let db = Db::new(sql, random);
+    db.defer_set_up(|db| set_up(db, None));
+    db
+}
+
+/// Sets up a database that is not up to date (no tables yet, another
+/// instance setting it up at this moment, an older schema), under the
+/// write lock: its schema migrated, its indexes rebuilt if another version
+/// of [`log`]'s rules derived them, its transparency log set up with `key`
+/// (or a new key), and `key` checked against the one it was set up with.
+fn set_up(db: &Db, key: Option<&NoteSigner>) -> Result<(), StoreError> {
+    migrate::migrate(db)?;
     let (version, text_index, tlog_ready) = db.open_state()?;
     db.set_text_index(text_index);
     if version != sql::INDEX_VERSION {
-        log::rebuild_indexes(&db)?;
+        log::rebuild_indexes(db)?;
     }
     if !tlog_ready {
-        tlog::open(&db, key)?;
+        tlog::open(db, key)?;
     }
     if let Some(key) = key {
-        let kept = tlog::signer(&db)?;
+        let kept = tlog::signer(db)?;
         if kept.to_key_string() != key.to_key_string() {
             return Err(StoreError::BadRequest(format!(
                 "the database's checkpoint key is {}, not the key given ({}); give the key the \
@@ -146,7 +160,7 @@ pub fn open_with_key(
             )));
         }
     }
-    Ok(db)
+    Ok(())
 }
 
 /// Another connection to a database [`open`] has set up, for reading.

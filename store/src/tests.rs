@@ -1281,6 +1281,126 @@ fn a_database_caught_mid_set_up_opens_the_slow_way(engine: Engine) {
     assert_eq!(row.i64(1).unwrap(), crate::sql::INDEX_VERSION);
 }
 
+/// A driver recording every statement it runs.
+struct Recording {
+    conn: Box<dyn Sql>,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Sql for Recording {
+    fn run(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        self.seen.lock().unwrap().push(statement.to_string());
+        self.conn.run(statement, params)
+    }
+
+    fn dialect(&self) -> crate::db::Dialect {
+        self.conn.dialect()
+    }
+}
+
+/// A database opened lazily (as the Spin build opens it on every request),
+/// and the statements it ran.
+fn open_lazily(file: &TempDb) -> (Db, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::default();
+    let conn = Recording {
+        conn: file.connect(),
+        seen: Arc::clone(&seen),
+    };
+    (crate::open_lazily(Box::new(conn), not_so_random), seen)
+}
+
+/// Whether `seen` set the database up (took the write lock to migrate).
+fn set_up(seen: &Arc<std::sync::Mutex<Vec<String>>>) -> bool {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .any(|statement| statement.starts_with("BEGIN"))
+}
+
+/// A database opened lazily is checked with its first statement: set up
+/// then when it is new or out of date, and on PostgreSQL in the same round
+/// trip as a first `SELECT`, whose rows (none, or several in their order)
+/// come back as they would alone.
+fn a_lazily_opened_database_is_checked_by_its_first_statement(engine: Engine) {
+    let file = TempDb::new(engine);
+    // New: the first read sets it up, and finds nothing.
+    let (db, seen) = open_lazily(&file);
+    // Opening reads nothing (SQLite's connection only gets its busy timeout).
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|statement| statement.starts_with("PRAGMA busy_timeout")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    assert!(log::list_releases(&db, "example:greet").unwrap().is_empty());
+    assert!(set_up(&seen), "{:?}", seen.lock().unwrap());
+    assert!(tlog::checkpoint(&db).unwrap().is_some());
+    for version in ["1.0.0", "1.1.0", "2.0.0"] {
+        append(&db, release("example:greet", version, 1)).unwrap();
+    }
+    drop(db);
+
+    // Up to date: a first read returns its rows in order, no set-up, and on
+    // PostgreSQL in one statement.
+    let (db, seen) = open_lazily(&file);
+    let versions: Vec<String> = log::list_releases(&db, "example:greet")
+        .unwrap()
+        .into_iter()
+        .map(|release| release.version)
+        .collect();
+    assert_eq!(versions, ["1.0.0", "1.1.0", "2.0.0"]);
+    assert!(!set_up(&seen));
+    if engine == Engine::Postgres {
+        assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+    }
+    // A first read that finds nothing.
+    let (db, seen) = open_lazily(&file);
+    assert!(
+        log::get_release(&db, "example:greet", "9.0.0")
+            .unwrap()
+            .is_none()
+    );
+    assert!(!set_up(&seen));
+    if engine == Engine::Postgres {
+        assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+    }
+    assert!(
+        log::get_release(&db, "example:greet", "2.0.0")
+            .unwrap()
+            .is_some()
+    );
+    // A first statement that writes (the append's head is known).
+    let (db, seen) = open_lazily(&file);
+    log::append(&db, release("example:greet", "3.0.0", 1), 3).unwrap();
+    assert_eq!(log::list_releases(&db, "example:greet").unwrap().len(), 4);
+    drop(db);
+    assert_eq!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.starts_with("BEGIN"))
+            .count(),
+        1,
+        "only the append's own transaction"
+    );
+
+    // Out of date (indexes derived by another version): set up first, then
+    // answered.
+    match engine {
+        Engine::Postgres => file.execute("DELETE FROM depot_meta", &[]),
+        Engine::Sqlite => file.execute("PRAGMA user_version = 0", &[]),
+    }
+    let (db, seen) = open_lazily(&file);
+    assert_eq!(log::list_releases(&db, "example:greet").unwrap().len(), 4);
+    assert!(set_up(&seen));
+    let row = db
+        .one(db.pick(&crate::sql::READY_STATE), &[], "reading")
+        .unwrap();
+    assert_eq!(row.i64(1).unwrap(), crate::sql::INDEX_VERSION);
+}
+
 fn a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds(engine: Engine) {
     use depot_protocol::token;
     let file = TempDb::new(engine);
@@ -1375,6 +1495,7 @@ on_every_engine!(
     tokens_are_kept_as_hashes_and_grant_only_their_namespaces,
     a_configured_operator_token_is_added_once_on_first_use_and_revoking_it_holds,
     a_database_caught_mid_set_up_opens_the_slow_way,
+    a_lazily_opened_database_is_checked_by_its_first_statement,
     a_token_needs_a_namespace_and_an_expiry_to_come_and_then_expires,
 );
 

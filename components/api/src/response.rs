@@ -151,7 +151,7 @@ impl Response {
     pub fn with_etag(self) -> Self {
         match &self.body {
             Body::Bytes(bytes) if self.header("etag").is_none() => {
-                let tag = format!("\"{:016x}\"", depot_guest::fnv1a(bytes));
+                let tag = format!("\"{:016x}\"", depot_guest::body_hash(bytes));
                 self.with_header("etag", tag)
             }
             _ => self,

@@ -20,7 +20,8 @@
 //! `Guest` glue and the drivers; the store's rules are the store crate's.
 //!
 //! Each request runs in a fresh instance, which reads its configuration and
-//! opens the database and the key-value store on first use.
+//! opens the database and the key-value store on first use; whether the
+//! database is set up is read with its first statement.
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -226,8 +227,9 @@ impl Kv for SpinKv {
     }
 }
 
-/// This instance's database, opened (and its schema brought up to date) on
-/// first use; a failure to open is not kept, so the next call tries again.
+/// This instance's database, opened on first use (and checked to be set up
+/// and up to date with its first statement: [`depot_store::open_lazily`]); a
+/// failure to connect is not kept, so the next call tries again.
 fn db() -> Result<Rc<Db>, StoreError> {
     DB.with(|cell| {
         if let Some(db) = cell.get() {
@@ -243,7 +245,7 @@ fn db() -> Result<Rc<Db>, StoreError> {
                 Connection::open(LABEL).during("opening the registry database")?,
             )),
         };
-        let db = Rc::new(depot_store::open(sql, random_bytes)?);
+        let db = Rc::new(depot_store::open_lazily(sql, random_bytes));
         Ok(cell.get_or_init(|| db).clone())
     })
 }

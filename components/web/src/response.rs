@@ -5,7 +5,7 @@
 use crate::assets::Asset;
 use crate::bindings::exports::depot::registry::web::Page;
 use crate::layout::Html;
-use depot_guest::fnv1a;
+use depot_guest::body_hash;
 
 /// Pages may load the registry's own stylesheet, script and images, send
 /// forms to it and fetch from it; nothing else.
@@ -34,7 +34,7 @@ pub fn html(page: Html) -> Response {
         header("referrer-policy", "same-origin"),
     ];
     if status == 200 {
-        headers.push(header("etag", &format!("\"{:016x}\"", fnv1a(&body))));
+        headers.push(header("etag", &format!("\"{:016x}\"", body_hash(&body))));
     }
     Response {
         status,

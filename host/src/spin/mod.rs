@@ -47,7 +47,14 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "src/spin/wit",
         world: "depot:spin-host/spin-storage",
-        imports: { default: trappable },
+        imports: {
+            // PostgreSQL is asked asynchronously, on the server's runtime,
+            // as Spin asks it; the rest answers at once.
+            "spin:postgres/postgres.[static]connection.open": async | trappable,
+            "spin:postgres/postgres.[method]connection.query": async | trappable,
+            "spin:postgres/postgres.[method]connection.execute": async | trappable,
+            default: trappable,
+        },
         with: {
             "fermyon:spin/key-value.store": super::KeyValueStore,
             "fermyon:spin/sqlite.connection": super::SqliteConnection,

@@ -1,7 +1,8 @@
 //! `spin:postgres/postgres@4.0.0` on the native PostgreSQL client, as Spin's
-//! own `factor-outbound-pg` serves it: `open` takes a pooled connection to
-//! the address the guest gives and holds it until the resource is dropped (so
-//! a transaction's statements share one connection), each parameter is bound
+//! own `factor-outbound-pg` serves it: asynchronously, on the server's own
+//! runtime (`tokio-postgres`); `open` takes a pooled connection to the
+//! address the guest gives and holds it until the resource is dropped (so a
+//! transaction's statements share one connection), each parameter is bound
 //! as its own type only (an `int64` fits an `int8` place and nothing else),
 //! and each column comes back in the variant of its type (`unsupported` for
 //! the types Spin does not map). Spin checks the address against the
@@ -14,11 +15,10 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Statement};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Statement};
 use wasmtime::component::Resource;
 
 use super::SpinView;
@@ -35,7 +35,7 @@ const STATEMENT_CACHE: usize = 256;
 
 /// Idle connections by the address they were opened with.
 #[derive(Default)]
-pub struct Pool(Mutex<HashMap<String, Vec<Worker>>>);
+pub struct Pool(Mutex<HashMap<String, Vec<Conn>>>);
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,13 +50,13 @@ impl std::fmt::Debug for Pool {
 pub struct PgConnection {
     address: String,
     /// Always there until dropped.
-    worker: Option<Worker>,
+    conn: Option<Conn>,
     pool: Arc<Pool>,
 }
 
 impl PgConnection {
-    fn worker(&mut self) -> &mut Worker {
-        self.worker
+    fn conn(&mut self) -> &mut Conn {
+        self.conn
             .as_mut()
             .expect("a connection is there until dropped")
     }
@@ -64,119 +64,185 @@ impl PgConnection {
 
 impl Drop for PgConnection {
     fn drop(&mut self) {
-        if let Some(worker) = self.worker.take() {
-            self.pool
-                .give_back(std::mem::take(&mut self.address), worker);
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(std::mem::take(&mut self.address), conn);
         }
     }
 }
 
-/// Work for a connection's thread: it runs there with the client and its
-/// prepared statements, and sends its answer back itself.
-type Job = Box<dyn FnOnce(&mut Client, &mut Prepared) + Send>;
-
-/// One connection, on a thread of its own (the `postgres` client runs its
-/// own runtime, which may not block inside the host's).
-#[derive(Debug)]
-struct Worker {
-    jobs: mpsc::Sender<Job>,
+/// One connection: the client (its connection runs as a task of the
+/// server's runtime) and the statements it has prepared.
+struct Conn {
+    client: Client,
+    /// Statements prepared on this connection, kept for their next use
+    /// (where Spin prepares each anew: the answers are the same, sooner).
+    prepared: HashMap<String, Statement>,
     /// Whether the guest began a transaction it has not ended: the
     /// connection then ends it before going back to the pool, so a guest
     /// that trapped mid-transaction leaves no lock held.
     in_transaction: bool,
 }
 
-impl Worker {
-    fn connect(address: &str) -> Result<Self, Error> {
-        let config: postgres::Config = address
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("prepared", &self.prepared.len())
+            .field("in_transaction", &self.in_transaction)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    async fn connect(address: &str) -> Result<Self, Error> {
+        let config: tokio_postgres::Config = address
             .parse()
             .map_err(|e| Error::ConnectionFailed(format!("parsing the address: {e}")))?;
-        let (ready, started) = mpsc::sync_channel(1);
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("spin-postgres".into())
-            .spawn(move || {
-                let mut client = match config.connect(NoTls) {
-                    Ok(client) => {
-                        let _ = ready.send(Ok(()));
-                        client
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(Error::ConnectionFailed(describe(&e))));
-                        return;
-                    }
-                };
-                let mut prepared = Prepared::default();
-                for job in queue {
-                    job(&mut client, &mut prepared);
-                }
-            })
-            .map_err(|e| Error::ConnectionFailed(format!("starting a connection thread: {e}")))?;
-        started
-            .recv()
-            .map_err(|_| Error::ConnectionFailed("the connection thread stopped".into()))??;
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::ConnectionFailed(describe(&e)))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %describe(&e), "a spin:postgres connection ended");
+            }
+        });
         Ok(Self {
-            jobs,
+            client,
+            prepared: HashMap::new(),
             in_transaction: false,
         })
     }
 
-    /// Runs `statement` with `run` (`query` or `execute`) on the
-    /// connection's thread and waits for its answer.
-    fn run<T: Send + 'static>(
-        &mut self,
-        statement: String,
-        params: Vec<ParameterValue>,
-        run: fn(&mut Client, &mut Prepared, &str, &[ParameterValue]) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let verb = statement
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        match verb.as_str() {
-            "BEGIN" | "START" => self.in_transaction = true,
-            "COMMIT" | "ROLLBACK" | "END" | "ABORT" => self.in_transaction = false,
-            _ => {}
+    /// `statement`, prepared on this connection once.
+    async fn prepare(&mut self, statement: &str) -> Result<Statement, Error> {
+        if let Some(prepared) = self.prepared.get(statement) {
+            return Ok(prepared.clone());
         }
-        let (reply, answer) = mpsc::sync_channel(1);
-        let stopped = || Error::ConnectionFailed("the connection was closed".into());
-        self.jobs
-            .send(Box::new(move |client, prepared| {
-                let _ = reply.send(run(client, prepared, &statement, &params));
-            }))
-            .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        let prepared = self
+            .client
+            .prepare(statement)
+            .await
+            .map_err(|e| query_failed(&e))?;
+        if self.prepared.len() >= STATEMENT_CACHE {
+            self.prepared.clear();
+        }
+        self.prepared
+            .insert(statement.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Notes a transaction the guest begins or ends with `statement`.
+    fn track(&mut self, statement: &str) {
+        let verb = statement.split_whitespace().next().unwrap_or_default();
+        let is = |word: &str| verb.eq_ignore_ascii_case(word);
+        if is("BEGIN") || is("START") {
+            self.in_transaction = true;
+        } else if is("COMMIT") || is("ROLLBACK") || is("END") || is("ABORT") {
+            self.in_transaction = false;
+        }
+    }
+
+    /// Readies `statement` to run: notes a transaction it begins or ends,
+    /// binds `params` as Spin binds them, and prepares it.
+    async fn ready(
+        &mut self,
+        statement: &str,
+        params: &[ParameterValue],
+    ) -> Result<(Statement, Bound), Error> {
+        self.track(statement);
+        let bound = Bound(params.iter().map(parameter).collect::<Result<_, _>>()?);
+        Ok((self.prepare(statement).await?, bound))
+    }
+
+    async fn execute(&mut self, statement: &str, params: &[ParameterValue]) -> Result<u64, Error> {
+        let (prepared, bound) = self.ready(statement, params).await?;
+        self.client
+            .execute(&prepared, &bound.refs())
+            .await
+            .map_err(|e| query_failed(&e))
+    }
+
+    async fn query(&mut self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, Error> {
+        let (prepared, bound) = self.ready(statement, params).await?;
+        let rows = self
+            .client
+            .query(&prepared, &bound.refs())
+            .await
+            .map_err(|e| query_failed(&e))?;
+        // Spin's own host (4.0.2) never answers a query without rows: it waits
+        // for the columns of a first row. Refused here, so a component that
+        // sends one fails its tests instead of hanging under Spin.
+        let Some(first) = rows.first() else {
+            return Err(Error::QueryFailed(QueryError::Text(format!(
+                "`{statement}` returned no rows, and Spin's spin:postgres never answers a query \
+                 that returns none; send statements without rows with `execute`"
+            ))));
+        };
+        let columns = first
+            .columns()
+            .iter()
+            .map(|c| Column {
+                name: c.name().to_string(),
+                data_type: data_type(c.type_()),
+            })
+            .collect();
+        let rows = rows
+            .iter()
+            .map(|row| (0..row.len()).map(|i| db_value(row, i)).collect())
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::QueryFailed(QueryError::Text(describe(&e))))?;
+        Ok(RowSet { columns, rows })
     }
 }
 
 impl Pool {
-    fn take(&self, address: &str) -> Option<Worker> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(address)?
-            .pop()
+    /// An idle connection to `address` that is still open.
+    fn take(&self, address: &str) -> Option<Conn> {
+        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = idle.get_mut(address)?;
+        while let Some(conn) = idle.pop() {
+            if !conn.client.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
-    fn give_back(&self, address: String, mut worker: Worker) {
-        if worker.in_transaction
-            && tokio::task::block_in_place(|| worker.run("ROLLBACK".into(), Vec::new(), execute))
-                .is_err()
-        {
+    /// Keeps `conn` for the next request, once any transaction the guest
+    /// left open is rolled back (a connection that cannot roll back is
+    /// closed).
+    fn give_back(self: &Arc<Self>, address: String, mut conn: Conn) {
+        if conn.in_transaction {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let pool = self.clone();
+            runtime.spawn(async move {
+                if conn.client.batch_execute("ROLLBACK").await.is_ok() {
+                    conn.in_transaction = false;
+                    pool.keep(address, conn);
+                }
+            });
+            return;
+        }
+        self.keep(address, conn);
+    }
+
+    fn keep(&self, address: String, conn: Conn) {
+        if conn.client.is_closed() {
             return;
         }
         let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let idle = idle.entry(address).or_default();
         if idle.len() < IDLE_PER_ADDRESS {
-            idle.push(worker);
+            idle.push(conn);
         }
     }
 }
 
 /// A PostgreSQL error as Spin words it: the server's own fields when the
 /// server refused, the client's text otherwise.
-fn query_failed(e: &postgres::Error) -> Error {
+fn query_failed(e: &tokio_postgres::Error) -> Error {
     let text = describe(e);
     Error::QueryFailed(match e.as_db_error() {
         Some(db) => QueryError::DbError(DbError {
@@ -191,7 +257,7 @@ fn query_failed(e: &postgres::Error) -> Error {
     })
 }
 
-fn describe(e: &postgres::Error) -> String {
+fn describe(e: &tokio_postgres::Error) -> String {
     match e.source() {
         Some(source) => format!("{e}: {source}"),
         None => e.to_string(),
@@ -200,7 +266,7 @@ fn describe(e: &postgres::Error) -> String {
 
 /// A parameter as Spin binds it: as its own Rust type, which accepts only
 /// the PostgreSQL types that type maps to.
-fn parameter(value: &ParameterValue) -> Result<Box<dyn ToSql + Sync>, Error> {
+fn parameter(value: &ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error> {
     Ok(match value {
         ParameterValue::Boolean(v) => Box::new(*v),
         ParameterValue::Int8(v) => Box::new(*v),
@@ -268,16 +334,16 @@ fn data_type(ty: &Type) -> DbDataType {
 }
 
 fn column<'a, T: FromSql<'a>>(
-    row: &'a postgres::Row,
+    row: &'a tokio_postgres::Row,
     i: usize,
     variant: impl Fn(T) -> DbValue,
-) -> Result<DbValue, postgres::Error> {
+) -> Result<DbValue, tokio_postgres::Error> {
     Ok(row
         .try_get::<_, Option<T>>(i)?
         .map_or(DbValue::DbNull, variant))
 }
 
-fn db_value(row: &postgres::Row, i: usize) -> Result<DbValue, postgres::Error> {
+fn db_value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, tokio_postgres::Error> {
     match *row.columns()[i].type_() {
         Type::BOOL => column(row, i, DbValue::Boolean),
         Type::BYTEA => column(row, i, DbValue::Binary),
@@ -291,135 +357,58 @@ fn db_value(row: &postgres::Row, i: usize) -> Result<DbValue, postgres::Error> {
     }
 }
 
-fn parameters(params: &[ParameterValue]) -> Result<Vec<Box<dyn ToSql + Sync>>, Error> {
-    params.iter().map(parameter).collect()
-}
+/// Parameters bound as Spin binds them.
+struct Bound(Vec<Box<dyn ToSql + Send + Sync>>);
 
-/// Statements a connection has prepared, kept for their next use (where
-/// Spin prepares each anew: the answers are the same, sooner).
-#[derive(Default)]
-struct Prepared(HashMap<String, Statement>);
-
-impl Prepared {
-    fn get(&mut self, client: &mut Client, statement: &str) -> Result<Statement, Error> {
-        if let Some(prepared) = self.0.get(statement) {
-            return Ok(prepared.clone());
-        }
-        let prepared = client.prepare(statement).map_err(|e| query_failed(&e))?;
-        if self.0.len() >= STATEMENT_CACHE {
-            self.0.clear();
-        }
-        self.0.insert(statement.to_string(), prepared.clone());
-        Ok(prepared)
-    }
-}
-
-fn execute(
-    client: &mut Client,
-    prepared: &mut Prepared,
-    statement: &str,
-    params: &[ParameterValue],
-) -> Result<u64, Error> {
-    let params = parameters(params)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-    let statement = prepared.get(client, statement)?;
-    client
-        .execute(&statement, &refs)
-        .map_err(|e| query_failed(&e))
-}
-
-fn query(
-    client: &mut Client,
-    prepared: &mut Prepared,
-    statement: &str,
-    params: &[ParameterValue],
-) -> Result<RowSet, Error> {
-    let params = parameters(params)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-    let statement_text = statement;
-    let statement = prepared.get(client, statement)?;
-    let rows = client
-        .query(&statement, &refs)
-        .map_err(|e| query_failed(&e))?;
-    // Spin's own host (4.0.2) never answers a query without rows: it waits
-    // for the columns of a first row. Refused here, so a component that
-    // sends one fails its tests instead of hanging under Spin.
-    let Some(first) = rows.first() else {
-        return Err(Error::QueryFailed(QueryError::Text(format!(
-            "`{statement}` returned no rows, and Spin's spin:postgres never answers a query \
-             that returns none; send statements without rows with `execute`",
-            statement = statement_text
-        ))));
-    };
-    let columns = first
-        .columns()
-        .iter()
-        .map(|c| Column {
-            name: c.name().to_string(),
-            data_type: data_type(c.type_()),
-        })
-        .collect();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| db_value(row, i)).collect())
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::QueryFailed(QueryError::Text(describe(&e))))?;
-    Ok(RowSet { columns, rows })
-}
-
-impl SpinView<'_> {
-    /// Runs `statement` on `connection` with `run` (`query` or `execute`),
-    /// waiting for another connection's lock off the async workers, as the
-    /// SQLite interface does.
-    fn run<T: Send + 'static>(
-        &mut self,
-        connection: Resource<PgConnection>,
-        statement: String,
-        params: Vec<ParameterValue>,
-        run: fn(&mut Client, &mut Prepared, &str, &[ParameterValue]) -> Result<T, Error>,
-    ) -> wasmtime::Result<Result<T, Error>> {
-        let connection = self.table.get_mut(&connection)?;
-        Ok(tokio::task::block_in_place(|| {
-            connection.worker().run(statement, params, run)
-        }))
+impl Bound {
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 
 impl Host for SpinView<'_> {}
 
 impl HostConnection for SpinView<'_> {
-    fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+    async fn open(
+        &mut self,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let pool: Arc<Pool> = self.ctx.postgres.clone();
-        let worker = match pool.take(&address) {
-            Some(worker) => worker,
-            None => match tokio::task::block_in_place(|| Worker::connect(&address)) {
-                Ok(worker) => worker,
+        let conn = match pool.take(&address) {
+            Some(conn) => conn,
+            None => match Conn::connect(&address).await {
+                Ok(conn) => conn,
                 Err(e) => return Ok(Err(e)),
             },
         };
         Ok(Ok(self.table.push(PgConnection {
             address,
-            worker: Some(worker),
+            conn: Some(conn),
             pool,
         })?))
     }
 
-    fn query(
+    async fn query(
         &mut self,
         connection: Resource<PgConnection>,
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
-        self.run(connection, statement, params, query)
+        let conn = self.table.get_mut(&connection)?.conn();
+        Ok(conn.query(&statement, &params).await)
     }
 
-    fn execute(
+    async fn execute(
         &mut self,
         connection: Resource<PgConnection>,
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
-        self.run(connection, statement, params, execute)
+        let conn = self.table.get_mut(&connection)?.conn();
+        Ok(conn.execute(&statement, &params).await)
     }
 
     fn drop(&mut self, connection: Resource<PgConnection>) -> wasmtime::Result<()> {

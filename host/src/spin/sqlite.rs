@@ -82,22 +82,42 @@ fn from_sql(value: ValueRef<'_>) -> Value {
     }
 }
 
-/// Whether `statement` only reads (a `SELECT`), so it never waits for
-/// another connection's write lock.
-fn is_read(statement: &str) -> bool {
-    statement
-        .trim_start()
-        .get(..6)
-        .is_some_and(|verb| verb.eq_ignore_ascii_case("SELECT"))
+/// Whether `statement` may wait for another connection's write lock: it
+/// writes, or it is transaction control (`BEGIN IMMEDIATE` takes the lock,
+/// though SQLite counts it as read-only). A read never waits in WAL mode,
+/// nor does a `PRAGMA` that only sets the connection's own behaviour.
+fn may_wait(statement: &rusqlite::Statement<'_>, text: &str) -> bool {
+    const CONTROL: [&str; 6] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"];
+    let verb = text.split_whitespace().next().unwrap_or_default();
+    !statement.readonly() || CONTROL.iter().any(|c| verb.eq_ignore_ascii_case(c))
 }
 
-/// Runs one statement and collects its rows.
+/// Runs one statement and collects its rows: where it is when it cannot wait
+/// for a lock, else off the async workers (`block_in_place`). A statement
+/// may wait (up to the busy timeout) for the write lock that another
+/// request's transaction holds, and that request's handlers may be parked
+/// between two statements (every epoch tick yields). Waiting on an async
+/// worker could take every worker and leave the holder no thread to finish
+/// on; waiting off the workers lets it commit. Handing the worker over costs
+/// more than most reads, so reads stay where they are.
 fn execute(
     connection: &rusqlite::Connection,
-    statement: &str,
+    text: &str,
     parameters: Vec<Value>,
 ) -> rusqlite::Result<QueryResult> {
-    let mut statement = connection.prepare_cached(statement)?;
+    let mut statement = connection.prepare_cached(text)?;
+    if may_wait(&statement, text) {
+        tokio::task::block_in_place(|| collect(&mut statement, parameters))
+    } else {
+        collect(&mut statement, parameters)
+    }
+}
+
+/// Runs the prepared `statement` and collects its rows.
+fn collect(
+    statement: &mut rusqlite::Statement<'_>,
+    parameters: Vec<Value>,
+) -> rusqlite::Result<QueryResult> {
     let columns: Vec<String> = statement
         .column_names()
         .into_iter()
@@ -159,18 +179,7 @@ impl HostConnection for SpinView<'_> {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let connection = self.table.get(&connection)?.connection();
-        // A statement that writes may wait (up to the busy timeout) for the
-        // write lock that another request's transaction holds, and that
-        // request's handlers may be parked between two statements (every
-        // epoch tick yields). Waiting on an async worker could take every
-        // worker and leave the holder no thread to finish on; waiting off the
-        // workers (`block_in_place`) lets it commit. A read never waits for a
-        // writer in WAL mode, and runs where it is: handing the worker over
-        // costs more than most reads.
-        if is_read(&statement) {
-            return Ok(execute(connection, &statement, parameters).map_err(io));
-        }
-        Ok(tokio::task::block_in_place(|| execute(connection, &statement, parameters)).map_err(io))
+        Ok(execute(connection, &statement, parameters).map_err(io))
     }
 
     fn drop(&mut self, connection: Resource<SqliteConnection>) -> wasmtime::Result<()> {
@@ -185,16 +194,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_selects_count_as_reads() {
-        assert!(is_read("SELECT 1") && is_read("  select x FROM t"));
-        for other in [
-            "BEGIN IMMEDIATE",
-            "INSERT INTO t VALUES (1)",
-            "WITH x AS (SELECT 1) DELETE FROM t",
-            "SEL",
-            "",
+    fn only_writes_and_transaction_control_may_wait_for_the_lock() {
+        let connection = rusqlite::Connection::open_in_memory().expect("in-memory database");
+        connection
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .expect("table");
+        let waits = |text: &str| may_wait(&connection.prepare(text).expect(text), text);
+        for read in [
+            "SELECT 1",
+            "  select x FROM t",
+            "WITH q AS (SELECT x FROM t) SELECT * FROM q",
+            "PRAGMA busy_timeout = 30000",
+            "SELECT user_version FROM pragma_user_version",
         ] {
-            assert!(!is_read(other), "{other:?}");
+            assert!(!waits(read), "{read}");
+        }
+        for write in [
+            "BEGIN IMMEDIATE",
+            "begin",
+            "COMMIT",
+            "ROLLBACK",
+            "INSERT INTO t VALUES (1)",
+            "WITH q AS (SELECT 1) DELETE FROM t",
+            "PRAGMA user_version = 3",
+            "CREATE TABLE u (y INTEGER)",
+        ] {
+            assert!(waits(write), "{write}");
         }
     }
 }
