@@ -362,25 +362,18 @@ fn is_select(statement: &str) -> bool {
 }
 
 /// The first statement's own rows from what it returned joined to the
-/// readiness row: the readiness columns and the marker taken off, the one
-/// row of NULLs that stands for none dropped.
+/// readiness row: the readiness columns taken off, then the marker and the
+/// one row of NULLs that stands for none, as [`spin_rows`] takes them.
 fn own_rows(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    rows.into_iter()
-        .filter_map(|mut row| {
-            let mut own = row.split_off(READY_COLUMNS.min(row.len()));
-            match own.first() {
-                Some(Value::Null) | None => None,
-                Some(_) => {
-                    own.remove(0);
-                    Some(own)
-                }
-            }
-        })
-        .collect()
+    spin_rows(
+        rows.into_iter()
+            .map(|mut row| row.split_off(READY_COLUMNS.min(row.len())))
+            .collect(),
+    )
 }
 
-/// The opening a lazily opened database's first statement is checked with.
-const OPENING: &str = "opening the registry database";
+/// What opening the database is called in its errors.
+pub(crate) const OPENING: &str = "opening the registry database";
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -496,7 +489,6 @@ impl Db {
     /// The index version, whether the text index exists and whether the
     /// transparency log is set up.
     pub fn open_state(&self) -> Result<(i64, bool, bool), StoreError> {
-        const OPENING: &str = "opening the registry database";
         let row = self.one(self.pick(&sql::OPEN_STATE), &[], OPENING)?;
         Ok((row.i64(0)?, row.bool(1)?, row.bool(2)?))
     }
