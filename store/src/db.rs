@@ -417,24 +417,33 @@ impl Db {
 
     /// Finishes a lazy open before `first` (the first statement, with its
     /// parameters) runs: reads whether the database is up to date and sets it
-    /// up if not. A first `SELECT` on PostgreSQL carries that read with it,
-    /// saving a round trip: its rows then come back.
+    /// up if not. A first `SELECT` carries that read with it, saving a
+    /// statement (on PostgreSQL, a round trip): its rows then come back.
     fn finish_opening(
         &self,
         set_up: SetUp,
         first: Option<(&str, &[Value])>,
     ) -> Result<Option<Vec<Vec<Value>>>, StoreError> {
-        let select = first
-            .filter(|(statement, _)| self.dialect() == Dialect::Postgres && is_select(statement));
+        let select = first.filter(|(statement, _)| is_select(statement));
         if let Some((statement, params)) = select {
-            // The readiness row joined to the statement's rows, marked so
-            // that none (one row of NULLs) tells from a row of NULLs.
-            let together = format!(
-                "SELECT depot_ready.*, depot_rows.* FROM ({ready}) AS depot_ready \
-                 LEFT JOIN LATERAL (SELECT 1 AS depot_first, depot_s.* FROM ({statement}) \
-                 AS depot_s) AS depot_rows ON true",
-                ready = sql::READY_STATE.postgres
-            );
+            let together = match self.dialect() {
+                // The readiness row joined to the statement's rows, marked so
+                // that none (one row of NULLs) tells from a row of NULLs.
+                Dialect::Postgres => format!(
+                    "SELECT depot_ready.*, depot_rows.* FROM ({ready}) AS depot_ready \
+                     LEFT JOIN LATERAL (SELECT 1 AS depot_first, depot_s.* FROM ({statement}) \
+                     AS depot_s) AS depot_rows ON true",
+                    ready = sql::READY_STATE.postgres
+                ),
+                // SQLite has no LATERAL, and drops a subquery's ORDER BY
+                // under a join: the readiness columns (computed once) go in
+                // front of each of the statement's own rows instead, so none
+                // come back when it has none.
+                Dialect::Sqlite => format!(
+                    "SELECT {ready}, depot_s.* FROM ({statement}) AS depot_s",
+                    ready = sql::READY_COLUMNS_SQLITE
+                ),
+            };
             match self.sql.run(&together, params) {
                 Ok(rows) => {
                     let readiness = rows.first().and_then(|row| {
@@ -445,7 +454,19 @@ impl Db {
                     });
                     if let Some(text_index) = readiness {
                         self.set_text_index(text_index);
-                        return Ok(Some(own_rows(rows)));
+                        return Ok(Some(match self.dialect() {
+                            Dialect::Postgres => own_rows(rows),
+                            Dialect::Sqlite => rows
+                                .into_iter()
+                                .map(|mut row| row.split_off(READY_COLUMNS))
+                                .collect(),
+                        }));
+                    }
+                    // No rows to read it from (SQLite): read it alone, then
+                    // run the statement again on a database known to be up
+                    // to date.
+                    if rows.is_empty() && self.ready_alone() {
+                        return Ok(None);
                     }
                 }
                 // No tables yet, or the statement's own failure: which one,

@@ -122,8 +122,8 @@ pub fn open_with_key(
 /// [`open`] for an instance that lives for one request (every request of
 /// the Spin build opens the database anew): whether the database is set up
 /// and up to date is read with the first statement rather than before it
-/// (on PostgreSQL, in the same round trip as a first `SELECT`), and it is
-/// set up then if it is not.
+/// (with a first `SELECT`, in the same statement), and it is set up then if
+/// it is not.
 pub fn open_lazily(sql: Box<dyn Sql>, random: Random) -> Db {
     let db = Db::new(sql, random);
     db.defer_set_up(|db| set_up(db, None));

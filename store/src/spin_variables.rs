@@ -47,8 +47,31 @@ pub struct S3Variables {
 impl SpinVariables {
     /// The variables `get` gives (by name, e.g. `database_url`).
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Self {
-        let variable = |name: &str| get(name).filter(|value| !value.trim().is_empty());
-        let s3 = variable("s3_bucket").map(|bucket| {
+        Self {
+            database_url: Self::database_url(&get),
+            operator_token: Self::operator_token(&get),
+            s3: Self::s3(&get),
+        }
+    }
+
+    /// `database_url` alone, as `get` gives it. A Spin request's instance
+    /// reads only what it uses: each variable is a call to the host.
+    pub fn database_url(get: &impl Fn(&str) -> Option<String>) -> Option<String> {
+        let variable = |name: &str| set(get, name);
+        variable("database_url")
+    }
+
+    /// `operator_token` alone, as `get` gives it.
+    pub fn operator_token(get: &impl Fn(&str) -> Option<String>) -> Option<String> {
+        let variable = |name: &str| set(get, name);
+        variable("operator_token")
+    }
+
+    /// The `s3_` variables alone, as `get` gives them: none unless
+    /// `s3_bucket` is set.
+    pub fn s3(get: &impl Fn(&str) -> Option<String>) -> Option<S3Variables> {
+        let variable = |name: &str| set(get, name);
+        variable("s3_bucket").map(|bucket| {
             let region = variable("s3_region").unwrap_or_else(|| DEFAULT_REGION.to_string());
             S3Variables {
                 endpoint: variable("s3_endpoint")
@@ -59,22 +82,25 @@ impl SpinVariables {
                 secret_key: variable("s3_secret_access_key").unwrap_or_default(),
                 region,
             }
-        });
-        Self {
-            database_url: variable("database_url"),
-            operator_token: variable("operator_token"),
-            s3,
-        }
+        })
     }
 
     /// The SHA-256 of the operator's token `operator_token` names, if it
     /// names one; why not, when its value is neither a token nor a hash.
     pub fn operator_hash(&self) -> Result<Option<String>, String> {
-        self.operator_token
-            .as_deref()
-            .map(token::configured_hash)
-            .transpose()
+        operator_hash(self.operator_token.as_deref())
     }
+}
+
+/// The variable `name`, unless undefined or empty.
+fn set(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name).filter(|value| !value.trim().is_empty())
+}
+
+/// The SHA-256 of the operator's token `operator_token` (a token or its
+/// hash) names; why not, when it is neither.
+pub fn operator_hash(operator_token: Option<&str>) -> Result<Option<String>, String> {
+    operator_token.map(token::configured_hash).transpose()
 }
 
 impl std::fmt::Debug for SpinVariables {

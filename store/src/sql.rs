@@ -195,14 +195,24 @@ pub const OPEN_STATE: Dialects = Dialects {
      false, to_regclass('tlog_key') IS NOT NULL",
 };
 
+/// [`READY_STATE`]'s columns on SQLite, which need no `FROM`.
+macro_rules! ready_columns_sqlite {
+    () => {
+        "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
+         (SELECT user_version FROM pragma_user_version), \
+         EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
+         EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')"
+    };
+}
+
+/// [`READY_STATE`]'s columns on SQLite, to put before a statement's own.
+pub const READY_COLUMNS_SQLITE: &str = ready_columns_sqlite!();
+
 /// What an instance opening a database that is up to date needs to know, in
 /// one statement (it fails on a database not set up yet): the last
 /// migration applied, then [`OPEN_STATE`]'s columns.
 pub const READY_STATE: Dialects = Dialects {
-    sqlite: "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
-     (SELECT user_version FROM pragma_user_version), \
-     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'release_text'), \
-     EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tlog_key')",
+    sqlite: concat!("SELECT ", ready_columns_sqlite!()),
     postgres: "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_migrations), \
      COALESCE((SELECT index_version FROM depot_meta WHERE id = 1), 0), \
      false, to_regclass('tlog_key') IS NOT NULL",

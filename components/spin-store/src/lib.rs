@@ -19,9 +19,10 @@
 //! place of the store `depot serve` implements natively. This crate is the
 //! `Guest` glue and the drivers; the store's rules are the store crate's.
 //!
-//! Each request runs in a fresh instance, which reads its configuration and
-//! opens the database and the key-value store on first use; whether the
-//! database is set up is read with its first statement.
+//! Each request runs in a fresh instance, which opens the database and the
+//! key-value store on first use, reading only the variables each needs (each
+//! is a call to the host); whether the database is set up is read with its
+//! first statement.
 
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -37,7 +38,7 @@ use depot_store::bindings::depot::registry::types::{
 use depot_store::bindings::exports::depot::registry as exports;
 use depot_store::blobs::{self, Kv};
 use depot_store::db::{Dialect, SpinStatement, postgres_placeholders, spin_rows, spin_statement};
-use depot_store::spin_variables::SpinVariables;
+use depot_store::spin_variables::{SpinVariables, operator_hash};
 use depot_store::{Db, During, Sql, StoreError, Value, entries, log, oci, search, tlog, tokens};
 use exports::blob_read::GuestBlobReader;
 use exports::blob_write::GuestBlobWriter;
@@ -60,33 +61,8 @@ const POLL: Duration = Duration::from_millis(40);
 struct SpinStore;
 
 thread_local! {
-    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
     static DB: OnceCell<Rc<Db>> = const { OnceCell::new() };
     static KV: OnceCell<Rc<dyn Kv>> = const { OnceCell::new() };
-}
-
-/// What the component's Spin variables configure
-/// ([`SpinVariables`], read as native code reads them too).
-#[derive(Debug)]
-struct Config {
-    variables: SpinVariables,
-    /// The SHA-256 of the operator's token `operator_token` names.
-    operator: Option<String>,
-}
-
-impl Config {
-    fn read() -> Self {
-        let variables = SpinVariables::read(variable);
-        let operator = variables
-            .operator_hash()
-            .inspect_err(|e| eprintln!("depot spin-store: `operator_token` is ignored: {e}"))
-            .ok()
-            .flatten();
-        Self {
-            variables,
-            operator,
-        }
-    }
 }
 
 /// The Spin variable `name`, unless undefined.
@@ -101,9 +77,13 @@ fn variable(name: &str) -> Option<String> {
     }
 }
 
-/// This instance's configuration, read on first use.
-fn config() -> Rc<Config> {
-    CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::read())).clone())
+/// The SHA-256 of the operator's token the variable `operator_token` names;
+/// none when it names none, or names it wrongly (said on stderr).
+fn operator() -> Option<String> {
+    operator_hash(SpinVariables::operator_token(&variable).as_deref())
+        .inspect_err(|e| eprintln!("depot spin-store: `operator_token` is ignored: {e}"))
+        .ok()
+        .flatten()
 }
 
 /// The SQL driver: Spin's SQLite.
@@ -235,7 +215,7 @@ fn db() -> Result<Rc<Db>, StoreError> {
         if let Some(db) = cell.get() {
             return Ok(db.clone());
         }
-        let sql: Box<dyn Sql> = match &config().variables.database_url {
+        let sql: Box<dyn Sql> = match &SpinVariables::database_url(&variable) {
             Some(url) => Box::new(SpinPostgres(
                 spin_sdk::pg4::Connection::open(url)
                     .map_err(|e| redact(&format!("{e:?}"), url))
@@ -262,7 +242,7 @@ fn kv() -> Result<Rc<dyn Kv>, StoreError> {
         if let Some(kv) = cell.get() {
             return Ok(kv.clone());
         }
-        let kv: Rc<dyn Kv> = match &config().variables.s3 {
+        let kv: Rc<dyn Kv> = match &SpinVariables::s3(&variable) {
             Some(s3) => Rc::new(s3::S3::new(s3).during("opening the blob store (S3)")?),
             None => Rc::new(SpinKv(
                 KeyValue::open(LABEL).during("opening the blob store")?,
@@ -500,12 +480,11 @@ impl exports::pending_write::Guest for SpinStore {
 
 impl exports::access::Guest for SpinStore {
     fn authorize(credential: Option<String>, access: Access) -> Result<TokenInfo, Error> {
-        let config = config();
         Ok(tokens::authorize(
             &*db()?,
             credential.as_deref(),
             &access,
-            config.operator.as_deref(),
+            operator().as_deref(),
         )?)
     }
 
