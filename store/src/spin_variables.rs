@@ -92,7 +92,10 @@ impl SpinVariables {
     }
 }
 
-/// The variable `name`, unless undefined or empty.
+/// The variable `name`, unless undefined or empty. Each reader calls it
+/// through a closure named `variable`, so every read is spelt
+/// `variable("NAME")`: the spelling tests/e2e/spin_toml.rs looks for to check
+/// that spin.toml hands the store every variable it reads.
 fn set(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name).filter(|value| !value.trim().is_empty())
 }
