@@ -345,7 +345,7 @@ const READY_COLUMNS: usize = 4;
 
 /// Whether a row of [`sql::READY_STATE`] says the database is up to date:
 /// then whether it has the text index.
-pub(crate) fn ready(row: &Row) -> Option<bool> {
+fn ready(row: &Row) -> Option<bool> {
     (row.i64(0).ok() == Some(crate::migrate::LATEST)
         && row.i64(1).ok() == Some(sql::INDEX_VERSION)
         && row.bool(3).ok() == Some(true))
@@ -361,15 +361,19 @@ fn is_select(statement: &str) -> bool {
         .is_some_and(|verb| verb.eq_ignore_ascii_case("SELECT"))
 }
 
-/// The first statement's own rows from what it returned joined to the
-/// readiness row: the readiness columns taken off, then the marker and the
-/// one row of NULLs that stands for none, as [`spin_rows`] takes them.
-fn own_rows(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    spin_rows(
-        rows.into_iter()
-            .map(|mut row| row.split_off(READY_COLUMNS.min(row.len())))
-            .collect(),
-    )
+/// The first statement's own rows from what it returned with the readiness
+/// columns: those taken off, then on PostgreSQL (joined to the readiness
+/// row) the marker and the one row of NULLs that stands for none, as
+/// [`spin_rows`] takes them.
+fn own_rows(dialect: Dialect, rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    let rows = rows
+        .into_iter()
+        .map(|mut row| row.split_off(READY_COLUMNS.min(row.len())))
+        .collect();
+    match dialect {
+        Dialect::Postgres => spin_rows(rows),
+        Dialect::Sqlite => rows,
+    }
 }
 
 /// What opening the database is called in its errors.
@@ -454,13 +458,7 @@ impl Db {
                     });
                     if let Some(text_index) = readiness {
                         self.set_text_index(text_index);
-                        return Ok(Some(match self.dialect() {
-                            Dialect::Postgres => own_rows(rows),
-                            Dialect::Sqlite => rows
-                                .into_iter()
-                                .map(|mut row| row.split_off(READY_COLUMNS))
-                                .collect(),
-                        }));
+                        return Ok(Some(own_rows(self.dialect(), rows)));
                     }
                     // No rows to read it from (SQLite): read it alone, then
                     // run the statement again on a database known to be up
@@ -483,7 +481,7 @@ impl Db {
 
     /// Whether the database is up to date, read alone (its text index noted
     /// when it is).
-    fn ready_alone(&self) -> bool {
+    pub(crate) fn ready_alone(&self) -> bool {
         let readiness = self
             .one(self.pick(&sql::READY_STATE), &[], OPENING)
             .ok()

@@ -108,11 +108,7 @@ pub fn open_with_key(
     let db = Db::new(sql, random);
     // An instance opening a database already set up reads that in one
     // statement, and takes no write lock.
-    if key.is_none()
-        && let Ok(row) = db.one(db.pick(&sql::READY_STATE), &[], db::OPENING)
-        && let Some(text_index) = db::ready(&row)
-    {
-        db.set_text_index(text_index);
+    if key.is_none() && db.ready_alone() {
         return Ok(db);
     }
     set_up(&db, key)?;

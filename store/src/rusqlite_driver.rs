@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
-use crate::db::{Sql, Value};
+use crate::db::{OPENING, Sql, Value};
 use crate::error::{During, StoreError};
 
 /// How long a statement waits for another connection's write lock.
@@ -22,7 +22,6 @@ impl Sqlite {
     /// Opens (creating if needed) the database at `path`. A `reader` refuses
     /// to write, so a bug cannot write outside the writer's transactions.
     pub fn open(path: &Path, reader: bool) -> Result<Self, StoreError> {
-        const OPENING: &str = "opening the registry database";
         let conn = rusqlite::Connection::open(path).during(OPENING)?;
         conn.busy_timeout(BUSY_TIMEOUT).during(OPENING)?;
         wal(&conn).during(OPENING)?;
