@@ -93,9 +93,9 @@ impl SpinVariables {
 }
 
 /// The variable `name`, unless undefined or empty. Each reader calls it
-/// through a closure named `variable`, so every read is spelt
-/// `variable("NAME")`: the spelling tests/e2e/spin_toml.rs looks for to check
-/// that spin.toml hands the store every variable it reads.
+/// through a closure named `variable`, with the variable's name in quotes:
+/// the spelling tests/e2e/spin_toml.rs looks for to check that spin.toml
+/// hands the store every variable it reads.
 fn set(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name).filter(|value| !value.trim().is_empty())
 }
