@@ -22,8 +22,8 @@ const SECONDS: u32 = 6;
 fn main() {
     start_figures("spin");
     // Each Spin build right after the native server on the same storage,
-    // which its GET figures are compared with (issue 20's goal: half or
-    // better).
+    // which its GET figures are compared with: the Spin build is meant to
+    // serve them at half the native server's rate or better.
     let runtimes = [
         ("native, embedded", Runtime::Native),
         ("Spin build, SQLite + key-value", Runtime::Spin),

@@ -377,6 +377,9 @@ pub struct ServerOptions {
     /// A handler manifest: `depot serve --handlers` for the native runtime,
     /// `depot compose --handlers` for the Spin build.
     pub handlers: Option<PathBuf>,
+    /// For the Spin build: serve this `depot compose` output instead of a
+    /// fresh one (with its `-writes.wasm` beside it, or without).
+    pub spin_app: Option<PathBuf>,
     /// Listen here instead of on a free port (to restart at the same URL).
     pub listen: Option<String>,
     /// The CLI's config folder, instead of a fresh one.
@@ -428,7 +431,11 @@ impl Server {
                 command.arg("--handlers").arg(handlers);
             }
             (Runtime::Spin | Runtime::SpinShared, handlers) => {
-                command.arg("--spin-app").arg(spin_app(handlers.as_deref()));
+                let app = match &options.spin_app {
+                    Some(app) => app.clone(),
+                    None => spin_app(handlers.as_deref()),
+                };
+                command.arg("--spin-app").arg(app);
             }
         }
         let mut kept_shared = None;
@@ -692,7 +699,9 @@ fn sweep_databases(admin: &mut postgres::Client) {
 }
 
 /// The Spin build of the handlers `handlers` names (every handler built in
-/// when none), composed with spin-store by `depot compose` into a fresh file.
+/// when none), composed with spin-store by `depot compose` into a fresh file:
+/// the front, with the whole composition beside it (`<name>-writes.wasm`),
+/// which `depot serve --spin-app` finds there.
 pub fn spin_app(handlers: Option<&Path>) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = target_tmpdir().join("spin-apps");

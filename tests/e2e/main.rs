@@ -59,6 +59,7 @@ mod publish;
 mod resolve;
 mod search;
 mod signing;
+mod spin_split;
 mod spin_toml;
 mod transparency;
 mod upgrade;

@@ -39,20 +39,45 @@ fn check(manifest: &serde_json::Value) -> Result<(), Vec<String>> {
     }
 }
 
+/// The app's two components: the front, and the whole composition it hands
+/// writes to.
+const COMPONENTS: [&str; 2] = ["depot", "depot-writes"];
+
 #[test]
 fn spin_toml_is_a_valid_spin_manifest_that_grants_the_default_stores() {
     let manifest = spin_toml();
     check(&manifest).unwrap_or_else(|errors| panic!("spin.toml: {errors:#?}"));
-    let component = &manifest["component"]["depot"];
-    assert_eq!(
-        component["key_value_stores"],
-        serde_json::json!(["default"])
+    for name in COMPONENTS {
+        let component = &manifest["component"][name];
+        assert_eq!(
+            component["key_value_stores"],
+            serde_json::json!(["default"]),
+            "{name}"
+        );
+        assert_eq!(
+            component["sqlite_databases"],
+            serde_json::json!(["default"]),
+            "{name}"
+        );
+    }
+    // The front takes every request; the writes only what it hands on.
+    let triggers = &manifest["trigger"]["http"];
+    assert_eq!(triggers[0]["route"], "/...");
+    assert_eq!(triggers[0]["component"], "depot");
+    assert_eq!(triggers[1]["route"], serde_json::json!({ "private": true }));
+    assert_eq!(triggers[1]["component"], "depot-writes");
+    assert_eq!(triggers.as_array().map(Vec::len), Some(2));
+    // By Spin's local service chaining, at the address the front uses.
+    let front_hosts = manifest["component"]["depot"]["allowed_outbound_hosts"].to_string();
+    assert!(
+        front_hosts.contains("\"http://depot-writes.spin.internal\""),
+        "{front_hosts}"
     );
+    // Both run with the same settings.
     assert_eq!(
-        component["sqlite_databases"],
-        serde_json::json!(["default"])
+        manifest["component"]["depot"]["environment"],
+        manifest["component"]["depot-writes"]["environment"]
     );
-    assert_eq!(manifest["trigger"]["http"][0]["route"], "/...");
 
     // The schema does catch mistakes.
     let mut wrong = manifest.clone();
@@ -67,6 +92,9 @@ fn spin_toml_is_a_valid_spin_manifest_that_grants_the_default_stores() {
 fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_serves() {
     let manifest = spin_toml();
     let component = &manifest["component"]["depot"];
+    let writes_source = manifest["component"]["depot-writes"]["source"]
+        .as_str()
+        .expect("depot-writes has a source");
     let command = component["build"]["command"]
         .as_str()
         .expect("a build command");
@@ -89,6 +117,11 @@ fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_se
         source,
         "the build writes what spin.toml serves"
     );
+    assert_eq!(
+        writes_source,
+        source.replace(".wasm", "-writes.wasm"),
+        "the build writes the whole composition where depot-writes is served from"
+    );
 
     // Run the same compose step, into a temporary file.
     let dir = tempfile::tempdir().unwrap();
@@ -101,7 +134,13 @@ fn the_spin_build_composes_what_spin_handlers_toml_names_into_the_source_spin_se
         .output()
         .unwrap());
     assert!(out.contains("spin_store.wasm"), "{out}");
-    assert!(std::fs::metadata(&app).unwrap().len() > 100_000);
+    let front = std::fs::metadata(&app).unwrap().len();
+    let whole = std::fs::metadata(dir.path().join("depot-writes.wasm"))
+        .unwrap()
+        .len();
+    assert!(front > 100_000, "{front}");
+    // The front holds no write handler.
+    assert!(whole > front + 100_000, "whole {whole}, front {front}");
 }
 
 /// Every Spin variable the store reads (`variable("NAME")` in
@@ -119,14 +158,20 @@ fn spin_toml_hands_the_store_every_variable_it_reads() {
         .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
         .collect();
     assert!(read.len() >= 8, "{read:?}");
-    let handed = &manifest["component"]["depot"]["variables"];
     let declared = &manifest["variables"];
-    for name in &read {
-        assert_eq!(handed[name], format!("{{{{ {name} }}}}"), "{name}");
-        assert!(
-            declared[name]["default"].is_string(),
-            "{name} has no default"
-        );
+    for component in COMPONENTS {
+        let handed = &manifest["component"][component]["variables"];
+        for name in &read {
+            assert_eq!(
+                handed[name],
+                format!("{{{{ {name} }}}}"),
+                "{component}: {name}"
+            );
+            assert!(
+                declared[name]["default"].is_string(),
+                "{name} has no default"
+            );
+        }
     }
     for secret in [
         "operator_token",
@@ -138,9 +183,11 @@ fn spin_toml_hands_the_store_every_variable_it_reads() {
         assert_eq!(declared[secret]["secret"], true, "{secret}");
     }
     // The database and the bucket the variables name may be reached.
-    let hosts = manifest["component"]["depot"]["allowed_outbound_hosts"].to_string();
-    assert!(
-        hosts.contains("{{ database_host }}") && hosts.contains("{{ s3_endpoint }}"),
-        "{hosts}"
-    );
+    for component in COMPONENTS {
+        let hosts = manifest["component"][component]["allowed_outbound_hosts"].to_string();
+        assert!(
+            hosts.contains("{{ database_host }}") && hosts.contains("{{ s3_endpoint }}"),
+            "{component}: {hosts}"
+        );
+    }
 }

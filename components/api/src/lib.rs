@@ -11,7 +11,9 @@
 //!
 //! Built with the `writes` feature (the default) it is the whole front;
 //! without it, the read half `depot serve` composes for GET and HEAD: the
-//! same routes, none of the code or imports that change the registry.
+//! same routes, none of the code or imports that change the registry. With
+//! the `forward` feature as well, that read half hands every other method on
+//! to the whole front (`forward`): the front of a Spin build split in two.
 
 // The read half leaves unused what only the write routes call (error
 // constructors, manifest parsing); the whole front, linted by CI too, keeps
@@ -31,6 +33,8 @@ mod body;
 mod cache;
 mod error;
 mod feed;
+#[cfg(all(feature = "forward", not(feature = "writes")))]
+mod forward;
 mod handlers;
 mod json;
 mod oci;
@@ -58,6 +62,14 @@ struct Api;
 
 impl Guest for Api {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        // The read front of a split Spin build: writes go to the whole front.
+        #[cfg(all(feature = "forward", not(feature = "writes")))]
+        {
+            let method = request.method();
+            if !matches!(method, Method::Get | Method::Head) {
+                return forward::forward(request, method, out);
+            }
+        }
         let method = method_name(request.method());
         let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
         // The request stays alive until the response is sent: its body, read

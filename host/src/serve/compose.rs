@@ -148,8 +148,31 @@ pub fn compose_with_store(handlers: &[Handler], store: &StoreComponent) -> anyho
 /// writes, so the composition holds no write handler and links no write
 /// interface. A smaller composition, too: a GET instantiates (and resets)
 /// only what a read can reach. None when the api handler is an operator's
-/// own, which has no read half: reads then use the whole composition.
+/// own, which has no read half: reads then use the whole one.
 pub fn compose_reads(handlers: &[Handler]) -> anyhow::Result<Option<Vec<u8>>> {
+    compose_read_half(handlers, built::builtin::API_READ, None)
+}
+
+/// The front of a Spin build split in two: what [`compose_reads`] composes,
+/// with `store` plugged in, under the read half built to hand every other
+/// method on to the whole composition (spin.toml's `depot-writes`, by
+/// Spin's local service chaining). Spin routes by path, not by method, so
+/// without it every GET would instantiate the write handlers too. None when
+/// the api handler is an operator's own.
+pub fn compose_spin_front(
+    handlers: &[Handler],
+    store: &StoreComponent,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    compose_read_half(handlers, built::builtin::API_SPIN_FRONT, Some(store))
+}
+
+/// The query and web handlers of `handlers` under `api`, a read half of the
+/// built-in api handler; `store`, if given, fills their store imports.
+fn compose_read_half(
+    handlers: &[Handler],
+    api: &'static [u8],
+    store: Option<&StoreComponent>,
+) -> anyhow::Result<Option<Vec<u8>>> {
     if handlers
         .iter()
         .any(|h| h.role == Role::Api && h.source != Source::Builtin)
@@ -159,14 +182,14 @@ pub fn compose_reads(handlers: &[Handler]) -> anyhow::Result<Option<Vec<u8>>> {
     let read_half = Handler {
         role: Role::Api,
         source: Source::Builtin,
-        bytes: Cow::Borrowed(built::builtin::API_READ),
+        bytes: Cow::Borrowed(api),
     };
     let readers: Vec<&Handler> = handlers
         .iter()
         .filter(|h| matches!(h.role, Role::Query | Role::Web))
         .chain([&read_half])
         .collect();
-    compose_roles(&readers, None).map(Some)
+    compose_roles(&readers, store).map(Some)
 }
 
 /// Instantiates the store component `store` in `graph`: the provider of the
@@ -559,6 +582,46 @@ mod tests {
         ] {
             assert!(imports.iter().any(|i| i == spin), "{imports:?}");
         }
+    }
+
+    #[test]
+    fn the_spin_front_holds_the_store_and_what_a_read_reaches_and_can_send_http() {
+        let handlers = manifest::load(None).unwrap();
+        let whole = compose_with_store(&handlers, &spin_store()).unwrap();
+        let front = compose_spin_front(&handlers, &spin_store())
+            .unwrap()
+            .unwrap();
+        // No write handler inside: well under the whole composition.
+        assert!(
+            front.len() < whole.len() / 2,
+            "{} vs {}",
+            front.len(),
+            whole.len()
+        );
+        let imports = imports_of_http_handler(front);
+        let depot: Vec<&String> = imports.iter().filter(|i| i.starts_with("depot:")).collect();
+        assert_eq!(depot, ["depot:registry/types@0.1.0"], "{imports:?}");
+        // It hands writes on over HTTP, and reads Spin's storage itself.
+        for needed in [
+            "wasi:http/outgoing-handler@0.2",
+            "fermyon:spin/sqlite@2.0.0",
+            "fermyon:spin/key-value@2.0.0",
+        ] {
+            assert!(
+                imports.iter().any(|i| i.starts_with(needed)),
+                "{needed}: {imports:?}"
+            );
+        }
+
+        // An operator's own api handler has no front: the whole serves.
+        let mut handlers = handlers;
+        let api = handlers.iter_mut().find(|h| h.role == Role::Api).unwrap();
+        api.source = Source::File("my-api.wasm".into());
+        assert!(
+            compose_spin_front(&handlers, &spin_store())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -8,37 +8,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
-use wasmtime::{Store, Trap};
-use wasmtime_wasi_http::WasiHttpView as _;
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use super::args::show_size;
 use super::cache::{self, Lookup, ResponseCache};
-use super::metrics::{Exchange, Metrics, REQUEST_ID};
-use super::request::{self, Limits, RequestState, Storage};
+use super::instance::{Failure, Instances, error_response, json_response};
+use super::metrics::{Exchange, REQUEST_ID};
+use super::request::RequestState;
 use super::throttle::Refusal;
 
 /// Whether the registry can serve: its store answers and its blob store is
 /// reachable; the reason when not.
 pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
-
-/// What an operator watches the server through.
-pub struct Watched {
-    /// Where requests are counted and timed.
-    pub metrics: Arc<Metrics>,
-    /// What `/readyz` checks.
-    pub ready: Readiness,
-}
 
 /// Serves requests with instances of the pre-instantiated compositions.
 pub struct Server {
@@ -46,50 +34,34 @@ pub struct Server {
     all: ProxyPre<RequestState>,
     /// The handlers a read reaches (api, query and web): serves GET and HEAD.
     reads: ProxyPre<RequestState>,
-    storage: Storage,
-    limits: Limits,
+    /// The storage, limits and metrics of every instance.
+    instances: Instances,
     /// For a mirror, the registry it copies: writes are refused.
     read_only: Option<String>,
     /// One permit per request being handled (`--max-concurrent-requests`).
     permits: Arc<Semaphore>,
-    metrics: Arc<Metrics>,
     ready: Readiness,
     /// Answers to repeated reads (`--response-cache`).
     cache: Option<Arc<ResponseCache>>,
 }
 
-/// Why a request's handlers did not produce a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
-    /// The memory limit refused a growth and the handlers then trapped.
-    MemoryLimit,
-    /// The handlers ran past the deadline.
-    Deadline,
-    /// A handler trapped or misbehaved: a bug, logged with the details.
-    HandlerFailed,
-}
-
 impl Server {
-    /// A server for the compositions `all` and `reads`, whose requests use
-    /// `storage` under `limits`.
+    /// A server for the compositions `all` and `reads`, whose instances are
+    /// made as `instances` says (its metrics are `watched`'s).
     pub fn new(
         all: ProxyPre<RequestState>,
         reads: ProxyPre<RequestState>,
-        storage: Storage,
-        limits: Limits,
+        instances: Instances,
         max_concurrent_requests: u32,
         read_only: Option<String>,
-        watched: Watched,
+        ready: Readiness,
     ) -> Self {
-        let Watched { metrics, ready } = watched;
         Self {
             all,
             reads,
             read_only,
-            storage,
-            limits,
+            instances,
             permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
-            metrics,
             ready,
             cache: None,
         }
@@ -166,8 +138,11 @@ impl Server {
             .headers()
             .get(REQUEST_ID)
             .and_then(|value| value.to_str().ok());
-        let id = self.metrics.request_id(given);
-        let exchange = self.metrics.exchange(req.method(), req.uri().path(), id);
+        let id = self.instances.metrics.request_id(given);
+        let exchange = self
+            .instances
+            .metrics
+            .exchange(req.method(), req.uri().path(), id);
         let response = match req.uri().path() {
             "/healthz" | "/readyz" => self.health(&req).await,
             _ => {
@@ -242,15 +217,15 @@ impl Server {
         let id = id.to_string();
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             // The semaphore is never closed.
-            return self.failure_response(Failure::HandlerFailed, &id);
+            return self.instances.failure_response(Failure::HandlerFailed, &id);
         };
-        let slot = self.metrics.slot_taken();
-        let deadline = Instant::now() + self.limits.deadline;
+        let slot = self.instances.metrics.slot_taken();
+        let deadline = Instant::now() + self.instances.limits.deadline;
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
         if let (false, Some(origin)) = (read, &self.read_only) {
             return read_only_response(req.uri().path(), origin);
         }
-        let upload = match &self.limits.throttle {
+        let upload = match &self.instances.limits.throttle {
             None => None,
             Some(throttle) => match throttle.admit(req.method(), req.headers()) {
                 Ok(slot) => slot,
@@ -262,147 +237,8 @@ impl Server {
         } else {
             self.all.clone()
         };
-        let mut store = request::new_store(pre.engine(), &self.storage, &self.limits, deadline);
-        let (sender, receiver) = oneshot::channel();
-        let req = match store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, req)
-        {
-            Ok(req) => req,
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    "bad-request",
-                    &format!("{e}; send a valid HTTP/1.1 request with a Host header"),
-                );
-            }
-        };
-        let out = match store.data_mut().http().new_response_outparam(sender) {
-            Ok(out) => out,
-            Err(e) => {
-                tracing::error!(request_id = %id, error = ?e, "cannot pass the response to the handlers");
-                return self.failure_response(Failure::HandlerFailed, &id);
-            }
-        };
-
-        // The handlers run in their own task, so they can keep writing the
-        // body after the response head has gone out.
-        let limits = self.limits.clone();
-        let metrics = self.metrics.clone();
-        let task_id = id.clone();
-        let task = tokio::spawn(async move {
-            let id = task_id;
-            let call = async {
-                let start = Instant::now();
-                let proxy = pre.instantiate_async(&mut store).await?;
-                let took = start.elapsed();
-                metrics.instantiated(took);
-                tracing::debug!(
-                    request_id = %id,
-                    micros = took.as_micros(),
-                    "instantiated the handlers"
-                );
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
-                    .await
-            };
-            let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-            let result = classify(outcome, &store, &id, &limits);
-            match result {
-                Err(Failure::Deadline) => metrics.limit_hit("deadline"),
-                Err(Failure::MemoryLimit) => metrics.limit_hit("memory"),
-                _ => {}
-            }
-            // Return the instance to the pool before letting another request in.
-            drop(store);
-            drop(slot);
-            drop(upload);
-            drop(permit);
-            result
-        });
-
-        match receiver.await {
-            Ok(Ok(response)) => response,
-            Ok(Err(code)) => {
-                tracing::error!(request_id = %id, ?code, "a handler answered with an error code");
-                self.failure_response(Failure::HandlerFailed, &id)
-            }
-            // The handlers dropped the response without setting it: they
-            // failed, or returned without answering.
-            Err(_) => match task.await {
-                Ok(Err(failure)) => self.failure_response(failure, &id),
-                Ok(Ok(())) => {
-                    tracing::error!(request_id = %id, "the handlers returned without a response");
-                    self.failure_response(Failure::HandlerFailed, &id)
-                }
-                Err(e) => {
-                    tracing::error!(request_id = %id, error = %e, "the handler task panicked");
-                    self.failure_response(Failure::HandlerFailed, &id)
-                }
-            },
-        }
-    }
-
-    fn failure_response(&self, failure: Failure, id: &str) -> Response<HyperOutgoingBody> {
-        match failure {
-            Failure::MemoryLimit => error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "memory-limit-exceeded",
-                &format!(
-                    "the handlers needed more memory than the per-request limit of {}; if the \
-                     request is legitimate, the operator can raise `depot serve --memory-limit`",
-                    show_size(self.limits.memory)
-                ),
-            ),
-            Failure::Deadline => error_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                "deadline-exceeded",
-                &format!(
-                    "the handlers ran longer than the per-request deadline of {:?}; if the \
-                     request is legitimate, the operator can raise `depot serve \
-                     --request-deadline`",
-                    self.limits.deadline
-                ),
-            ),
-            Failure::HandlerFailed => error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "handler-failed",
-                &format!(
-                    "a handler failed while serving this request; this is a bug, and the server \
-                     log has the details (request {id})"
-                ),
-            ),
-        }
-    }
-}
-
-/// Says why the handlers' call ended, logging a failure once: here, whether
-/// or not the response head had already gone out.
-fn classify(
-    outcome: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
-    store: &Store<RequestState>,
-    id: &str,
-    limits: &Limits,
-) -> Result<(), Failure> {
-    let error = match outcome {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(error)) => error,
-        Err(_) => {
-            tracing::warn!(request_id = %id, deadline = ?limits.deadline, "request deadline exceeded while waiting");
-            return Err(Failure::Deadline);
-        }
-    };
-    if store.data().hit_memory_limit() {
-        tracing::warn!(request_id = %id, limit = %show_size(limits.memory), "request memory limit exceeded");
-        Err(Failure::MemoryLimit)
-    } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        tracing::warn!(request_id = %id, deadline = ?limits.deadline, "request deadline exceeded");
-        Err(Failure::Deadline)
-    } else {
-        tracing::error!(request_id = %id, error = ?error, "a handler failed");
-        Err(Failure::HandlerFailed)
+        let guards = Box::new((slot, upload, permit));
+        self.instances.answer(pre, req, id, deadline, guards).await
     }
 }
 
@@ -472,27 +308,6 @@ fn show_unit(per: Duration) -> &'static str {
         60 => "minute",
         _ => "hour",
     }
-}
-
-/// A JSON error response as docs/http-api.md describes.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response<HyperOutgoingBody> {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    json_response(status, body)
-}
-
-/// A response with the JSON `body`.
-fn json_response(status: StatusCode, body: String) -> Response<HyperOutgoingBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 /// Resolves on SIGTERM (how service managers and Kubernetes stop a process)

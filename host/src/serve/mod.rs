@@ -7,6 +7,7 @@ mod cache;
 mod compose;
 mod engine;
 mod http;
+mod instance;
 mod manifest;
 mod metrics;
 mod request;
@@ -26,7 +27,8 @@ pub use self::args::ServeArgs;
 pub(crate) use self::args::{parse_grace, show_size};
 use self::cache::ResponseCache;
 use self::engine::{Compiled, EpochTicker};
-use self::http::{Readiness, Server, Watched};
+use self::http::{Readiness, Server};
+use self::instance::{Chain, Instances};
 use self::metrics::Metrics;
 use self::request::{Limits, Storage};
 use self::throttle::Throttle;
@@ -77,10 +79,22 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     };
     let compose_time = start.elapsed();
 
-    let engine = engine::new(args.max_concurrent_requests, args.memory_limit)?;
+    // A split Spin build's front waits for an instance of the whole
+    // composition for each write it hands on: room for both.
+    let instances_per_request = if app.chained_writes.is_some() { 2 } else { 1 };
+    let engine = engine::new(
+        args.max_concurrent_requests
+            .saturating_mul(instances_per_request),
+        args.memory_limit,
+    )?;
     let cache = args.storage.compile_cache();
     let linker = request::linker(&engine, &app.storage)?;
     let (all, compiled) = prepare(&engine, &linker, &app.composed, &cache)?;
+    let writes = app
+        .chained_writes
+        .as_ref()
+        .map(|composed| prepare(&engine, &linker, composed, &cache))
+        .transpose()?;
     // Without a read composition (a Spin build, an operator's own api
     // handler) reads use the whole one, compiled and tried once.
     let read_half = app
@@ -119,8 +133,12 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
     // One instance of each now, so handlers the instance pool or the memory
     // limit cannot hold fail at start-up rather than on every request.
     let start = Instant::now();
-    for pre in std::iter::once(&all).chain(read_half.as_ref().map(|(pre, _)| pre)) {
-        let mut trial = request::new_store(&engine, &storage, &limits, start + limits.deadline);
+    let trials = std::iter::once(&all)
+        .chain(read_half.as_ref().map(|(pre, _)| pre))
+        .chain(writes.as_ref().map(|(pre, _)| pre));
+    for pre in trials {
+        let mut trial =
+            request::new_store(&engine, &storage, &limits, start + limits.deadline, None);
         pre.instantiate_async(&mut trial)
             .await
             .map_err(anyhow::Error::from)
@@ -144,7 +162,10 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
 
-    let compiled_reads = read_half.as_ref().map(|(_, compiled)| *compiled);
+    let compiled_reads = read_half
+        .as_ref()
+        .or(writes.as_ref())
+        .map(|(_, compiled)| *compiled);
     let compile_time = compiled.elapsed() + compiled_reads.map_or(Duration::ZERO, |c| c.elapsed());
     let cache = match (compiled, compiled_reads) {
         (Compiled::Cached(_), Some(Compiled::Cached(_)) | None) => "hit",
@@ -225,15 +246,27 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         tokio::spawn(metrics::serve(listener, metrics.clone(), open_uploads));
     }
     let reads = read_half.map_or_else(|| all.clone(), |(pre, _)| pre);
+    let mut instances = Instances {
+        storage,
+        limits,
+        metrics,
+        chain: None,
+    };
+    if let Some((pre, _)) = writes {
+        let chain = Chain {
+            pre,
+            instances: instances.clone(),
+        };
+        instances.chain = Some(Arc::new(chain));
+    }
     Arc::new(
         Server::new(
             all,
             reads,
-            storage,
-            limits,
+            instances,
             args.max_concurrent_requests,
             read_only,
-            Watched { metrics, ready },
+            ready,
         )
         .with_response_cache(response_cache),
     )
@@ -378,24 +411,68 @@ pub fn compose_app(args: ComposeArgs) -> anyhow::Result<()> {
         )?,
     };
     let composed = compose::compose_with_store(&handlers, &store)?;
+    let front = compose::compose_spin_front(&handlers, &store)?;
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;
     }
-    std::fs::write(&args.output, &composed)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let writes_path = spin_writes_path(&args.output);
+    // The whole composition first: a front is never left without it.
+    write_new(&writes_path, &composed)?;
+    write_new(&args.output, front.as_deref().unwrap_or(&composed))?;
     let roles: Vec<String> = handlers
         .iter()
         .map(|h| h.to_string())
         .chain([store.to_string()])
         .collect();
-    println!(
-        "composed {} ({} bytes) from {}",
-        args.output.display(),
-        composed.len(),
-        roles.join(", ")
-    );
+    match &front {
+        Some(front) => println!(
+            "composed {} ({} bytes), which answers GET and HEAD with the handlers a read \
+             reaches and hands every other request to {} ({} bytes), from {}",
+            args.output.display(),
+            front.len(),
+            writes_path.display(),
+            composed.len(),
+            roles.join(", ")
+        ),
+        None => println!(
+            "composed {} and {} ({} bytes each, the same: an operator's own api handler has no \
+             read half, so the front serves every request itself) from {}",
+            args.output.display(),
+            writes_path.display(),
+            composed.len(),
+            roles.join(", ")
+        ),
+    }
     Ok(())
+}
+
+/// Where a Spin build's whole composition goes, beside its front `app`
+/// (`depot.wasm` → `depot-writes.wasm`): spin.toml's `depot-writes`.
+pub fn spin_writes_path(app: &std::path::Path) -> std::path::PathBuf {
+    let stem = app
+        .file_stem()
+        .map_or_else(|| "depot".into(), |s| s.to_string_lossy());
+    let name = match app.extension() {
+        Some(extension) => format!("{stem}-writes.{}", extension.to_string_lossy()),
+        None => format!("{stem}-writes"),
+    };
+    app.with_file_name(name)
+}
+
+/// Writes `bytes` to `path` whole: into a temporary file beside it, renamed
+/// into place, so `spin up` never loads half a component.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// What `depot serve` runs: the compositions and where their data goes.
@@ -404,6 +481,9 @@ struct App {
     composed: Vec<u8>,
     /// The handlers a read reaches, when they are composed apart.
     composed_reads: Option<Vec<u8>>,
+    /// A split Spin build's whole composition, which answers the writes its
+    /// front (`composed`) hands on by Spin's local service chaining.
+    chained_writes: Option<Vec<u8>>,
     storage: Storage,
     /// The native store's backend, which a mirror writes to.
     backend: Option<Arc<dyn Backend>>,
@@ -437,6 +517,7 @@ impl App {
         Ok(Self {
             composed: compose::compose(&handlers)?,
             composed_reads: compose::compose_reads(&handlers)?,
+            chained_writes: None,
             storage: Storage::Native(store),
             backend: Some(backend),
             collectable: Some(collectable),
@@ -466,6 +547,22 @@ impl App {
                 path.display()
             )
         })?;
+        // A split build's whole composition, beside its front.
+        let writes_path = spin_writes_path(path);
+        let chained_writes = match std::fs::read(&writes_path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(
+                    "no {} beside the Spin build: it is served alone, and writes it hands on \
+                     to `depot-writes` fail (`depot compose` writes both files)",
+                    writes_path.display()
+                );
+                None
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", writes_path.display()));
+            }
+        };
         let spin = SpinCtx::open(&args.storage.data.join("spin"))?;
         let backend = if mirror {
             let backend = spin.backend().map_err(|e| {
@@ -482,6 +579,7 @@ impl App {
         Ok(Self {
             composed,
             composed_reads: None,
+            chained_writes,
             storage: Storage::Spin(spin),
             backend,
             collectable: None,
@@ -571,4 +669,24 @@ fn show_operator_token(secret: &str) -> anyhow::Result<()> {
          be shown again (pass it with --token or DEPOT_TOKEN)"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::spin_writes_path;
+
+    #[test]
+    fn the_whole_composition_of_a_spin_build_goes_beside_its_front() {
+        assert_eq!(
+            spin_writes_path(Path::new("target/spin/depot.wasm")),
+            Path::new("target/spin/depot-writes.wasm")
+        );
+        assert_eq!(spin_writes_path(Path::new("app")), Path::new("app-writes"));
+        assert_eq!(
+            spin_writes_path(Path::new("/tmp/my.app.wasm")),
+            Path::new("/tmp/my.app-writes.wasm")
+        );
+    }
 }

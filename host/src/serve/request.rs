@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use super::throttle::Throttle;
 use crate::spin::{self, SpinCtx, SpinView};
@@ -55,6 +55,9 @@ pub struct RequestState {
     table: ResourceTable,
     storage: Storage,
     memory: MemoryLimiter,
+    /// How its outgoing HTTP requests are sent, when not as wasmtime sends
+    /// them (a split Spin build's chained requests).
+    hooks: Option<Box<dyn WasiHttpHooks>>,
 }
 
 impl RequestState {
@@ -78,7 +81,10 @@ impl WasiHttpView for RequestState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: match &mut self.hooks {
+                Some(hooks) => hooks.as_mut(),
+                None => Default::default(),
+            },
         }
     }
 }
@@ -107,12 +113,15 @@ pub fn linker(engine: &Engine, storage: &Storage) -> anyhow::Result<Linker<Reque
     Ok(linker)
 }
 
-/// A fresh `Store` for one request, whose handlers must finish by `deadline`.
+/// A fresh `Store` for one request, whose handlers must finish by `deadline`
+/// and send their outgoing HTTP requests with `hooks` (wasmtime's own when
+/// none).
 pub fn new_store(
     engine: &Engine,
     storage: &Storage,
     limits: &Limits,
     deadline: Instant,
+    hooks: Option<Box<dyn WasiHttpHooks>>,
 ) -> Store<RequestState> {
     let mut wasi = WasiCtx::builder();
     wasi.env(
@@ -144,6 +153,7 @@ pub fn new_store(
             Storage::Spin(spin) => Storage::Spin(spin.clone()),
         },
         memory: MemoryLimiter::new(limits.memory),
+        hooks,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);

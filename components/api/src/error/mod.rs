@@ -75,6 +75,13 @@ impl ApiError {
         Self::new(413, "too-large", e.to_string())
     }
 
+    /// The Spin component that serves writes could not be reached from the
+    /// read front (a Spin build split in two).
+    #[cfg(all(feature = "forward", not(feature = "writes")))]
+    pub fn writes_unavailable(message: impl Into<String>) -> Self {
+        Self::new(502, "writes-unavailable", message)
+    }
+
     /// A bug in the API itself, such as a response it cannot encode.
     pub fn handler_failed(message: impl Into<String>) -> Self {
         Self::new(500, "handler-failed", message)

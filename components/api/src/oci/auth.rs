@@ -73,9 +73,7 @@ fn repository(route: &Route) -> Option<&Repository> {
 /// proxy, the scheme it says it forwarded.
 fn origin(request: &IncomingRequest) -> String {
     let scheme = header(request, "x-forwarded-proto").unwrap_or_else(|| "http".to_string());
-    let host = header(request, "host")
-        .or_else(|| request.authority())
-        .unwrap_or_else(|| "localhost".to_string());
+    let host = crate::request::host(request).unwrap_or_else(|| "localhost".to_string());
     format!("{scheme}://{host}")
 }
 

@@ -112,7 +112,7 @@ pub fn error(e: &OciError) -> Response {
 /// `/.well-known/wasm-pkg/registry.json`: the registry is reached at the host
 /// the client used, and serves every namespace over OCI without a prefix.
 pub fn discovery(request: &IncomingRequest) -> Response {
-    let Some(host) = header(request, "host").or_else(|| request.authority()) else {
+    let Some(host) = crate::request::host(request) else {
         return Response::error(&ApiError::bad_request(
             "the request names no host; send a `Host` header",
         ));

@@ -1,0 +1,230 @@
+//! The read front of a Spin build split in two (spin.toml): it answers GET and
+//! HEAD itself, with only the handlers a read reaches, and passes every other
+//! request on to the Spin component that runs the whole composition, through
+//! Spin's local service chaining (`http://depot-writes.spin.internal`). Spin
+//! routes by path, not by method; without the split, every GET would
+//! instantiate the write handlers too.
+//!
+//! The request goes on as the client sent it (method, path, headers, body
+//! streamed in bounded chunks), with the host the client used in
+//! `x-forwarded-host`, since a `wasi:http` request cannot set `host`; the
+//! answer comes back the same way.
+
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
+    OutgoingResponse, ResponseOutparam, Scheme,
+};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::error::ApiError;
+use crate::request::{FORWARDED_HOST, header};
+use crate::response::{Response, SendError};
+
+/// The Spin component that serves writes (its id in spin.toml), as Spin's
+/// local service chaining names it.
+pub const WRITES_AUTHORITY: &str = "depot-writes.spin.internal";
+
+/// Most bytes moved between two streams at a time.
+const CHUNK: u64 = 64 * 1024;
+
+/// Headers that are not passed on: hop-by-hop ones, which `wasi:http` refuses
+/// on a message it is given, `host` (the authority says where the request
+/// goes) and the forwarded host, which this front sets itself.
+const NOT_PASSED_ON: &[&str] = &[
+    "connection",
+    "host",
+    "http2-settings",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    FORWARDED_HOST,
+];
+
+/// Passes `request` on to the writes component and relays its answer to
+/// `out`; when it cannot be reached, answers 502 saying why.
+pub fn forward(request: IncomingRequest, method: Method, out: ResponseOutparam) {
+    let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
+    match send(&request, &method, &path) {
+        Ok(response) => relay(response, out),
+        Err(e) if path.starts_with("/v2/") => {
+            crate::oci::with_version(crate::oci::error(&e.into())).send(out, false);
+        }
+        Err(e) => Response::error(&e).send(out, false),
+    }
+}
+
+/// The headers of a message, without those that are not passed on, and with
+/// `extra`.
+fn passed_on(fields: &Fields, extra: Option<(&str, String)>) -> Result<Fields, ApiError> {
+    let mut entries: Vec<(String, Vec<u8>)> = fields
+        .entries()
+        .into_iter()
+        .filter(|(name, _)| !NOT_PASSED_ON.contains(&name.to_ascii_lowercase().as_str()))
+        .collect();
+    if let Some((name, value)) = extra {
+        entries.push((name.to_string(), value.into_bytes()));
+    }
+    Fields::from_list(&entries)
+        .map_err(|e| ApiError::bad_request(format!("a header cannot be passed on ({e:?})")))
+}
+
+/// Sends the request, its body streamed, and waits for the answer's head.
+fn send(
+    request: &IncomingRequest,
+    method: &Method,
+    path: &str,
+) -> Result<IncomingResponse, ApiError> {
+    let host = header(request, "host").or_else(|| request.authority());
+    let headers = passed_on(&request.headers(), host.map(|host| (FORWARDED_HOST, host)))?;
+    let outgoing = wasip2::http::types::OutgoingRequest::new(headers);
+    let set = outgoing
+        .set_method(method)
+        .and_then(|()| outgoing.set_scheme(Some(&Scheme::Http)))
+        .and_then(|()| outgoing.set_authority(Some(WRITES_AUTHORITY)))
+        .and_then(|()| outgoing.set_path_with_query(Some(path)));
+    if set.is_err() {
+        return Err(ApiError::bad_request(format!(
+            "the request for {path} cannot be passed on; check its method and path"
+        )));
+    }
+    let body = outgoing
+        .body()
+        .map_err(|()| ApiError::handler_failed("the forwarded request's body was taken"))?;
+    let pending = outgoing_handler::handle(outgoing, None).map_err(|e| unreachable_writes(&e))?;
+
+    let copied = copy_request_body(request, &body);
+    // Finishing checks the length against a `content-length` sent; the
+    // answer then says what went wrong.
+    let finished = OutgoingBody::finish(body, None);
+    let response = loop {
+        match pending.get() {
+            Some(Ok(Ok(response))) => break response,
+            Some(Ok(Err(e))) => return Err(request_failed(&e, copied.err())),
+            Some(Err(())) => {
+                return Err(ApiError::handler_failed(
+                    "the writes component's answer was already taken",
+                ));
+            }
+            None => pending.subscribe().block(),
+        }
+    };
+    if let Err(e) = finished {
+        return Err(request_failed(&e, copied.err()));
+    }
+    Ok(response)
+}
+
+/// Streams the client's body into `body`. Stops early, without error, when
+/// the writes component stops reading (it answered without the rest).
+fn copy_request_body(request: &IncomingRequest, body: &OutgoingBody) -> Result<(), String> {
+    let Ok(incoming) = request.consume() else {
+        return Ok(());
+    };
+    let (Ok(input), Ok(output)) = (incoming.stream(), body.write()) else {
+        return Err("the request body cannot be streamed".to_string());
+    };
+    let copied = copy(&input, &output);
+    drop(output);
+    drop(input);
+    // Trailers are not passed on.
+    drop(IncomingBody::finish(incoming));
+    copied
+}
+
+/// Moves everything `input` holds into `output`, a chunk at a time, until
+/// either is closed.
+fn copy(input: &InputStream, output: &OutputStream) -> Result<(), String> {
+    loop {
+        match output.blocking_splice(input, CHUNK) {
+            Ok(_) => {}
+            Err(StreamError::Closed) => {
+                // Either side closed: what is written goes out, or nobody reads it.
+                let _ = output.blocking_flush();
+                return Ok(());
+            }
+            Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
+        }
+    }
+}
+
+/// Relays the writes component's answer: status, headers, body.
+fn relay(response: IncomingResponse, out: ResponseOutparam) {
+    let headers = match passed_on(&response.headers(), None) {
+        Ok(headers) => headers,
+        Err(e) => return Response::error(&e).send(out, false),
+    };
+    let outgoing = OutgoingResponse::new(headers);
+    // A status the writes component sent is a valid one.
+    let _ = outgoing.set_status_code(response.status());
+    let Ok(body) = outgoing.body() else {
+        return ResponseOutparam::set(out, Ok(outgoing));
+    };
+    ResponseOutparam::set(out, Ok(outgoing));
+    let relayed = relay_body(&response, &body).and_then(|()| {
+        OutgoingBody::finish(body, None)
+            .map_err(|e| SendError::Failed(format!("finishing the body failed: {e:?}")))
+    });
+    match relayed {
+        // A client going away mid-answer is normal.
+        Ok(()) | Err(SendError::ClientGone) => {}
+        Err(SendError::Failed(e)) => {
+            eprintln!("depot-api: the writes component's answer was not relayed in full: {e}");
+        }
+    }
+}
+
+fn relay_body(response: &IncomingResponse, body: &OutgoingBody) -> Result<(), SendError> {
+    let incoming = response
+        .consume()
+        .map_err(|()| "the answer's body was taken".to_string())?;
+    let (Ok(input), Ok(output)) = (incoming.stream(), body.write()) else {
+        return Err("the answer's body cannot be streamed".to_string().into());
+    };
+    let copied = loop {
+        match output.blocking_splice(&input, CHUNK) {
+            Ok(_) => {}
+            // The end of the answer, or the client gone: the flush tells.
+            Err(StreamError::Closed) => {
+                break output
+                    .blocking_flush()
+                    .map_err(|e| SendError::stream(e, "flushing the answer failed"));
+            }
+            Err(StreamError::LastOperationFailed(e)) => {
+                break Err(SendError::Failed(format!(
+                    "relaying the answer failed: {}",
+                    e.to_debug_string()
+                )));
+            }
+        }
+    };
+    drop(output);
+    drop(input);
+    drop(IncomingBody::finish(incoming));
+    copied
+}
+
+/// The writes component could not be asked at all.
+fn unreachable_writes(e: &ErrorCode) -> ApiError {
+    ApiError::writes_unavailable(format!(
+        "this registry's writes (the Spin component `depot-writes`, at \
+         http://{WRITES_AUTHORITY}) cannot be reached ({e:?}); check that spin.toml serves it \
+         and lets this component reach it in `allowed_outbound_hosts`"
+    ))
+}
+
+/// The forwarded request failed: the client's body was cut short, or the
+/// writes component did not answer.
+fn request_failed(e: &ErrorCode, copy_error: Option<String>) -> ApiError {
+    match (e, copy_error) {
+        (ErrorCode::HttpRequestBodySize(_), _) => ApiError::bad_request(
+            "the request body did not match its content-length; send the whole body",
+        ),
+        (_, Some(copy)) => ApiError::bad_request(format!(
+            "the request body could not be read ({copy}); send it again"
+        )),
+        (e, None) => unreachable_writes(e),
+    }
+}
