@@ -96,13 +96,14 @@ fn send(
     let pending = outgoing_handler::handle(outgoing, None).map_err(|e| unreachable_writes(&e))?;
 
     let copied = copy_request_body(request, &body);
-    // Finishing checks the length against a `content-length` sent; the
-    // answer then says what went wrong.
+    // Finishing checks the length against a `content-length` sent. It fails
+    // too when the writes component answered without reading the whole body
+    // (a refusal, say): its answer then stands.
     let finished = OutgoingBody::finish(body, None);
-    let response = loop {
+    loop {
         match pending.get() {
-            Some(Ok(Ok(response))) => break response,
-            Some(Ok(Err(e))) => return Err(request_failed(&e, copied.err())),
+            Some(Ok(Ok(response))) => return Ok(response),
+            Some(Ok(Err(e))) => return Err(request_failed(&e, finished.err(), copied.err())),
             Some(Err(())) => {
                 return Err(ApiError::handler_failed(
                     "the writes component's answer was already taken",
@@ -110,11 +111,7 @@ fn send(
             }
             None => pending.subscribe().block(),
         }
-    };
-    if let Err(e) = finished {
-        return Err(request_failed(&e, copied.err()));
     }
-    Ok(response)
 }
 
 /// Streams the client's body into `body`. Stops early, without error, when
@@ -215,16 +212,24 @@ fn unreachable_writes(e: &ErrorCode) -> ApiError {
     ))
 }
 
-/// The forwarded request failed: the client's body was cut short, or the
-/// writes component did not answer.
-fn request_failed(e: &ErrorCode, copy_error: Option<String>) -> ApiError {
-    match (e, copy_error) {
-        (ErrorCode::HttpRequestBodySize(_), _) => ApiError::bad_request(
+/// The forwarded request got no answer (`e`): the client's body was cut
+/// short (finishing it failed with `finish_error`, or reading it with
+/// `copy_error`), or the writes component could not be reached.
+fn request_failed(
+    e: &ErrorCode,
+    finish_error: Option<ErrorCode>,
+    copy_error: Option<String>,
+) -> ApiError {
+    let short = |code: &ErrorCode| matches!(code, ErrorCode::HttpRequestBodySize(_));
+    if short(e) || finish_error.as_ref().is_some_and(short) {
+        return ApiError::bad_request(
             "the request body did not match its content-length; send the whole body",
-        ),
-        (_, Some(copy)) => ApiError::bad_request(format!(
+        );
+    }
+    match copy_error {
+        Some(copy) => ApiError::bad_request(format!(
             "the request body could not be read ({copy}); send it again"
         )),
-        (e, None) => unreachable_writes(e),
+        None => unreachable_writes(e),
     }
 }
