@@ -334,6 +334,9 @@ pub struct Db {
     /// How a database opened lazily ([`crate::open_lazily`]) is set up, until
     /// its first statement has checked whether it needs to be.
     set_up: Cell<Option<SetUp>>,
+    /// Whether SQLite's busy timeout is still to be set on the connection
+    /// ([`Db::run_sql`]).
+    busy_timeout_pending: Cell<bool>,
 }
 
 /// Sets a database up (migrations, indexes, the transparency log): what
@@ -354,6 +357,12 @@ fn ready(row: &Row) -> Option<bool> {
 }
 
 /// Whether `statement` is a `SELECT`.
+/// Whether a SQLite error is `SQLITE_BUSY`: another connection holds the
+/// lock the statement needs.
+fn is_locked(error: &str) -> bool {
+    error.contains("database is locked")
+}
+
 fn is_select(statement: &str) -> bool {
     statement
         .trim_start()
@@ -397,19 +406,39 @@ impl Db {
             random,
             signer: OnceCell::new(),
             set_up: Cell::new(None),
-        };
-        match db.dialect() {
             // Concurrent publishes queue on the write lock (`BEGIN
             // IMMEDIATE`); a local Spin database waits 5 s for it by
-            // default, too short for a burst of them on a busy machine. A
-            // backend without the pragma (libSQL over the network) keeps its
-            // own behaviour.
-            Dialect::Sqlite => drop(db.sql.run(BUSY_TIMEOUT, &[])),
-            // Where the index version is kept (SQLite's `user_version`) is
-            // made by the migrations, before anything reads it.
-            Dialect::Postgres => {}
-        }
+            // default, too short for a burst of them on a busy machine.
+            busy_timeout_pending: Cell::new(false),
+        };
+        db.busy_timeout_pending.set(db.dialect() == Dialect::Sqlite);
         db
+    }
+
+    /// Runs one statement on the connection. On SQLite the busy timeout is
+    /// set first (one statement more) before the first statement that may
+    /// take a lock, anything but a `SELECT`, or once a `SELECT` found the
+    /// database locked, which then runs again and waits: a Spin request runs
+    /// on a connection of its own, most requests only read, and a read waits
+    /// only for a writer's commit in rollback-journal mode. A backend without
+    /// the pragma (libSQL over the network) keeps its own behaviour.
+    fn run_sql(&self, statement: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+        if self.busy_timeout_pending.get() {
+            if !is_select(statement) {
+                self.set_busy_timeout();
+            } else {
+                match self.sql.run(statement, params) {
+                    Err(e) if is_locked(&e) => self.set_busy_timeout(),
+                    done => return done,
+                }
+            }
+        }
+        self.sql.run(statement, params)
+    }
+
+    fn set_busy_timeout(&self) {
+        self.busy_timeout_pending.set(false);
+        drop(self.sql.run(BUSY_TIMEOUT, &[]));
     }
 
     /// Defers the check that the database is set up and up to date to its
@@ -448,7 +477,7 @@ impl Db {
                     ready = sql::READY_COLUMNS_SQLITE
                 ),
             };
-            match self.sql.run(&together, params) {
+            match self.run_sql(&together, params) {
                 Ok(rows) => {
                     let readiness = rows.first().and_then(|row| {
                         ready(&Row {
@@ -555,7 +584,7 @@ impl Db {
         };
         let rows = match first {
             Some(rows) => rows,
-            None => self.sql.run(statement, params).during(action)?,
+            None => self.run_sql(statement, params).during(action)?,
         };
         Ok(rows
             .into_iter()
@@ -594,7 +623,7 @@ impl Db {
         if let Some(set_up) = self.set_up.take() {
             self.finish_opening(set_up, None)?;
         }
-        self.sql.run(statement, params).during(action).map(drop)
+        self.run_sql(statement, params).during(action).map(drop)
     }
 
     /// Runs `body` in one transaction: committed when it returns `Ok`, rolled

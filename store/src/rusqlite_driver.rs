@@ -35,6 +35,13 @@ impl Sqlite {
         conn.set_prepared_statement_cache_capacity(128);
         Ok(Self(conn))
     }
+
+    /// A connection as Spin's SQLite gives one: rusqlite's default busy
+    /// timeout (5 s), the file's journal mode as it is.
+    #[cfg(test)]
+    pub(crate) fn bare(path: &Path) -> Self {
+        Self(rusqlite::Connection::open(path).unwrap())
+    }
 }
 
 /// Puts the database in WAL mode (kept in the file, so a no-op after the

@@ -1301,12 +1301,88 @@ impl Sql for Recording {
 /// A database opened lazily (as the Spin build opens it on every request),
 /// and the statements it ran.
 fn open_lazily(file: &TempDb) -> (Db, Arc<std::sync::Mutex<Vec<String>>>) {
+    open_lazily_on(file.connect())
+}
+
+/// [`open_lazily`] on the connection `conn`.
+fn open_lazily_on(conn: Box<dyn Sql>) -> (Db, Arc<std::sync::Mutex<Vec<String>>>) {
     let seen = Arc::default();
     let conn = Recording {
-        conn: file.connect(),
+        conn,
         seen: Arc::clone(&seen),
     };
     (crate::open_lazily(Box::new(conn), not_so_random), seen)
+}
+
+/// How many of the statements `seen` ran start with `prefix`.
+fn ran(seen: &std::sync::Mutex<Vec<String>>, prefix: &str) -> usize {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.starts_with(prefix))
+        .count()
+}
+
+/// On SQLite the busy timeout costs a statement, so it is set only where a
+/// statement may wait: not for a read of an unlocked database; before the
+/// first write; and when a read finds the database locked by a writer (in
+/// rollback-journal mode, as a plain `spin up` keeps it), which then waits
+/// for the writer's commit rather than failing.
+#[test]
+fn sqlite_sets_its_busy_timeout_where_a_statement_may_wait() {
+    let file = TempDb::new(Engine::Sqlite);
+    drop(file.open());
+    let TempDb::File(path) = &file else {
+        unreachable!("a SQLite database is a file")
+    };
+    // Connections as Spin's, but with no busy timeout of their own (Spin's
+    // waits 5 s): a lock is found at once, as one held past 5 s is.
+    let bare = || {
+        let conn = Box::new(crate::rusqlite_driver::Sqlite::bare(path)) as Box<dyn Sql>;
+        conn.run("PRAGMA busy_timeout = 0", &[]).unwrap();
+        conn
+    };
+    let mode = bare().run("PRAGMA journal_mode = DELETE", &[]).unwrap();
+    assert_eq!(mode, [[Value::Text("delete".into())]]);
+    const PRAGMA: &str = "PRAGMA busy_timeout";
+
+    let (db, seen) = open_lazily_on(bare());
+    assert!(log::list_releases(&db, "example:greet").unwrap().is_empty());
+    assert_eq!(ran(&seen, PRAGMA), 0, "{:?}", seen.lock().unwrap());
+
+    let (db, seen) = open_lazily_on(bare());
+    let writer = bare();
+    writer.run("BEGIN EXCLUSIVE", &[]).unwrap();
+    let held = std::time::Duration::from_millis(300);
+    let waited = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            std::thread::sleep(held);
+            writer.run("COMMIT", &[]).unwrap();
+        });
+        let started = std::time::Instant::now();
+        let found = log::list_releases(&db, "example:greet");
+        (found, started.elapsed())
+    });
+    assert!(waited.0.unwrap().is_empty());
+    assert!(waited.1 >= held / 2, "answered in {:?}", waited.1);
+    assert_eq!(ran(&seen, PRAGMA), 1, "{:?}", seen.lock().unwrap());
+    // The read, refused once, then the same again after the pragma.
+    let statements = seen.lock().unwrap().clone();
+    assert!(statements[1].starts_with(PRAGMA), "{statements:?}");
+    assert_eq!(statements[0], statements[2], "{statements:?}");
+
+    let (db, seen) = open_lazily_on(bare());
+    append(&db, release("example:greet", "1.0.0", 1)).unwrap();
+    let statements = seen.lock().unwrap().clone();
+    let begin = statements
+        .iter()
+        .position(|s| s.starts_with("BEGIN"))
+        .unwrap();
+    assert!(
+        statements[..begin].iter().any(|s| s.starts_with(PRAGMA)),
+        "{statements:?}"
+    );
+    assert_eq!(ran(&seen, PRAGMA), 1, "{statements:?}");
 }
 
 /// Whether `seen` set the database up (took the write lock to migrate).
