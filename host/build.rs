@@ -76,34 +76,14 @@ fn main() {
     ensure_wasm_target();
     build_components(&components, &target_dir, &["--release", "--workspace"]);
     // The read half of the HTTP front: the api crate without its `writes`
-    // feature, in a profile of its own so its `depot_api.wasm` does not
-    // replace the whole front's.
-    build_components(
+    // feature. Then the read front of a Spin build split in two: the read
+    // half that hands every other method on to the whole front (`forward`).
+    let read_half = build_api_variant(&components, &target_dir, READ_HALF_PROFILE, &[]);
+    let spin_front = build_api_variant(
         &components,
         &target_dir,
-        &[
-            "--profile",
-            READ_HALF_PROFILE,
-            "-p",
-            "depot-api",
-            "--no-default-features",
-        ],
-    );
-
-    // The read front of a Spin build split in two: the read half that hands
-    // every other method on to the whole front (the `forward` feature).
-    build_components(
-        &components,
-        &target_dir,
-        &[
-            "--profile",
-            SPIN_FRONT_PROFILE,
-            "-p",
-            "depot-api",
-            "--no-default-features",
-            "--features",
-            "forward",
-        ],
+        SPIN_FRONT_PROFILE,
+        &["--features", "forward"],
     );
 
     let release = target_dir.join("wasm32-wasip2").join("release");
@@ -123,34 +103,44 @@ fn main() {
         );
     }
 
-    let read_half = target_dir
-        .join(WASM_TARGET)
-        .join(READ_HALF_PROFILE)
-        .join("depot_api.wasm");
-    if !read_half.is_file() {
-        panic!(
-            "\n\nThe read half of the api component is missing: expected {}\n\n",
-            read_half.display()
-        );
-    }
-
-    let spin_front = target_dir
-        .join(WASM_TARGET)
-        .join(SPIN_FRONT_PROFILE)
-        .join("depot_api.wasm");
-    if !spin_front.is_file() {
-        panic!(
-            "\n\nThe Spin read front of the api component is missing: expected {}\n\n",
-            spin_front.display()
-        );
-    }
-
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     fs::write(
         out_dir.join("handlers.rs"),
         generate(&release, &read_half, &spin_front),
     )
     .expect("cannot write $OUT_DIR/handlers.rs");
+}
+
+/// Builds the api crate without its default `writes` feature, with `extra`
+/// arguments, in `profile` (components/Cargo.toml), a profile of its own so
+/// its `depot_api.wasm` does not replace the whole front's; returns where it
+/// is.
+fn build_api_variant(
+    components: &Path,
+    target_dir: &Path,
+    profile: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let mut args = vec![
+        "--profile",
+        profile,
+        "-p",
+        "depot-api",
+        "--no-default-features",
+    ];
+    args.extend_from_slice(extra);
+    build_components(components, target_dir, &args);
+    let built = target_dir
+        .join(WASM_TARGET)
+        .join(profile)
+        .join("depot_api.wasm");
+    if !built.is_file() {
+        panic!(
+            "\n\nThe api component built in profile `{profile}` is missing: expected {}\n\n",
+            built.display()
+        );
+    }
+    built
 }
 
 /// The cargo profile (components/Cargo.toml) the read half of the HTTP

@@ -356,13 +356,13 @@ fn ready(row: &Row) -> Option<bool> {
     .flatten()
 }
 
-/// Whether `statement` is a `SELECT`.
 /// Whether a SQLite error is `SQLITE_BUSY`: another connection holds the
 /// lock the statement needs.
 fn is_locked(error: &str) -> bool {
     error.contains("database is locked")
 }
 
+/// Whether `statement` is a `SELECT`.
 fn is_select(statement: &str) -> bool {
     statement
         .trim_start()
@@ -400,19 +400,18 @@ impl Db {
     /// The database behind `sql`, as it is: [`crate::open`] also brings its
     /// schema up to date. Keys and token secrets are drawn from `random`.
     pub fn new(sql: Box<dyn Sql>, random: Random) -> Self {
-        let db = Self {
+        // Concurrent publishes queue on the write lock (`BEGIN IMMEDIATE`); a
+        // local Spin database waits 5 s for it by default, too short for a
+        // burst of them on a busy machine.
+        let busy_timeout_pending = Cell::new(sql.dialect() == Dialect::Sqlite);
+        Self {
             sql,
             text_index: Cell::new(false),
             random,
             signer: OnceCell::new(),
             set_up: Cell::new(None),
-            // Concurrent publishes queue on the write lock (`BEGIN
-            // IMMEDIATE`); a local Spin database waits 5 s for it by
-            // default, too short for a burst of them on a busy machine.
-            busy_timeout_pending: Cell::new(false),
-        };
-        db.busy_timeout_pending.set(db.dialect() == Dialect::Sqlite);
-        db
+            busy_timeout_pending,
+        }
     }
 
     /// Runs one statement on the connection. On SQLite the busy timeout is

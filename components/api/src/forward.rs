@@ -13,9 +13,9 @@
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingRequest, IncomingResponse, Method, OutgoingBody,
-    OutgoingResponse, ResponseOutparam, Scheme,
+    OutgoingRequest, OutgoingResponse, ResponseOutparam, Scheme,
 };
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::streams::StreamError;
 
 use crate::error::ApiError;
 use crate::request::{FORWARDED_HOST, header};
@@ -79,7 +79,7 @@ fn send(
 ) -> Result<IncomingResponse, ApiError> {
     let host = header(request, "host").or_else(|| request.authority());
     let headers = passed_on(&request.headers(), host.map(|host| (FORWARDED_HOST, host)))?;
-    let outgoing = wasip2::http::types::OutgoingRequest::new(headers);
+    let outgoing = OutgoingRequest::new(headers);
     let set = outgoing
         .set_method(method)
         .and_then(|()| outgoing.set_scheme(Some(&Scheme::Http)))
@@ -120,31 +120,45 @@ fn copy_request_body(request: &IncomingRequest, body: &OutgoingBody) -> Result<(
     let Ok(incoming) = request.consume() else {
         return Ok(());
     };
-    let (Ok(input), Ok(output)) = (incoming.stream(), body.write()) else {
-        return Err("the request body cannot be streamed".to_string());
-    };
-    let copied = copy(&input, &output);
-    drop(output);
-    drop(input);
-    // Trailers are not passed on.
-    drop(IncomingBody::finish(incoming));
-    copied
+    match pipe(incoming, body) {
+        // Flushed, or nobody reads it any more.
+        Ok(()) | Err(Piped::Flush(_)) => Ok(()),
+        Err(Piped::Failed(e)) => Err(e),
+        Err(Piped::NoStreams) => Err("the request body cannot be streamed".to_string()),
+    }
 }
 
-/// Moves everything `input` holds into `output`, a chunk at a time, until
-/// either is closed.
-fn copy(input: &InputStream, output: &OutputStream) -> Result<(), String> {
-    loop {
-        match output.blocking_splice(input, CHUNK) {
+/// Why [`pipe`] stopped short.
+enum Piped {
+    /// A body's stream could not be had.
+    NoStreams,
+    /// Reading or writing failed, for this reason.
+    Failed(String),
+    /// Everything was moved; flushing it failed (closed: nobody reads).
+    Flush(StreamError),
+}
+
+/// Moves everything `incoming` holds into `body`, a chunk at a time, until
+/// either side is closed, then flushes it. The trailers are not passed on.
+fn pipe(incoming: IncomingBody, body: &OutgoingBody) -> Result<(), Piped> {
+    let (Ok(input), Ok(output)) = (incoming.stream(), body.write()) else {
+        return Err(Piped::NoStreams);
+    };
+    let piped = loop {
+        match output.blocking_splice(&input, CHUNK) {
             Ok(_) => {}
-            Err(StreamError::Closed) => {
-                // Either side closed: what is written goes out, or nobody reads it.
-                let _ = output.blocking_flush();
-                return Ok(());
+            // The end of the input, or the output gone: the flush tells.
+            Err(StreamError::Closed) => break output.blocking_flush().map_err(Piped::Flush),
+            Err(StreamError::LastOperationFailed(e)) => {
+                break Err(Piped::Failed(e.to_debug_string()));
             }
-            Err(StreamError::LastOperationFailed(e)) => return Err(e.to_debug_string()),
         }
-    }
+    };
+    // The streams are their bodies' children: gone before the bodies finish.
+    drop(output);
+    drop(input);
+    drop(IncomingBody::finish(incoming));
+    piped
 }
 
 /// Relays the writes component's answer: status, headers, body.
@@ -177,30 +191,11 @@ fn relay_body(response: &IncomingResponse, body: &OutgoingBody) -> Result<(), Se
     let incoming = response
         .consume()
         .map_err(|()| "the answer's body was taken".to_string())?;
-    let (Ok(input), Ok(output)) = (incoming.stream(), body.write()) else {
-        return Err("the answer's body cannot be streamed".to_string().into());
-    };
-    let copied = loop {
-        match output.blocking_splice(&input, CHUNK) {
-            Ok(_) => {}
-            // The end of the answer, or the client gone: the flush tells.
-            Err(StreamError::Closed) => {
-                break output
-                    .blocking_flush()
-                    .map_err(|e| SendError::stream(e, "flushing the answer failed"));
-            }
-            Err(StreamError::LastOperationFailed(e)) => {
-                break Err(SendError::Failed(format!(
-                    "relaying the answer failed: {}",
-                    e.to_debug_string()
-                )));
-            }
-        }
-    };
-    drop(output);
-    drop(input);
-    drop(IncomingBody::finish(incoming));
-    copied
+    pipe(incoming, body).map_err(|e| match e {
+        Piped::NoStreams => "the answer's body cannot be streamed".to_string().into(),
+        Piped::Failed(e) => SendError::Failed(format!("relaying the answer failed: {e}")),
+        Piped::Flush(e) => SendError::stream(e, "flushing the answer failed"),
+    })
 }
 
 /// The writes component could not be asked at all.

@@ -162,12 +162,14 @@ async fn serve(args: ServeArgs, mirror: Option<Mirror>) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
 
-    let compiled_reads = read_half
+    // The second composition, if any: the read one (native) or a split
+    // Spin build's whole one; never both.
+    let compiled_other = read_half
         .as_ref()
         .or(writes.as_ref())
         .map(|(_, compiled)| *compiled);
-    let compile_time = compiled.elapsed() + compiled_reads.map_or(Duration::ZERO, |c| c.elapsed());
-    let cache = match (compiled, compiled_reads) {
+    let compile_time = compiled.elapsed() + compiled_other.map_or(Duration::ZERO, |c| c.elapsed());
+    let cache = match (compiled, compiled_other) {
         (Compiled::Cached(_), Some(Compiled::Cached(_)) | None) => "hit",
         _ => "miss",
     };
