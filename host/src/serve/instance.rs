@@ -25,7 +25,7 @@ use super::request::{self, Limits, RequestState, Storage};
 
 /// The Spin component id a split Spin build's front hands writes to
 /// (spin.toml), as Spin's local service chaining addresses it.
-pub const WRITES_HOST: &str = "depot-writes.spin.internal";
+const WRITES_HOST: &str = "depot-writes.spin.internal";
 
 /// What Spin's local service chaining addresses end with.
 const CHAINED_SUFFIX: &str = ".spin.internal";
@@ -54,7 +54,7 @@ pub enum Failure {
 impl Instances {
     /// A fresh `Store` for one request, with the hooks that answer its
     /// chained requests.
-    pub fn new_store(&self, engine: &wasmtime::Engine, deadline: Instant) -> Store<RequestState> {
+    fn new_store(&self, engine: &wasmtime::Engine, deadline: Instant) -> Store<RequestState> {
         let hooks = self.chain.as_ref().map(|chain| {
             Box::new(ChainHooks {
                 chain: chain.clone(),
